@@ -1,0 +1,340 @@
+//! The events a [`Parser`](crate::Parser) yields.
+
+use crate::types::{Encoding, Family, RdbType, ValueType};
+use std::fmt;
+
+/// A Redis string as stored: bytes, or an integer that Redis stored in integer form.
+///
+/// Redis stores canonical decimal strings as integers (RDB INT encodings, listpack and ziplist
+/// integer entries, intset members); the parser keeps them as integers and never formats.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Str<'a> {
+    /// Raw bytes.
+    Bytes(&'a [u8]),
+    /// An integer; its value as a Redis string is its canonical decimal text.
+    Int(i64),
+}
+
+impl<'a> Str<'a> {
+    /// The bytes of this string; integers are formatted into `scratch`.
+    pub fn as_bytes<'s>(&'s self, scratch: &'s mut [u8; 20]) -> &'s [u8]
+    where
+        'a: 's,
+    {
+        match *self {
+            Str::Bytes(b) => b,
+            Str::Int(v) => format_i64(v, scratch),
+        }
+    }
+
+    /// Appends the bytes of this string to `out`.
+    pub fn append_to(&self, out: &mut Vec<u8>) {
+        let mut scratch = [0u8; 20];
+        out.extend_from_slice(self.as_bytes(&mut scratch));
+    }
+
+    /// The bytes of this string, owned.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::new();
+        self.append_to(&mut v);
+        v
+    }
+
+    /// The length in bytes of this string.
+    pub fn len(&self) -> usize {
+        match *self {
+            Str::Bytes(b) => b.len(),
+            Str::Int(v) => format_i64(v, &mut [0u8; 20]).len(),
+        }
+    }
+
+    /// True when the string is empty.
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Str::Bytes(b) if b.is_empty())
+    }
+}
+
+impl fmt::Debug for Str<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Str::Bytes(b) => f.write_str(&crate::error::escape(b)),
+            Str::Int(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+/// Formats `v` in decimal into `buf`, returning the used tail.
+pub fn format_i64(v: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut n = v.unsigned_abs();
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    &buf[i..]
+}
+
+/// A stream entry id, `ms-seq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct StreamId {
+    /// Milliseconds part.
+    pub ms: u64,
+    /// Sequence part.
+    pub seq: u64,
+}
+
+impl StreamId {
+    /// Reads the 16-byte big-endian form used for node keys and PEL entries.
+    pub fn from_be_bytes(b: &[u8; 16]) -> StreamId {
+        let (ms, seq) = b.split_at(8);
+        StreamId {
+            ms: u64::from_be_bytes(ms.try_into().expect("8 bytes")),
+            seq: u64::from_be_bytes(seq.try_into().expect("8 bytes")),
+        }
+    }
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.ms, self.seq)
+    }
+}
+
+/// Everything about a key that comes before its value.
+#[derive(Debug, Clone)]
+pub struct KeyInfo<'a> {
+    /// Database number (0 until a SELECTDB is seen).
+    pub db: u64,
+    /// The key.
+    pub key: Str<'a>,
+    /// The object type byte as stored.
+    pub rdb_type: RdbType,
+    /// The logical type.
+    pub value_type: ValueType,
+    /// The on-disk encoding.
+    pub encoding: Encoding,
+    /// Absolute expiry time in unix milliseconds, if any.
+    pub expire_ms: Option<i64>,
+    /// LRU idle time in seconds, if stored.
+    pub idle_s: Option<u64>,
+    /// LFU counter, if stored.
+    pub freq: Option<u8>,
+    /// Number of elements, when the format states it before the elements (plain encodings and
+    /// validated blobs); `None` for quicklists, streams and modules.
+    pub len: Option<u64>,
+    /// Offset of the first byte of this record (its first per-key opcode, or its type byte).
+    pub offset: u64,
+}
+
+/// Stream metadata that follows the entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamMeta {
+    /// Number of live entries.
+    pub length: u64,
+    /// Last generated id.
+    pub last_id: StreamId,
+    /// First live id (RDB stream v2+).
+    pub first_id: Option<StreamId>,
+    /// Largest deleted id (v2+).
+    pub max_deleted_id: Option<StreamId>,
+    /// Entries ever added (v2+).
+    pub entries_added: Option<u64>,
+    /// Number of consumer groups that follow.
+    pub groups: u64,
+}
+
+/// One event of the parse, in file order.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Event<'a> {
+    /// The magic and version, always first.
+    Header {
+        /// Magic family.
+        family: Family,
+        /// RDB version number.
+        version: u32,
+    },
+    /// An AUX field.
+    Aux {
+        /// Field name.
+        key: Str<'a>,
+        /// Field value.
+        value: Str<'a>,
+    },
+    /// A SELECTDB opcode.
+    SelectDb {
+        /// The database number.
+        db: u64,
+    },
+    /// A RESIZEDB hint.
+    ResizeDb {
+        /// Keys in the database.
+        keys: u64,
+        /// Keys with an expiry.
+        expires: u64,
+    },
+    /// A Redis 7.4+ SLOT_INFO record.
+    SlotInfo {
+        /// Slot number.
+        slot: u64,
+        /// Keys in the slot.
+        keys: u64,
+        /// Keys with an expiry in the slot.
+        expires: u64,
+    },
+    /// A function library (FUNCTION2): the whole library source.
+    Function {
+        /// The library code, starting with `#!<engine> name=<lib>`.
+        code: Str<'a>,
+    },
+    /// A module AUX record, skipped through its opcode stream.
+    ModuleAux {
+        /// The module type name (9 characters).
+        name: [u8; 9],
+        /// The module's encoding version.
+        version: u16,
+        /// 1 = before keys, 2 = after keys.
+        when: u64,
+    },
+    /// A Valkey 9 SLOT_IMPORT record.
+    SlotImport {
+        /// The import job name.
+        job: Str<'a>,
+        /// Number of slot ranges.
+        ranges: u64,
+    },
+    /// The start of a key; its elements follow, then [`Event::KeyEnd`].
+    KeyStart(KeyInfo<'a>),
+    /// A string value, a list element or a set member.
+    Element(Str<'a>),
+    /// A sorted-set member.
+    ZMember {
+        /// The member.
+        member: Str<'a>,
+        /// Its score.
+        score: f64,
+    },
+    /// A hash field.
+    HashField {
+        /// Field name.
+        field: Str<'a>,
+        /// Field value.
+        value: Str<'a>,
+        /// Absolute field expiry in unix ms (Redis 7.4+, Valkey 9).
+        expire_ms: Option<i64>,
+    },
+    /// A live stream entry; its `fields` [`Event::StreamField`] events follow.
+    StreamEntry {
+        /// The entry id.
+        id: StreamId,
+        /// Number of field/value pairs that follow.
+        fields: u64,
+    },
+    /// One field of a stream entry.
+    StreamField {
+        /// Field name.
+        name: Str<'a>,
+        /// Field value.
+        value: Str<'a>,
+    },
+    /// Stream metadata, after all entries.
+    StreamMeta(StreamMeta),
+    /// A consumer group; its PEL, then its consumers follow.
+    StreamGroup {
+        /// Group name.
+        name: Str<'a>,
+        /// Last delivered id.
+        last_id: StreamId,
+        /// Entries read (v2+); `None` when absent or stored as invalid (-1).
+        entries_read: Option<u64>,
+        /// Number of group PEL entries that follow.
+        pending: u64,
+    },
+    /// An entry of the group PEL.
+    StreamPending {
+        /// The pending id.
+        id: StreamId,
+        /// Last delivery time, unix ms.
+        delivery_time_ms: i64,
+        /// Delivery count.
+        delivery_count: u64,
+    },
+    /// A consumer of the current group; its pending ids follow.
+    StreamConsumer {
+        /// Consumer name.
+        name: Str<'a>,
+        /// Last seen time, unix ms.
+        seen_time_ms: i64,
+        /// Last active time (v3+), unix ms.
+        active_time_ms: Option<i64>,
+        /// Number of [`Event::StreamConsumerPending`] events that follow.
+        pending: u64,
+    },
+    /// A pending id owned by the current consumer.
+    StreamConsumerPending {
+        /// The id.
+        id: StreamId,
+    },
+    /// A pending id of the current group with no owner (stream v5 NACK zone).
+    StreamNacked {
+        /// The id.
+        id: StreamId,
+    },
+    /// A module value, skipped through its opcode stream.
+    Module {
+        /// The module type name.
+        name: [u8; 9],
+        /// The module's encoding version.
+        version: u16,
+        /// Bytes of the serialized value.
+        raw_len: u64,
+    },
+    /// An element of a Redis 8.8 array.
+    ArrayElement {
+        /// Its index.
+        index: u64,
+        /// Its value.
+        value: ArrayValue<'a>,
+    },
+    /// The end of the current key.
+    KeyEnd,
+    /// The EOF opcode and checksum; always the last event.
+    Eof {
+        /// The stored CRC64 (`None` before RDB 5; `Some(0)` means checksum disabled).
+        stored_crc: Option<u64>,
+        /// The CRC64 computed over the file.
+        computed_crc: u64,
+    },
+}
+
+/// A value in a Redis 8.8 array.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ArrayValue<'a> {
+    /// A string.
+    Str(Str<'a>),
+    /// An integer.
+    Int(i64),
+    /// A double.
+    Float(f64),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_integers() {
+        let mut b = [0u8; 20];
+        for v in [0i64, 1, -1, 9, 10, -10, i64::MAX, i64::MIN, 1234567890] {
+            assert_eq!(format_i64(v, &mut b), v.to_string().as_bytes());
+        }
+    }
+}

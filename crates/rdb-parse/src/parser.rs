@@ -1,0 +1,1991 @@
+//! The pull parser: a state machine that yields one [`Event`] per element.
+
+use crate::blob::{self, BlobError, DupCheck};
+use crate::error::{Error, ErrorKind};
+use crate::event::{ArrayValue, Event, KeyInfo, Str, StreamId, StreamMeta};
+use crate::input::Input;
+use crate::lzf;
+use crate::types::{
+    module_name, opcode, Encoding, Family, RdbType, ValueType, MAX_REDIS_VERSION,
+    MAX_VALKEY_VERSION,
+};
+use std::collections::HashSet;
+use std::io::Read;
+
+/// Bounds on what a file may make the parser hold in memory.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest string (key, value, element, or compressed/decompressed blob) accepted.
+    pub max_string_len: u64,
+    /// Members of one plain-encoded set/hash/zset checked for duplicates; past this number the
+    /// duplicate check stops for that key (it costs 8-16 bytes per member).
+    pub max_dup_check: usize,
+    /// Whether a CRC64 mismatch is an error (true) or only reported in [`Event::Eof`].
+    pub verify_checksum: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_string_len: 1 << 30,
+            max_dup_check: 1 << 20,
+            verify_checksum: true,
+        }
+    }
+}
+
+/// Where a string's bytes are once read: in the input buffer, in a scratch buffer, or an int.
+#[derive(Clone, Copy, Debug)]
+enum SRef {
+    Buf(u64, usize),
+    Scratch(usize, usize),
+    Int(i64),
+}
+
+/// Where a blob's bytes are.
+#[derive(Clone, Copy, Debug)]
+enum BlobLoc {
+    Buf(u64, usize),
+    Decompressed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ItemKind {
+    ListElement,
+    SetMember,
+    ZsetText,
+    ZsetBinary,
+    Hash,
+    /// Redis 7.4-rc type 22: `len ttl`, field, value.
+    HashPreGa,
+    /// Redis 7.4 type 24: relative ttl + min expire.
+    HashMeta(i64),
+    /// Valkey 9 type 22: field, value, i64 expiry.
+    ValkeyHash2,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BlobKind {
+    LpElements,
+    LpHash,
+    LpZset,
+    LpHashEx,
+    ZlElements,
+    ZlHash,
+    ZlZset,
+    Intset(usize),
+    Zipmap,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum After {
+    KeyEnd,
+    Quicklist { nodes_left: u64, v2: bool },
+}
+
+#[derive(Debug)]
+enum State {
+    Header,
+    Top,
+    StringValue,
+    Items {
+        kind: ItemKind,
+        left: u64,
+    },
+    Blob {
+        kind: BlobKind,
+        loc: BlobLoc,
+        pos: usize,
+        left: usize,
+        after: After,
+    },
+    Quicklist {
+        nodes_left: u64,
+        v2: bool,
+    },
+    Stream(Box<StreamState>),
+    Array {
+        left: u64,
+    },
+    Module {
+        name: [u8; 9],
+        version: u16,
+        raw_len: u64,
+    },
+    KeyEnd,
+    Done,
+}
+
+#[derive(Debug)]
+enum StreamPhase {
+    /// Between listpack nodes.
+    Nodes {
+        left: u64,
+    },
+    /// Inside a node: entries to go, and the current entry's fields to go.
+    Entries {
+        node_entries_left: u64,
+    },
+    Fields {
+        node_entries_left: u64,
+        fields_left: u64,
+        same: bool,
+        master_idx: usize,
+    },
+    Meta,
+    Groups {
+        left: u64,
+    },
+    GroupPel {
+        groups_left: u64,
+        left: u64,
+    },
+    Consumers {
+        groups_left: u64,
+        left: u64,
+    },
+    ConsumerPel {
+        groups_left: u64,
+        consumers_left: u64,
+        left: u64,
+    },
+    Nack {
+        groups_left: u64,
+        left: u64,
+    },
+    Idmp,
+}
+
+#[derive(Debug)]
+struct StreamState {
+    version: u8,
+    nodes_left: u64,
+    phase: StreamPhase,
+    /// Current node.
+    loc: BlobLoc,
+    pos: usize,
+    master: StreamId,
+    master_fields: Vec<usize>,
+    last_entry: Option<StreamId>,
+    live_seen: u64,
+    group_names: DupCheck,
+    group_pel: HashSet<StreamId>,
+    owned: HashSet<StreamId>,
+    consumer_names: DupCheck,
+}
+
+/// Per-key opcodes seen before the type byte.
+#[derive(Default, Clone, Copy)]
+struct Pending {
+    start: Option<u64>,
+    expire_ms: Option<i64>,
+    idle: Option<u64>,
+    freq: Option<u8>,
+}
+
+/// A streaming RDB parser. See the crate docs for an example.
+pub struct Parser<R> {
+    input: Input<R>,
+    limits: Limits,
+    family: Family,
+    version: u32,
+    state: State,
+    db: u64,
+    pending: Pending,
+    scratch: [Vec<u8>; 2],
+    blob: Vec<u8>,
+    dup: DupCheck,
+    dup_overflow: bool,
+    last_good: u64,
+    key_start: u64,
+}
+
+/// Converts a blob-relative error to an absolute one.
+fn blob_err(base: u64, e: BlobError) -> Error {
+    Error::corrupt(base + e.pos as u64, e.reason)
+}
+
+fn parse_score(s: Str<'_>) -> Option<f64> {
+    match s {
+        Str::Int(v) => Some(v as f64),
+        Str::Bytes(b) => parse_double_text(b),
+    }
+}
+
+/// Parses a score as Redis's `strtod` would accept it (`inf`, `-inf`, decimal, exponent).
+fn parse_double_text(b: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(b).ok()?;
+    match s {
+        "inf" | "+inf" | "infinity" | "+infinity" => Some(f64::INFINITY),
+        "-inf" | "-infinity" => Some(f64::NEG_INFINITY),
+        _ => {
+            let lower = s.to_ascii_lowercase();
+            if lower.contains("inf") || lower.contains("nan") {
+                match lower.as_str() {
+                    "inf" | "+inf" | "infinity" | "+infinity" => Some(f64::INFINITY),
+                    "-inf" | "-infinity" => Some(f64::NEG_INFINITY),
+                    _ => None,
+                }
+            } else {
+                s.parse::<f64>().ok()
+            }
+        }
+    }
+}
+
+impl<R: Read> Parser<R> {
+    /// A parser over `reader` with default [`Limits`].
+    pub fn new(reader: R) -> Self {
+        Parser::with_limits(reader, Limits::default())
+    }
+
+    /// A parser over `reader` with the given limits.
+    pub fn with_limits(reader: R, limits: Limits) -> Self {
+        // Room for two maximal strings of a pair plus their headers.
+        let max_buf = (limits
+            .max_string_len
+            .saturating_mul(2)
+            .saturating_add(1 << 16))
+        .min(usize::MAX as u64) as usize;
+        Parser {
+            input: Input::new(reader, max_buf),
+            limits,
+            family: Family::Redis,
+            version: 0,
+            state: State::Header,
+            db: 0,
+            pending: Pending::default(),
+            scratch: [Vec::new(), Vec::new()],
+            blob: Vec::new(),
+            dup: DupCheck::default(),
+            dup_overflow: false,
+            last_good: 0,
+            key_start: 0,
+        }
+    }
+
+    /// Absolute offset of the next byte the parser will read.
+    pub fn offset(&self) -> u64 {
+        self.input.offset()
+    }
+
+    /// End of the last complete top-level record (header, opcode record or whole key).
+    pub fn last_good_offset(&self) -> u64 {
+        self.last_good
+    }
+
+    /// The RDB version from the header (0 before the header is read).
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    /// The magic family from the header.
+    pub fn family(&self) -> Family {
+        self.family
+    }
+
+    /// The database of the current or last key.
+    pub fn db(&self) -> u64 {
+        self.db
+    }
+
+    /// Gives back the reader and the bytes read from it past the last consumed byte (after
+    /// [`Event::Eof`], what follows the RDB: an AOF tail, for instance).
+    pub fn into_parts(self) -> (R, Vec<u8>) {
+        self.input.into_parts()
+    }
+
+    /// Reads until the next event. `Ok(None)` after [`Event::Eof`].
+    pub fn next_event(&mut self) -> Result<Option<Event<'_>>, Error> {
+        self.input.mark = self.input.pos;
+        loop {
+            match self.state {
+                State::Header => return self.header().map(Some),
+                State::Top => return self.top().map(Some),
+                State::StringValue => {
+                    let s = self.read_string(0, "string value")?;
+                    self.state = State::KeyEnd;
+                    return Ok(Some(Event::Element(self.resolve(s))));
+                }
+                State::Items { kind, left } => {
+                    if left == 0 {
+                        self.state = State::KeyEnd;
+                        continue;
+                    }
+                    self.state = State::Items {
+                        kind,
+                        left: left - 1,
+                    };
+                    return self.item(kind).map(Some);
+                }
+                State::Quicklist { nodes_left, v2 } => {
+                    if nodes_left == 0 {
+                        self.state = State::KeyEnd;
+                        continue;
+                    }
+                    if let Some(plain) = self.quicklist_node(nodes_left - 1, v2)? {
+                        let b = slice_of(&self.input.buf, self.input.base, &self.blob, plain);
+                        return Ok(Some(Event::Element(Str::Bytes(b))));
+                    }
+                }
+                State::Module {
+                    name,
+                    version,
+                    raw_len,
+                } => {
+                    self.state = State::KeyEnd;
+                    return Ok(Some(Event::Module {
+                        name,
+                        version,
+                        raw_len,
+                    }));
+                }
+                State::Array { left } => {
+                    if left == 0 {
+                        self.state = State::KeyEnd;
+                        continue;
+                    }
+                    self.state = State::Array { left: left - 1 };
+                    return self.array_element().map(Some);
+                }
+                State::KeyEnd => {
+                    self.state = State::Top;
+                    self.last_good = self.input.offset();
+                    return Ok(Some(Event::KeyEnd));
+                }
+                State::Blob { left: 0, after, .. } => {
+                    self.state = match after {
+                        After::KeyEnd => State::KeyEnd,
+                        After::Quicklist { nodes_left, v2 } => State::Quicklist { nodes_left, v2 },
+                    };
+                }
+                // Blob iteration reads nothing new: it borrows what is already buffered.
+                State::Blob { .. } => return self.blob_next().map(Some),
+                State::Stream(_) => return self.stream_next().map(Some),
+                State::Done => return Ok(None),
+            }
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Primitives
+
+    fn len(&mut self, what: &'static str) -> Result<u64, Error> {
+        let at = self.input.offset();
+        let b = self.input.u8(what)?;
+        match b >> 6 {
+            0 => Ok((b & 0x3f) as u64),
+            1 => {
+                let b2 = self.input.u8(what)?;
+                Ok((((b & 0x3f) as u64) << 8) | b2 as u64)
+            }
+            2 if b == 0x80 => Ok(u32::from_be_bytes(self.input.array::<4>(what)?) as u64),
+            2 if b == 0x81 => Ok(u64::from_be_bytes(self.input.array::<8>(what)?)),
+            _ => Err(Error::new(at, ErrorKind::BadLength { byte: b })),
+        }
+    }
+
+    /// A length that must fit the string limit.
+    fn checked_len(&mut self, what: &'static str) -> Result<usize, Error> {
+        let at = self.input.offset();
+        let n = self.len(what)?;
+        self.check_size(at, n, what)
+    }
+
+    fn check_size(&self, at: u64, n: u64, what: &'static str) -> Result<usize, Error> {
+        if n > self.limits.max_string_len {
+            return Err(Error::new(
+                at,
+                ErrorKind::LimitExceeded {
+                    what,
+                    value: n,
+                    limit: self.limits.max_string_len,
+                },
+            ));
+        }
+        Ok(n as usize)
+    }
+
+    fn i64_le(&mut self, what: &'static str) -> Result<i64, Error> {
+        Ok(i64::from_le_bytes(self.input.array::<8>(what)?))
+    }
+
+    fn stream_id_raw(&mut self, what: &'static str) -> Result<StreamId, Error> {
+        Ok(StreamId::from_be_bytes(&self.input.array::<16>(what)?))
+    }
+
+    fn stream_id_lens(&mut self, what: &'static str) -> Result<StreamId, Error> {
+        let ms = self.len(what)?;
+        let seq = self.len(what)?;
+        Ok(StreamId { ms, seq })
+    }
+
+    /// Reads an RDB string. LZF strings are decompressed into scratch buffer `slot`.
+    fn read_string(&mut self, slot: usize, what: &'static str) -> Result<SRef, Error> {
+        let at = self.input.offset();
+        let b = self.input.u8(what)?;
+        if b >> 6 != 3 {
+            let n = match b >> 6 {
+                0 => (b & 0x3f) as u64,
+                1 => (((b & 0x3f) as u64) << 8) | self.input.u8(what)? as u64,
+                _ if b == 0x80 => u32::from_be_bytes(self.input.array::<4>(what)?) as u64,
+                _ if b == 0x81 => u64::from_be_bytes(self.input.array::<8>(what)?),
+                _ => return Err(Error::new(at, ErrorKind::BadLength { byte: b })),
+            };
+            let n = self.check_size(at, n, what)?;
+            let start = self.input.take(n, what, at)?;
+            return Ok(SRef::Buf(start, n));
+        }
+        match b & 0x3f {
+            0 => Ok(SRef::Int(self.input.u8(what)? as i8 as i64)),
+            1 => Ok(SRef::Int(
+                i16::from_le_bytes(self.input.array::<2>(what)?) as i64
+            )),
+            2 => Ok(SRef::Int(
+                i32::from_le_bytes(self.input.array::<4>(what)?) as i64
+            )),
+            3 => {
+                let (start, clen, ulen) = self.lzf_header(at, what)?;
+                let compressed = self.input.slice(start, clen);
+                lzf::decompress(compressed, ulen, &mut self.scratch[slot])
+                    .map_err(|reason| Error::new(at, ErrorKind::Lzf { reason }))?;
+                Ok(SRef::Scratch(slot, ulen))
+            }
+            _ => Err(Error::new(at, ErrorKind::BadStringEncoding { byte: b })),
+        }
+    }
+
+    /// Reads an LZF header and makes the compressed bytes available; returns their offset.
+    fn lzf_header(&mut self, at: u64, what: &'static str) -> Result<(u64, usize, usize), Error> {
+        let clen = self.checked_len("LZF compressed length")?;
+        let ulen_at = self.input.offset();
+        let ulen = self.checked_len("LZF uncompressed length")?;
+        // LZF expands at most ~88x (a 3-byte back reference yields 264 bytes).
+        if ulen as u64 > (clen as u64).saturating_mul(100).saturating_add(64) {
+            return Err(Error::new(
+                ulen_at,
+                ErrorKind::Lzf {
+                    reason: "declared uncompressed length impossible for the compressed size",
+                },
+            ));
+        }
+        if clen == 0 && ulen != 0 {
+            return Err(Error::new(
+                ulen_at,
+                ErrorKind::Lzf {
+                    reason: "empty compressed data",
+                },
+            ));
+        }
+        let start = self.input.take(clen, what, at)?;
+        Ok((start, clen, ulen))
+    }
+
+    /// Skips an RDB string without keeping it.
+    fn skip_string(&mut self, what: &'static str) -> Result<u64, Error> {
+        let at = self.input.offset();
+        let s = self.read_string(1, what)?;
+        let _ = s;
+        Ok(self.input.offset() - at)
+    }
+
+    /// Reads a blob string (listpack, ziplist, ...); LZF blobs go to `self.blob`.
+    fn read_blob(&mut self, what: &'static str) -> Result<(BlobLoc, u64), Error> {
+        let at = self.input.offset();
+        let b = self.input.u8(what)?;
+        if b >> 6 != 3 {
+            self.input.pos -= 1;
+            let n = self.checked_len(what)?;
+            let start = self.input.take(n, what, at)?;
+            return Ok((BlobLoc::Buf(start, n), start));
+        }
+        if b & 0x3f != 3 {
+            return Err(Error::corrupt(at, format!("{what} stored as an integer")));
+        }
+        let (start, clen, ulen) = self.lzf_header(at, what)?;
+        let compressed = self.input.slice(start, clen);
+        lzf::decompress(compressed, ulen, &mut self.blob)
+            .map_err(|reason| Error::new(at, ErrorKind::Lzf { reason }))?;
+        Ok((BlobLoc::Decompressed, start))
+    }
+
+    fn resolve(&self, r: SRef) -> Str<'_> {
+        match r {
+            SRef::Buf(at, n) => Str::Bytes(self.input.slice(at, n)),
+            SRef::Scratch(slot, n) => Str::Bytes(&self.scratch[slot][..n]),
+            SRef::Int(v) => Str::Int(v),
+        }
+    }
+
+    /// Records a member for the duplicate check of a plain-encoded collection.
+    fn dup_insert(&mut self, s: SRef, at: u64, what: &str) -> Result<(), Error> {
+        if self.dup_overflow {
+            return Ok(());
+        }
+        if self.dup.len() >= self.limits.max_dup_check {
+            self.dup_overflow = true;
+            return Ok(());
+        }
+        let fresh = match s {
+            SRef::Buf(p, n) => self.dup.insert(self.input.slice(p, n)),
+            SRef::Scratch(slot, n) => self.dup.insert(&self.scratch[slot][..n]),
+            SRef::Int(v) => self.dup.insert_str(Str::Int(v)),
+        };
+        if !fresh {
+            return Err(Error::corrupt(at, format!("duplicate {what}")));
+        }
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Header and top level
+
+    fn header(&mut self) -> Result<Event<'static>, Error> {
+        let magic = match self.input.array::<9>("magic") {
+            Ok(m) => m,
+            Err(e) if e.is_truncation() => {
+                let have = self.input.end_offset() as usize;
+                let found = self.input.buf[..have].to_vec();
+                if !(b"REDIS".starts_with(&found[..found.len().min(5)])
+                    || b"VALKEY".starts_with(&found[..found.len().min(6)]))
+                {
+                    return Err(Error::new(0, ErrorKind::BadMagic { found }));
+                }
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        let (family, digits) = if &magic[..5] == b"REDIS" {
+            (Family::Redis, &magic[5..])
+        } else if &magic[..6] == b"VALKEY" {
+            (Family::Valkey, &magic[6..])
+        } else {
+            return Err(Error::new(
+                0,
+                ErrorKind::BadMagic {
+                    found: magic.to_vec(),
+                },
+            ));
+        };
+        if !digits.iter().all(u8::is_ascii_digit) {
+            return Err(Error::new(
+                0,
+                ErrorKind::BadMagic {
+                    found: magic.to_vec(),
+                },
+            ));
+        }
+        let version = digits.iter().fold(0u32, |v, d| v * 10 + (d - b'0') as u32);
+        let ok = match family {
+            Family::Redis => (1..=MAX_REDIS_VERSION).contains(&version),
+            Family::Valkey => (80..=MAX_VALKEY_VERSION).contains(&version),
+        };
+        if !ok {
+            return Err(Error::new(
+                (9 - digits.len()) as u64,
+                ErrorKind::UnsupportedVersion {
+                    family: family.magic(),
+                    version,
+                },
+            ));
+        }
+        self.family = family;
+        self.version = version;
+        self.state = State::Top;
+        self.last_good = 9;
+        Ok(Event::Header { family, version })
+    }
+
+    fn is_valkey(&self) -> bool {
+        self.family == Family::Valkey
+    }
+
+    /// Reads one top-level record, with the per-key opcodes before a key.
+    fn top(&mut self) -> Result<Event<'_>, Error> {
+        loop {
+            let at = self.input.offset();
+            if self.pending.start.is_none() {
+                self.last_good = at;
+            }
+            let op = self.input.u8("opcode or object type")?;
+            if let Some(ev) = self.per_key_opcode(at, op)? {
+                let _ = ev;
+                continue;
+            }
+            return self.record(at, op);
+        }
+    }
+
+    /// Handles EXPIRETIME*, IDLE, FREQ and KEY_META; `Some(())` when `op` was one of them.
+    fn per_key_opcode(&mut self, at: u64, op: u8) -> Result<Option<()>, Error> {
+        match op {
+            opcode::EXPIRETIME_MS => {
+                self.pending.start.get_or_insert(at);
+                let ms = self.i64_le("expire time")?;
+                self.pending.expire_ms = Some(ms);
+            }
+            opcode::EXPIRETIME => {
+                self.pending.start.get_or_insert(at);
+                let s = i32::from_le_bytes(self.input.array::<4>("expire time")?);
+                self.pending.expire_ms = Some(s as i64 * 1000);
+            }
+            opcode::IDLE => {
+                self.pending.start.get_or_insert(at);
+                let idle = self.len("LRU idle time")?;
+                self.pending.idle = Some(idle);
+            }
+            opcode::FREQ => {
+                self.pending.start.get_or_insert(at);
+                let f = self.input.u8("LFU frequency")?;
+                self.pending.freq = Some(f);
+            }
+            opcode::KEY_META_OR_SLOT_IMPORT if !self.is_valkey() && self.version >= 13 => {
+                self.pending.start.get_or_insert(at);
+                let n = self.len("key metadata class count")?;
+                if n > 7 {
+                    return Err(Error::corrupt(
+                        at,
+                        format!("key metadata with {n} classes (at most 7)"),
+                    ));
+                }
+                for _ in 0..n {
+                    let _spec = self.input.array::<4>("key metadata class spec")?;
+                    self.skip_module_stream()?;
+                }
+            }
+            _ => return Ok(None),
+        }
+        Ok(Some(()))
+    }
+
+    /// Reads the record that starts with `op` (not a per-key opcode).
+    fn record(&mut self, at: u64, op: u8) -> Result<Event<'_>, Error> {
+        match op {
+            opcode::EOF => {
+                if self.pending.start.is_some() {
+                    return Err(Error::corrupt(
+                        at,
+                        "EOF opcode after a key's expiry/idle/freq opcode",
+                    ));
+                }
+                let computed = self.input.crc_here();
+                let stored = if self.version >= 5 {
+                    Some(u64::from_le_bytes(self.input.array::<8>("CRC64 checksum")?))
+                } else {
+                    None
+                };
+                if let Some(s) = stored {
+                    if s != 0 && s != computed && self.limits.verify_checksum {
+                        return Err(Error::new(
+                            at + 1,
+                            ErrorKind::ChecksumMismatch {
+                                stored: s,
+                                computed,
+                            },
+                        ));
+                    }
+                }
+                self.state = State::Done;
+                self.last_good = self.input.offset();
+                Ok(Event::Eof {
+                    stored_crc: stored,
+                    computed_crc: computed,
+                })
+            }
+            opcode::SELECTDB => {
+                self.no_pending(at, "SELECTDB")?;
+                let db = self.len("database number")?;
+                self.db = db;
+                Ok(Event::SelectDb { db })
+            }
+            opcode::RESIZEDB => {
+                self.no_pending(at, "RESIZEDB")?;
+                let keys = self.len("RESIZEDB size")?;
+                let expires = self.len("RESIZEDB expires size")?;
+                Ok(Event::ResizeDb { keys, expires })
+            }
+            opcode::AUX => {
+                self.no_pending(at, "AUX")?;
+                let k = self.read_string(0, "AUX key")?;
+                let v = self.read_string(1, "AUX value")?;
+                Ok(Event::Aux {
+                    key: self.resolve(k),
+                    value: self.resolve(v),
+                })
+            }
+            opcode::FUNCTION2 => {
+                self.no_pending(at, "FUNCTION")?;
+                let s = self.read_string(0, "function library code")?;
+                Ok(Event::Function {
+                    code: self.resolve(s),
+                })
+            }
+            opcode::FUNCTION_PRE_GA => Err(Error::new(
+                at,
+                ErrorKind::Unsupported {
+                    what: "pre-release function format (Redis 7.0 release candidates)".into(),
+                },
+            )),
+            opcode::MODULE_AUX => {
+                self.no_pending(at, "MODULE_AUX")?;
+                let id = self.len("module id")?;
+                let (name, version) = module_name(id);
+                let op_at = self.input.offset();
+                let op2 = self.len("module aux opcode")?;
+                if op2 != 2 {
+                    return Err(Error::corrupt(
+                        op_at,
+                        format!(
+                            "module aux: expected the UINT opcode 2 before 'when', found {op2}"
+                        ),
+                    ));
+                }
+                let when = self.len("module aux 'when'")?;
+                self.skip_module_stream()?;
+                Ok(Event::ModuleAux {
+                    name,
+                    version,
+                    when,
+                })
+            }
+            opcode::SLOT_INFO => {
+                self.no_pending(at, "SLOT_INFO")?;
+                let slot = self.len("slot id")?;
+                let keys = self.len("slot size")?;
+                let expires = self.len("slot expires size")?;
+                Ok(Event::SlotInfo {
+                    slot,
+                    keys,
+                    expires,
+                })
+            }
+            opcode::KEY_META_OR_SLOT_IMPORT if self.is_valkey() => {
+                self.no_pending(at, "SLOT_IMPORT")?;
+                let job = self.read_string(0, "slot import job name")?;
+                let ranges = self.len("slot range count")?;
+                if ranges > 16384 {
+                    return Err(Error::corrupt(
+                        at,
+                        format!("slot import with {ranges} ranges (at most 16384)"),
+                    ));
+                }
+                for _ in 0..ranges {
+                    let a = self.len("slot range start")?;
+                    let b = self.len("slot range end")?;
+                    if a > b || b >= 16384 {
+                        return Err(Error::corrupt(at, format!("invalid slot range {a}-{b}")));
+                    }
+                }
+                Ok(Event::SlotImport {
+                    job: self.resolve(job),
+                    ranges,
+                })
+            }
+            _ => self.key_start(at, RdbType(op)),
+        }
+    }
+
+    fn no_pending(&self, at: u64, what: &str) -> Result<(), Error> {
+        if self.pending.start.is_some() {
+            return Err(Error::corrupt(
+                at,
+                format!("{what} opcode between a key's expiry/idle/freq opcode and its type"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Walks a module opcode stream up to its EOF; returns the bytes skipped.
+    fn skip_module_stream(&mut self) -> Result<u64, Error> {
+        let start = self.input.offset();
+        loop {
+            self.input.mark = self.input.pos; // nothing here is returned: let the buffer slide
+            let at = self.input.offset();
+            match self.len("module opcode")? {
+                0 => return Ok(self.input.offset() - start),
+                1 | 2 => {
+                    self.len("module integer")?;
+                }
+                3 => {
+                    self.input.take(4, "module float", at)?;
+                }
+                4 => {
+                    self.input.take(8, "module double", at)?;
+                }
+                5 => {
+                    self.skip_string("module string")?;
+                }
+                op => return Err(Error::corrupt(at, format!("unknown module opcode {op}"))),
+            }
+        }
+    }
+
+    fn key_start(&mut self, at: u64, t: RdbType) -> Result<Event<'_>, Error> {
+        let pending = std::mem::take(&mut self.pending);
+        let start = pending.start.unwrap_or(at);
+        self.key_start = start;
+        let valkey = self.is_valkey();
+        let (value_type, encoding) = match t.0 {
+            0 => (ValueType::String, Encoding::String),
+            1 => (ValueType::List, Encoding::LinkedList),
+            2 => (ValueType::Set, Encoding::Hashtable),
+            3 => (ValueType::Zset, Encoding::Skiplist1),
+            4 => (ValueType::Hash, Encoding::Hashtable),
+            5 => (ValueType::Zset, Encoding::Skiplist),
+            7 => (ValueType::Module, Encoding::Module),
+            9 => (ValueType::Hash, Encoding::Zipmap),
+            10 => (ValueType::List, Encoding::Ziplist),
+            11 => (ValueType::Set, Encoding::Intset),
+            12 => (ValueType::Zset, Encoding::Ziplist),
+            13 => (ValueType::Hash, Encoding::Ziplist),
+            14 => (ValueType::List, Encoding::Quicklist),
+            15 => (ValueType::Stream, Encoding::StreamV1),
+            16 => (ValueType::Hash, Encoding::Listpack),
+            17 => (ValueType::Zset, Encoding::Listpack),
+            18 => (ValueType::List, Encoding::Quicklist2),
+            19 => (ValueType::Stream, Encoding::StreamV2),
+            20 => (ValueType::Set, Encoding::Listpack),
+            21 => (ValueType::Stream, Encoding::StreamV3),
+            22 if valkey => (ValueType::Hash, Encoding::HashtableEx),
+            22 | 24 if !valkey => (ValueType::Hash, Encoding::HashtableEx),
+            23 | 25 if !valkey => (ValueType::Hash, Encoding::ListpackEx),
+            26 if !valkey && self.version >= 13 => (ValueType::Stream, Encoding::StreamV4),
+            27 if !valkey && self.version >= 13 => (ValueType::Stream, Encoding::StreamV5),
+            28 if !valkey && self.version >= 14 => (ValueType::Array, Encoding::Array),
+            6 => {
+                return Err(Error::new(
+                    at,
+                    ErrorKind::Unsupported {
+                        what: "pre-release module value (type 6)".into(),
+                    },
+                ))
+            }
+            _ => return Err(Error::new(at, ErrorKind::UnknownType { byte: t.0 })),
+        };
+        let mut key = self.read_string(0, "key")?;
+        self.dup.clear();
+        self.dup_overflow = false;
+        let mut len: Option<u64> = None;
+        let vat = self.input.offset();
+        match t.0 {
+            0 => self.state = State::StringValue,
+            1 | 2 | 3 | 4 | 5 => {
+                let n = self.len("element count")?;
+                len = Some(n);
+                let kind = match t.0 {
+                    1 => ItemKind::ListElement,
+                    2 => ItemKind::SetMember,
+                    3 => ItemKind::ZsetText,
+                    5 => ItemKind::ZsetBinary,
+                    _ => ItemKind::Hash,
+                };
+                self.state = State::Items { kind, left: n };
+            }
+            22 if valkey => {
+                let n = self.len("hash field count")?;
+                len = Some(n);
+                self.state = State::Items {
+                    kind: ItemKind::ValkeyHash2,
+                    left: n,
+                };
+            }
+            22 => {
+                let n = self.len("hash field count")?;
+                len = Some(n);
+                self.state = State::Items {
+                    kind: ItemKind::HashPreGa,
+                    left: n,
+                };
+            }
+            24 => {
+                let min_expire = self.i64_le("hash minimum expire time")?;
+                if !(0..=1 << 48).contains(&min_expire) {
+                    return Err(Error::corrupt(
+                        vat,
+                        format!("hash minimum expire time {min_expire} out of range"),
+                    ));
+                }
+                let n = self.len("hash field count")?;
+                len = Some(n);
+                self.state = State::Items {
+                    kind: ItemKind::HashMeta(min_expire),
+                    left: n,
+                };
+            }
+            7 => {
+                let id = self.len("module id")?;
+                let (name, version) = module_name(id);
+                // The key must survive the buffer sliding over a large module value.
+                key = self.own_key(key);
+                let raw_len = self.skip_module_stream()?;
+                self.state = State::Module {
+                    name,
+                    version,
+                    raw_len,
+                };
+            }
+            14 | 18 => {
+                let n = self.len("quicklist node count")?;
+                self.state = State::Quicklist {
+                    nodes_left: n,
+                    v2: t.0 == 18,
+                };
+            }
+            15 | 19 | 21 | 26 | 27 => {
+                let n = self.len("stream listpack count")?;
+                let version = match t.0 {
+                    15 => 1,
+                    19 => 2,
+                    21 => 3,
+                    26 => 4,
+                    _ => 5,
+                };
+                self.state = State::Stream(Box::new(StreamState {
+                    version,
+                    nodes_left: n,
+                    phase: StreamPhase::Nodes { left: n },
+                    loc: BlobLoc::Decompressed,
+                    pos: 0,
+                    master: StreamId::default(),
+                    master_fields: Vec::new(),
+                    last_entry: None,
+                    live_seen: 0,
+                    group_names: DupCheck::default(),
+                    group_pel: HashSet::new(),
+                    owned: HashSet::new(),
+                    consumer_names: DupCheck::default(),
+                }));
+            }
+            28 => {
+                let n = self.len("array element count")?;
+                if n == 0 {
+                    return Err(Error::corrupt(vat, "array with zero elements"));
+                }
+                let flag_at = self.input.offset();
+                let has_insert = self.len("array insert flag")?;
+                match has_insert {
+                    0 => {}
+                    1 => {
+                        self.len("array insert index")?;
+                    }
+                    v => {
+                        return Err(Error::corrupt(
+                            flag_at,
+                            format!("array insert flag {v} (must be 0 or 1)"),
+                        ))
+                    }
+                }
+                len = Some(n);
+                self.state = State::Array { left: n };
+            }
+            _ => {
+                // Blob types.
+                let min_expire = if t.0 == 25 {
+                    let m = self.i64_le("hash minimum expire time")?;
+                    if !(0..=1 << 48).contains(&m) {
+                        return Err(Error::corrupt(
+                            vat,
+                            format!("hash minimum expire time {m} out of range"),
+                        ));
+                    }
+                    Some(m)
+                } else {
+                    None
+                };
+                let _ = min_expire;
+                let (loc, blob_at) = self.read_blob("encoded value")?;
+                let (kind, count) = self.validate_blob(t, loc, blob_at)?;
+                len = Some(count as u64);
+                let (pos, left) = match kind {
+                    BlobKind::Intset(_) => (0, count),
+                    BlobKind::Zipmap => (1, count),
+                    BlobKind::ZlElements | BlobKind::ZlHash | BlobKind::ZlZset => {
+                        (blob::ZL_HEADER, count)
+                    }
+                    _ => (blob::LP_HEADER, count),
+                };
+                self.state = State::Blob {
+                    kind,
+                    loc,
+                    pos,
+                    left,
+                    after: After::KeyEnd,
+                };
+            }
+        }
+        Ok(self.key_info(key, t, value_type, encoding, pending, start, len))
+    }
+
+    #[allow(clippy::too_many_arguments)] // the parts of one record, gathered in one place
+    fn key_info(
+        &self,
+        key: SRef,
+        t: RdbType,
+        value_type: ValueType,
+        encoding: Encoding,
+        pending: Pending,
+        start: u64,
+        len: Option<u64>,
+    ) -> Event<'_> {
+        Event::KeyStart(KeyInfo {
+            db: self.db,
+            key: self.resolve(key),
+            rdb_type: t,
+            value_type,
+            encoding,
+            expire_ms: pending.expire_ms,
+            idle_s: pending.idle,
+            freq: pending.freq,
+            len,
+            offset: start,
+        })
+    }
+}
+
+/// The bytes of a blob, borrowing only the buffers (so other fields stay free to change).
+fn slice_of<'a>(buf: &'a [u8], base: u64, blob: &'a [u8], loc: BlobLoc) -> &'a [u8] {
+    match loc {
+        BlobLoc::Buf(at, n) => {
+            let i = (at - base) as usize;
+            &buf[i..i + n]
+        }
+        BlobLoc::Decompressed => blob,
+    }
+}
+
+/// A stream listpack counter: an integer entry (or a string holding one, as Redis accepts).
+fn lp_int(b: &[u8], pos: usize) -> Result<(i64, usize), BlobError> {
+    let (v, next) = blob::lp_entry(b, pos)?;
+    let n = match v {
+        Str::Int(n) => Some(n),
+        Str::Bytes(s) => std::str::from_utf8(s)
+            .ok()
+            .and_then(|t| t.parse::<i64>().ok()),
+    };
+    match n {
+        Some(n) => Ok((n, next)),
+        None => Err(BlobError {
+            pos,
+            reason: "stream listpack: expected an integer entry".into(),
+        }),
+    }
+}
+
+/// What a stream node holds, found by validating it.
+struct NodeInfo {
+    master_fields: Vec<usize>,
+    entries: u64,
+    live: u64,
+    first_entry_pos: usize,
+}
+
+/// Validates a stream node listpack like Redis's `streamValidateListpackIntegrity`, plus
+/// strictly increasing ids across nodes.
+fn validate_stream_node(
+    b: &[u8],
+    master: StreamId,
+    last_entry: &mut Option<StreamId>,
+) -> Result<NodeInfo, BlobError> {
+    let total = blob::lp_validate(b)?;
+    let end = b.len() - 1;
+    let mut pos = blob::LP_HEADER;
+    let (live, p) = lp_int(b, pos)?;
+    let (deleted, p) = lp_int(b, p)?;
+    let (nfields, mut p) = lp_int(b, p)?;
+    if live < 0 || deleted < 0 || nfields < 0 || nfields as usize > total {
+        return Err(BlobError {
+            pos,
+            reason: format!("stream master entry has invalid counts (count {live}, deleted {deleted}, fields {nfields})"),
+        });
+    }
+    let mut master_fields = Vec::with_capacity(nfields as usize);
+    for _ in 0..nfields {
+        master_fields.push(p);
+        p = blob::lp_entry(b, p)?.1;
+    }
+    let (zero, p) = lp_int(b, p)?;
+    if zero != 0 {
+        return Err(BlobError {
+            pos: p,
+            reason: "stream master entry not terminated by 0".into(),
+        });
+    }
+    let first_entry_pos = p;
+    pos = p;
+    let (mut seen_live, mut seen_deleted) = (0u64, 0u64);
+    while pos < end {
+        let entry_pos = pos;
+        let (flags, p) = lp_int(b, pos)?;
+        let (ms_delta, p) = lp_int(b, p)?;
+        let (seq_delta, mut p) = lp_int(b, p)?;
+        let same = flags & 2 != 0;
+        let n = if same {
+            nfields
+        } else {
+            let (n, q) = lp_int(b, p)?;
+            p = q;
+            if n < 0 || n as usize > total {
+                return Err(BlobError {
+                    pos: entry_pos,
+                    reason: format!("stream entry with {n} fields"),
+                });
+            }
+            n
+        };
+        let items = if same { n } else { 2 * n };
+        for _ in 0..items {
+            p = blob::lp_entry(b, p)?.1;
+        }
+        let (lp_count, p) = lp_int(b, p)?;
+        let want = if same { n + 3 } else { 2 * n + 4 };
+        if lp_count != want {
+            return Err(BlobError {
+                pos: entry_pos,
+                reason: format!("stream entry back-count {lp_count}, expected {want}"),
+            });
+        }
+        let id = StreamId {
+            ms: master.ms.wrapping_add(ms_delta as u64),
+            seq: master.seq.wrapping_add(seq_delta as u64),
+        };
+        if id < master {
+            return Err(BlobError {
+                pos: entry_pos,
+                reason: format!("stream entry id {id} is before its node's master id {master}"),
+            });
+        }
+        if let Some(prev) = *last_entry {
+            if id <= prev {
+                return Err(BlobError {
+                    pos: entry_pos,
+                    reason: format!("stream entry id {id} does not follow {prev}"),
+                });
+            }
+        }
+        *last_entry = Some(id);
+        if flags & 1 != 0 {
+            seen_deleted += 1;
+        } else {
+            seen_live += 1;
+        }
+        pos = p;
+    }
+    if seen_live != live as u64 || seen_deleted != deleted as u64 {
+        return Err(BlobError {
+            pos: blob::LP_HEADER,
+            reason: format!(
+                "stream node says {live} live and {deleted} deleted entries, found {seen_live} and {seen_deleted}"
+            ),
+        });
+    }
+    if seen_live == 0 {
+        return Err(BlobError {
+            pos: blob::LP_HEADER,
+            reason: "stream node with no live entries".into(),
+        });
+    }
+    Ok(NodeInfo {
+        master_fields,
+        entries: seen_live + seen_deleted,
+        live: seen_live,
+        first_entry_pos,
+    })
+}
+
+impl<R: Read> Parser<R> {
+    /// Copies a key out of the input buffer so the buffer may slide.
+    fn own_key(&mut self, key: SRef) -> SRef {
+        match key {
+            SRef::Buf(at, n) => {
+                let bytes = self.input.slice(at, n).to_vec();
+                self.scratch[0] = bytes;
+                SRef::Scratch(0, n)
+            }
+            other => other,
+        }
+    }
+
+    /// One element of a plain-encoded collection.
+    fn item(&mut self, kind: ItemKind) -> Result<Event<'_>, Error> {
+        let at = self.input.offset();
+        match kind {
+            ItemKind::ListElement => {
+                let s = self.read_string(0, "list element")?;
+                Ok(Event::Element(self.resolve(s)))
+            }
+            ItemKind::SetMember => {
+                let s = self.read_string(0, "set member")?;
+                self.dup_insert(s, at, "set member")?;
+                Ok(Event::Element(self.resolve(s)))
+            }
+            ItemKind::ZsetText | ItemKind::ZsetBinary => {
+                let m = self.read_string(0, "sorted set member")?;
+                self.dup_insert(m, at, "sorted set member")?;
+                let score_at = self.input.offset();
+                let score = if kind == ItemKind::ZsetBinary {
+                    f64::from_le_bytes(self.input.array::<8>("score")?)
+                } else {
+                    let n = self.input.u8("score length")?;
+                    match n {
+                        253 => f64::NAN,
+                        254 => f64::INFINITY,
+                        255 => f64::NEG_INFINITY,
+                        _ => {
+                            let p = self.input.take(n as usize, "score", score_at)?;
+                            parse_double_text(self.input.slice(p, n as usize)).ok_or_else(|| {
+                                Error::corrupt(score_at, "sorted set score is not a number")
+                            })?
+                        }
+                    }
+                };
+                if score.is_nan() {
+                    return Err(Error::corrupt(score_at, "sorted set score is NaN"));
+                }
+                Ok(Event::ZMember {
+                    member: self.resolve(m),
+                    score,
+                })
+            }
+            ItemKind::Hash
+            | ItemKind::HashPreGa
+            | ItemKind::HashMeta(_)
+            | ItemKind::ValkeyHash2 => {
+                let ttl = match kind {
+                    ItemKind::HashPreGa => Some(self.len("field expire time")?),
+                    ItemKind::HashMeta(_) => Some(self.len("field expire time")?),
+                    _ => None,
+                };
+                let f = self.read_string(0, "hash field")?;
+                self.dup_insert(f, at, "hash field")?;
+                let v = self.read_string(1, "hash value")?;
+                let ttl_at = self.input.offset();
+                let expire_ms = match kind {
+                    ItemKind::HashPreGa => ttl.filter(|&t| t != 0).map(|t| t as i64),
+                    ItemKind::HashMeta(min) => match ttl {
+                        Some(0) | None => None,
+                        Some(t) => Some((t as i64).wrapping_add(min).wrapping_sub(1)),
+                    },
+                    ItemKind::ValkeyHash2 => {
+                        let e = self.i64_le("field expire time")?;
+                        if e < -1 {
+                            return Err(Error::corrupt(
+                                ttl_at,
+                                format!("hash field expire time {e} (must be -1 or positive)"),
+                            ));
+                        }
+                        (e != -1).then_some(e)
+                    }
+                    _ => None,
+                };
+                if let Some(e) = expire_ms {
+                    if !(0..=(1i64 << 48) - 1).contains(&e) {
+                        return Err(Error::corrupt(
+                            at,
+                            format!("hash field expire time {e} out of range"),
+                        ));
+                    }
+                }
+                Ok(Event::HashField {
+                    field: self.resolve(f),
+                    value: self.resolve(v),
+                    expire_ms,
+                })
+            }
+        }
+    }
+
+    /// Reads a quicklist node. A PLAIN node's location is returned for an `Element` event; a
+    /// packed node switches to blob iteration; an empty one is skipped.
+    fn quicklist_node(&mut self, nodes_left: u64, v2: bool) -> Result<Option<BlobLoc>, Error> {
+        let at = self.input.offset();
+        let container = if v2 {
+            self.len("quicklist container")?
+        } else {
+            2
+        };
+        if v2 && container != 1 && container != 2 {
+            return Err(Error::corrupt(
+                at,
+                format!("quicklist node container {container} (must be 1 or 2)"),
+            ));
+        }
+        let (loc, blob_at) = self.read_blob("quicklist node")?;
+        let b = slice_of(&self.input.buf, self.input.base, &self.blob, loc);
+        if b.is_empty() {
+            return Err(Error::corrupt(at, "quicklist node of length 0"));
+        }
+        self.state = State::Quicklist { nodes_left, v2 };
+        if container == 1 {
+            return Ok(Some(loc));
+        }
+        let (count, kind, pos) = if v2 {
+            let n = blob::lp_validate(b).map_err(|e| blob_err(blob_at, e))?;
+            (n, BlobKind::LpElements, blob::LP_HEADER)
+        } else {
+            let n = blob::zl_validate(b).map_err(|e| blob_err(blob_at, e))?;
+            (n, BlobKind::ZlElements, blob::ZL_HEADER)
+        };
+        if count > 0 {
+            self.state = State::Blob {
+                kind,
+                loc,
+                pos,
+                left: count,
+                after: After::Quicklist { nodes_left, v2 },
+            };
+        }
+        Ok(None)
+    }
+
+    /// Validates a blob value deeply; returns how to iterate it and its number of events.
+    fn validate_blob(
+        &mut self,
+        t: RdbType,
+        loc: BlobLoc,
+        at: u64,
+    ) -> Result<(BlobKind, usize), Error> {
+        let b = slice_of(&self.input.buf, self.input.base, &self.blob, loc);
+        let dup = &mut self.dup;
+        let e = |e: BlobError| blob_err(at, e);
+        let pairs = |n: usize, per: usize, what: &str| -> Result<usize, Error> {
+            if n % per != 0 {
+                return Err(Error::corrupt(
+                    at,
+                    format!("{what} with {n} entries, not a multiple of {per}"),
+                ));
+            }
+            Ok(n / per)
+        };
+        match t.0 {
+            9 => Ok((BlobKind::Zipmap, blob::zm_validate(b).map_err(e)?)),
+            10 => Ok((BlobKind::ZlElements, blob::zl_validate(b).map_err(e)?)),
+            11 => Ok((
+                BlobKind::Intset(blob::intset_validate(b).map_err(e)?.0),
+                blob::intset_validate(b).map_err(e)?.1,
+            )),
+            12 | 13 => {
+                let n = pairs(blob::zl_validate(b).map_err(e)?, 2, "ziplist")?;
+                let mut pos = blob::ZL_HEADER;
+                for _ in 0..n {
+                    let (first, p, _) = blob::zl_entry(b, pos).map_err(e)?;
+                    let (second, p, _) = blob::zl_entry(b, p).map_err(e)?;
+                    if !dup.insert_str(first) {
+                        return Err(Error::corrupt(
+                            at + pos as u64,
+                            "duplicate entry in ziplist",
+                        ));
+                    }
+                    if t.0 == 12 && parse_score(second).is_none_or(f64::is_nan) {
+                        return Err(Error::corrupt(
+                            at + pos as u64,
+                            "sorted set score is not a number",
+                        ));
+                    }
+                    pos = p;
+                }
+                Ok((
+                    if t.0 == 12 {
+                        BlobKind::ZlZset
+                    } else {
+                        BlobKind::ZlHash
+                    },
+                    n,
+                ))
+            }
+            16 | 17 | 20 | 23 | 25 => {
+                let per = match t.0 {
+                    20 => 1,
+                    23 | 25 => 3,
+                    _ => 2,
+                };
+                let n = pairs(blob::lp_validate(b).map_err(e)?, per, "listpack")?;
+                let mut pos = blob::LP_HEADER;
+                let mut prev_ttl: i64 = 1;
+                for _ in 0..n {
+                    let (first, mut p) = blob::lp_entry(b, pos).map_err(e)?;
+                    if !dup.insert_str(first) {
+                        return Err(Error::corrupt(
+                            at + pos as u64,
+                            "duplicate entry in listpack",
+                        ));
+                    }
+                    if per >= 2 {
+                        let (second, q) = blob::lp_entry(b, p).map_err(e)?;
+                        if t.0 == 17 && parse_score(second).is_none_or(f64::is_nan) {
+                            return Err(Error::corrupt(
+                                at + p as u64,
+                                "sorted set score is not a number",
+                            ));
+                        }
+                        p = q;
+                    }
+                    if per == 3 {
+                        let (ttl, q) = blob::lp_entry(b, p).map_err(e)?;
+                        let Str::Int(ttl) = ttl else {
+                            return Err(Error::corrupt(
+                                at + p as u64,
+                                "hash field expire time is not an integer",
+                            ));
+                        };
+                        if !(0..=(1i64 << 48) - 1).contains(&ttl) {
+                            return Err(Error::corrupt(
+                                at + p as u64,
+                                format!("hash field expire time {ttl} out of range"),
+                            ));
+                        }
+                        // Ordered by expiry, fields without one (0) last.
+                        if ttl != 0 && (prev_ttl == 0 || ttl < prev_ttl) {
+                            return Err(Error::corrupt(
+                                at + p as u64,
+                                "hash listpack fields not ordered by expire time",
+                            ));
+                        }
+                        prev_ttl = ttl;
+                        p = q;
+                    }
+                    pos = p;
+                }
+                let kind = match t.0 {
+                    16 => BlobKind::LpHash,
+                    17 => BlobKind::LpZset,
+                    20 => BlobKind::LpElements,
+                    _ => BlobKind::LpHashEx,
+                };
+                Ok((kind, n))
+            }
+            _ => Err(Error::new(at, ErrorKind::UnknownType { byte: t.0 })),
+        }
+    }
+
+    /// The next element of the blob being iterated (validated already).
+    fn blob_next(&mut self) -> Result<Event<'_>, Error> {
+        let State::Blob {
+            kind,
+            loc,
+            pos,
+            left,
+            after,
+        } = self.state
+        else {
+            unreachable!("blob_next outside a blob")
+        };
+        let b = slice_of(&self.input.buf, self.input.base, &self.blob, loc);
+        let at = self.input.offset();
+        let e = |e: BlobError| Error::corrupt(at, e.reason);
+        let (ev, next) = match kind {
+            BlobKind::LpElements => {
+                let (v, p) = blob::lp_entry(b, pos).map_err(e)?;
+                (Event::Element(v), p)
+            }
+            BlobKind::ZlElements => {
+                let (v, p, _) = blob::zl_entry(b, pos).map_err(e)?;
+                (Event::Element(v), p)
+            }
+            BlobKind::Intset(width) => (
+                Event::Element(Str::Int(blob::intset_get(b, width, pos))),
+                pos + 1,
+            ),
+            BlobKind::LpHash | BlobKind::LpHashEx | BlobKind::LpZset => {
+                let (f, p) = blob::lp_entry(b, pos).map_err(e)?;
+                let (v, mut p) = blob::lp_entry(b, p).map_err(e)?;
+                if kind == BlobKind::LpZset {
+                    let score = parse_score(v).unwrap_or(f64::NAN);
+                    (Event::ZMember { member: f, score }, p)
+                } else {
+                    let mut expire_ms = None;
+                    if kind == BlobKind::LpHashEx {
+                        let (t, q) = blob::lp_entry(b, p).map_err(e)?;
+                        if let Str::Int(t) = t {
+                            expire_ms = (t != 0).then_some(t);
+                        }
+                        p = q;
+                    }
+                    (
+                        Event::HashField {
+                            field: f,
+                            value: v,
+                            expire_ms,
+                        },
+                        p,
+                    )
+                }
+            }
+            BlobKind::ZlHash | BlobKind::ZlZset => {
+                let (f, p, _) = blob::zl_entry(b, pos).map_err(e)?;
+                let (v, p, _) = blob::zl_entry(b, p).map_err(e)?;
+                if kind == BlobKind::ZlZset {
+                    (
+                        Event::ZMember {
+                            member: f,
+                            score: parse_score(v).unwrap_or(f64::NAN),
+                        },
+                        p,
+                    )
+                } else {
+                    (
+                        Event::HashField {
+                            field: f,
+                            value: v,
+                            expire_ms: None,
+                        },
+                        p,
+                    )
+                }
+            }
+            BlobKind::Zipmap => match blob::zm_pair(b, pos).map_err(e)? {
+                Some((k, v, p)) => (
+                    Event::HashField {
+                        field: Str::Bytes(k),
+                        value: Str::Bytes(v),
+                        expire_ms: None,
+                    },
+                    p,
+                ),
+                None => return Err(Error::corrupt(at, "zipmap ended early")),
+            },
+        };
+        self.state = State::Blob {
+            kind,
+            loc,
+            pos: next,
+            left: left - 1,
+            after,
+        };
+        Ok(ev)
+    }
+
+    fn array_element(&mut self) -> Result<Event<'_>, Error> {
+        let at = self.input.offset();
+        let index = self.len("array index")?;
+        if index == u64::MAX {
+            return Err(Error::corrupt(at, "array index out of range"));
+        }
+        let tag_at = self.input.offset();
+        let value = match self.len("array element tag")? {
+            0 => {
+                let s = self.read_string(0, "array string")?;
+                return Ok(Event::ArrayElement {
+                    index,
+                    value: ArrayValue::Str(self.resolve(s)),
+                });
+            }
+            1 => ArrayValue::Int(self.i64_le("array integer")?),
+            2 => ArrayValue::Float(f64::from_le_bytes(self.input.array::<8>("array float")?)),
+            3 => {
+                let s = self.read_string(0, "array small string")?;
+                let v = self.resolve(s);
+                if v.len() > 7 {
+                    return Err(Error::corrupt(
+                        tag_at,
+                        "array small string longer than 7 bytes",
+                    ));
+                }
+                return Ok(Event::ArrayElement {
+                    index,
+                    value: ArrayValue::Str(self.resolve(s)),
+                });
+            }
+            t => {
+                return Err(Error::corrupt(
+                    tag_at,
+                    format!("array element tag {t} (must be 0..3)"),
+                ))
+            }
+        };
+        Ok(Event::ArrayElement { index, value })
+    }
+
+    fn stream(&mut self) -> &mut StreamState {
+        match &mut self.state {
+            State::Stream(s) => s,
+            _ => unreachable!("stream state expected"),
+        }
+    }
+
+    /// The next stream event.
+    fn stream_next(&mut self) -> Result<Event<'_>, Error> {
+        loop {
+            let at = self.input.offset();
+            let (phase, version) = {
+                let st = self.stream();
+                (
+                    std::mem::replace(&mut st.phase, StreamPhase::Meta),
+                    st.version,
+                )
+            };
+            match phase {
+                StreamPhase::Nodes { left } => {
+                    if left == 0 {
+                        self.stream().phase = StreamPhase::Meta;
+                        continue;
+                    }
+                    let k = self.read_string(0, "stream node key")?;
+                    let master = match self.resolve(k) {
+                        Str::Bytes(b) if b.len() == 16 => {
+                            StreamId::from_be_bytes(b.try_into().expect("16 bytes"))
+                        }
+                        _ => return Err(Error::corrupt(at, "stream node key is not 16 bytes")),
+                    };
+                    let (loc, blob_at) = self.read_blob("stream node listpack")?;
+                    let b = slice_of(&self.input.buf, self.input.base, &self.blob, loc);
+                    let State::Stream(st) = &mut self.state else {
+                        unreachable!()
+                    };
+                    let info = validate_stream_node(b, master, &mut st.last_entry)
+                        .map_err(|e| blob_err(blob_at, e))?;
+                    st.loc = loc;
+                    st.pos = info.first_entry_pos;
+                    st.master = master;
+                    st.master_fields = info.master_fields;
+                    st.live_seen += info.live;
+                    st.nodes_left = left - 1;
+                    st.phase = StreamPhase::Entries {
+                        node_entries_left: info.entries,
+                    };
+                }
+                StreamPhase::Entries { node_entries_left } => {
+                    let State::Stream(st) = &mut self.state else {
+                        unreachable!()
+                    };
+                    if node_entries_left == 0 {
+                        st.phase = StreamPhase::Nodes {
+                            left: st.nodes_left,
+                        };
+                        continue;
+                    }
+                    let b = slice_of(&self.input.buf, self.input.base, &self.blob, st.loc);
+                    let e = |e: BlobError| Error::corrupt(at, e.reason);
+                    let (flags, p) = lp_int(b, st.pos).map_err(e)?;
+                    let (ms_delta, p) = lp_int(b, p).map_err(e)?;
+                    let (seq_delta, mut p) = lp_int(b, p).map_err(e)?;
+                    let same = flags & 2 != 0;
+                    let n = if same {
+                        st.master_fields.len() as u64
+                    } else {
+                        let (n, q) = lp_int(b, p).map_err(e)?;
+                        p = q;
+                        n as u64
+                    };
+                    let id = StreamId {
+                        ms: st.master.ms.wrapping_add(ms_delta as u64),
+                        seq: st.master.seq.wrapping_add(seq_delta as u64),
+                    };
+                    if flags & 1 != 0 {
+                        // Deleted: skip its values and back-count.
+                        let items = if same { n } else { 2 * n };
+                        for _ in 0..=items {
+                            p = blob::lp_entry(b, p).map_err(e)?.1;
+                        }
+                        st.pos = p;
+                        st.phase = StreamPhase::Entries {
+                            node_entries_left: node_entries_left - 1,
+                        };
+                        continue;
+                    }
+                    st.pos = p;
+                    st.phase = StreamPhase::Fields {
+                        node_entries_left: node_entries_left - 1,
+                        fields_left: n,
+                        same,
+                        master_idx: 0,
+                    };
+                    return Ok(Event::StreamEntry { id, fields: n });
+                }
+                StreamPhase::Fields {
+                    node_entries_left,
+                    fields_left,
+                    same,
+                    master_idx,
+                } => {
+                    let State::Stream(st) = &mut self.state else {
+                        unreachable!()
+                    };
+                    let e = |e: BlobError| Error::corrupt(at, e.reason);
+                    let (name_pos, value_pos, next) = {
+                        let b = slice_of(&self.input.buf, self.input.base, &self.blob, st.loc);
+                        if fields_left == 0 {
+                            st.pos = blob::lp_entry(b, st.pos).map_err(e)?.1; // back-count
+                            st.phase = StreamPhase::Entries { node_entries_left };
+                            continue;
+                        }
+                        if same {
+                            let next = blob::lp_entry(b, st.pos).map_err(e)?.1;
+                            (st.master_fields[master_idx], st.pos, next)
+                        } else {
+                            let p = blob::lp_entry(b, st.pos).map_err(e)?.1;
+                            let next = blob::lp_entry(b, p).map_err(e)?.1;
+                            (st.pos, p, next)
+                        }
+                    };
+                    st.pos = next;
+                    st.phase = StreamPhase::Fields {
+                        node_entries_left,
+                        fields_left: fields_left - 1,
+                        same,
+                        master_idx: master_idx + 1,
+                    };
+                    let b = slice_of(&self.input.buf, self.input.base, &self.blob, st.loc);
+                    let name = blob::lp_entry(b, name_pos).map_err(e)?.0;
+                    let value = blob::lp_entry(b, value_pos).map_err(e)?.0;
+                    return Ok(Event::StreamField { name, value });
+                }
+                StreamPhase::Meta => {
+                    let length = self.len("stream length")?;
+                    let last_id = self.stream_id_lens("stream last id")?;
+                    let (first_id, max_deleted_id, entries_added) = if version >= 2 {
+                        (
+                            Some(self.stream_id_lens("stream first id")?),
+                            Some(self.stream_id_lens("stream max deleted id")?),
+                            Some(self.len("stream entries added")?),
+                        )
+                    } else {
+                        (None, None, None)
+                    };
+                    let groups = self.len("stream group count")?;
+                    let st = self.stream();
+                    if length != st.live_seen {
+                        return Err(Error::corrupt(
+                            at,
+                            format!("stream length {length} but {} live entries", st.live_seen),
+                        ));
+                    }
+                    if let Some(last) = st.last_entry {
+                        if last_id < last {
+                            return Err(Error::corrupt(
+                                at,
+                                format!("stream last id {last_id} is before its last entry {last}"),
+                            ));
+                        }
+                    }
+                    st.phase = StreamPhase::Groups { left: groups };
+                    return Ok(Event::StreamMeta(StreamMeta {
+                        length,
+                        last_id,
+                        first_id,
+                        max_deleted_id,
+                        entries_added,
+                        groups,
+                    }));
+                }
+                StreamPhase::Groups { left } => {
+                    if left == 0 {
+                        if version >= 4 {
+                            self.stream().phase = StreamPhase::Idmp;
+                            continue;
+                        }
+                        self.state = State::KeyEnd;
+                        return self.next_after_value();
+                    }
+                    let name = self.read_string(0, "consumer group name")?;
+                    let fresh = {
+                        let bytes = self.resolve(name).to_vec();
+                        self.stream().group_names.insert(&bytes)
+                    };
+                    if !fresh {
+                        return Err(Error::corrupt(at, "duplicate consumer group name"));
+                    }
+                    let last_id = self.stream_id_lens("group last id")?;
+                    let entries_read = if version >= 2 {
+                        let v = self.len("group entries read")?;
+                        (v != u64::MAX).then_some(v)
+                    } else {
+                        None
+                    };
+                    let pending = self.len("group pending count")?;
+                    let st = self.stream();
+                    st.group_pel.clear();
+                    st.owned.clear();
+                    st.consumer_names.clear();
+                    st.phase = StreamPhase::GroupPel {
+                        groups_left: left - 1,
+                        left: pending,
+                    };
+                    return Ok(Event::StreamGroup {
+                        name: self.resolve(name),
+                        last_id,
+                        entries_read,
+                        pending,
+                    });
+                }
+                StreamPhase::GroupPel { groups_left, left } => {
+                    if left == 0 {
+                        let n = self.len("consumer count")?;
+                        self.stream().phase = StreamPhase::Consumers {
+                            groups_left,
+                            left: n,
+                        };
+                        continue;
+                    }
+                    let id = self.stream_id_raw("pending entry id")?;
+                    let delivery_time_ms = self.i64_le("pending delivery time")?;
+                    let delivery_count = self.len("pending delivery count")?;
+                    let st = self.stream();
+                    if !st.group_pel.insert(id) {
+                        return Err(Error::corrupt(
+                            at,
+                            format!("duplicate pending entry {id} in group"),
+                        ));
+                    }
+                    st.phase = StreamPhase::GroupPel {
+                        groups_left,
+                        left: left - 1,
+                    };
+                    return Ok(Event::StreamPending {
+                        id,
+                        delivery_time_ms,
+                        delivery_count,
+                    });
+                }
+                StreamPhase::Consumers { groups_left, left } => {
+                    if left == 0 {
+                        if version >= 5 {
+                            let n = self.len("nacked count")?;
+                            self.stream().phase = StreamPhase::Nack {
+                                groups_left,
+                                left: n,
+                            };
+                        } else {
+                            self.end_group(at, version)?;
+                            self.stream().phase = StreamPhase::Groups { left: groups_left };
+                        }
+                        continue;
+                    }
+                    let name = self.read_string(0, "consumer name")?;
+                    let fresh = {
+                        let bytes = self.resolve(name).to_vec();
+                        self.stream().consumer_names.insert(&bytes)
+                    };
+                    if !fresh {
+                        return Err(Error::corrupt(at, "duplicate consumer name in group"));
+                    }
+                    let seen_time_ms = self.i64_le("consumer seen time")?;
+                    let active_time_ms = if version >= 3 {
+                        Some(self.i64_le("consumer active time")?)
+                    } else {
+                        None
+                    };
+                    let pending = self.len("consumer pending count")?;
+                    self.stream().phase = StreamPhase::ConsumerPel {
+                        groups_left,
+                        consumers_left: left - 1,
+                        left: pending,
+                    };
+                    return Ok(Event::StreamConsumer {
+                        name: self.resolve(name),
+                        seen_time_ms,
+                        active_time_ms,
+                        pending,
+                    });
+                }
+                StreamPhase::ConsumerPel {
+                    groups_left,
+                    consumers_left,
+                    left,
+                } => {
+                    if left == 0 {
+                        self.stream().phase = StreamPhase::Consumers {
+                            groups_left,
+                            left: consumers_left,
+                        };
+                        continue;
+                    }
+                    let id = self.stream_id_raw("consumer pending id")?;
+                    let st = self.stream();
+                    if !st.group_pel.contains(&id) {
+                        return Err(Error::corrupt(
+                            at,
+                            format!("consumer pending id {id} is not in the group's pending list"),
+                        ));
+                    }
+                    if !st.owned.insert(id) {
+                        return Err(Error::corrupt(
+                            at,
+                            format!("pending id {id} owned by more than one consumer"),
+                        ));
+                    }
+                    st.phase = StreamPhase::ConsumerPel {
+                        groups_left,
+                        consumers_left,
+                        left: left - 1,
+                    };
+                    return Ok(Event::StreamConsumerPending { id });
+                }
+                StreamPhase::Nack { groups_left, left } => {
+                    if left == 0 {
+                        self.end_group(at, version)?;
+                        self.stream().phase = StreamPhase::Groups { left: groups_left };
+                        continue;
+                    }
+                    let id = self.stream_id_raw("nacked id")?;
+                    let st = self.stream();
+                    if !st.group_pel.contains(&id) || !st.owned.insert(id) {
+                        return Err(Error::corrupt(
+                            at,
+                            format!("nacked id {id} is not an unowned pending entry"),
+                        ));
+                    }
+                    st.phase = StreamPhase::Nack {
+                        groups_left,
+                        left: left - 1,
+                    };
+                    return Ok(Event::StreamNacked { id });
+                }
+                StreamPhase::Idmp => {
+                    self.skip_idmp(at)?;
+                    self.state = State::KeyEnd;
+                    return self.next_after_value();
+                }
+            }
+        }
+    }
+
+    /// Every pending entry of a group must be owned by a consumer (or, v5, be nacked).
+    fn end_group(&mut self, at: u64, _version: u8) -> Result<(), Error> {
+        let st = self.stream();
+        if st.owned.len() != st.group_pel.len() {
+            return Err(Error::corrupt(
+                at,
+                format!(
+                    "group has {} pending entries but consumers own {}",
+                    st.group_pel.len(),
+                    st.owned.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Stream v4+ idempotency records: validated and skipped.
+    fn skip_idmp(&mut self, at: u64) -> Result<(), Error> {
+        let duration = self.len("IDMP duration")?;
+        let max = self.len("IDMP max entries")?;
+        if !(1..=86400).contains(&duration) || !(1..=10000).contains(&max) {
+            return Err(Error::corrupt(
+                at,
+                format!("IDMP settings out of range (duration {duration}, max entries {max})"),
+            ));
+        }
+        let producers = self.len("IDMP producer count")?;
+        for _ in 0..producers {
+            self.input.mark = self.input.pos;
+            self.skip_string("IDMP producer id")?;
+            let n = self.len("IDMP entry count")?;
+            for _ in 0..n {
+                self.input.mark = self.input.pos;
+                self.skip_string("IDMP entry id")?;
+                self.len("IDMP id ms")?;
+                self.len("IDMP id seq")?;
+            }
+        }
+        self.len("IDMP ids added")?;
+        self.len("IDMP duplicates")?;
+        Ok(())
+    }
+
+    /// Emits the `KeyEnd` of a value whose last part was just read.
+    fn next_after_value(&mut self) -> Result<Event<'_>, Error> {
+        self.state = State::Top;
+        self.last_good = self.input.offset();
+        Ok(Event::KeyEnd)
+    }
+}

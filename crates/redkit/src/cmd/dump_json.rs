@@ -1,0 +1,591 @@
+//! `redkit dump-json`: JSON Lines, one object per key, written element by element.
+
+use crate::cmd::Position;
+use crate::exit;
+use crate::filter::{parse_type, KeyFilter};
+use crate::fsutil::AtomicFile;
+use crate::output::{BytesMode, Json};
+use anyhow::{Context, Result};
+use rdb_parse::{ArrayValue, Event, Parser, Str, StreamId, ValueType};
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+const EXAMPLES: &str = "\
+Examples:
+  redkit dump-json dump.rdb                      every key, one JSON object per line
+  redkit dump-json dump.rdb --db 0 --key 'user:*' --type hash
+  redkit dump-json backup.rdb.gz -o keys.jsonl   gzip is detected; output written atomically
+  redkit dump-json - --bytes base64 < dump.rdb   lossless for machines: every byte string base64
+  redkit dump-json dump.rdb --meta | head        aux fields and function libraries too
+
+The schema is described in docs/json-format.md.";
+
+/// Dump an RDB file as JSON Lines: one object per key, in file order.
+///
+/// Each key is written as it is read, element by element, so a key of any size streams.
+/// Exit status: 0 when the whole file was read, 1 when it is corrupt or truncated (the keys
+/// before the fault are still written), 2 on usage or I/O errors.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// The RDB file (`-` for stdin; gzip-compressed input is detected)
+    pub file: PathBuf,
+    /// Only keys of this database (repeatable)
+    #[arg(long = "db", value_name = "N")]
+    pub dbs: Vec<u64>,
+    /// Only keys matching this Redis glob pattern (`*`, `?`, `[a-z]`, `\\x`)
+    #[arg(long, value_name = "GLOB")]
+    pub key: Option<String>,
+    /// Only keys matching this regular expression
+    #[arg(long, value_name = "RE")]
+    pub key_regex: Option<String>,
+    /// Only keys of this type: string, list, set, zset, hash, stream, module (repeatable)
+    #[arg(long = "type", value_name = "TYPE", value_parser = parse_type)]
+    pub types: Vec<ValueType>,
+    /// How byte strings are written: `auto` (UTF-8 as text, else {"base64": ...}) or `base64`
+    #[arg(long, value_enum, default_value = "auto")]
+    pub bytes: BytesMode,
+    /// Also write lines for the header, aux fields, function libraries and module aux records
+    #[arg(long)]
+    pub meta: bool,
+    /// Write to FILE instead of stdout (atomically: a temporary file renamed at the end)
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// No progress bar
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Hash fields kept before deciding between object and array form.
+const HASH_BUFFER_BYTES: usize = 8 << 20;
+
+#[derive(Default)]
+struct HashBuf {
+    arena: Vec<u8>,
+    /// (field end, value end, expire) into `arena`; fields start at the previous value end.
+    items: Vec<(usize, usize, Option<i64>)>,
+    all_utf8: bool,
+    /// Array form chosen and the opening already written (buffer overflowed).
+    streaming: bool,
+    ttls: Vec<(Vec<u8>, i64)>,
+}
+
+struct Group {
+    pel: Vec<(StreamId, i64, u64)>,
+    owner: std::collections::HashMap<StreamId, usize>,
+    consumers: Vec<Vec<u8>>,
+    consumer_pending_left: u64,
+    consumer_open: bool,
+}
+
+/// Writes events of a key as JSON.
+struct Dumper<W: Write> {
+    json: Json<W>,
+    filter: KeyFilter,
+    meta: bool,
+    skipping: bool,
+    vtype: ValueType,
+    first: bool,
+    hash: HashBuf,
+    stream_fields_left: u64,
+    group: Option<Group>,
+    key_scratch: Vec<u8>,
+}
+
+fn id_str(id: StreamId) -> String {
+    format!("\"{}-{}\"", id.ms, id.seq)
+}
+
+impl<W: Write> Dumper<W> {
+    fn sep(&mut self) -> io::Result<()> {
+        if self.first {
+            self.first = false;
+            Ok(())
+        } else {
+            self.json.raw(b",")
+        }
+    }
+
+    fn opt_id(&mut self, name: &[u8], id: Option<StreamId>) -> io::Result<()> {
+        self.json.raw(name)?;
+        match id {
+            Some(id) => self.json.raw(id_str(id).as_bytes()),
+            None => self.json.raw(b"null"),
+        }
+    }
+
+    fn opt_uint(&mut self, name: &[u8], v: Option<u64>) -> io::Result<()> {
+        self.json.raw(name)?;
+        match v {
+            Some(v) => self.json.uint(v),
+            None => self.json.raw(b"null"),
+        }
+    }
+
+    fn event(&mut self, ev: &Event<'_>) -> io::Result<()> {
+        if self.skipping {
+            if matches!(ev, Event::KeyEnd) {
+                self.skipping = false;
+            }
+            return Ok(());
+        }
+        match ev {
+            Event::Header { family, version } if self.meta => {
+                self.json.raw(b"{\"meta\":\"rdb\",\"family\":")?;
+                self.json.text(&family.magic().to_ascii_lowercase())?;
+                self.json.raw(b",\"version\":")?;
+                self.json.uint(*version as u64)?;
+                self.json.raw(b"}\n")
+            }
+            Event::Aux { key, value } if self.meta => {
+                self.json.raw(b"{\"meta\":\"aux\",\"name\":")?;
+                self.json.str(*key)?;
+                self.json.raw(b",\"value\":")?;
+                self.json.str(*value)?;
+                self.json.raw(b"}\n")
+            }
+            Event::Function { code } if self.meta => {
+                self.json.raw(b"{\"meta\":\"function\",\"code\":")?;
+                self.json.str(*code)?;
+                self.json.raw(b"}\n")
+            }
+            Event::ModuleAux {
+                name,
+                version,
+                when,
+            } if self.meta => {
+                self.json.raw(b"{\"meta\":\"module_aux\",\"module\":")?;
+                self.json.text(&String::from_utf8_lossy(name))?;
+                self.json.raw(b",\"version\":")?;
+                self.json.uint(*version as u64)?;
+                self.json.raw(b",\"when\":")?;
+                self.json.uint(*when)?;
+                self.json.raw(b"}\n")
+            }
+            Event::KeyStart(info) => {
+                let mut scratch = [0u8; 20];
+                let key = info.key.as_bytes(&mut scratch);
+                if !self.filter.is_all() && !self.filter.matches(info.db, key, info.value_type) {
+                    self.skipping = true;
+                    return Ok(());
+                }
+                self.vtype = info.value_type;
+                self.json.raw(b"{\"db\":")?;
+                self.json.uint(info.db)?;
+                self.json.raw(b",\"key\":")?;
+                self.json.str(info.key)?;
+                self.json.raw(b",\"type\":\"")?;
+                self.json.raw(info.value_type.name().as_bytes())?;
+                self.json.raw(b"\",\"encoding\":\"")?;
+                self.json.raw(info.encoding.name().as_bytes())?;
+                self.json.raw(b"\"")?;
+                if let Some(ms) = info.expire_ms {
+                    self.json.raw(b",\"expire_at_ms\":")?;
+                    self.json.int(ms)?;
+                }
+                if let Some(idle) = info.idle_s {
+                    self.json.raw(b",\"idle_s\":")?;
+                    self.json.uint(idle)?;
+                }
+                if let Some(freq) = info.freq {
+                    self.json.raw(b",\"freq\":")?;
+                    self.json.uint(freq as u64)?;
+                }
+                self.json.raw(b",\"value\":")?;
+                self.first = true;
+                match info.value_type {
+                    ValueType::List | ValueType::Set | ValueType::Zset | ValueType::Array => {
+                        self.json.raw(b"[")
+                    }
+                    ValueType::Hash => {
+                        self.hash.arena.clear();
+                        self.hash.items.clear();
+                        self.hash.ttls.clear();
+                        self.hash.all_utf8 = true;
+                        self.hash.streaming = false;
+                        Ok(())
+                    }
+                    ValueType::Stream => self.json.raw(b"{\"entries\":["),
+                    ValueType::String | ValueType::Module => Ok(()),
+                }
+            }
+            Event::Element(s) => {
+                if self.vtype != ValueType::String {
+                    self.sep()?;
+                }
+                self.json.str(*s)
+            }
+            Event::ZMember { member, score } => {
+                self.sep()?;
+                self.json.raw(b"[")?;
+                self.json.str(*member)?;
+                self.json.raw(b",")?;
+                self.json.double(*score)?;
+                self.json.raw(b"]")
+            }
+            Event::HashField {
+                field,
+                value,
+                expire_ms,
+            } => self.hash_field(*field, *value, *expire_ms),
+            Event::StreamEntry { id, fields } => {
+                self.sep()?;
+                self.json.raw(b"{\"id\":")?;
+                self.json.raw(id_str(*id).as_bytes())?;
+                self.json.raw(b",\"fields\":[")?;
+                self.stream_fields_left = *fields;
+                if *fields == 0 {
+                    self.json.raw(b"]}")?;
+                }
+                Ok(())
+            }
+            Event::StreamField { name, value } => {
+                let first_field = {
+                    // Fields of one entry are comma-separated; the entry knows its count.
+                    self.stream_fields_left = self.stream_fields_left.saturating_sub(1);
+                    false
+                };
+                let _ = first_field;
+                self.json.raw(b"[")?;
+                self.json.str(*name)?;
+                self.json.raw(b",")?;
+                self.json.str(*value)?;
+                self.json.raw(b"]")?;
+                if self.stream_fields_left == 0 {
+                    self.json.raw(b"]}")
+                } else {
+                    self.json.raw(b",")
+                }
+            }
+            Event::StreamMeta(m) => {
+                self.json.raw(b"],\"length\":")?;
+                self.json.uint(m.length)?;
+                self.json.raw(b",\"last_id\":")?;
+                self.json.raw(id_str(m.last_id).as_bytes())?;
+                self.opt_id(b",\"first_id\":", m.first_id)?;
+                self.opt_id(b",\"max_deleted_id\":", m.max_deleted_id)?;
+                self.opt_uint(b",\"entries_added\":", m.entries_added)?;
+                self.json.raw(b",\"groups\":[")?;
+                self.first = true;
+                Ok(())
+            }
+            Event::StreamGroup {
+                name,
+                last_id,
+                entries_read,
+                ..
+            } => {
+                self.close_group()?;
+                self.sep()?;
+                self.json.raw(b"{\"name\":")?;
+                self.json.str(*name)?;
+                self.json.raw(b",\"last_delivered_id\":")?;
+                self.json.raw(id_str(*last_id).as_bytes())?;
+                self.opt_uint(b",\"entries_read\":", *entries_read)?;
+                self.json.raw(b",\"consumers\":[")?;
+                self.group = Some(Group {
+                    pel: Vec::new(),
+                    owner: Default::default(),
+                    consumers: Vec::new(),
+                    consumer_pending_left: 0,
+                    consumer_open: false,
+                });
+                Ok(())
+            }
+            Event::StreamPending {
+                id,
+                delivery_time_ms,
+                delivery_count,
+            } => {
+                if let Some(g) = &mut self.group {
+                    g.pel.push((*id, *delivery_time_ms, *delivery_count));
+                }
+                Ok(())
+            }
+            Event::StreamConsumer {
+                name,
+                seen_time_ms,
+                active_time_ms,
+                pending,
+            } => {
+                let Some(g) = &mut self.group else {
+                    return Ok(());
+                };
+                let comma = !g.consumers.is_empty();
+                g.consumers.push(name.to_vec());
+                g.consumer_pending_left = *pending;
+                g.consumer_open = *pending > 0;
+                if comma {
+                    self.json.raw(b",")?;
+                }
+                self.json.raw(b"{\"name\":")?;
+                self.json.str(*name)?;
+                self.json.raw(b",\"seen_time_ms\":")?;
+                self.json.int(*seen_time_ms)?;
+                self.json.raw(b",\"active_time_ms\":")?;
+                match active_time_ms {
+                    Some(t) => self.json.int(*t)?,
+                    None => self.json.raw(b"null")?,
+                }
+                self.json.raw(b",\"pending\":[")?;
+                if *pending == 0 {
+                    self.json.raw(b"]}")?;
+                }
+                Ok(())
+            }
+            Event::StreamConsumerPending { id } => {
+                let Some(g) = &mut self.group else {
+                    return Ok(());
+                };
+                g.owner.insert(*id, g.consumers.len() - 1);
+                g.consumer_pending_left -= 1;
+                let close = g.consumer_pending_left == 0;
+                self.json.raw(id_str(*id).as_bytes())?;
+                self.json.raw(if close { b"]}" } else { b"," })
+            }
+            Event::StreamNacked { .. } => Ok(()),
+            Event::Module {
+                name,
+                version,
+                raw_len,
+            } => {
+                self.json.raw(b"null,\"module\":{\"name\":")?;
+                self.json.text(&String::from_utf8_lossy(name))?;
+                self.json.raw(b",\"version\":")?;
+                self.json.uint(*version as u64)?;
+                self.json.raw(b",\"raw_len\":")?;
+                self.json.uint(*raw_len)?;
+                self.json.raw(b"}")
+            }
+            Event::ArrayElement { index, value } => {
+                self.sep()?;
+                self.json.raw(b"[")?;
+                self.json.uint(*index)?;
+                self.json.raw(b",")?;
+                match value {
+                    ArrayValue::Str(s) => self.json.str(*s)?,
+                    ArrayValue::Int(v) => self.json.int(*v)?,
+                    ArrayValue::Float(f) => self.json.double(*f)?,
+                }
+                self.json.raw(b"]")
+            }
+            Event::KeyEnd => {
+                match self.vtype {
+                    ValueType::List | ValueType::Set | ValueType::Zset | ValueType::Array => {
+                        self.json.raw(b"]")?
+                    }
+                    ValueType::Hash => self.finish_hash()?,
+                    ValueType::Stream => {
+                        if self.first {
+                            // No StreamMeta seen cannot happen for a complete key.
+                        }
+                        self.close_group()?;
+                        self.json.raw(b"]}")?
+                    }
+                    ValueType::String | ValueType::Module => {}
+                }
+                self.json.raw(b"}\n")
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn close_group(&mut self) -> io::Result<()> {
+        let Some(g) = self.group.take() else {
+            return Ok(());
+        };
+        self.json.raw(b"],\"pending\":[")?;
+        for (i, (id, time, count)) in g.pel.iter().enumerate() {
+            if i > 0 {
+                self.json.raw(b",")?;
+            }
+            self.json.raw(b"{\"id\":")?;
+            self.json.raw(id_str(*id).as_bytes())?;
+            self.json.raw(b",\"consumer\":")?;
+            match g.owner.get(id) {
+                Some(&c) => self.json.bytes(&g.consumers[c])?,
+                None => self.json.raw(b"null")?,
+            }
+            self.json.raw(b",\"delivery_time_ms\":")?;
+            self.json.int(*time)?;
+            self.json.raw(b",\"delivery_count\":")?;
+            self.json.uint(*count)?;
+            self.json.raw(b"}")?;
+        }
+        self.json.raw(b"]}")
+    }
+
+    fn hash_field(
+        &mut self,
+        field: Str<'_>,
+        value: Str<'_>,
+        expire: Option<i64>,
+    ) -> io::Result<()> {
+        if let Some(ms) = expire {
+            self.hash.ttls.push((field.to_vec(), ms));
+        }
+        if self.hash.streaming {
+            self.sep()?;
+            self.json.raw(b"[")?;
+            self.json.str(field)?;
+            self.json.raw(b",")?;
+            self.json.str(value)?;
+            return self.json.raw(b"]");
+        }
+        let h = &mut self.hash;
+        let start = h.arena.len();
+        field.append_to(&mut h.arena);
+        if h.all_utf8 && std::str::from_utf8(&h.arena[start..]).is_err() {
+            h.all_utf8 = false;
+        }
+        let fend = h.arena.len();
+        value.append_to(&mut h.arena);
+        h.items.push((fend, h.arena.len(), expire));
+        if h.arena.len() > HASH_BUFFER_BYTES {
+            // Too large to hold: commit to the array form, which needs no look-ahead.
+            self.json.raw(b"[")?;
+            self.flush_hash_items(false)?;
+            self.hash.streaming = true;
+        }
+        Ok(())
+    }
+
+    /// Writes the buffered hash items in object or array form.
+    fn flush_hash_items(&mut self, object: bool) -> io::Result<()> {
+        let items = std::mem::take(&mut self.hash.items);
+        let arena = std::mem::take(&mut self.hash.arena);
+        let mut start = 0;
+        for (fend, vend, _) in &items {
+            let (f, v) = (&arena[start..*fend], &arena[*fend..*vend]);
+            if object {
+                self.sep()?;
+                self.json.key(f)?;
+                self.json.bytes(v)?;
+            } else {
+                self.sep()?;
+                self.json.raw(b"[")?;
+                self.json.bytes(f)?;
+                self.json.raw(b",")?;
+                self.json.bytes(v)?;
+                self.json.raw(b"]")?;
+            }
+            start = *vend;
+        }
+        self.hash.items = items;
+        self.hash.items.clear();
+        self.hash.arena = arena;
+        self.hash.arena.clear();
+        Ok(())
+    }
+
+    fn finish_hash(&mut self) -> io::Result<()> {
+        let object = if self.hash.streaming {
+            false
+        } else {
+            let object = self.json.mode() == BytesMode::Base64 || self.hash.all_utf8;
+            self.json.raw(if object { b"{" } else { b"[" })?;
+            self.flush_hash_items(object)?;
+            object
+        };
+        self.json.raw(if object { b"}" } else { b"]" })?;
+        if !self.hash.ttls.is_empty() {
+            let ttls = std::mem::take(&mut self.hash.ttls);
+            self.json.raw(b",\"field_expire_at_ms\":")?;
+            self.json.raw(if object { b"{" } else { b"[" })?;
+            for (i, (f, ms)) in ttls.iter().enumerate() {
+                if i > 0 {
+                    self.json.raw(b",")?;
+                }
+                if object {
+                    self.json.key(f)?;
+                    self.json.int(*ms)?;
+                } else {
+                    self.json.raw(b"[")?;
+                    self.json.bytes(f)?;
+                    self.json.raw(b",")?;
+                    self.json.int(*ms)?;
+                    self.json.raw(b"]")?;
+                }
+            }
+            self.json.raw(if object { b"}" } else { b"]" })?;
+            self.hash.ttls = ttls;
+            self.hash.ttls.clear();
+        }
+        Ok(())
+    }
+}
+
+/// Runs the subcommand; returns the exit code.
+pub fn run(args: Args) -> Result<i32> {
+    let filter = KeyFilter::new(args.dbs, args.key, args.key_regex, args.types)?;
+    let bar = crate::progress::bytes_bar(args.quiet);
+    let input = crate::input::open(&args.file, bar.as_ref())?;
+    let (sink, atomic): (Box<dyn Write>, Option<AtomicFile>) = match &args.output {
+        Some(path) => {
+            let f = AtomicFile::create(path)?;
+            (Box::new(f.file()?), Some(f))
+        }
+        None => (Box::new(io::stdout().lock()), None),
+    };
+    let mut d = Dumper {
+        json: Json::new(sink, args.bytes),
+        filter,
+        meta: args.meta,
+        skipping: false,
+        vtype: ValueType::String,
+        first: true,
+        hash: HashBuf::default(),
+        stream_fields_left: 0,
+        group: None,
+        key_scratch: Vec::new(),
+    };
+    let _ = &d.key_scratch;
+    let crate::input::Input { reader, info } = input;
+    let mut parser = Parser::new(reader);
+    let mut pos = Position::default();
+    let outcome = loop {
+        match parser.next_event() {
+            Ok(Some(ev)) => {
+                match &ev {
+                    Event::KeyStart(info) => pos.start(info.db, info.key),
+                    Event::KeyEnd => pos.in_key = false,
+                    _ => {}
+                }
+                d.event(&ev).context("cannot write output")?;
+            }
+            Ok(None) => break None,
+            Err(e) => break Some(e),
+        }
+    };
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    d.json.flush().context("cannot write output")?;
+    drop(d);
+    match outcome {
+        None => {
+            if let Some(f) = atomic {
+                f.commit()?;
+            }
+            Ok(exit::OK)
+        }
+        Some(e) => {
+            let kept = match atomic {
+                Some(f) => Some(f.keep_partial()?),
+                None => None,
+            };
+            eprintln!("redkit: {}: {}", info.name, pos.describe(&e));
+            if let Some(p) = kept {
+                eprintln!(
+                    "redkit: keys read before the fault were written to {}",
+                    p.display()
+                );
+            }
+            Ok(if e.is_io() {
+                exit::ERROR
+            } else {
+                exit::PROBLEMS
+            })
+        }
+    }
+}

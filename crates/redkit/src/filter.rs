@@ -1,0 +1,188 @@
+//! Key filters shared by the subcommands: database, Redis glob, regex, type.
+
+use anyhow::{Context, Result};
+use rdb_parse::ValueType;
+
+/// Which keys a command works on.
+#[derive(Debug, Default)]
+pub struct KeyFilter {
+    dbs: Vec<u64>,
+    glob: Option<Vec<u8>>,
+    regex: Option<regex::bytes::Regex>,
+    types: Vec<ValueType>,
+}
+
+/// Parses a type name as `TYPE` gives it.
+pub fn parse_type(s: &str) -> Result<ValueType, String> {
+    Ok(match s.to_ascii_lowercase().as_str() {
+        "string" => ValueType::String,
+        "list" => ValueType::List,
+        "set" => ValueType::Set,
+        "zset" => ValueType::Zset,
+        "hash" => ValueType::Hash,
+        "stream" => ValueType::Stream,
+        "module" => ValueType::Module,
+        "array" => ValueType::Array,
+        other => {
+            return Err(format!(
+                "unknown type '{other}' (expected string, list, set, zset, hash, stream, module or array)"
+            ))
+        }
+    })
+}
+
+impl KeyFilter {
+    /// Builds a filter; an empty list or `None` means "any".
+    pub fn new(
+        dbs: Vec<u64>,
+        glob: Option<String>,
+        regex: Option<String>,
+        types: Vec<ValueType>,
+    ) -> Result<Self> {
+        let regex = regex
+            .map(|r| {
+                regex::bytes::Regex::new(&r).with_context(|| format!("invalid --key-regex '{r}'"))
+            })
+            .transpose()?;
+        Ok(KeyFilter {
+            dbs,
+            glob: glob.map(String::into_bytes),
+            regex,
+            types,
+        })
+    }
+
+    /// True when no filter is set.
+    pub fn is_all(&self) -> bool {
+        self.dbs.is_empty() && self.glob.is_none() && self.regex.is_none() && self.types.is_empty()
+    }
+
+    /// Whether a key passes every filter.
+    pub fn matches(&self, db: u64, key: &[u8], t: ValueType) -> bool {
+        (self.dbs.is_empty() || self.dbs.contains(&db))
+            && (self.types.is_empty() || self.types.contains(&t))
+            && self.glob.as_deref().is_none_or(|g| glob_match(g, key))
+            && self.regex.as_ref().is_none_or(|r| r.is_match(key))
+    }
+}
+
+/// Redis's glob matching (`KEYS`, `SCAN MATCH`): `*`, `?`, `[abc]`, `[^a-z]`, `\x`.
+pub fn glob_match(pattern: &[u8], s: &[u8]) -> bool {
+    let (mut p, mut i) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while i < s.len() {
+        if p < pattern.len() {
+            match pattern[p] {
+                b'*' => {
+                    while p < pattern.len() && pattern[p] == b'*' {
+                        p += 1;
+                    }
+                    if p == pattern.len() {
+                        return true;
+                    }
+                    star = Some((p, i));
+                    continue;
+                }
+                b'?' => {
+                    p += 1;
+                    i += 1;
+                    continue;
+                }
+                b'[' => {
+                    if let Some((matched, next)) = class_match(pattern, p, s[i]) {
+                        if matched {
+                            p = next;
+                            i += 1;
+                            continue;
+                        }
+                    }
+                }
+                b'\\' if p + 1 < pattern.len() => {
+                    if pattern[p + 1] == s[i] {
+                        p += 2;
+                        i += 1;
+                        continue;
+                    }
+                }
+                c => {
+                    if c == s[i] {
+                        p += 1;
+                        i += 1;
+                        continue;
+                    }
+                }
+            }
+        }
+        match star {
+            Some((sp, si)) => {
+                p = sp;
+                i = si + 1;
+                star = Some((sp, si + 1));
+            }
+            None => return false,
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
+
+/// Matches byte `c` against the class starting at `pattern[p] == '['`; returns whether it
+/// matched and where the pattern goes on. An unterminated class runs to the end, as in Redis.
+fn class_match(pattern: &[u8], p: usize, c: u8) -> Option<(bool, usize)> {
+    let mut q = p + 1;
+    let negate = pattern.get(q) == Some(&b'^');
+    if negate {
+        q += 1;
+    }
+    let mut matched = false;
+    while q < pattern.len() && pattern[q] != b']' {
+        if pattern[q] == b'\\' && q + 1 < pattern.len() {
+            q += 1;
+            matched |= pattern[q] == c;
+            q += 1;
+        } else if q + 2 < pattern.len() && pattern[q + 1] == b'-' && pattern[q + 2] != b']' {
+            let (lo, hi) = if pattern[q] <= pattern[q + 2] {
+                (pattern[q], pattern[q + 2])
+            } else {
+                (pattern[q + 2], pattern[q])
+            };
+            matched |= (lo..=hi).contains(&c);
+            q += 3;
+        } else {
+            matched |= pattern[q] == c;
+            q += 1;
+        }
+    }
+    let next = if q < pattern.len() { q + 1 } else { q };
+    Some((matched != negate, next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_match;
+
+    #[test]
+    fn redis_glob() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("*", "", true),
+            ("*", "anything", true),
+            ("user:*", "user:1", true),
+            ("user:*", "users", false),
+            ("h?llo", "hello", true),
+            ("h?llo", "hllo", false),
+            ("h[ae]llo", "hallo", true),
+            ("h[ae]llo", "hillo", false),
+            ("h[^e]llo", "hallo", true),
+            ("h[^e]llo", "hello", false),
+            ("h[a-b]llo", "hbllo", true),
+            ("h[a-b]llo", "hcllo", false),
+            ("a\\*b", "a*b", true),
+            ("a\\*b", "axb", false),
+            ("*:*:end", "a:b:c:end", true),
+            ("*a*b", "xxaxxbxxb", true),
+            ("*a*b", "xxaxxbxxc", false),
+        ];
+        for &(p, s, want) in cases {
+            assert_eq!(glob_match(p.as_bytes(), s.as_bytes()), want, "{p} ~ {s}");
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! Writing files safely: a temporary file in the target directory, fsync, rename, fsync dir.
+
+use anyhow::{Context, Result};
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+/// A file written under a temporary name and renamed into place only when complete.
+pub struct AtomicFile {
+    file: File,
+    tmp: PathBuf,
+    target: PathBuf,
+    done: bool,
+}
+
+fn dir_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Flushes a directory entry to disk (after a rename or create in it).
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    let d = File::open(dir).with_context(|| format!("cannot open directory {}", dir.display()))?;
+    d.sync_all()
+        .with_context(|| format!("cannot sync directory {}", dir.display()))
+}
+
+impl AtomicFile {
+    /// Creates `temp-<name>.<pid>` beside `target`.
+    pub fn create(target: &Path) -> Result<Self> {
+        let name = target
+            .file_name()
+            .with_context(|| format!("{} is not a file name", target.display()))?;
+        let tmp = dir_of(target).join(format!(
+            "temp-{}.{}",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .with_context(|| format!("cannot create {}", tmp.display()))?;
+        Ok(AtomicFile {
+            file,
+            tmp,
+            target: target.to_path_buf(),
+            done: false,
+        })
+    }
+
+    /// A handle to write through.
+    pub fn file(&self) -> Result<File> {
+        self.file
+            .try_clone()
+            .context("cannot duplicate file handle")
+    }
+
+    fn finish_to(mut self, dest: &Path) -> Result<PathBuf> {
+        self.file
+            .sync_all()
+            .with_context(|| format!("cannot sync {}", self.tmp.display()))?;
+        fs::rename(&self.tmp, dest).with_context(|| {
+            format!("cannot rename {} to {}", self.tmp.display(), dest.display())
+        })?;
+        sync_dir(&dir_of(dest))?;
+        self.done = true;
+        Ok(dest.to_path_buf())
+    }
+
+    /// Syncs and renames the file to its target name.
+    pub fn commit(self) -> Result<PathBuf> {
+        let target = self.target.clone();
+        self.finish_to(&target)
+    }
+
+    /// Keeps an incomplete output as `<target>.partial`; returns that path.
+    pub fn keep_partial(self) -> Result<PathBuf> {
+        let mut p = self.target.clone().into_os_string();
+        p.push(".partial");
+        self.finish_to(Path::new(&p))
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}

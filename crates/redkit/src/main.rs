@@ -1,0 +1,53 @@
+//! `redkit`: an offline, streaming toolkit for Redis and Valkey persistence files.
+
+mod cmd;
+mod exit;
+mod filter;
+mod fsutil;
+mod input;
+mod output;
+mod progress;
+
+use clap::{Parser, Subcommand};
+
+/// Offline, streaming tools for Redis and Valkey persistence files (RDB snapshots).
+///
+/// Every command reads its input once, in bounded memory, and never modifies it.
+#[derive(Debug, Parser)]
+#[command(name = "redkit", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check that an RDB file is sound (CRC64, structure, every encoding) and summarise it
+    CheckRdb(cmd::check_rdb::Args),
+    /// Dump an RDB file as JSON Lines, one object per key
+    DumpJson(cmd::dump_json::Args),
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::CheckRdb(args) => cmd::check_rdb::run(args),
+        Command::DumpJson(args) => cmd::dump_json::run(args),
+    };
+    let code = match result {
+        Ok(code) => code,
+        Err(err) if is_broken_pipe(&err) => exit::OK,
+        Err(err) => {
+            eprintln!("redkit: error: {err:#}");
+            exit::ERROR
+        }
+    };
+    std::process::exit(code);
+}
