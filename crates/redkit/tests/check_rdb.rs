@@ -1,0 +1,156 @@
+//! `redkit check-rdb`: verdicts, offsets and exit codes on good and corrupt files, compared
+//! with what `redis-check-rdb` (the real tool) says.
+
+mod common;
+
+use common::{files_with_suffix, redkit, testdata};
+use serde_json::Value;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn report(path: &Path) -> (i32, Value) {
+    let out = redkit(&["check-rdb", "--json", "-q", path.to_str().unwrap()]);
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{}: bad JSON ({e}): {}", path.display(), String::from_utf8_lossy(&out.stdout)));
+    (out.status.code().unwrap(), v)
+}
+
+/// Runs the real redis-check-rdb when it is installed; `make test` installs it and sets
+/// REDKIT_REQUIRE_SERVERS=1, so there a missing tool is a failure, not a skip.
+fn live_redis_check_rdb(path: &Path) -> Option<i32> {
+    match Command::new("redis-check-rdb").arg(path).output() {
+        Ok(out) => Some(out.status.code().unwrap_or(-1)),
+        Err(_) if std::env::var_os("REDKIT_REQUIRE_SERVERS").is_some() => {
+            panic!("redis-check-rdb is required (REDKIT_REQUIRE_SERVERS is set) but cannot be run")
+        }
+        Err(_) => None,
+    }
+}
+
+#[test]
+fn every_good_file_is_valid_and_agrees_with_redis_check_rdb() {
+    let verdicts: Value =
+        serde_json::from_slice(&std::fs::read(testdata().join("rdb/verdicts.json")).unwrap()).unwrap();
+    let files = files_with_suffix(&testdata().join("rdb"), ".rdb");
+    assert!(files.len() >= 40, "found only {} RDB files", files.len());
+    let mut compared = 0;
+    for f in &files {
+        let (code, r) = report(f);
+        assert_eq!(code, 0, "{}: {r}", f.display());
+        assert_eq!(r["status"], "valid", "{}", f.display());
+        assert!(matches!(r["checksum"]["status"].as_str(), Some("ok")), "{}: {}", f.display(), r["checksum"]);
+        let rel = f.strip_prefix(testdata().join("rdb")).unwrap().to_string_lossy().to_string();
+        let version = r["rdb_version"].as_u64().unwrap();
+        // redis-check-rdb 7.0 reads RDB 1..10; newer versions are refused by design.
+        if version <= 10 {
+            let recorded = verdicts["files"][&rel]["redis_check_rdb_exit"].as_i64();
+            assert_eq!(recorded, Some(0), "{rel}: recorded verdict");
+            if let Some(live) = live_redis_check_rdb(f) {
+                assert_eq!(live, 0, "{rel}: redis-check-rdb now says invalid");
+            }
+            compared += 1;
+        }
+    }
+    assert!(compared >= 30, "only {compared} files compared with redis-check-rdb");
+}
+
+#[test]
+fn corrupt_files_fail_at_the_expected_offset() {
+    let cases: Value =
+        serde_json::from_slice(&std::fs::read(testdata().join("corrupt/cases.json")).unwrap()).unwrap();
+    let cases = cases["cases"].as_array().unwrap();
+    assert!(cases.len() >= 12);
+    for c in cases {
+        let file = testdata().join("corrupt").join(c["file"].as_str().unwrap());
+        let name = c["file"].as_str().unwrap();
+        let (code, r) = report(&file);
+        let kind = c["kind"].as_str().unwrap();
+        // The real tool's verdict, recorded when the file was made, and again live.
+        let want_exit = c["redis_check_rdb_exit"].as_i64().unwrap() as i32;
+        assert_eq!(code, want_exit, "{name}: exit code vs redis-check-rdb: {r}");
+        if let Some(live) = live_redis_check_rdb(&file) {
+            assert_eq!(code, live, "{name}: live redis-check-rdb verdict");
+        }
+        match kind {
+            "valid" => assert_eq!(r["status"], "valid", "{name}"),
+            "truncation" => {
+                assert_eq!(r["status"], "truncated", "{name}: {r}");
+                // Truncation is reported where the data ends.
+                assert_eq!(r["error"]["offset"], c["size"], "{name}: {r}");
+            }
+            "corruption" => {
+                assert_eq!(r["status"], "corrupt", "{name}: {r}");
+                let want = c.get("detected_at").unwrap_or(&c["offset"]);
+                assert_eq!(&r["error"]["offset"], want, "{name}: {}", r["error"]);
+            }
+            other => panic!("unknown case kind {other}"),
+        }
+    }
+}
+
+#[test]
+fn checksum_states_are_reported() {
+    let (_, r) = report(&testdata().join("corrupt/crc_zero.rdb"));
+    assert_eq!(r["checksum"]["status"], "disabled");
+    let (code, r) = report(&testdata().join("corrupt/crc_flipped_byte.rdb"));
+    assert_eq!(code, 1);
+    assert!(r["error"]["message"].as_str().unwrap().contains("CRC64 mismatch"), "{r}");
+}
+
+#[test]
+fn reads_stdin_and_gzip() {
+    let src = testdata().join("rdb/redis-7.0.15/mixed_all.rdb");
+    let bytes = std::fs::read(&src).unwrap();
+    let (_, direct) = report(&src);
+    // stdin
+    let mut child = Command::new(env!("CARGO_BIN_EXE_redkit"))
+        .args(["check-rdb", "--json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let via_stdin: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(via_stdin["keys"], direct["keys"]);
+    assert_eq!(via_stdin["types"], direct["types"]);
+    // gzip, made by the system's gzip
+    let dir = std::env::temp_dir().join(format!("redkit-gz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let gz = dir.join("mixed_all.rdb.gz");
+    let out = Command::new("gzip").arg("-c").arg(&src).output().expect("gzip");
+    std::fs::write(&gz, out.stdout).unwrap();
+    let (code, via_gz) = report(&gz);
+    assert_eq!(code, 0);
+    assert_eq!(via_gz["gzip"], true);
+    assert_eq!(via_gz["keys"], direct["keys"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn table_output_and_usage_errors() {
+    let out = redkit(&["check-rdb", testdata().join("rdb/redis-7.0.15/mixed_all.rdb").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for want in ["VALID", "REDIS RDB version 10", "redis 7.0.15", "checksum", "ok (0x"] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    let out = redkit(&["check-rdb", "/nonexistent/file.rdb"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open"));
+    let out = redkit(&["check-rdb"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = redkit(&["check-rdb", testdata().join("corrupt/truncated_990.rdb").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("truncated at offset 990"), "{err}");
+}
+
+#[test]
+fn help_has_examples() {
+    let out = redkit(&["check-rdb", "--help"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("Examples:") && text.contains("--json") && text.contains("Exit status"), "{text}");
+}
