@@ -4,7 +4,7 @@ use crate::error::{Error, ErrorKind};
 use crc_fast::{CrcAlgorithm, Digest};
 use std::io::{self, Read};
 
-const CHUNK: usize = 256 * 1024;
+const CHUNK: usize = 128 * 1024;
 
 /// A reader with one buffer that grows only as data arrives, up to a limit.
 ///

@@ -608,16 +608,15 @@ impl<R: Read> Parser<R> {
                 self.last_good = at;
             }
             let op = self.input.u8("opcode or object type")?;
-            if let Some(ev) = self.per_key_opcode(at, op)? {
-                let _ = ev;
+            if self.per_key_opcode(at, op)? {
                 continue;
             }
             return self.record(at, op);
         }
     }
 
-    /// Handles EXPIRETIME*, IDLE, FREQ and KEY_META; `Some(())` when `op` was one of them.
-    fn per_key_opcode(&mut self, at: u64, op: u8) -> Result<Option<()>, Error> {
+    /// Handles EXPIRETIME*, IDLE, FREQ and KEY_META; true when `op` was one of them.
+    fn per_key_opcode(&mut self, at: u64, op: u8) -> Result<bool, Error> {
         match op {
             opcode::EXPIRETIME_MS => {
                 self.pending.start.get_or_insert(at);
@@ -653,9 +652,9 @@ impl<R: Read> Parser<R> {
                     self.skip_module_stream()?;
                 }
             }
-            _ => return Ok(None),
+            _ => return Ok(false),
         }
-        Ok(Some(()))
+        Ok(true)
     }
 
     /// Reads the record that starts with `op` (not a per-key opcode).
@@ -869,7 +868,7 @@ impl<R: Read> Parser<R> {
         let vat = self.input.offset();
         match t.0 {
             0 => self.state = State::StringValue,
-            1 | 2 | 3 | 4 | 5 => {
+            1..=5 => {
                 let n = self.len("element count")?;
                 len = Some(n);
                 let kind = match t.0 {

@@ -11,8 +11,13 @@ use std::process::{Command, Stdio};
 
 fn report(path: &Path) -> (i32, Value) {
     let out = redkit(&["check-rdb", "--json", "-q", path.to_str().unwrap()]);
-    let v: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{}: bad JSON ({e}): {}", path.display(), String::from_utf8_lossy(&out.stdout)));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{}: bad JSON ({e}): {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
     (out.status.code().unwrap(), v)
 }
 
@@ -31,7 +36,8 @@ fn live_redis_check_rdb(path: &Path) -> Option<i32> {
 #[test]
 fn every_good_file_is_valid_and_agrees_with_redis_check_rdb() {
     let verdicts: Value =
-        serde_json::from_slice(&std::fs::read(testdata().join("rdb/verdicts.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(testdata().join("rdb/verdicts.json")).unwrap())
+            .unwrap();
     let files = files_with_suffix(&testdata().join("rdb"), ".rdb");
     assert!(files.len() >= 40, "found only {} RDB files", files.len());
     let mut compared = 0;
@@ -39,8 +45,17 @@ fn every_good_file_is_valid_and_agrees_with_redis_check_rdb() {
         let (code, r) = report(f);
         assert_eq!(code, 0, "{}: {r}", f.display());
         assert_eq!(r["status"], "valid", "{}", f.display());
-        assert!(matches!(r["checksum"]["status"].as_str(), Some("ok")), "{}: {}", f.display(), r["checksum"]);
-        let rel = f.strip_prefix(testdata().join("rdb")).unwrap().to_string_lossy().to_string();
+        assert!(
+            matches!(r["checksum"]["status"].as_str(), Some("ok")),
+            "{}: {}",
+            f.display(),
+            r["checksum"]
+        );
+        let rel = f
+            .strip_prefix(testdata().join("rdb"))
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
         let version = r["rdb_version"].as_u64().unwrap();
         // redis-check-rdb 7.0 reads RDB 1..10; newer versions are refused by design.
         if version <= 10 {
@@ -52,13 +67,17 @@ fn every_good_file_is_valid_and_agrees_with_redis_check_rdb() {
             compared += 1;
         }
     }
-    assert!(compared >= 30, "only {compared} files compared with redis-check-rdb");
+    assert!(
+        compared >= 30,
+        "only {compared} files compared with redis-check-rdb"
+    );
 }
 
 #[test]
 fn corrupt_files_fail_at_the_expected_offset() {
     let cases: Value =
-        serde_json::from_slice(&std::fs::read(testdata().join("corrupt/cases.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(testdata().join("corrupt/cases.json")).unwrap())
+            .unwrap();
     let cases = cases["cases"].as_array().unwrap();
     assert!(cases.len() >= 12);
     for c in cases {
@@ -95,7 +114,13 @@ fn checksum_states_are_reported() {
     assert_eq!(r["checksum"]["status"], "disabled");
     let (code, r) = report(&testdata().join("corrupt/crc_flipped_byte.rdb"));
     assert_eq!(code, 1);
-    assert!(r["error"]["message"].as_str().unwrap().contains("CRC64 mismatch"), "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("CRC64 mismatch"),
+        "{r}"
+    );
 }
 
 #[test]
@@ -120,7 +145,11 @@ fn reads_stdin_and_gzip() {
     let dir = std::env::temp_dir().join(format!("redkit-gz-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let gz = dir.join("mixed_all.rdb.gz");
-    let out = Command::new("gzip").arg("-c").arg(&src).output().expect("gzip");
+    let out = Command::new("gzip")
+        .arg("-c")
+        .arg(&src)
+        .output()
+        .expect("gzip");
     std::fs::write(&gz, out.stdout).unwrap();
     let (code, via_gz) = report(&gz);
     assert_eq!(code, 0);
@@ -131,10 +160,22 @@ fn reads_stdin_and_gzip() {
 
 #[test]
 fn table_output_and_usage_errors() {
-    let out = redkit(&["check-rdb", testdata().join("rdb/redis-7.0.15/mixed_all.rdb").to_str().unwrap()]);
+    let out = redkit(&[
+        "check-rdb",
+        testdata()
+            .join("rdb/redis-7.0.15/mixed_all.rdb")
+            .to_str()
+            .unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
-    for want in ["VALID", "REDIS RDB version 10", "redis 7.0.15", "checksum", "ok (0x"] {
+    for want in [
+        "VALID",
+        "REDIS RDB version 10",
+        "redis 7.0.15",
+        "checksum",
+        "ok (0x",
+    ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }
     let out = redkit(&["check-rdb", "/nonexistent/file.rdb"]);
@@ -142,15 +183,34 @@ fn table_output_and_usage_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open"));
     let out = redkit(&["check-rdb"]);
     assert_eq!(out.status.code(), Some(2));
-    let out = redkit(&["check-rdb", testdata().join("corrupt/truncated_990.rdb").to_str().unwrap()]);
+    // A file cut inside a value: the message names the offset and the key.
+    let cases: Value =
+        serde_json::from_slice(&std::fs::read(testdata().join("corrupt/cases.json")).unwrap())
+            .unwrap();
+    let case = cases["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["what"].as_str().unwrap().starts_with("mid-value"))
+        .expect("a mid-value truncation case");
+    let file = testdata()
+        .join("corrupt")
+        .join(case["file"].as_str().unwrap());
+    let out = redkit(&["check-rdb", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("truncated at offset 990"), "{err}");
+    assert!(
+        err.contains(&format!("truncated at offset {} (db 0, key ", case["size"])),
+        "{err}"
+    );
 }
 
 #[test]
 fn help_has_examples() {
     let out = redkit(&["check-rdb", "--help"]);
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("Examples:") && text.contains("--json") && text.contains("Exit status"), "{text}");
+    assert!(
+        text.contains("Examples:") && text.contains("--json") && text.contains("Exit status"),
+        "{text}"
+    );
 }
