@@ -89,7 +89,6 @@ struct Dumper<W: Write> {
     hash: HashBuf,
     stream_fields_left: u64,
     group: Option<Group>,
-    key_scratch: Vec<u8>,
 }
 
 fn id_str(id: StreamId) -> String {
@@ -240,12 +239,8 @@ impl<W: Write> Dumper<W> {
                 Ok(())
             }
             Event::StreamField { name, value } => {
-                let first_field = {
-                    // Fields of one entry are comma-separated; the entry knows its count.
-                    self.stream_fields_left = self.stream_fields_left.saturating_sub(1);
-                    false
-                };
-                let _ = first_field;
+                // Fields of one entry are comma-separated; the entry said how many follow.
+                self.stream_fields_left = self.stream_fields_left.saturating_sub(1);
                 self.json.raw(b"[")?;
                 self.json.str(*name)?;
                 self.json.raw(b",")?;
@@ -376,9 +371,6 @@ impl<W: Write> Dumper<W> {
                     }
                     ValueType::Hash => self.finish_hash()?,
                     ValueType::Stream => {
-                        if self.first {
-                            // No StreamMeta seen cannot happen for a complete key.
-                        }
                         self.close_group()?;
                         self.json.raw(b"]}")?
                     }
@@ -537,9 +529,7 @@ pub fn run(args: Args) -> Result<i32> {
         hash: HashBuf::default(),
         stream_fields_left: 0,
         group: None,
-        key_scratch: Vec::new(),
     };
-    let _ = &d.key_scratch;
     let crate::input::Input { reader, info } = input;
     let mut parser = Parser::new(reader);
     let mut pos = Position::default();
