@@ -89,8 +89,19 @@ pub fn lp_entry(b: &[u8], pos: usize) -> Result<(Str<'_>, usize), BlobError> {
         }
     };
     // backlen: the encoded size, 7 bits per byte, most significant group first.
-    let blen = lp_backlen_size(enc_len);
     let bl_start = pos + enc_len;
+    if enc_len < 128 {
+        // One byte: the common case.
+        return match b.get(bl_start) {
+            Some(&x) if x as usize == enc_len => Ok((value, bl_start + 1)),
+            Some(_) => err(
+                bl_start,
+                format!("listpack backlen does not match entry size {enc_len}"),
+            ),
+            None => err(pos, "listpack entry backlen extends past the end"),
+        };
+    }
+    let blen = lp_backlen_size(enc_len);
     let Some(bl) = b.get(bl_start..bl_start + blen) else {
         return err(pos, "listpack entry backlen extends past the end");
     };
@@ -432,7 +443,15 @@ pub struct DupCheck {
 impl DupCheck {
     /// Clears the set for a new collection, keeping its memory.
     pub fn clear(&mut self) {
-        self.seen.clear();
+        // Clearing costs the capacity, not the length: skip it when empty, and give back the
+        // memory of a large collection so every later key does not pay for it.
+        if !self.seen.is_empty() {
+            if self.seen.capacity() > 512 {
+                self.seen = Default::default();
+            } else {
+                self.seen.clear();
+            }
+        }
     }
 
     /// Records `s`; false if it was seen before.

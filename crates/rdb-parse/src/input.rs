@@ -126,6 +126,14 @@ impl<R: Read> Input<R> {
         Ok(b)
     }
 
+    /// The next byte, not consumed.
+    #[inline]
+    pub(crate) fn peek_u8(&mut self, what: &'static str) -> Result<u8, Error> {
+        let start = self.offset();
+        self.ensure(1, what, start)?;
+        Ok(self.buf[self.pos])
+    }
+
     /// Consumes `N` bytes.
     #[inline]
     pub(crate) fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], Error> {

@@ -46,7 +46,8 @@ enum SRef {
 #[derive(Clone, Copy, Debug)]
 enum BlobLoc {
     Buf(u64, usize),
-    Decompressed,
+    /// In `Parser::blob`, this many bytes long.
+    Decompressed(usize),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,6 +82,15 @@ enum BlobKind {
 enum After {
     KeyEnd,
     Quicklist { nodes_left: u64, v2: bool },
+}
+
+impl After {
+    fn state(self) -> State {
+        match self {
+            After::KeyEnd => State::KeyEnd,
+            After::Quicklist { nodes_left, v2 } => State::Quicklist { nodes_left, v2 },
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -198,6 +208,9 @@ pub struct Parser<R> {
     dup_overflow: bool,
     last_good: u64,
     key_start: u64,
+    skip_values: bool,
+    elements: u64,
+    volatile_fields: u64,
 }
 
 /// Converts a blob-relative error to an absolute one.
@@ -261,6 +274,9 @@ impl<R: Read> Parser<R> {
             dup_overflow: false,
             last_good: 0,
             key_start: 0,
+            skip_values: false,
+            elements: 0,
+            volatile_fields: 0,
         }
     }
 
@@ -289,6 +305,26 @@ impl<R: Read> Parser<R> {
         self.db
     }
 
+    /// Validates values without reporting their elements: no `Element`, `ZMember`, `HashField`,
+    /// `StreamEntry`, `StreamField` or `ArrayElement` events; everything else is still reported
+    /// and every check still runs. Faster, for checkers that only count. See [`key_elements`].
+    ///
+    /// [`key_elements`]: Parser::key_elements
+    pub fn skip_values(&mut self, skip: bool) {
+        self.skip_values = skip;
+    }
+
+    /// Number of elements of the current (or last) key so far: members, fields, list elements,
+    /// stream entries; 1 for a string.
+    pub fn key_elements(&self) -> u64 {
+        self.elements
+    }
+
+    /// Number of hash fields with an expiry time in the current (or last) key so far.
+    pub fn key_volatile_fields(&self) -> u64 {
+        self.volatile_fields
+    }
+
     /// Gives back the reader and the bytes read from it past the last consumed byte (after
     /// [`Event::Eof`], what follows the RDB: an AOF tail, for instance).
     pub fn into_parts(self) -> (R, Vec<u8>) {
@@ -303,8 +339,12 @@ impl<R: Read> Parser<R> {
                 State::Header => return self.header().map(Some),
                 State::Top => return self.top().map(Some),
                 State::StringValue => {
-                    let s = self.read_string(0, "string value")?;
+                    let s = self.read_value("string value")?;
                     self.state = State::KeyEnd;
+                    self.elements = 1;
+                    if self.skip_values {
+                        continue;
+                    }
                     return Ok(Some(Event::Element(self.resolve(s))));
                 }
                 State::Items { kind, left } => {
@@ -316,6 +356,12 @@ impl<R: Read> Parser<R> {
                         kind,
                         left: left - 1,
                     };
+                    self.elements += 1;
+                    if self.skip_values {
+                        self.input.mark = self.input.pos;
+                        self.item(kind)?;
+                        continue;
+                    }
                     return self.item(kind).map(Some);
                 }
                 State::Quicklist { nodes_left, v2 } => {
@@ -324,8 +370,20 @@ impl<R: Read> Parser<R> {
                         continue;
                     }
                     if let Some(plain) = self.quicklist_node(nodes_left - 1, v2)? {
+                        self.elements += 1;
+                        if self.skip_values {
+                            self.input.mark = self.input.pos;
+                            continue;
+                        }
                         let b = slice_of(&self.input.buf, self.input.base, &self.blob, plain);
                         return Ok(Some(Event::Element(Str::Bytes(b))));
+                    }
+                    if let State::Blob { left, after, .. } = self.state {
+                        if self.skip_values {
+                            self.elements += left as u64;
+                            self.state = after.state();
+                            self.input.mark = self.input.pos;
+                        }
                     }
                 }
                 State::Module {
@@ -346,6 +404,12 @@ impl<R: Read> Parser<R> {
                         continue;
                     }
                     self.state = State::Array { left: left - 1 };
+                    self.elements += 1;
+                    if self.skip_values {
+                        self.input.mark = self.input.pos;
+                        self.array_element()?;
+                        continue;
+                    }
                     return self.array_element().map(Some);
                 }
                 State::KeyEnd => {
@@ -353,14 +417,12 @@ impl<R: Read> Parser<R> {
                     self.last_good = self.input.offset();
                     return Ok(Some(Event::KeyEnd));
                 }
-                State::Blob { left: 0, after, .. } => {
-                    self.state = match after {
-                        After::KeyEnd => State::KeyEnd,
-                        After::Quicklist { nodes_left, v2 } => State::Quicklist { nodes_left, v2 },
-                    };
-                }
+                State::Blob { left: 0, after, .. } => self.state = after.state(),
                 // Blob iteration reads nothing new: it borrows what is already buffered.
-                State::Blob { .. } => return self.blob_next().map(Some),
+                State::Blob { .. } => {
+                    self.elements += 1;
+                    return self.blob_next().map(Some);
+                }
                 State::Stream(_) => return self.stream_next().map(Some),
                 State::Done => return Ok(None),
             }
@@ -455,6 +517,24 @@ impl<R: Read> Parser<R> {
         }
     }
 
+    /// Reads a string whose bytes are reported only when values are (see `skip_values`): when
+    /// skipped, an LZF value is validated without being decompressed.
+    #[inline]
+    fn read_value(&mut self, what: &'static str) -> Result<SRef, Error> {
+        if !self.skip_values {
+            return self.read_string(1, what);
+        }
+        let at = self.input.offset();
+        if self.input.peek_u8(what)? != 0xc3 {
+            return self.read_string(1, what);
+        }
+        self.input.pos += 1;
+        let (start, clen, ulen) = self.lzf_header(at, what)?;
+        lzf::validate(self.input.slice(start, clen), ulen)
+            .map_err(|reason| Error::new(at, ErrorKind::Lzf { reason }))?;
+        Ok(SRef::Int(0))
+    }
+
     /// Reads an LZF header and makes the compressed bytes available; returns their offset.
     fn lzf_header(&mut self, at: u64, what: &'static str) -> Result<(u64, usize, usize), Error> {
         let clen = self.checked_len("LZF compressed length")?;
@@ -506,7 +586,7 @@ impl<R: Read> Parser<R> {
         let compressed = self.input.slice(start, clen);
         lzf::decompress(compressed, ulen, &mut self.blob)
             .map_err(|reason| Error::new(at, ErrorKind::Lzf { reason }))?;
-        Ok((BlobLoc::Decompressed, start))
+        Ok((BlobLoc::Decompressed(ulen), start))
     }
 
     fn resolve(&self, r: SRef) -> Str<'_> {
@@ -862,6 +942,8 @@ impl<R: Read> Parser<R> {
             _ => return Err(Error::new(at, ErrorKind::UnknownType { byte: t.0 })),
         };
         let mut key = self.read_string(0, "key")?;
+        self.elements = 0;
+        self.volatile_fields = 0;
         self.dup.clear();
         self.dup_overflow = false;
         let mut len: Option<u64> = None;
@@ -943,7 +1025,7 @@ impl<R: Read> Parser<R> {
                     version,
                     nodes_left: n,
                     phase: StreamPhase::Nodes { left: n },
-                    loc: BlobLoc::Decompressed,
+                    loc: BlobLoc::Decompressed(0),
                     pos: 0,
                     master: StreamId::default(),
                     master_fields: Vec::new(),
@@ -1010,6 +1092,10 @@ impl<R: Read> Parser<R> {
                     left,
                     after: After::KeyEnd,
                 };
+                if self.skip_values {
+                    self.elements = count as u64;
+                    self.state = State::KeyEnd;
+                }
             }
         }
         Ok(self.key_info(key, t, value_type, encoding, pending, start, len))
@@ -1048,7 +1134,7 @@ fn slice_of<'a>(buf: &'a [u8], base: u64, blob: &'a [u8], loc: BlobLoc) -> &'a [
             let i = (at - base) as usize;
             &buf[i..i + n]
         }
-        BlobLoc::Decompressed => blob,
+        BlobLoc::Decompressed(n) => &blob[..n],
     }
 }
 
@@ -1209,7 +1295,7 @@ impl<R: Read> Parser<R> {
         let at = self.input.offset();
         match kind {
             ItemKind::ListElement => {
-                let s = self.read_string(0, "list element")?;
+                let s = self.read_value("list element")?;
                 Ok(Event::Element(self.resolve(s)))
             }
             ItemKind::SetMember => {
@@ -1256,7 +1342,7 @@ impl<R: Read> Parser<R> {
                 };
                 let f = self.read_string(0, "hash field")?;
                 self.dup_insert(f, at, "hash field")?;
-                let v = self.read_string(1, "hash value")?;
+                let v = self.read_value("hash value")?;
                 let ttl_at = self.input.offset();
                 let expire_ms = match kind {
                     ItemKind::HashPreGa => ttl.filter(|&t| t != 0).map(|t| t as i64),
@@ -1277,6 +1363,7 @@ impl<R: Read> Parser<R> {
                     _ => None,
                 };
                 if let Some(e) = expire_ms {
+                    self.volatile_fields += 1;
                     if !(0..=(1i64 << 48) - 1).contains(&e) {
                         return Err(Error::corrupt(
                             at,
@@ -1400,6 +1487,7 @@ impl<R: Read> Parser<R> {
                 let n = pairs(blob::lp_validate(b).map_err(e)?, per, "listpack")?;
                 let mut pos = blob::LP_HEADER;
                 let mut prev_ttl: i64 = 1;
+                let mut volatile = 0u64;
                 for _ in 0..n {
                     let (first, mut p) = blob::lp_entry(b, pos).map_err(e)?;
                     if !dup.insert_str(first) {
@@ -1440,10 +1528,12 @@ impl<R: Read> Parser<R> {
                             ));
                         }
                         prev_ttl = ttl;
+                        volatile += (ttl != 0) as u64;
                         p = q;
                     }
                     pos = p;
                 }
+                self.volatile_fields = volatile;
                 let kind = match t.0 {
                     16 => BlobKind::LpHash,
                     17 => BlobKind::LpZset,
@@ -1618,6 +1708,8 @@ impl<R: Read> Parser<R> {
                         self.stream().phase = StreamPhase::Meta;
                         continue;
                     }
+                    // Nothing read before this node is returned from here on.
+                    self.input.mark = self.input.pos;
                     let k = self.read_string(0, "stream node key")?;
                     let master = match self.resolve(k) {
                         Str::Bytes(b) if b.len() == 16 => {
@@ -1638,8 +1730,13 @@ impl<R: Read> Parser<R> {
                     st.master_fields = info.master_fields;
                     st.live_seen += info.live;
                     st.nodes_left = left - 1;
-                    st.phase = StreamPhase::Entries {
-                        node_entries_left: info.entries,
+                    st.phase = if self.skip_values {
+                        self.elements += info.live;
+                        StreamPhase::Nodes { left: left - 1 }
+                    } else {
+                        StreamPhase::Entries {
+                            node_entries_left: info.entries,
+                        }
                     };
                 }
                 StreamPhase::Entries { node_entries_left } => {
@@ -1688,6 +1785,7 @@ impl<R: Read> Parser<R> {
                         same,
                         master_idx: 0,
                     };
+                    self.elements += 1;
                     return Ok(Event::StreamEntry { id, fields: n });
                 }
                 StreamPhase::Fields {

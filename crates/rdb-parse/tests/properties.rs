@@ -311,3 +311,69 @@ proptest! {
         prop_assert!(e.offset() <= d.len() as u64);
     }
 }
+
+/// Per key: its KeyStart as text and its element count, with values reported or skipped.
+fn key_summaries(data: &[u8], skip: bool) -> Vec<(String, u64)> {
+    let mut p = Parser::new(data);
+    p.skip_values(skip);
+    let mut out = Vec::new();
+    let mut start = String::new();
+    let mut counted = 0u64;
+    while let Some(ev) = p.next_event().unwrap() {
+        match ev {
+            Event::KeyStart(info) => {
+                start = format!("{info:?}");
+                counted = 0;
+            }
+            Event::Element(_)
+            | Event::ZMember { .. }
+            | Event::HashField { .. }
+            | Event::StreamEntry { .. }
+            | Event::ArrayElement { .. } => {
+                assert!(!skip, "element event while skipping values");
+                counted += 1;
+            }
+            Event::KeyEnd => {
+                if !skip {
+                    assert_eq!(counted, p.key_elements(), "{start}");
+                }
+                out.push((start.clone(), p.key_elements()));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn skipping_values_keeps_keys_counts_and_verdicts() {
+    for f in rdb_files() {
+        let data = std::fs::read(&f).unwrap();
+        assert_eq!(
+            key_summaries(&data, false),
+            key_summaries(&data, true),
+            "{}",
+            f.display()
+        );
+    }
+    // Corrupt files fail the same way in both modes.
+    for e in std::fs::read_dir(testdata().join("corrupt")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_none_or(|x| x != "rdb") {
+            continue;
+        }
+        let data = std::fs::read(&p).unwrap();
+        let run = |skip: bool| {
+            let mut parser = Parser::new(data.as_slice());
+            parser.skip_values(skip);
+            loop {
+                match parser.next_event() {
+                    Ok(Some(_)) => {}
+                    Ok(None) => return None,
+                    Err(e) => return Some((e.offset(), e.is_truncation())),
+                }
+            }
+        };
+        assert_eq!(run(false), run(true), "{}", p.display());
+    }
+}

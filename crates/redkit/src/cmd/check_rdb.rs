@@ -4,7 +4,7 @@ use crate::cmd::Position;
 use crate::exit;
 use anyhow::Result;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
-use rdb_parse::{escape, Event, Parser, Str};
+use rdb_parse::{escape, Encoding, Event, Parser, Str, ValueType};
 use serde_json::{json, Value};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -55,15 +55,50 @@ struct TypeStats {
     elements: u64,
 }
 
-type Ranked = BinaryHeap<Reverse<(u64, u64, Vec<u8>, &'static str)>>;
+/// A map for a handful of keys (databases, type/encoding pairs), looked up once per key of the
+/// file: a linear scan with the last hit first beats a tree here.
+struct SmallMap<K, V> {
+    items: Vec<(K, V)>,
+    last: usize,
+}
+
+impl<K, V> Default for SmallMap<K, V> {
+    fn default() -> Self {
+        SmallMap {
+            items: Vec::new(),
+            last: 0,
+        }
+    }
+}
+
+impl<K: PartialEq + Ord + Clone, V: Default> SmallMap<K, V> {
+    fn entry(&mut self, k: K) -> &mut V {
+        if self.items.get(self.last).is_none_or(|(lk, _)| *lk != k) {
+            self.last = match self.items.iter().position(|(lk, _)| *lk == k) {
+                Some(i) => i,
+                None => {
+                    self.items.push((k, V::default()));
+                    self.items.len() - 1
+                }
+            };
+        }
+        &mut self.items[self.last].1
+    }
+
+    fn sorted(&self) -> Vec<&(K, V)> {
+        let mut v: Vec<_> = self.items.iter().collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+}
 
 #[derive(Default)]
 struct Stats {
     version: u32,
     family: &'static str,
     aux: Vec<(String, String)>,
-    dbs: BTreeMap<u64, DbStats>,
-    types: BTreeMap<(&'static str, &'static str), TypeStats>,
+    dbs: SmallMap<u64, DbStats>,
+    types: SmallMap<(ValueType, Encoding), TypeStats>,
     functions: Vec<String>,
     modules: BTreeMap<String, u64>,
     module_aux: Vec<String>,
@@ -76,22 +111,37 @@ struct Stats {
     checksum: Option<(Option<u64>, u64)>,
 }
 
-fn push_top(heap: &mut Ranked, n: usize, size: u64, db: u64, key: &[u8], t: &'static str) {
-    if n == 0 {
-        return;
-    }
-    if heap.len() < n {
-        heap.push(Reverse((size, db, key.to_vec(), t)));
-    } else if heap.peek().is_some_and(|Reverse(m)| size > m.0) {
-        heap.pop();
-        heap.push(Reverse((size, db, key.to_vec(), t)));
-    }
+/// The N largest keys by some size: a min-heap, with its smallest size cached so that most keys
+/// are turned away with one comparison.
+/// (size, db, key, type name)
+type RankedKey = (u64, u64, Vec<u8>, &'static str);
+
+#[derive(Default)]
+struct Ranked {
+    heap: BinaryHeap<Reverse<RankedKey>>,
+    floor: u64,
 }
 
-fn sorted(heap: &Ranked) -> Vec<(u64, u64, Vec<u8>, &'static str)> {
-    let mut v: Vec<_> = heap.iter().map(|Reverse(x)| x.clone()).collect();
-    v.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-    v
+impl Ranked {
+    fn push(&mut self, n: usize, size: u64, db: u64, key: &[u8], t: &'static str) {
+        if n == 0 || (self.heap.len() == n && size <= self.floor) {
+            return;
+        }
+        if self.heap.len() == n {
+            self.heap.pop();
+        }
+        self.heap.push(Reverse((size, db, key.to_vec(), t)));
+        if self.heap.len() == n {
+            self.floor = self.heap.peek().map_or(0, |Reverse(m)| m.0);
+        }
+    }
+
+    /// Largest first.
+    fn sorted(&self) -> Vec<RankedKey> {
+        let mut v: Vec<_> = self.heap.iter().map(|Reverse(x)| x.clone()).collect();
+        v.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        v
+    }
 }
 
 fn lossy(s: Str<'_>) -> String {
@@ -139,9 +189,10 @@ pub fn run(args: Args) -> Result<i32> {
     let mut st = Stats::default();
     let mut pos = Position::default();
     let mut parser = Parser::new(reader);
-    let mut elements = 0u64;
+    // Every check runs; only the element events are not needed here.
+    parser.skip_values(true);
     let mut key_offset = 0u64;
-    let mut key_type: (&'static str, &'static str) = ("", "");
+    let mut key_type = (ValueType::String, Encoding::String);
     let error = loop {
         let ev = match parser.next_event() {
             Ok(Some(ev)) => ev,
@@ -155,7 +206,7 @@ pub fn run(args: Args) -> Result<i32> {
             }
             Event::Aux { key, value } => st.aux.push((lossy(key), lossy(value))),
             Event::ResizeDb { keys, expires } => {
-                st.dbs.entry(parser_db(&pos)).or_default().resize_hint = Some((keys, expires));
+                st.dbs.entry(pos.db).resize_hint = Some((keys, expires));
             }
             Event::SelectDb { db } => {
                 pos.db = db;
@@ -166,27 +217,16 @@ pub fn run(args: Args) -> Result<i32> {
                 .push(String::from_utf8_lossy(&name).into_owned()),
             Event::KeyStart(info) => {
                 pos.start(info.db, info.key);
-                elements = 0;
                 key_offset = info.offset;
-                key_type = (info.value_type.name(), info.encoding.name());
+                key_type = (info.value_type, info.encoding);
                 st.keys += 1;
-                let db = st.dbs.entry(info.db).or_default();
+                let db = st.dbs.entry(info.db);
                 db.keys += 1;
                 if let Some(ms) = info.expire_ms {
                     db.expires += 1;
                     if ms < now_ms {
                         st.expired += 1;
                     }
-                }
-            }
-            Event::Element(_)
-            | Event::ZMember { .. }
-            | Event::StreamEntry { .. }
-            | Event::ArrayElement { .. } => elements += 1,
-            Event::HashField { expire_ms, .. } => {
-                elements += 1;
-                if expire_ms.is_some() {
-                    st.fields_with_ttl += 1;
                 }
             }
             Event::Module { name, .. } => {
@@ -196,30 +236,20 @@ pub fn run(args: Args) -> Result<i32> {
             }
             Event::KeyEnd => {
                 pos.in_key = false;
+                let elements = parser.key_elements();
+                st.fields_with_ttl += parser.key_volatile_fields();
                 let bytes = parser.offset() - key_offset;
-                let t = st.types.entry(key_type).or_default();
+                let t = st.types.entry(key_type);
                 t.keys += 1;
                 t.bytes += bytes;
                 t.elements += elements;
-                if elements == 0 && key_type.0 != "stream" && key_type.0 != "module" {
+                if elements == 0 && !matches!(key_type.0, ValueType::Stream | ValueType::Module) {
                     st.empty_keys += 1;
                 }
-                push_top(
-                    &mut st.by_elements,
-                    args.top,
-                    elements,
-                    pos.db,
-                    &pos.key,
-                    key_type.0,
-                );
-                push_top(
-                    &mut st.by_bytes,
-                    args.top,
-                    bytes,
-                    pos.db,
-                    &pos.key,
-                    key_type.0,
-                );
+                let name = key_type.0.name();
+                st.by_elements
+                    .push(args.top, elements, pos.db, &pos.key, name);
+                st.by_bytes.push(args.top, bytes, pos.db, &pos.key, name);
             }
             Event::Eof {
                 stored_crc,
@@ -254,10 +284,6 @@ pub fn run(args: Args) -> Result<i32> {
     })
 }
 
-fn parser_db(pos: &Position) -> u64 {
-    pos.db
-}
-
 fn json_report(
     args: &Args,
     input: &crate::input::InputInfo,
@@ -283,7 +309,7 @@ fn json_report(
         .find(|(k, _)| k == "ctime")
         .and_then(|(_, v)| v.parse::<i64>().ok());
     let top = |heap: &Ranked, unit: &str| -> Value {
-        sorted(heap)
+        heap.sorted()
             .into_iter()
             .map(|(size, db, key, t)| {
                 json!({"db": db, "key": String::from_utf8_lossy(&key), "type": t, unit: size})
@@ -328,12 +354,12 @@ fn json_report(
         "expired_keys": st.expired,
         "empty_keys": st.empty_keys,
         "fields_with_ttl": st.fields_with_ttl,
-        "databases": st.dbs.iter().map(|(db, d)| json!({
+        "databases": st.dbs.sorted().into_iter().map(|(db, d)| json!({
             "db": db, "keys": d.keys, "expires": d.expires,
             "resize_hint": d.resize_hint.map(|(k, e)| json!({"keys": k, "expires": e})),
         })).collect::<Vec<_>>(),
-        "types": st.types.iter().map(|((t, enc), s)| json!({
-            "type": t, "encoding": enc, "keys": s.keys, "elements": s.elements, "bytes": s.bytes,
+        "types": st.types.sorted().into_iter().map(|((t, enc), s)| json!({
+            "type": t.name(), "encoding": enc.name(), "keys": s.keys, "elements": s.elements, "bytes": s.bytes,
         })).collect::<Vec<_>>(),
         "functions": st.functions,
         "modules": st.modules.iter().map(|(m, n)| json!({"name": m, "keys": n})).collect::<Vec<_>>(),
