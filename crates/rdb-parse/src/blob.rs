@@ -133,6 +133,15 @@ fn lp_backlen_size(l: usize) -> usize {
 
 /// Checks the header, every entry and the end marker; returns the number of entries.
 pub fn lp_validate(b: &[u8]) -> Result<usize, BlobError> {
+    lp_walk(b, |_, _, _| Ok(()))
+}
+
+/// Walks a listpack once, checking the header, every entry and the end marker, and calls `f`
+/// with each entry's index, position and value; returns the number of entries.
+pub fn lp_walk<'a>(
+    b: &'a [u8],
+    mut f: impl FnMut(usize, usize, Str<'a>) -> Result<(), BlobError>,
+) -> Result<usize, BlobError> {
     if b.len() < LP_HEADER + 1 {
         return err(
             0,
@@ -156,8 +165,10 @@ pub fn lp_validate(b: &[u8]) -> Result<usize, BlobError> {
     let mut pos = LP_HEADER;
     let mut count = 0usize;
     let end = b.len() - 1;
+    let body = &b[..end];
     while pos < end {
-        let (_, next) = lp_entry(&b[..end], pos)?;
+        let (v, next) = lp_entry(body, pos)?;
+        f(count, pos, v)?;
         pos = next;
         count += 1;
     }
@@ -437,14 +448,19 @@ pub fn zm_validate(b: &[u8]) -> Result<usize, BlobError> {
 /// could report a false duplicate with negligible probability.
 #[derive(Default, Debug)]
 pub struct DupCheck {
+    /// The first members, scanned linearly: cheaper than a table for small collections.
+    small: Vec<u64>,
     seen: std::collections::HashSet<u64, BuildNoHash>,
 }
+
+const SMALL_DUP: usize = 32;
 
 impl DupCheck {
     /// Clears the set for a new collection, keeping its memory.
     pub fn clear(&mut self) {
         // Clearing costs the capacity, not the length: skip it when empty, and give back the
         // memory of a large collection so every later key does not pay for it.
+        self.small.clear();
         if !self.seen.is_empty() {
             if self.seen.capacity() > 512 {
                 self.seen = Default::default();
@@ -456,7 +472,18 @@ impl DupCheck {
 
     /// Records `s`; false if it was seen before.
     pub fn insert(&mut self, s: &[u8]) -> bool {
-        self.seen.insert(hash_bytes(s))
+        let h = hash_bytes(s);
+        if self.seen.is_empty() {
+            if self.small.contains(&h) {
+                return false;
+            }
+            if self.small.len() < SMALL_DUP {
+                self.small.push(h);
+                return true;
+            }
+            self.seen.extend(self.small.iter().copied());
+        }
+        self.seen.insert(h)
     }
 
     /// Records a [`Str`]; integers hash as their decimal text so `"5"` and `5` collide.
@@ -467,12 +494,16 @@ impl DupCheck {
 
     /// Number of distinct members seen.
     pub fn len(&self) -> usize {
-        self.seen.len()
+        if self.seen.is_empty() {
+            self.small.len()
+        } else {
+            self.seen.len()
+        }
     }
 
     /// True when nothing was recorded.
     pub fn is_empty(&self) -> bool {
-        self.seen.is_empty()
+        self.len() == 0
     }
 }
 

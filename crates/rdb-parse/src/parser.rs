@@ -1445,10 +1445,10 @@ impl<R: Read> Parser<R> {
         match t.0 {
             9 => Ok((BlobKind::Zipmap, blob::zm_validate(b).map_err(e)?)),
             10 => Ok((BlobKind::ZlElements, blob::zl_validate(b).map_err(e)?)),
-            11 => Ok((
-                BlobKind::Intset(blob::intset_validate(b).map_err(e)?.0),
-                blob::intset_validate(b).map_err(e)?.1,
-            )),
+            11 => {
+                let (width, count) = blob::intset_validate(b).map_err(e)?;
+                Ok((BlobKind::Intset(width), count))
+            }
             12 | 13 => {
                 let n = pairs(blob::zl_validate(b).map_err(e)?, 2, "ziplist")?;
                 let mut pos = blob::ZL_HEADER;
@@ -1484,55 +1484,50 @@ impl<R: Read> Parser<R> {
                     23 | 25 => 3,
                     _ => 2,
                 };
-                let n = pairs(blob::lp_validate(b).map_err(e)?, per, "listpack")?;
-                let mut pos = blob::LP_HEADER;
                 let mut prev_ttl: i64 = 1;
                 let mut volatile = 0u64;
-                for _ in 0..n {
-                    let (first, mut p) = blob::lp_entry(b, pos).map_err(e)?;
-                    if !dup.insert_str(first) {
-                        return Err(Error::corrupt(
-                            at + pos as u64,
-                            "duplicate entry in listpack",
-                        ));
-                    }
-                    if per >= 2 {
-                        let (second, q) = blob::lp_entry(b, p).map_err(e)?;
-                        if t.0 == 17 && parse_score(second).is_none_or(f64::is_nan) {
-                            return Err(Error::corrupt(
-                                at + p as u64,
-                                "sorted set score is not a number",
-                            ));
+                let zset = t.0 == 17;
+                let berr = |pos: usize, reason: String| BlobError { pos, reason };
+                let total = blob::lp_walk(b, |i, pos, v| {
+                    match i % per {
+                        0 => {
+                            if !dup.insert_str(v) {
+                                return Err(berr(pos, "duplicate entry in listpack".into()));
+                            }
                         }
-                        p = q;
-                    }
-                    if per == 3 {
-                        let (ttl, q) = blob::lp_entry(b, p).map_err(e)?;
-                        let Str::Int(ttl) = ttl else {
-                            return Err(Error::corrupt(
-                                at + p as u64,
-                                "hash field expire time is not an integer",
-                            ));
-                        };
-                        if !(0..=(1i64 << 48) - 1).contains(&ttl) {
-                            return Err(Error::corrupt(
-                                at + p as u64,
-                                format!("hash field expire time {ttl} out of range"),
-                            ));
+                        1 => {
+                            if zset && parse_score(v).is_none_or(f64::is_nan) {
+                                return Err(berr(pos, "sorted set score is not a number".into()));
+                            }
                         }
-                        // Ordered by expiry, fields without one (0) last.
-                        if ttl != 0 && (prev_ttl == 0 || ttl < prev_ttl) {
-                            return Err(Error::corrupt(
-                                at + p as u64,
-                                "hash listpack fields not ordered by expire time",
-                            ));
+                        _ => {
+                            let Str::Int(ttl) = v else {
+                                return Err(berr(
+                                    pos,
+                                    "hash field expire time is not an integer".into(),
+                                ));
+                            };
+                            if !(0..=(1i64 << 48) - 1).contains(&ttl) {
+                                return Err(berr(
+                                    pos,
+                                    format!("hash field expire time {ttl} out of range"),
+                                ));
+                            }
+                            // Ordered by expiry, fields without one (0) last.
+                            if ttl != 0 && (prev_ttl == 0 || ttl < prev_ttl) {
+                                return Err(berr(
+                                    pos,
+                                    "hash listpack fields not ordered by expire time".into(),
+                                ));
+                            }
+                            prev_ttl = ttl;
+                            volatile += (ttl != 0) as u64;
                         }
-                        prev_ttl = ttl;
-                        volatile += (ttl != 0) as u64;
-                        p = q;
                     }
-                    pos = p;
-                }
+                    Ok(())
+                })
+                .map_err(e)?;
+                let n = pairs(total, per, "listpack")?;
                 self.volatile_fields = volatile;
                 let kind = match t.0 {
                     16 => BlobKind::LpHash,
