@@ -457,6 +457,7 @@ const SMALL_DUP: usize = 32;
 
 impl DupCheck {
     /// Clears the set for a new collection, keeping its memory.
+    #[inline]
     pub fn clear(&mut self) {
         // Clearing costs the capacity, not the length: skip it when empty, and give back the
         // memory of a large collection so every later key does not pay for it.

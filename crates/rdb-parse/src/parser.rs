@@ -483,6 +483,7 @@ impl<R: Read> Parser<R> {
     }
 
     /// Reads an RDB string. LZF strings are decompressed into scratch buffer `slot`.
+    #[inline]
     fn read_string(&mut self, slot: usize, what: &'static str) -> Result<SRef, Error> {
         let at = self.input.offset();
         let b = self.input.u8(what)?;
@@ -949,6 +950,12 @@ impl<R: Read> Parser<R> {
         let mut len: Option<u64> = None;
         let vat = self.input.offset();
         match t.0 {
+            0 if self.skip_values => {
+                // Checked now: the next call only has to end the key.
+                self.read_value("string value")?;
+                self.elements = 1;
+                self.state = State::KeyEnd;
+            }
             0 => self.state = State::StringValue,
             1..=5 => {
                 let n = self.len("element count")?;

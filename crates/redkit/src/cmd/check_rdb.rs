@@ -123,6 +123,7 @@ struct Ranked {
 }
 
 impl Ranked {
+    #[inline]
     fn push(&mut self, n: usize, size: u64, db: u64, key: &[u8], t: &'static str) {
         if n == 0 || (self.heap.len() == n && size <= self.floor) {
             return;
