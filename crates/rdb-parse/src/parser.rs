@@ -950,12 +950,6 @@ impl<R: Read> Parser<R> {
         let mut len: Option<u64> = None;
         let vat = self.input.offset();
         match t.0 {
-            0 if self.skip_values => {
-                // Checked now: the next call only has to end the key.
-                self.read_value("string value")?;
-                self.elements = 1;
-                self.state = State::KeyEnd;
-            }
             0 => self.state = State::StringValue,
             1..=5 => {
                 let n = self.len("element count")?;
