@@ -453,7 +453,7 @@ pub struct DupCheck {
     seen: std::collections::HashSet<u64, BuildNoHash>,
 }
 
-const SMALL_DUP: usize = 32;
+const SMALL_DUP: usize = 8;
 
 impl DupCheck {
     /// Clears the set for a new collection, keeping its memory.
@@ -471,7 +471,16 @@ impl DupCheck {
         }
     }
 
+    /// Makes room for `n` members (a count the format states up front), capped so that a
+    /// corrupt count cannot reserve much.
+    pub fn expect(&mut self, n: u64) {
+        if n as usize > SMALL_DUP {
+            self.seen.reserve((n as usize).min(1 << 16));
+        }
+    }
+
     /// Records `s`; false if it was seen before.
+    #[inline]
     pub fn insert(&mut self, s: &[u8]) -> bool {
         let h = hash_bytes(s);
         if self.seen.is_empty() {

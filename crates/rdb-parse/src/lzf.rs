@@ -78,6 +78,15 @@ pub fn decompress_into(input: &[u8], out: &mut [u8]) -> Result<usize, &'static s
                 for i in 0..len {
                     out[op + i] = out[start + i];
                 }
+            } else if off >= 16 && op + len + 16 <= out.len() {
+                // Far enough apart: 16-byte moves, the last one spilling past `len` into
+                // bytes that later tokens overwrite.
+                let mut k = 0;
+                while k < len {
+                    let (head, tail) = out.split_at_mut(op + k);
+                    tail[..16].copy_from_slice(&head[start + k..start + k + 16]);
+                    k += 16;
+                }
             } else if off >= len {
                 out.copy_within(start..start + len, op);
             } else {

@@ -961,6 +961,9 @@ impl<R: Read> Parser<R> {
                     5 => ItemKind::ZsetBinary,
                     _ => ItemKind::Hash,
                 };
+                if t.0 != 1 {
+                    self.dup.expect(n);
+                }
                 self.state = State::Items { kind, left: n };
             }
             22 if valkey => {
