@@ -42,6 +42,49 @@ static ESCAPE: [u8; 256] = {
     t
 };
 
+const NEEDS_ESCAPE: u8 = 1;
+const NON_ASCII: u8 = 2;
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any byte of the 8 in `w` needs a JSON escape (control bytes, `"`, `\\`).
+#[inline]
+fn word_needs_escape(w: u64) -> bool {
+    // A byte of `v` is zero: the classic "has zero byte" test.
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    (w.wrapping_sub(ONES * 0x20) & !w & HIGHS)
+        | has_zero(w ^ (ONES * b'"' as u64))
+        | has_zero(w ^ (ONES * b'\\' as u64))
+        != 0
+}
+
+/// One pass over `s`, 8 bytes at a time: whether any byte needs a JSON escape (control
+/// bytes, `"`, `\\`), and whether any is outside ASCII.
+#[inline]
+fn scan(s: &[u8]) -> u8 {
+    let mut escape = false;
+    let mut high = 0u64;
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+        high |= w;
+        escape |= word_needs_escape(w);
+    }
+    let mut flags = 0u8;
+    for &b in chunks.remainder() {
+        flags |= ((b < 0x20) | (b == b'"') | (b == b'\\')) as u8;
+        high |= b as u64;
+    }
+    if escape {
+        flags |= NEEDS_ESCAPE;
+    }
+    if high & HIGHS != 0 {
+        flags |= NON_ASCII;
+    }
+    flags
+}
+
 /// For each byte, what it becomes inside a JSON string, in an 8-byte cell, and its length.
 static ESCAPED: [([u8; 8], u8); 256] = {
     let mut t = [([0u8; 8], 1u8); 256];
@@ -131,10 +174,12 @@ impl<W: Write> Json<W> {
 
     /// Writes bytes known to be UTF-8 as a JSON string, escaping what JSON requires.
     fn quoted(&mut self, s: &[u8]) -> io::Result<()> {
-        // One branch-free pass (it vectorises) tells whether anything needs escaping.
-        let plain = s.iter().fold(0u8, |acc, &b| {
-            acc | (b < 0x20) as u8 | (b == b'"') as u8 | (b == b'\\') as u8
-        }) == 0;
+        let plain = scan(s) & NEEDS_ESCAPE == 0;
+        self.quoted_scanned(s, plain)
+    }
+
+    /// [`Json::quoted`] once the caller knows whether `s` needs escapes.
+    fn quoted_scanned(&mut self, s: &[u8], plain: bool) -> io::Result<()> {
         let buf = &mut self.buf;
         if plain {
             buf.reserve(s.len() + 2);
@@ -150,7 +195,22 @@ impl<W: Write> Json<W> {
         let out = &mut buf[old..];
         out[0] = b'"';
         let mut j = 1;
-        for &b in s {
+        let mut chunks = s.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+            if word_needs_escape(w) {
+                for &b in c {
+                    let (cell, len) = &ESCAPED[b as usize];
+                    out[j..j + 8].copy_from_slice(cell);
+                    j += *len as usize;
+                }
+            } else {
+                // Eight plain bytes: one move.
+                out[j..j + 8].copy_from_slice(c);
+                j += 8;
+            }
+        }
+        for &b in chunks.remainder() {
             let (cell, len) = &ESCAPED[b as usize];
             out[j..j + 8].copy_from_slice(cell);
             j += *len as usize;
@@ -178,8 +238,10 @@ impl<W: Write> Json<W> {
         match self.mode {
             BytesMode::Base64 => self.base64_string(b),
             BytesMode::Auto => {
-                if std::str::from_utf8(b).is_ok() {
-                    self.quoted(b)
+                // One pass tells ASCII (valid UTF-8 without more work) and escapes apart.
+                let flags = scan(b);
+                if flags & NON_ASCII == 0 || std::str::from_utf8(b).is_ok() {
+                    self.quoted_scanned(b, flags & NEEDS_ESCAPE == 0)
                 } else {
                     self.buf.extend_from_slice(b"{\"base64\":");
                     self.base64_string(b)?;
@@ -240,6 +302,41 @@ mod tests {
             j.flush().unwrap();
         }
         String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn scan_agrees_with_a_byte_loop() {
+        let mut seed = 7u64;
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 40) as usize;
+            let s: Vec<u8> = (0..len)
+                .map(|i| {
+                    let r = (seed >> (i % 50)) as u8;
+                    // Mostly printable ASCII, sometimes a byte of interest.
+                    match r % 16 {
+                        0 => b'"',
+                        1 => b'\\',
+                        2 => r % 0x20,
+                        3 => 0x80 | r,
+                        _ => 0x20 + r % 0x5f,
+                    }
+                })
+                .collect();
+            let want_escape = s.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+            let want_high = s.iter().any(|&b| b >= 0x80);
+            let f = scan(&s);
+            // A high byte may also set the escape flag (it is then handled by from_utf8 and the
+            // escaping pass, which only ever escapes what needs it).
+            if !want_high {
+                assert_eq!(f & NEEDS_ESCAPE != 0, want_escape, "{s:?}");
+            } else if want_escape {
+                assert!(f & NEEDS_ESCAPE != 0, "{s:?}");
+            }
+            assert_eq!(f & NON_ASCII != 0, want_high, "{s:?}");
+        }
     }
 
     #[test]
