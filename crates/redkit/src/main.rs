@@ -10,7 +10,7 @@ mod progress;
 
 use clap::{Parser, Subcommand};
 
-/// Offline, streaming tools for Redis and Valkey persistence files (RDB snapshots).
+/// Offline, streaming tools for Redis and Valkey persistence files (RDB snapshots, AOF logs).
 ///
 /// Every command reads its input once, in bounded memory, and never modifies it.
 #[derive(Debug, Parser)]
@@ -24,6 +24,8 @@ struct Cli {
 enum Command {
     /// Check that an RDB file is sound (CRC64, structure, every encoding) and summarise it
     CheckRdb(cmd::check_rdb::Args),
+    /// Check that an AOF loads: manifest, files, RESP framing, MULTI/EXEC, annotations
+    CheckAof(cmd::check_aof::Args),
     /// Dump an RDB file as JSON Lines, one object per key
     DumpJson(cmd::dump_json::Args),
 }
@@ -39,6 +41,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::CheckRdb(args) => cmd::check_rdb::run(args),
+        Command::CheckAof(args) => cmd::check_aof::run(args),
         Command::DumpJson(args) => cmd::dump_json::run(args),
     };
     let code = match result {

@@ -1,0 +1,380 @@
+//! `redkit check-aof`: is this AOF loadable? Manifest, files, framing, transactions, annotations.
+
+use crate::exit;
+use anyhow::{bail, Context, Result};
+use aof_parse::{AofReader, Item};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
+use manifest::{FileType, Manifest};
+use serde_json::{json, Value};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+const EXAMPLES: &str = "\
+Examples:
+  redkit check-aof appendonlydir                      a Redis 7+ multi-part AOF directory
+  redkit check-aof appendonlydir/appendonly.aof.manifest
+  redkit check-aof appendonly.aof                     a single-file AOF (plain or RDB preamble)
+  redkit check-aof appendonlydir --json               one JSON object, for scripts
+
+Exit status: 0 valid, 1 problems found (corrupt, truncated, missing files), 2 usage or I/O error.";
+
+/// Check that an append-only file loads: the manifest, every file it lists, RESP framing,
+/// MULTI/EXEC balance and `#TS` annotations.
+///
+/// Reads every file once, in bounded memory, and changes nothing. For each problem it says
+/// where (file and byte offset) and where a repair would cut: the end of the last complete
+/// command, or the start of an unfinished MULTI.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// An appendonlydir, its manifest, a single AOF file, or a base RDB
+    pub path: PathBuf,
+    /// Print one JSON object instead of tables
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What was found in one file.
+#[derive(Default)]
+struct FileReport {
+    name: String,
+    role: &'static str,
+    size: u64,
+    format: &'static str,
+    commands: u64,
+    annotations: u64,
+    first_ts: Option<u64>,
+    last_ts: Option<u64>,
+    preamble_keys: u64,
+    problems: Vec<Value>,
+    warnings: Vec<String>,
+    cut_at: Option<u64>,
+}
+
+/// Finds the manifest in a directory: the single `*.manifest` file.
+fn manifest_in(dir: &Path) -> Result<PathBuf> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read directory {}", dir.display()))?
+    {
+        let p = e?.path();
+        if p.extension().is_some_and(|x| x == "manifest")
+            && !p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("temp-"))
+        {
+            found.push(p);
+        }
+    }
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => bail!(
+            "{} holds no *.manifest file: not a multi-part AOF directory",
+            dir.display()
+        ),
+        _ => bail!(
+            "{} holds several manifests: name the one to check",
+            dir.display()
+        ),
+    }
+}
+
+/// True when the file's first line that is not a comment starts with `file ` (a manifest).
+fn looks_like_manifest(path: &Path) -> Result<bool> {
+    if path.extension().is_some_and(|x| x == "manifest") {
+        return Ok(true);
+    }
+    let mut head = vec![0u8; 4096];
+    let n = {
+        use std::io::Read;
+        let mut f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        f.read(&mut head)?
+    };
+    let head = &head[..n];
+    Ok(head
+        .split(|&b| b == b'\n')
+        .find(|l| !l.starts_with(b"#"))
+        .is_some_and(|l| l.starts_with(b"file ")))
+}
+
+fn check_file(path: &Path, role: &'static str, last: bool) -> Result<FileReport> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let size = file.metadata()?.len();
+    let mut rep = FileReport {
+        name: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        role,
+        size,
+        format: "resp",
+        ..FileReport::default()
+    };
+    let mut reader = AofReader::new(std::io::BufReader::with_capacity(1 << 17, file));
+    loop {
+        match reader.next_item() {
+            Ok(Some(Item::Preamble)) => {
+                rep.format = "rdb";
+                let rdb = reader.rdb().expect("inside the preamble");
+                loop {
+                    match rdb.next_event() {
+                        Ok(Some(rdb_parse::Event::KeyStart(_))) => rep.preamble_keys += 1,
+                        Ok(Some(_)) => {}
+                        Ok(None) => break,
+                        Err(e) => {
+                            rep.problems.push(json!({
+                                "offset": e.offset(),
+                                "kind": "rdb",
+                                "message": format!("RDB part: {}", e.kind()),
+                                "fixable": false,
+                            }));
+                            return Ok(rep);
+                        }
+                    }
+                }
+            }
+            Ok(Some(Item::PreambleEnd { end })) => {
+                if end < size {
+                    rep.format = "rdb+resp";
+                }
+            }
+            Ok(Some(Item::Timestamp {
+                unix_secs, offset, ..
+            })) => {
+                if let Some(prev) = rep.last_ts {
+                    if unix_secs < prev {
+                        rep.warnings.push(format!(
+                            "timestamp goes backwards at offset {offset}: {unix_secs} after {prev}"
+                        ));
+                    }
+                }
+                rep.first_ts.get_or_insert(unix_secs);
+                rep.last_ts = Some(unix_secs);
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                if let Some(multi) = reader.open_multi() {
+                    rep.problems.push(json!({
+                        "offset": multi,
+                        "kind": "unfinished-multi",
+                        "message": format!("MULTI at offset {multi} has no EXEC before the end of the file"),
+                        "fixable": last,
+                        "cut_at": multi,
+                        "bytes_after_cut": size.saturating_sub(multi),
+                    }));
+                    rep.cut_at = Some(multi);
+                }
+                break;
+            }
+            Err(e) => {
+                let kind = if e.is_truncation() {
+                    "truncated"
+                } else if e.is_io() {
+                    bail!("cannot read {}: {e}", path.display())
+                } else if matches!(e.kind(), aof_parse::ErrorKind::Rdb(_)) {
+                    "rdb"
+                } else {
+                    "corrupt"
+                };
+                let cut = reader.last_good_offset();
+                // Redis only ever truncates the last file, and never inside an RDB part.
+                let fixable = last && kind != "rdb";
+                rep.problems.push(json!({
+                    "offset": e.offset(),
+                    "kind": kind,
+                    "message": e.to_string(),
+                    "fixable": fixable,
+                    "cut_at": cut,
+                    "bytes_after_cut": size.saturating_sub(cut),
+                }));
+                rep.cut_at = Some(cut);
+                break;
+            }
+        }
+    }
+    rep.commands = reader.commands();
+    rep.annotations = reader.annotations();
+    Ok(rep)
+}
+
+/// Runs the subcommand; returns the exit code.
+pub fn run(args: Args) -> Result<i32> {
+    let path = &args.path;
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let manifest_path = if meta.is_dir() {
+        Some(manifest_in(path)?)
+    } else if looks_like_manifest(path)? {
+        Some(path.clone())
+    } else {
+        None
+    };
+    let mut files: Vec<FileReport> = Vec::new();
+    let mut problems: Vec<Value> = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
+    let mut manifest_json = Value::Null;
+    match &manifest_path {
+        None => files.push(check_file(path, "single", true)?),
+        Some(mp) => {
+            let dir = mp
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from("."));
+            let text =
+                std::fs::read(mp).with_context(|| format!("cannot read {}", mp.display()))?;
+            match Manifest::parse(&text) {
+                Err(e) => problems.push(json!({
+                    "file": mp.file_name().map(|n| n.to_string_lossy().into_owned()),
+                    "line": e.line,
+                    "kind": "manifest",
+                    "message": e.to_string(),
+                    "fixable": false,
+                })),
+                Ok(m) => {
+                    manifest_json = json!({
+                        "path": mp.display().to_string(),
+                        "base": m.base.as_ref().map(|f| f.display_name()),
+                        "history": m.history.iter().map(|f| f.display_name()).collect::<Vec<_>>(),
+                        "incr": m.incr.iter().map(|f| f.display_name()).collect::<Vec<_>>(),
+                    });
+                    // Files on disk the manifest does not list.
+                    let listed: Vec<String> = m.files().map(|f| f.display_name()).collect();
+                    if let Ok(rd) = std::fs::read_dir(&dir) {
+                        for e in rd.flatten() {
+                            let n = e.file_name().to_string_lossy().into_owned();
+                            let part = n.ends_with(".aof") || n.ends_with(".rdb");
+                            if part && !listed.contains(&n) && Some(e.path()) != Some(mp.clone()) {
+                                warnings.push(format!(
+                                    "{n} is in the directory but not in the manifest"
+                                ));
+                            }
+                        }
+                    }
+                    let loaded: Vec<_> = m.loaded().collect();
+                    for (i, f) in loaded.iter().enumerate() {
+                        let p = dir.join(String::from_utf8_lossy(&f.name).as_ref());
+                        let role = if f.kind == FileType::Base {
+                            "base"
+                        } else {
+                            "incr"
+                        };
+                        if !p.exists() {
+                            problems.push(json!({
+                                "file": f.display_name(),
+                                "line": f.line,
+                                "kind": "missing",
+                                "message": format!("{} is listed in the manifest (line {}) but missing", f.display_name(), f.line),
+                                "fixable": false,
+                            }));
+                            continue;
+                        }
+                        let rep = check_file(&p, role, i + 1 == loaded.len())?;
+                        let name = f.display_name();
+                        if role == "base" {
+                            let says_rdb = name.ends_with(".rdb");
+                            if says_rdb != rep.format.starts_with("rdb") {
+                                warnings.push(format!(
+                                    "{name}: named as {} but holds {}",
+                                    if says_rdb {
+                                        "an RDB base"
+                                    } else {
+                                        "a RESP base"
+                                    },
+                                    rep.format
+                                ));
+                            }
+                        }
+                        files.push(rep);
+                    }
+                }
+            }
+        }
+    }
+    for f in &files {
+        for p in &f.problems {
+            let mut p = p.clone();
+            p["file"] = json!(f.name);
+            problems.push(p);
+        }
+        warnings.extend(f.warnings.iter().map(|w| format!("{}: {w}", f.name)));
+    }
+    let report = json!({
+        "path": path.display().to_string(),
+        "kind": if manifest_path.is_some() { "multi-part" } else { "single-file" },
+        "valid": problems.is_empty(),
+        "manifest": manifest_json,
+        "files": files.iter().map(|f| json!({
+            "name": f.name, "role": f.role, "size": f.size, "format": f.format,
+            "commands": f.commands, "annotations": f.annotations,
+            "first_timestamp": f.first_ts, "last_timestamp": f.last_ts,
+            "rdb_keys": f.preamble_keys, "cut_at": f.cut_at,
+        })).collect::<Vec<_>>(),
+        "problems": problems,
+        "warnings": warnings,
+    });
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report);
+    }
+    Ok(if problems.is_empty() {
+        exit::OK
+    } else {
+        exit::PROBLEMS
+    })
+}
+
+fn print_report(r: &Value) {
+    let s = |v: &Value| match v {
+        Value::Null => "-".to_string(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(vec![
+        "file",
+        "role",
+        "format",
+        "bytes",
+        "commands",
+        "#TS range",
+    ]);
+    for f in r["files"].as_array().into_iter().flatten() {
+        let ts = match (f["first_timestamp"].as_u64(), f["last_timestamp"].as_u64()) {
+            (Some(a), Some(b)) => format!("{a}..{b}"),
+            _ => "-".into(),
+        };
+        t.add_row(vec![
+            Cell::new(s(&f["name"])),
+            Cell::new(s(&f["role"])),
+            Cell::new(s(&f["format"])),
+            Cell::new(s(&f["size"])).set_alignment(CellAlignment::Right),
+            Cell::new(s(&f["commands"])).set_alignment(CellAlignment::Right),
+            Cell::new(ts),
+        ]);
+    }
+    println!("{t}");
+    let problems = r["problems"].as_array().cloned().unwrap_or_default();
+    if problems.is_empty() {
+        println!("VALID: {} ({})", s(&r["path"]), s(&r["kind"]));
+    } else {
+        println!("INVALID: {} problem(s)", problems.len());
+        for p in &problems {
+            let mut line = format!("- {}: {}", s(&p["file"]), s(&p["message"]));
+            if let Some(cut) = p["cut_at"].as_u64() {
+                line.push_str(&format!(
+                    "; a repair would cut at offset {cut}, keeping {cut} bytes and setting {} aside",
+                    s(&p["bytes_after_cut"])
+                ));
+                if p["fixable"] == false {
+                    line.push_str(" (not the last file: cutting would lose what follows)");
+                }
+            }
+            println!("{line}");
+        }
+    }
+    for w in r["warnings"].as_array().into_iter().flatten() {
+        eprintln!("warning: {}", s(w));
+    }
+}

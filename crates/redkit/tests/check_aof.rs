@@ -1,0 +1,232 @@
+//! `redkit check-aof` against `redis-check-aof` on a multi-part AOF written by a real
+//! redis-server 7.0 (started here on a unix socket), intact and damaged in the ways a crash
+//! leaves it: verdicts and cut offsets must agree.
+
+mod common;
+
+use common::redkit;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn resp(args: &[&str]) -> Vec<u8> {
+    let mut v = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        v.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+    }
+    v
+}
+
+/// Sends one command and reads one reply line (enough for the simple replies used here).
+fn call(sock: &mut BufReader<UnixStream>, args: &[&str]) -> String {
+    sock.get_mut().write_all(&resp(args)).unwrap();
+    let mut line = String::new();
+    sock.read_line(&mut line).unwrap();
+    if let Some(n) = line
+        .strip_prefix('$')
+        .and_then(|n| n.trim().parse::<i64>().ok())
+    {
+        if n >= 0 {
+            let mut body = vec![0u8; n as usize + 2];
+            sock.read_exact(&mut body).unwrap();
+        }
+    }
+    line
+}
+
+/// Starts redis-server 7.0 with AOF on, writes a workload, stops it; returns the directory.
+fn make_aof() -> Option<(Server, PathBuf)> {
+    let ok = Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !ok {
+        if std::env::var_os("REDKIT_REQUIRE_SERVERS").is_some() {
+            panic!("redis-server is required but cannot be run");
+        }
+        return None;
+    }
+    let dir = std::env::temp_dir().join(format!("redkit-aof-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let sock = dir.join("s.sock");
+    let child = Command::new("redis-server")
+        .args(["--port", "0", "--unixsocket"])
+        .arg(&sock)
+        .arg("--dir")
+        .arg(&dir)
+        .args([
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--aof-timestamp-enabled",
+            "yes",
+            "--aof-use-rdb-preamble",
+            "yes",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server {
+        child,
+        dir: dir.clone(),
+    };
+    let start = Instant::now();
+    let stream = loop {
+        if let Ok(s) = UnixStream::connect(&sock) {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "redis-server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut c = BufReader::new(stream);
+    for i in 0..200 {
+        let k = format!("key:{i}");
+        call(&mut c, &["SET", &k, &format!("value-{i}")]);
+        if i % 50 == 0 {
+            call(&mut c, &["MULTI"]);
+            call(&mut c, &["INCR", "counter"]);
+            call(&mut c, &["RPUSH", "list", &k]);
+            call(&mut c, &["EXEC"]);
+        }
+    }
+    call(&mut c, &["HSET", "h", "f", "v"]);
+    call(&mut c, &["SHUTDOWN", "NOSAVE"]);
+    let mut server = server;
+    let _ = server.child.wait();
+    Some((server, dir.join("appendonlydir")))
+}
+
+fn incr_file(dir: &Path) -> PathBuf {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".incr.aof"))
+        .unwrap()
+}
+
+/// redis-check-aof's verdict (exit code) and its `ok_up_to` for the last file.
+fn redis_check_aof(dir: &Path) -> (i32, Option<u64>) {
+    let manifest = dir.join("appendonly.aof.manifest");
+    let out = Command::new("redis-check-aof")
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let ok_up_to = text
+        .lines()
+        .filter(|l| l.starts_with("AOF analyzed:"))
+        .next_back()
+        .and_then(|l| l.split("ok_up_to=").nth(1))
+        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.trim().parse().ok());
+    (out.status.code().unwrap(), ok_up_to)
+}
+
+fn ours(dir: &Path) -> (i32, Value) {
+    let out = redkit(&["check-aof", "--json", dir.to_str().unwrap()]);
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    (out.status.code().unwrap(), v)
+}
+
+#[test]
+fn agrees_with_redis_check_aof() {
+    let Some((_server, dir)) = make_aof() else {
+        return;
+    };
+    // Intact.
+    let (code, r) = ours(&dir);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(redis_check_aof(&dir).0, 0);
+    let files = r["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2, "{r}");
+    assert!(files[1]["commands"].as_u64().unwrap() >= 200);
+    assert!(files[1]["first_timestamp"].is_u64(), "{r}");
+
+    let incr = incr_file(&dir);
+    let original = std::fs::read(&incr).unwrap();
+    // Redis logs MULTI and EXEC in either case depending on the version.
+    let multi = original
+        .windows(15)
+        .rposition(|w| w.eq_ignore_ascii_case(b"*1\r\n$5\r\nMULTI\r\n"))
+        .expect("a MULTI in the log");
+    let exec_end = multi
+        + original[multi..]
+            .windows(14)
+            .position(|w| w.eq_ignore_ascii_case(b"*1\r\n$4\r\nEXEC\r\n"))
+            .expect("its EXEC")
+        + 14;
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("torn last command", original[..original.len() - 5].to_vec()),
+        (
+            "torn inside the last MULTI",
+            original[..exec_end - 3].to_vec(),
+        ),
+        ("cut right after MULTI", original[..multi + 15].to_vec()),
+        ("garbage in the middle", {
+            let mut d = original.clone();
+            d[original.len() / 2] = b'!';
+            d
+        }),
+        ("zero-filled tail", {
+            let mut d = original.clone();
+            d.extend(std::iter::repeat_n(0u8, 4096));
+            d
+        }),
+    ];
+    for (what, data) in cases {
+        std::fs::write(&incr, &data).unwrap();
+        let (their_code, their_cut) = redis_check_aof(&dir);
+        let (code, r) = ours(&dir);
+        assert_eq!(code, their_code, "{what}: verdict ({r})");
+        let p = &r["problems"][0];
+        // redis-check-aof's ok_up_to is where a repair cuts; ours must be the same offset.
+        let cut = their_cut.unwrap_or_else(|| panic!("{what}: no ok_up_to from redis-check-aof"));
+        assert_eq!(p["cut_at"].as_u64(), Some(cut), "{what}: cut ({r})");
+    }
+    std::fs::write(&incr, &original).unwrap();
+
+    // A missing file and a bad manifest line are problems, with the line.
+    let manifest = dir.join("appendonly.aof.manifest");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, text.replace("type i", "type z")).unwrap();
+    let (code, r) = ours(&dir);
+    assert_eq!(code, 1);
+    assert_eq!(r["problems"][0]["kind"], "manifest", "{r}");
+    assert_eq!(redis_check_aof(&dir).0, 1);
+    std::fs::write(&manifest, &text).unwrap();
+    std::fs::rename(&incr, dir.join("moved-away")).unwrap();
+    let (code, r) = ours(&dir);
+    assert_eq!(code, 1);
+    assert_eq!(r["problems"][0]["kind"], "missing", "{r}");
+    assert_eq!(redis_check_aof(&dir).0, 1);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = redkit(&["check-aof", "/nonexistent/dir"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = redkit(&["check-aof", "--help"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Examples:"));
+}
