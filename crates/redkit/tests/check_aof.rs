@@ -135,8 +135,7 @@ fn redis_check_aof(dir: &Path) -> (i32, Option<u64>) {
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let ok_up_to = text
         .lines()
-        .filter(|l| l.starts_with("AOF analyzed:"))
-        .next_back()
+        .rfind(|l| l.starts_with("AOF analyzed:"))
         .and_then(|l| l.split("ok_up_to=").nth(1))
         .and_then(|v| v.split(',').next())
         .and_then(|v| v.trim().parse().ok());
