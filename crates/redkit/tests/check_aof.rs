@@ -35,23 +35,30 @@ fn resp(args: &[&str]) -> Vec<u8> {
 
 /// Sends one command and reads one reply line (enough for the simple replies used here).
 fn call(sock: &mut BufReader<UnixStream>, args: &[&str]) -> String {
-    sock.get_mut().write_all(&resp(args)).unwrap();
+    try_call(sock, args).unwrap()
+}
+
+fn try_call(sock: &mut BufReader<UnixStream>, args: &[&str]) -> std::io::Result<String> {
+    sock.get_mut().write_all(&resp(args))?;
     let mut line = String::new();
-    sock.read_line(&mut line).unwrap();
+    sock.read_line(&mut line)?;
+    if line.is_empty() {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
     if let Some(n) = line
         .strip_prefix('$')
         .and_then(|n| n.trim().parse::<i64>().ok())
     {
         if n >= 0 {
             let mut body = vec![0u8; n as usize + 2];
-            sock.read_exact(&mut body).unwrap();
+            sock.read_exact(&mut body)?;
         }
     }
-    line
+    Ok(line)
 }
 
 /// Starts redis-server 7.0 with AOF on, writes a workload, stops it; returns the directory.
-fn make_aof() -> Option<(Server, PathBuf)> {
+fn make_aof(tag: &str) -> Option<(Server, PathBuf)> {
     let ok = Command::new("redis-server")
         .arg("--version")
         .output()
@@ -62,7 +69,7 @@ fn make_aof() -> Option<(Server, PathBuf)> {
         }
         return None;
     }
-    let dir = std::env::temp_dir().join(format!("redkit-aof-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("redkit-aof-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let sock = dir.join("s.sock");
@@ -151,7 +158,7 @@ fn ours(dir: &Path) -> (i32, Value) {
 
 #[test]
 fn agrees_with_redis_check_aof() {
-    let Some((_server, dir)) = make_aof() else {
+    let Some((_server, dir)) = make_aof("verdicts") else {
         return;
     };
     // Intact.
@@ -220,6 +227,166 @@ fn agrees_with_redis_check_aof() {
     assert_eq!(code, 1);
     assert_eq!(r["problems"][0]["kind"], "missing", "{r}");
     assert_eq!(redis_check_aof(&dir).0, 1);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    let _ = std::fs::remove_dir_all(to);
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+    }
+}
+
+/// Starts redis-server on `dir` (an appendonlydir's parent) and returns its DBSIZE, or the
+/// server's log when it refuses to load.
+fn load_dbsize(parent: &Path) -> Result<i64, String> {
+    let sock = parent.join("load.sock");
+    let mut child = Command::new("redis-server")
+        .args(["--port", "0", "--unixsocket"])
+        .arg(&sock)
+        .arg("--dir")
+        .arg(parent)
+        .args([
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--aof-load-truncated",
+            "no",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let result = loop {
+        if let Ok(s) = UnixStream::connect(&sock) {
+            let mut c = BufReader::new(s);
+            // Wait for the load to finish.
+            let reply = loop {
+                match try_call(&mut c, &["DBSIZE"]) {
+                    Ok(r) if r.starts_with("-LOADING") => {
+                        std::thread::sleep(Duration::from_millis(20))
+                    }
+                    other => break other,
+                }
+            };
+            break match reply {
+                Ok(r) => r
+                    .trim()
+                    .trim_start_matches(':')
+                    .parse::<i64>()
+                    .map_err(|e| format!("{r}: {e}")),
+                // The server accepted the connection, then gave up loading and exited.
+                Err(e) => Err(format!("connection lost: {e}")),
+            };
+        }
+        if let Ok(Some(_)) = child.try_wait() {
+            let mut log = String::new();
+            child
+                .stdout
+                .take()
+                .unwrap()
+                .read_to_string(&mut log)
+                .unwrap();
+            break Err(log);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "redis-server did not answer"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}
+
+#[test]
+fn fix_cuts_like_redis_check_aof_keeps_the_cut_and_redis_loads_the_result() {
+    let Some((server, dir)) = make_aof("fix") else {
+        return;
+    };
+    let incr = incr_file(&dir);
+    let original = std::fs::read(&incr).unwrap();
+    let torn = original[..original.len() - 9].to_vec();
+    std::fs::write(&incr, &torn).unwrap();
+    // The damaged directory does not load with aof-load-truncated off.
+    assert!(load_dbsize(&server.dir).is_err());
+
+    // redis-check-aof --fix on one copy, redkit check-aof --fix --yes on another.
+    let theirs = server.dir.join("theirs/appendonlydir");
+    let ours_dir = server.dir.join("ours/appendonlydir");
+    copy_dir(&dir, &theirs);
+    copy_dir(&dir, &ours_dir);
+    let mut child = Command::new("redis-check-aof")
+        .arg("--fix")
+        .arg(theirs.join("appendonly.aof.manifest"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"y\n").unwrap();
+    assert!(child.wait().unwrap().success());
+
+    // Without --yes and without a terminal: refused, nothing changed.
+    let out = redkit(&["check-aof", "--fix", ours_dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--yes"));
+    assert_eq!(std::fs::read(incr_file(&ours_dir)).unwrap(), torn);
+    // --dry-run: the plan, nothing changed.
+    let out = redkit(&[
+        "check-aof",
+        "--fix",
+        "--dry-run",
+        ours_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Plan: cut"));
+    assert_eq!(std::fs::read(incr_file(&ours_dir)).unwrap(), torn);
+
+    let out = redkit(&["check-aof", "--fix", "--yes", ours_dir.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fixed = std::fs::read(incr_file(&ours_dir)).unwrap();
+    assert_eq!(
+        fixed,
+        std::fs::read(incr_file(&theirs)).unwrap(),
+        "same bytes as redis-check-aof --fix"
+    );
+    // Nothing lost: the cut bytes are beside the file, and appending them restores it.
+    let cut_file = ours_dir.join(format!("appendonly.aof.1.incr.aof.cut-{}", fixed.len()));
+    let kept = std::fs::read(&cut_file).unwrap();
+    assert_eq!([fixed.clone(), kept].concat(), torn);
+    // redis-server loads the fixed directory, and every key before the cut is there.
+    std::fs::remove_file(&cut_file).unwrap();
+    let n = load_dbsize(&server.dir.join("ours")).expect("redis-server loads the fixed AOF");
+    assert!(n >= 199, "{n} keys");
+
+    // Damage in the middle: refused, because valid commands follow.
+    // (the '*' of a command a third of the way in, so the framing breaks there)
+    let mut middle = original.clone();
+    let third = original.len() / 3;
+    let star = third
+        + original[third..]
+            .windows(3)
+            .position(|w| w == b"\r\n*")
+            .unwrap()
+        + 2;
+    middle[star] = b'!';
+    std::fs::write(incr_file(&ours_dir), &middle).unwrap();
+    let out = redkit(&["check-aof", "--fix", "--yes", ours_dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("damage in the middle"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(incr_file(&ours_dir)).unwrap(), middle);
 }
 
 #[test]

@@ -32,12 +32,24 @@ pub struct Args {
     /// Print one JSON object instead of tables
     #[arg(long)]
     pub json: bool,
+    /// Repair a torn or corrupt tail of the last file (the cut bytes are kept beside it)
+    #[arg(long)]
+    pub fix: bool,
+    /// With --fix: do not ask for confirmation
+    #[arg(long, requires = "fix")]
+    pub yes: bool,
+    /// With --fix: show what would be cut, change nothing
+    #[arg(long, requires = "fix")]
+    pub dry_run: bool,
 }
 
 /// What was found in one file.
 #[derive(Default)]
 struct FileReport {
+    path: PathBuf,
     name: String,
+    /// The last command that a cut keeps, summarised.
+    last_kept: Option<String>,
     role: &'static str,
     size: u64,
     format: &'static str,
@@ -101,6 +113,7 @@ fn check_file(path: &Path, role: &'static str, last: bool) -> Result<FileReport>
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let size = file.metadata()?.len();
     let mut rep = FileReport {
+        path: path.to_path_buf(),
         name: path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -151,6 +164,12 @@ fn check_file(path: &Path, role: &'static str, last: bool) -> Result<FileReport>
                 rep.first_ts.get_or_insert(unix_secs);
                 rep.last_ts = Some(unix_secs);
             }
+            Ok(Some(Item::Command(c))) => {
+                let summary = summarize(&c);
+                if reader.open_multi().is_none() {
+                    rep.last_kept = Some(summary);
+                }
+            }
             Ok(Some(_)) => {}
             Ok(None) => {
                 if let Some(multi) = reader.open_multi() {
@@ -177,8 +196,14 @@ fn check_file(path: &Path, role: &'static str, last: bool) -> Result<FileReport>
                     "corrupt"
                 };
                 let cut = reader.last_good_offset();
-                // Redis only ever truncates the last file, and never inside an RDB part.
-                let fixable = last && kind != "rdb";
+                // Redis only ever truncates the last file, and never inside an RDB part; and a
+                // cut must not throw away valid commands that follow the damage.
+                let follows = if kind == "corrupt" {
+                    valid_command_after(path, e.offset())?
+                } else {
+                    None
+                };
+                let fixable = last && kind != "rdb" && follows.is_none();
                 rep.problems.push(json!({
                     "offset": e.offset(),
                     "kind": kind,
@@ -186,6 +211,7 @@ fn check_file(path: &Path, role: &'static str, last: bool) -> Result<FileReport>
                     "fixable": fixable,
                     "cut_at": cut,
                     "bytes_after_cut": size.saturating_sub(cut),
+                    "valid_data_after": follows,
                 }));
                 rep.cut_at = Some(cut);
                 break;
@@ -195,6 +221,214 @@ fn check_file(path: &Path, role: &'static str, last: bool) -> Result<FileReport>
     rep.commands = reader.commands();
     rep.annotations = reader.annotations();
     Ok(rep)
+}
+
+/// A command in a few words for messages: its first arguments, shortened.
+fn summarize(c: &aof_parse::Command<'_>) -> String {
+    let mut words: Vec<String> = c
+        .args()
+        .take(3)
+        .map(|a| {
+            let t = String::from_utf8_lossy(&a[..a.len().min(40)]).into_owned();
+            if a.len() > 40 {
+                format!("{t}…")
+            } else {
+                t
+            }
+        })
+        .collect();
+    if c.argc() > 3 {
+        words.push(format!("… ({} arguments)", c.argc()));
+    }
+    words.join(" ")
+}
+
+/// The offset of the first complete command after `offset`, if any: then the damage is in the
+/// middle of the file, and cutting there would lose valid data.
+fn valid_command_after(path: &Path, offset: u64) -> Result<Option<u64>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let size = f.metadata()?.len();
+    let mut pos = offset + 1;
+    let mut buf = vec![0u8; 1 << 16];
+    while pos < size {
+        f.seek(SeekFrom::Start(pos))?;
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        // Candidates: a '*' at the start of a line.
+        for i in 0..n {
+            let at = pos + i as u64;
+            if buf[i] != b'*'
+                || (i == 0 && at > 0 && !prev_is_newline(&mut f, at)?)
+                || (i > 0 && buf[i - 1] != b'\n')
+            {
+                continue;
+            }
+            let mut g = File::open(path)?;
+            g.seek(SeekFrom::Start(at))?;
+            let mut r = AofReader::new(std::io::BufReader::new(g.take(size - at)));
+            if let Ok(Some(Item::Command(_))) = r.next_item() {
+                return Ok(Some(at));
+            }
+        }
+        pos += n as u64;
+    }
+    Ok(None)
+}
+
+fn prev_is_newline(f: &mut File, at: u64) -> Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut b = [0u8; 1];
+    f.seek(SeekFrom::Start(at - 1))?;
+    f.read_exact(&mut b)?;
+    Ok(b[0] == b'\n')
+}
+
+/// What lies in `[cut, end)` of a file: complete commands and the `#TS` range.
+fn describe_cut(path: &Path, cut: u64) -> Result<(u64, Option<(u64, u64)>)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = File::open(path)?;
+    let size = f.metadata()?.len();
+    f.seek(SeekFrom::Start(cut))?;
+    let mut r = AofReader::new(std::io::BufReader::new(f.take(size - cut)));
+    let mut ts: Option<(u64, u64)> = None;
+    let mut commands = 0;
+    while let Ok(Some(item)) = r.next_item() {
+        match item {
+            Item::Command(_) => commands += 1,
+            Item::Timestamp { unix_secs, .. } => {
+                ts = Some(ts.map_or((unix_secs, unix_secs), |(a, _)| (a, unix_secs)))
+            }
+            _ => {}
+        }
+    }
+    Ok((commands, ts))
+}
+
+/// Asks on the terminal; false when stdin is not one.
+fn confirm(question: &str) -> Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
+/// Cuts `path` at `cut`, first keeping the cut bytes in `<path>.cut-<cut>`; returns that path.
+fn cut_file(path: &Path, cut: u64) -> Result<PathBuf> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut keep_name = path.as_os_str().to_owned();
+    keep_name.push(format!(".cut-{cut}"));
+    let keep = PathBuf::from(keep_name);
+    if keep.exists() {
+        bail!(
+            "{} already exists: move it away first (it holds bytes an earlier fix cut)",
+            keep.display()
+        );
+    }
+    let saved = crate::fsutil::AtomicFile::create(&keep)?;
+    {
+        let mut src =
+            File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        src.seek(SeekFrom::Start(cut))?;
+        let mut dst = saved.file()?;
+        std::io::copy(&mut src.by_ref(), &mut dst)
+            .with_context(|| format!("cannot write {}", keep.display()))?;
+    }
+    let keep = saved.commit()?;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .with_context(|| format!("cannot open {} for writing", path.display()))?;
+    f.set_len(cut)
+        .with_context(|| format!("cannot truncate {}", path.display()))?;
+    f.sync_all()?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        crate::fsutil::sync_dir(dir)?;
+    }
+    Ok(keep)
+}
+
+/// `--fix`: one fixable problem in the last file is cut away, after showing what goes.
+fn fix(args: &Args, files: &[FileReport], problems: &[Value]) -> Result<i32> {
+    if problems.is_empty() {
+        println!("nothing to fix");
+        return Ok(exit::OK);
+    }
+    let unfixable: Vec<&Value> = problems.iter().filter(|p| p["fixable"] != true).collect();
+    if !unfixable.is_empty() || problems.len() > 1 {
+        eprintln!("redkit: not fixing: a cut would lose data, or there is more than one problem:");
+        for p in problems {
+            let mut why = String::new();
+            if let Some(at) = p["valid_data_after"].as_u64() {
+                why = format!(" (valid commands follow, from offset {at}: this is damage in the middle, not a torn tail)");
+            } else if p["fixable"] != true {
+                why = " (not in the last file, in an RDB part, or in the manifest: a cut cannot repair it)".into();
+            }
+            eprintln!(
+                "- {}: {}{why}",
+                p["file"].as_str().unwrap_or("?"),
+                p["message"].as_str().unwrap_or("?")
+            );
+        }
+        eprintln!("redkit: nothing was changed");
+        return Ok(exit::PROBLEMS);
+    }
+    let p = &problems[0];
+    let file = files
+        .iter()
+        .find(|f| Some(f.name.as_str()) == p["file"].as_str())
+        .context("problem without a file")?;
+    let cut = p["cut_at"]
+        .as_u64()
+        .context("problem without a cut offset")?;
+    let (commands, ts) = describe_cut(&file.path, cut)?;
+    println!("Plan: cut {} at offset {cut}", file.path.display());
+    println!(
+        "  removes {} bytes: {commands} complete command(s){}",
+        file.size - cut,
+        match ts {
+            Some((a, b)) => format!(", restore points {a}..{b}"),
+            None => String::new(),
+        }
+    );
+    println!(
+        "  keeps {cut} bytes; the last command kept: {}",
+        file.last_kept.as_deref().unwrap_or("(none)")
+    );
+    println!(
+        "  the cut bytes are saved first in {}.cut-{cut}",
+        file.path.display()
+    );
+    if args.dry_run {
+        println!("dry run: nothing was changed");
+        return Ok(exit::PROBLEMS);
+    }
+    if !args.yes && !confirm("Cut the file?")? {
+        eprintln!("redkit: not changing anything without confirmation: run again with --yes (or --dry-run to only see the plan)");
+        return Ok(exit::PROBLEMS);
+    }
+    let keep = cut_file(&file.path, cut)?;
+    let after = check_file(&file.path, file.role, true)?;
+    if !after.problems.is_empty() {
+        bail!(
+            "{} still has problems after the cut: {}",
+            file.path.display(),
+            after.problems[0]
+        );
+    }
+    println!(
+        "Fixed: {} is now {cut} bytes and valid.",
+        file.path.display()
+    );
+    println!("To undo: cat {} >> {}", keep.display(), file.path.display());
+    Ok(exit::OK)
 }
 
 /// Runs the subcommand; returns the exit code.
@@ -316,6 +550,9 @@ pub fn run(args: Args) -> Result<i32> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_report(&report);
+    }
+    if args.fix {
+        return fix(&args, &files, &problems);
     }
     Ok(if problems.is_empty() {
         exit::OK
