@@ -26,6 +26,8 @@ enum Command {
     CheckRdb(cmd::check_rdb::Args),
     /// Check that an AOF loads: manifest, files, RESP framing, MULTI/EXEC, annotations
     CheckAof(cmd::check_aof::Args),
+    /// List the restore points (#TS annotations) of an AOF
+    RestorePoints(cmd::restore_points::Args),
     /// Dump an RDB file as JSON Lines, one object per key
     DumpJson(cmd::dump_json::Args),
 }
@@ -42,6 +44,7 @@ fn main() {
     let result = match cli.command {
         Command::CheckRdb(args) => cmd::check_rdb::run(args),
         Command::CheckAof(args) => cmd::check_aof::run(args),
+        Command::RestorePoints(args) => cmd::restore_points::run(args),
         Command::DumpJson(args) => cmd::dump_json::run(args),
     };
     let code = match result {

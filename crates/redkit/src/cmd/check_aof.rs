@@ -64,7 +64,7 @@ struct FileReport {
 }
 
 /// Finds the manifest in a directory: the single `*.manifest` file.
-fn manifest_in(dir: &Path) -> Result<PathBuf> {
+pub(crate) fn manifest_in(dir: &Path) -> Result<PathBuf> {
     let mut found = Vec::new();
     for e in std::fs::read_dir(dir)
         .with_context(|| format!("cannot read directory {}", dir.display()))?
@@ -92,7 +92,7 @@ fn manifest_in(dir: &Path) -> Result<PathBuf> {
 }
 
 /// True when the file's first line that is not a comment starts with `file ` (a manifest).
-fn looks_like_manifest(path: &Path) -> Result<bool> {
+pub(crate) fn looks_like_manifest(path: &Path) -> Result<bool> {
     if path.extension().is_some_and(|x| x == "manifest") {
         return Ok(true);
     }

@@ -158,7 +158,7 @@ fn library_name(code: &[u8]) -> String {
         .unwrap_or_else(|| "?".into())
 }
 
-fn utc(secs: i64) -> String {
+pub(crate) fn utc(secs: i64) -> String {
     // Civil date from days since the epoch (Howard Hinnant's algorithm).
     let days = secs.div_euclid(86400);
     let rem = secs.rem_euclid(86400);

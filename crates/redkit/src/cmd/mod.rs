@@ -3,6 +3,7 @@
 pub mod check_aof;
 pub mod check_rdb;
 pub mod dump_json;
+pub mod restore_points;
 
 use rdb_parse::{escape, Error};
 
