@@ -28,6 +28,8 @@ enum Command {
     CheckAof(cmd::check_aof::Args),
     /// List the restore points (#TS annotations) of an AOF
     RestorePoints(cmd::restore_points::Args),
+    /// Point-in-time restore: a new AOF directory cut at the first restore point after a time
+    Truncate(cmd::truncate::Args),
     /// Dump an RDB file as JSON Lines, one object per key
     DumpJson(cmd::dump_json::Args),
 }
@@ -45,6 +47,7 @@ fn main() {
         Command::CheckRdb(args) => cmd::check_rdb::run(args),
         Command::CheckAof(args) => cmd::check_aof::run(args),
         Command::RestorePoints(args) => cmd::restore_points::run(args),
+        Command::Truncate(args) => cmd::truncate::run(args),
         Command::DumpJson(args) => cmd::dump_json::run(args),
     };
     let code = match result {

@@ -5,123 +5,26 @@
 mod common;
 
 use common::redkit;
+use common::server::{call, copy_dir, load_dbsize, make_aof};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
-struct Server {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn resp(args: &[&str]) -> Vec<u8> {
-    let mut v = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        v.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
-    }
-    v
-}
-
-/// Sends one command and reads one reply line (enough for the simple replies used here).
-fn call(sock: &mut BufReader<UnixStream>, args: &[&str]) -> String {
-    try_call(sock, args).unwrap()
-}
-
-fn try_call(sock: &mut BufReader<UnixStream>, args: &[&str]) -> std::io::Result<String> {
-    sock.get_mut().write_all(&resp(args))?;
-    let mut line = String::new();
-    sock.read_line(&mut line)?;
-    if line.is_empty() {
-        return Err(std::io::ErrorKind::UnexpectedEof.into());
-    }
-    if let Some(n) = line
-        .strip_prefix('$')
-        .and_then(|n| n.trim().parse::<i64>().ok())
-    {
-        if n >= 0 {
-            let mut body = vec![0u8; n as usize + 2];
-            sock.read_exact(&mut body)?;
-        }
-    }
-    Ok(line)
-}
-
-/// Starts redis-server 7.0 with AOF on, writes a workload, stops it; returns the directory.
-fn make_aof(tag: &str) -> Option<(Server, PathBuf)> {
-    let ok = Command::new("redis-server")
-        .arg("--version")
-        .output()
-        .is_ok();
-    if !ok {
-        if std::env::var_os("REDKIT_REQUIRE_SERVERS").is_some() {
-            panic!("redis-server is required but cannot be run");
-        }
-        return None;
-    }
-    let dir = std::env::temp_dir().join(format!("redkit-aof-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let sock = dir.join("s.sock");
-    let child = Command::new("redis-server")
-        .args(["--port", "0", "--unixsocket"])
-        .arg(&sock)
-        .arg("--dir")
-        .arg(&dir)
-        .args([
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--aof-timestamp-enabled",
-            "yes",
-            "--aof-use-rdb-preamble",
-            "yes",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = Server {
-        child,
-        dir: dir.clone(),
-    };
-    let start = Instant::now();
-    let stream = loop {
-        if let Ok(s) = UnixStream::connect(&sock) {
-            break s;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "redis-server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut c = BufReader::new(stream);
+/// 200 SETs with a transaction every 50, then an HSET.
+fn workload(c: &mut BufReader<UnixStream>) {
     for i in 0..200 {
         let k = format!("key:{i}");
-        call(&mut c, &["SET", &k, &format!("value-{i}")]);
+        call(c, &["SET", &k, &format!("value-{i}")]);
         if i % 50 == 0 {
-            call(&mut c, &["MULTI"]);
-            call(&mut c, &["INCR", "counter"]);
-            call(&mut c, &["RPUSH", "list", &k]);
-            call(&mut c, &["EXEC"]);
+            call(c, &["MULTI"]);
+            call(c, &["INCR", "counter"]);
+            call(c, &["RPUSH", "list", &k]);
+            call(c, &["EXEC"]);
         }
     }
-    call(&mut c, &["HSET", "h", "f", "v"]);
-    call(&mut c, &["SHUTDOWN", "NOSAVE"]);
-    let mut server = server;
-    let _ = server.child.wait();
-    Some((server, dir.join("appendonlydir")))
+    call(c, &["HSET", "h", "f", "v"]);
 }
 
 fn incr_file(dir: &Path) -> PathBuf {
@@ -158,7 +61,7 @@ fn ours(dir: &Path) -> (i32, Value) {
 
 #[test]
 fn agrees_with_redis_check_aof() {
-    let Some((_server, dir)) = make_aof("verdicts") else {
+    let Some((_server, dir)) = make_aof("verdicts", workload) else {
         return;
     };
     // Intact.
@@ -229,82 +132,9 @@ fn agrees_with_redis_check_aof() {
     assert_eq!(redis_check_aof(&dir).0, 1);
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    let _ = std::fs::remove_dir_all(to);
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
-    }
-}
-
-/// Starts redis-server on `dir` (an appendonlydir's parent) and returns its DBSIZE, or the
-/// server's log when it refuses to load.
-fn load_dbsize(parent: &Path) -> Result<i64, String> {
-    let sock = parent.join("load.sock");
-    let mut child = Command::new("redis-server")
-        .args(["--port", "0", "--unixsocket"])
-        .arg(&sock)
-        .arg("--dir")
-        .arg(parent)
-        .args([
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--aof-load-truncated",
-            "no",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let result = loop {
-        if let Ok(s) = UnixStream::connect(&sock) {
-            let mut c = BufReader::new(s);
-            // Wait for the load to finish.
-            let reply = loop {
-                match try_call(&mut c, &["DBSIZE"]) {
-                    Ok(r) if r.starts_with("-LOADING") => {
-                        std::thread::sleep(Duration::from_millis(20))
-                    }
-                    other => break other,
-                }
-            };
-            break match reply {
-                Ok(r) => r
-                    .trim()
-                    .trim_start_matches(':')
-                    .parse::<i64>()
-                    .map_err(|e| format!("{r}: {e}")),
-                // The server accepted the connection, then gave up loading and exited.
-                Err(e) => Err(format!("connection lost: {e}")),
-            };
-        }
-        if let Ok(Some(_)) = child.try_wait() {
-            let mut log = String::new();
-            child
-                .stdout
-                .take()
-                .unwrap()
-                .read_to_string(&mut log)
-                .unwrap();
-            break Err(log);
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "redis-server did not answer"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let _ = child.kill();
-    let _ = child.wait();
-    result
-}
-
 #[test]
 fn fix_cuts_like_redis_check_aof_keeps_the_cut_and_redis_loads_the_result() {
-    let Some((server, dir)) = make_aof("fix") else {
+    let Some((server, dir)) = make_aof("fix", workload) else {
         return;
     };
     let incr = incr_file(&dir);

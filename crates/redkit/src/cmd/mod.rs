@@ -4,6 +4,7 @@ pub mod check_aof;
 pub mod check_rdb;
 pub mod dump_json;
 pub mod restore_points;
+pub mod truncate;
 
 use rdb_parse::{escape, Error};
 

@@ -1,6 +1,8 @@
 //! Shared helpers for the CLI tests.
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod server;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
