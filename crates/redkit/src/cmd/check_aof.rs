@@ -64,7 +64,7 @@ struct FileReport {
 }
 
 /// Finds the manifest in a directory: the single `*.manifest` file.
-pub(crate) fn manifest_in(dir: &Path) -> Result<PathBuf> {
+fn manifest_in(dir: &Path) -> Result<PathBuf> {
     let mut found = Vec::new();
     for e in std::fs::read_dir(dir)
         .with_context(|| format!("cannot read directory {}", dir.display()))?
@@ -91,8 +91,22 @@ pub(crate) fn manifest_in(dir: &Path) -> Result<PathBuf> {
     }
 }
 
+/// The manifest PATH stands for: the one in a directory, PATH itself when it is a manifest, or
+/// `None` for a single-file AOF.
+pub(crate) fn locate_manifest(path: &Path) -> Result<Option<PathBuf>> {
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot open {}", path.display()))?;
+    Ok(if meta.is_dir() {
+        Some(manifest_in(path)?)
+    } else if looks_like_manifest(path)? {
+        Some(path.to_path_buf())
+    } else {
+        None
+    })
+}
+
 /// True when the file's first line that is not a comment starts with `file ` (a manifest).
-pub(crate) fn looks_like_manifest(path: &Path) -> Result<bool> {
+fn looks_like_manifest(path: &Path) -> Result<bool> {
     if path.extension().is_some_and(|x| x == "manifest") {
         return Ok(true);
     }
@@ -434,15 +448,7 @@ fn fix(args: &Args, files: &[FileReport], problems: &[Value]) -> Result<i32> {
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: Args) -> Result<i32> {
     let path = &args.path;
-    let meta =
-        std::fs::metadata(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let manifest_path = if meta.is_dir() {
-        Some(manifest_in(path)?)
-    } else if looks_like_manifest(path)? {
-        Some(path.clone())
-    } else {
-        None
-    };
+    let manifest_path = locate_manifest(path)?;
     let mut files: Vec<FileReport> = Vec::new();
     let mut problems: Vec<Value> = Vec::new();
     let mut warnings: Vec<String> = Vec::new();

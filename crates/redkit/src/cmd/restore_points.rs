@@ -1,6 +1,6 @@
 //! `redkit restore-points`: the `#TS` annotations of an AOF, the moments it can be cut at.
 
-use crate::cmd::check_aof::{looks_like_manifest, manifest_in};
+use crate::cmd::check_aof::locate_manifest;
 use anyhow::{bail, Context, Result};
 use aof_parse::{AofReader, Item};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
@@ -69,16 +69,7 @@ pub type FoundManifest = Option<(PathBuf, Manifest)>;
 
 /// The files of an AOF in load order, with the manifest when there is one.
 pub fn aof_files(path: &Path) -> Result<(FoundManifest, Vec<(PathBuf, FileType)>)> {
-    let meta =
-        std::fs::metadata(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let manifest_path = if meta.is_dir() {
-        Some(manifest_in(path)?)
-    } else if looks_like_manifest(path)? {
-        Some(path.to_path_buf())
-    } else {
-        None
-    };
-    let Some(mp) = manifest_path else {
+    let Some(mp) = locate_manifest(path)? else {
         return Ok((None, vec![(path.to_path_buf(), FileType::Incr)]));
     };
     let text = std::fs::read(&mp).with_context(|| format!("cannot read {}", mp.display()))?;
