@@ -102,6 +102,57 @@ fn restores_each_second_like_redis_and_loads() {
             "keys after restoring to {t} (batches seen: {seen:?})"
         );
     }
+    // --in-place on a copy: refused without --yes (no terminal here), then done with it; the
+    // result equals the -o result for the same time, and the cut bytes are kept beside it.
+    let t = pts[1]["unix"].as_u64().unwrap();
+    let copy = server.dir.join("inplace/appendonlydir");
+    copy_dir(&dir, &copy);
+    let before = std::fs::read(copy.join("appendonly.aof.1.incr.aof")).unwrap();
+    let out = redkit(&[
+        "truncate",
+        copy.to_str().unwrap(),
+        "--to",
+        &t.to_string(),
+        "--in-place",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        std::fs::read(copy.join("appendonly.aof.1.incr.aof")).unwrap(),
+        before
+    );
+    let out = redkit(&[
+        "truncate",
+        copy.to_str().unwrap(),
+        "--to",
+        &t.to_string(),
+        "--in-place",
+        "--yes",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = std::fs::read(copy.join("appendonly.aof.1.incr.aof")).unwrap();
+    let restored = std::fs::read(
+        server
+            .dir
+            .join("restored-1/appendonlydir/appendonly.aof.1.incr.aof"),
+    )
+    .unwrap();
+    assert_eq!(after, restored);
+    let kept =
+        std::fs::read(copy.join(format!("appendonly.aof.1.incr.aof.cut-{}", after.len()))).unwrap();
+    assert_eq!([after, kept].concat(), before);
+    let want = seen
+        .iter()
+        .filter(|(s, _)| *s <= t)
+        .map(|(_, n)| *n)
+        .max()
+        .unwrap_or(0);
+    assert_eq!(load_dbsize(&server.dir.join("inplace")), Ok(want));
+
     // Before the first point: refused. An existing output: refused.
     let first = pts[0]["unix"].as_u64().unwrap();
     let out = redkit(&[

@@ -322,7 +322,7 @@ fn describe_cut(path: &Path, cut: u64) -> Result<(u64, Option<(u64, u64)>)> {
 }
 
 /// Asks on the terminal; false when stdin is not one.
-fn confirm(question: &str) -> Result<bool> {
+pub(crate) fn confirm(question: &str) -> Result<bool> {
     use std::io::{BufRead, IsTerminal, Write};
     if !std::io::stdin().is_terminal() {
         return Ok(false);
@@ -335,7 +335,14 @@ fn confirm(question: &str) -> Result<bool> {
 }
 
 /// Cuts `path` at `cut`, first keeping the cut bytes in `<path>.cut-<cut>`; returns that path.
-fn cut_file(path: &Path, cut: u64) -> Result<PathBuf> {
+pub(crate) fn cut_file(path: &Path, cut: u64) -> Result<PathBuf> {
+    let keep = cut_file_keep_only(path, cut)?;
+    truncate_to(path, cut)?;
+    Ok(keep)
+}
+
+/// Writes the bytes of `path` from `cut` on to `<path>.cut-<cut>` (temp file, fsync, rename).
+pub(crate) fn cut_file_keep_only(path: &Path, cut: u64) -> Result<PathBuf> {
     use std::io::{Read, Seek, SeekFrom};
     let mut keep_name = path.as_os_str().to_owned();
     keep_name.push(format!(".cut-{cut}"));
@@ -355,18 +362,22 @@ fn cut_file(path: &Path, cut: u64) -> Result<PathBuf> {
         std::io::copy(&mut src.by_ref(), &mut dst)
             .with_context(|| format!("cannot write {}", keep.display()))?;
     }
-    let keep = saved.commit()?;
+    saved.commit()
+}
+
+/// Truncates `path` to `len` bytes and syncs it and its directory.
+pub(crate) fn truncate_to(path: &Path, len: u64) -> Result<()> {
     let f = std::fs::OpenOptions::new()
         .write(true)
         .open(path)
         .with_context(|| format!("cannot open {} for writing", path.display()))?;
-    f.set_len(cut)
+    f.set_len(len)
         .with_context(|| format!("cannot truncate {}", path.display()))?;
     f.sync_all()?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         crate::fsutil::sync_dir(dir)?;
     }
-    Ok(keep)
+    Ok(())
 }
 
 /// `--fix`: one fixable problem in the last file is cut away, after showing what goes.

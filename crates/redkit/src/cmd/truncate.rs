@@ -30,8 +30,20 @@ pub struct Args {
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub to: u64,
     /// The directory to write (must not exist)
-    #[arg(short, long, value_name = "OUTDIR")]
-    pub output: PathBuf,
+    #[arg(
+        short,
+        long,
+        value_name = "OUTDIR",
+        required_unless_present = "in_place"
+    )]
+    pub output: Option<PathBuf>,
+    /// Cut the original instead, after confirmation: the bytes cut from the cut file are kept
+    /// in `<file>.cut-<offset>`, later files are renamed `<file>.cut`, the manifest rewritten
+    #[arg(long, conflicts_with = "output")]
+    pub in_place: bool,
+    /// With --in-place: do not ask for confirmation
+    #[arg(long, requires = "in_place")]
+    pub yes: bool,
 }
 
 /// Days from 1970-01-01 to a civil date (Howard Hinnant's algorithm).
@@ -135,15 +147,100 @@ fn outside_multi(path: &Path, cut: u64) -> Result<u64> {
     }
 }
 
+/// `--in-place`: cut the original, keeping everything it removes. The order keeps the directory
+/// loadable at every step: cut bytes saved, then the manifest without the later files, then the
+/// cut, then the later files renamed.
+fn in_place(
+    args: &Args,
+    manifest: crate::cmd::restore_points::FoundManifest,
+    files: &[(PathBuf, manifest::FileType)],
+    cut_point: Option<&crate::cmd::restore_points::Point>,
+) -> Result<i32> {
+    let Some(p) = cut_point else {
+        println!(
+            "No restore point is later than {}: nothing to cut.",
+            args.to
+        );
+        return Ok(crate::exit::OK);
+    };
+    let idx = files
+        .iter()
+        .position(|(f, _)| f.file_name().is_some_and(|n| n.to_string_lossy() == p.file))
+        .context("restore point in an unknown file")?;
+    let cut_path = &files[idx].0;
+    let cut = outside_multi(cut_path, p.offset)?;
+    let later: Vec<&PathBuf> = files[idx + 1..].iter().map(|(f, _)| f).collect();
+    let size = std::fs::metadata(cut_path)?.len();
+    println!(
+        "Plan: keep everything logged before {} ({}): cut {} at offset {cut} ({} bytes go to {}.cut-{cut}){}",
+        utc(p.unix_secs),
+        p.unix_secs,
+        cut_path.display(),
+        size - cut,
+        cut_path.display(),
+        if later.is_empty() {
+            String::new()
+        } else {
+            format!("; {} later file(s) leave the manifest and are renamed <file>.cut", later.len())
+        }
+    );
+    if !args.yes && !crate::cmd::check_aof::confirm("Cut the AOF in place?")? {
+        eprintln!("redkit: not changing anything without confirmation: run again with --yes, or write a copy with -o OUTDIR");
+        return Ok(crate::exit::PROBLEMS);
+    }
+    if let Some((mp, m)) = &manifest {
+        let dropped: Vec<String> = later
+            .iter()
+            .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect();
+        let new = Manifest {
+            base: m
+                .base
+                .clone()
+                .filter(|f| !dropped.contains(&f.display_name())),
+            history: m.history.clone(),
+            incr: m
+                .incr
+                .iter()
+                .filter(|f| !dropped.contains(&f.display_name()))
+                .cloned()
+                .collect(),
+        };
+        // Save the cut bytes before anything else changes.
+        let saved = crate::cmd::check_aof::cut_file_keep_only(cut_path, cut)?;
+        let staged = crate::fsutil::AtomicFile::create(mp)?;
+        staged.file()?.write_all(&new.to_bytes())?;
+        staged.commit()?;
+        crate::cmd::check_aof::truncate_to(cut_path, cut)?;
+        for f in &later {
+            let mut to = f.as_os_str().to_owned();
+            to.push(".cut");
+            std::fs::rename(f, &to).with_context(|| format!("cannot rename {}", f.display()))?;
+        }
+        if let Some(dir) = mp.parent().filter(|d| !d.as_os_str().is_empty()) {
+            sync_dir(dir)?;
+        }
+        println!("Done. The bytes cut are in {}; to undo: cat it >> {}, rename the .cut files back and restore their manifest lines.", saved.display(), cut_path.display());
+    } else {
+        let saved = crate::cmd::check_aof::cut_file(cut_path, cut)?;
+        println!(
+            "Done. To undo: cat {} >> {}",
+            saved.display(),
+            cut_path.display()
+        );
+    }
+    Ok(crate::exit::OK)
+}
+
 /// The files written, and where the cut fell (file name, offset).
 type Written = (Vec<String>, Option<(String, u64)>);
 
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: Args) -> Result<i32> {
-    if args.output.exists() {
+    if let Some(out) = args.output.as_ref().filter(|o| o.exists()) {
         bail!(
             "{} exists: give a new directory (nothing is overwritten)",
-            args.output.display()
+            out.display()
         );
     }
     let (manifest, files) = aof_files(&args.path)?;
@@ -165,17 +262,18 @@ pub fn run(args: Args) -> Result<i32> {
         return Ok(crate::exit::PROBLEMS);
     }
     let cut_point = pts.iter().find(|p| p.unix_secs > args.to);
+    let Some(output) = args.output.clone() else {
+        return in_place(&args, manifest, &files, cut_point);
+    };
     // The new directory is built beside the target and renamed into place when complete.
-    let parent = args
-        .output
+    let parent = output
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
     std::fs::create_dir_all(&parent)
         .with_context(|| format!("cannot create {}", parent.display()))?;
-    let name = args
-        .output
+    let name = output
         .file_name()
         .context("the output needs a directory name")?;
     let tmp = parent.join(format!(
@@ -232,19 +330,14 @@ pub fn run(args: Args) -> Result<i32> {
             return Err(e);
         }
     };
-    std::fs::rename(&tmp, &args.output).with_context(|| {
-        format!(
-            "cannot rename {} to {}",
-            tmp.display(),
-            args.output.display()
-        )
-    })?;
+    std::fs::rename(&tmp, &output)
+        .with_context(|| format!("cannot rename {} to {}", tmp.display(), output.display()))?;
     sync_dir(&parent)?;
     match (cut_point, cut_info) {
         (Some(p), Some((file, at))) => {
             println!(
                 "Wrote {}: everything logged before {} ({}), cut in {file} at offset {at}{}; {} file(s).",
-                args.output.display(),
+                output.display(),
                 utc(p.unix_secs),
                 p.unix_secs,
                 if at != p.offset {
@@ -257,7 +350,7 @@ pub fn run(args: Args) -> Result<i32> {
         }
         _ => println!(
             "Wrote {}: no restore point is later than {}, so it holds the whole log ({} file(s)).",
-            args.output.display(),
+            output.display(),
             args.to,
             kept.len()
         ),
