@@ -217,6 +217,36 @@ fn fix_cuts_like_redis_check_aof_keeps_the_cut_and_redis_loads_the_result() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(std::fs::read(incr_file(&ours_dir)).unwrap(), middle);
+    // redis-server refuses it; --salvage writes a copy without the damaged command that it loads.
+    assert!(load_dbsize(&server.dir.join("ours")).is_err());
+    let salvaged = server.dir.join("salvaged/appendonlydir");
+    let out = redkit(&[
+        "check-aof",
+        ours_dir.to_str().unwrap(),
+        "--salvage",
+        salvaged.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("skipped 1 damaged range(s)"), "{text}");
+    assert!(text.contains(&format!("bytes {star}..")), "{text}");
+    assert_eq!(
+        std::fs::read(incr_file(&ours_dir)).unwrap(),
+        middle,
+        "original unchanged"
+    );
+    assert_eq!(ours(&salvaged).0, 0);
+    let n =
+        load_dbsize(&server.dir.join("salvaged")).expect("redis-server loads the salvaged copy");
+    assert!(
+        (198..=203).contains(&n),
+        "{n} keys: one command lost at most"
+    );
 }
 
 #[test]

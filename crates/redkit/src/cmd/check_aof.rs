@@ -41,6 +41,10 @@ pub struct Args {
     /// With --fix: show what would be cut, change nothing
     #[arg(long, requires = "fix")]
     pub dry_run: bool,
+    /// Write a repaired copy to OUTDIR that skips each damaged range (resyncing at the next
+    /// valid command) and list every skipped range; the original is not changed
+    #[arg(long, value_name = "OUTDIR", conflicts_with = "fix")]
+    pub salvage: Option<PathBuf>,
 }
 
 /// What was found in one file.
@@ -456,6 +460,149 @@ fn fix(args: &Args, files: &[FileReport], problems: &[Value]) -> Result<i32> {
     Ok(exit::OK)
 }
 
+/// The byte ranges of a RESP file worth keeping: everything but each damaged record up to the
+/// next command that parses. Returns (kept ranges, skipped ranges).
+#[allow(clippy::type_complexity)] // two lists of ranges, named in the doc
+fn salvage_ranges(path: &Path) -> Result<(Vec<(u64, u64)>, Vec<(u64, u64, String)>)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let size = std::fs::metadata(path)?.len();
+    let (mut kept, mut skipped) = (Vec::new(), Vec::new());
+    let mut start = 0u64;
+    while start < size {
+        let mut f = File::open(path)?;
+        f.seek(SeekFrom::Start(start))?;
+        let mut r = AofReader::new(std::io::BufReader::new(f.take(size - start)));
+        let err = loop {
+            match r.next_item() {
+                Ok(Some(Item::Preamble)) if start > 0 => {
+                    break Some((0, "RDB magic in the middle of the file".to_string()))
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => break None,
+                Err(e) => {
+                    // The reader counts from `start`: give the reason with the file's offset.
+                    let msg = e.to_string();
+                    let reason = msg.split_once(": ").map_or(msg.as_str(), |x| x.1);
+                    break Some((
+                        e.offset(),
+                        format!("at offset {}: {reason}", start + e.offset()),
+                    ));
+                }
+            }
+        };
+        match err {
+            None => {
+                // A transaction left open at the end is dropped whole.
+                let end = start + r.last_good_offset();
+                kept.push((start, end));
+                if end < size {
+                    skipped.push((end, size, "unfinished MULTI at the end of the file".into()));
+                }
+                break;
+            }
+            Some((at, why)) => {
+                if matches!(r.rdb(), Some(_)) || why.contains("RDB preamble") {
+                    bail!(
+                        "{}: the RDB part is damaged ({why}); it cannot be salvaged by skipping",
+                        path.display()
+                    );
+                }
+                let bad_start = start + r.last_good_offset();
+                kept.push((start, bad_start));
+                let resume = valid_command_after(path, start + at)?;
+                let bad_end = resume.unwrap_or(size);
+                skipped.push((bad_start, bad_end, why));
+                match resume {
+                    Some(next) => start = next,
+                    None => break,
+                }
+            }
+        }
+    }
+    kept.retain(|(a, b)| b > a);
+    Ok((kept, skipped))
+}
+
+/// `--salvage OUTDIR`: a repaired copy without the damaged ranges.
+fn salvage(out: &Path, manifest_path: Option<&Path>, files: &[FileReport]) -> Result<i32> {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    if out.exists() {
+        bail!(
+            "{} exists: give a new directory (nothing is overwritten)",
+            out.display()
+        );
+    }
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    std::fs::create_dir_all(&parent)?;
+    let name = out
+        .file_name()
+        .context("the output needs a directory name")?;
+    let tmp = parent.join(format!(
+        "temp-{}.{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    std::fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let result = (|| -> Result<Vec<(String, u64, u64, String)>> {
+        let mut all_skipped = Vec::new();
+        for f in files {
+            let dst_path = tmp.join(&f.name);
+            let mut dst = File::create(&dst_path)?;
+            if f.problems.is_empty() || f.format == "rdb" {
+                let mut src = File::open(&f.path)?;
+                std::io::copy(&mut src, &mut dst)?;
+            } else {
+                let (kept, skipped) = salvage_ranges(&f.path)?;
+                let mut src = File::open(&f.path)?;
+                for (a, b) in kept {
+                    src.seek(SeekFrom::Start(a))?;
+                    std::io::copy(&mut Read::take(&mut src, b - a), &mut dst)?;
+                }
+                all_skipped.extend(
+                    skipped
+                        .into_iter()
+                        .map(|(a, b, why)| (f.name.clone(), a, b, why)),
+                );
+            }
+            dst.flush()?;
+            dst.sync_all()?;
+        }
+        if let Some(mp) = manifest_path {
+            let mname = mp.file_name().context("manifest without a name")?;
+            std::fs::copy(mp, tmp.join(mname))?;
+        }
+        crate::fsutil::sync_dir(&tmp)?;
+        Ok(all_skipped)
+    })();
+    let skipped = match result {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+    };
+    std::fs::rename(&tmp, out)
+        .with_context(|| format!("cannot rename {} to {}", tmp.display(), out.display()))?;
+    crate::fsutil::sync_dir(&parent)?;
+    println!(
+        "Salvaged into {}; skipped {} damaged range(s):",
+        out.display(),
+        skipped.len()
+    );
+    for (file, a, b, why) in &skipped {
+        println!("- {file}: bytes {a}..{b} ({} bytes): {why}", b - a);
+    }
+    println!(
+        "The original is unchanged; check the copy with: redkit check-aof {}",
+        out.display()
+    );
+    Ok(exit::OK)
+}
+
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: Args) -> Result<i32> {
     let path = &args.path;
@@ -571,6 +718,9 @@ pub fn run(args: Args) -> Result<i32> {
     if args.fix {
         return fix(&args, &files, &problems);
     }
+    if let Some(out) = &args.salvage {
+        return salvage(out, manifest_path.as_deref(), &files);
+    }
     Ok(if problems.is_empty() {
         exit::OK
     } else {
@@ -621,7 +771,11 @@ fn print_report(r: &Value) {
                     "; a repair would cut at offset {cut}, keeping {cut} bytes and setting {} aside",
                     s(&p["bytes_after_cut"])
                 ));
-                if p["fixable"] == false {
+                if let Some(at) = p["valid_data_after"].as_u64() {
+                    line.push_str(&format!(
+                        " (valid commands follow from offset {at}: a cut would lose them; --salvage OUTDIR skips only the damage)"
+                    ));
+                } else if p["fixable"] == false {
                     line.push_str(" (not the last file: cutting would lose what follows)");
                 }
             }
