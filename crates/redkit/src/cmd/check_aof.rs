@@ -501,7 +501,7 @@ fn salvage_ranges(path: &Path) -> Result<(Vec<(u64, u64)>, Vec<(u64, u64, String
                 break;
             }
             Some((at, why)) => {
-                if matches!(r.rdb(), Some(_)) || why.contains("RDB preamble") {
+                if r.rdb().is_some() || why.contains("RDB preamble") {
                     bail!(
                         "{}: the RDB part is damaged ({why}); it cannot be salvaged by skipping",
                         path.display()
