@@ -1,11 +1,12 @@
-//! `redkit check-aof` against `redis-check-aof` on a multi-part AOF written by a real
-//! redis-server 7.0 (started here on a unix socket), intact and damaged in the ways a crash
+//! `redkit check-aof` against the servers' own checkers (redis-check-aof 7.0, valkey-check-aof
+//! 8.1) on multi-part AOFs written by real redis-server 7.0 and valkey-server 8.1 (started here
+//! on a unix socket), intact and damaged in the ways a crash
 //! leaves it: verdicts and cut offsets must agree.
 
 mod common;
 
 use common::redkit;
-use common::server::{call, copy_dir, load_dbsize, make_aof};
+use common::server::{call, copy_dir, flavors, load_dbsize, make_aof, Flavor};
 use serde_json::Value;
 use std::io::{BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -35,10 +36,10 @@ fn incr_file(dir: &Path) -> PathBuf {
         .unwrap()
 }
 
-/// redis-check-aof's verdict (exit code) and its `ok_up_to` for the last file.
-fn redis_check_aof(dir: &Path) -> (i32, Option<u64>) {
+/// The server's own checker's verdict (exit code) and its `ok_up_to` for the last file.
+fn redis_check_aof(dir: &Path, flavor: &Flavor) -> (i32, Option<u64>) {
     let manifest = dir.join("appendonly.aof.manifest");
-    let out = Command::new("redis-check-aof")
+    let out = Command::new(flavor.check_aof(dir.parent().unwrap()))
         .arg(&manifest)
         .output()
         .unwrap();
@@ -61,13 +62,17 @@ fn ours(dir: &Path) -> (i32, Value) {
 
 #[test]
 fn agrees_with_redis_check_aof() {
-    let Some((_server, dir)) = make_aof("verdicts", workload) else {
-        return;
-    };
+    for flavor in flavors() {
+        agrees_with_the_servers_checker(&flavor);
+    }
+}
+
+fn agrees_with_the_servers_checker(flavor: &Flavor) {
+    let (_server, dir) = make_aof("verdicts", flavor, workload);
     // Intact.
     let (code, r) = ours(&dir);
     assert_eq!(code, 0, "{r}");
-    assert_eq!(redis_check_aof(&dir).0, 0);
+    assert_eq!(redis_check_aof(&dir, flavor).0, 0);
     let files = r["files"].as_array().unwrap();
     assert_eq!(files.len(), 2, "{r}");
     assert!(files[1]["commands"].as_u64().unwrap() >= 200);
@@ -106,7 +111,7 @@ fn agrees_with_redis_check_aof() {
     ];
     for (what, data) in cases {
         std::fs::write(&incr, &data).unwrap();
-        let (their_code, their_cut) = redis_check_aof(&dir);
+        let (their_code, their_cut) = redis_check_aof(&dir, flavor);
         let (code, r) = ours(&dir);
         assert_eq!(code, their_code, "{what}: verdict ({r})");
         let p = &r["problems"][0];
@@ -123,33 +128,37 @@ fn agrees_with_redis_check_aof() {
     let (code, r) = ours(&dir);
     assert_eq!(code, 1);
     assert_eq!(r["problems"][0]["kind"], "manifest", "{r}");
-    assert_eq!(redis_check_aof(&dir).0, 1);
+    assert_eq!(redis_check_aof(&dir, flavor).0, 1);
     std::fs::write(&manifest, &text).unwrap();
     std::fs::rename(&incr, dir.join("moved-away")).unwrap();
     let (code, r) = ours(&dir);
     assert_eq!(code, 1);
     assert_eq!(r["problems"][0]["kind"], "missing", "{r}");
-    assert_eq!(redis_check_aof(&dir).0, 1);
+    assert_eq!(redis_check_aof(&dir, flavor).0, 1);
 }
 
 #[test]
 fn fix_cuts_like_redis_check_aof_keeps_the_cut_and_redis_loads_the_result() {
-    let Some((server, dir)) = make_aof("fix", workload) else {
-        return;
-    };
+    for flavor in flavors() {
+        fix_and_salvage(&flavor);
+    }
+}
+
+fn fix_and_salvage(flavor: &Flavor) {
+    let (server, dir) = make_aof("fix", flavor, workload);
     let incr = incr_file(&dir);
     let original = std::fs::read(&incr).unwrap();
     let torn = original[..original.len() - 9].to_vec();
     std::fs::write(&incr, &torn).unwrap();
     // The damaged directory does not load with aof-load-truncated off.
-    assert!(load_dbsize(&server.dir).is_err());
+    assert!(load_dbsize(&server.dir, flavor).is_err());
 
     // redis-check-aof --fix on one copy, redkit check-aof --fix --yes on another.
     let theirs = server.dir.join("theirs/appendonlydir");
     let ours_dir = server.dir.join("ours/appendonlydir");
     copy_dir(&dir, &theirs);
     copy_dir(&dir, &ours_dir);
-    let mut child = Command::new("redis-check-aof")
+    let mut child = Command::new(flavor.check_aof(&server.dir))
         .arg("--fix")
         .arg(theirs.join("appendonly.aof.manifest"))
         .stdin(Stdio::piped())
@@ -194,7 +203,8 @@ fn fix_cuts_like_redis_check_aof_keeps_the_cut_and_redis_loads_the_result() {
     assert_eq!([fixed.clone(), kept].concat(), torn);
     // redis-server loads the fixed directory, and every key before the cut is there.
     std::fs::remove_file(&cut_file).unwrap();
-    let n = load_dbsize(&server.dir.join("ours")).expect("redis-server loads the fixed AOF");
+    let n =
+        load_dbsize(&server.dir.join("ours"), flavor).expect("redis-server loads the fixed AOF");
     assert!(n >= 199, "{n} keys");
 
     // Damage in the middle: refused, because valid commands follow.
@@ -218,7 +228,7 @@ fn fix_cuts_like_redis_check_aof_keeps_the_cut_and_redis_loads_the_result() {
     );
     assert_eq!(std::fs::read(incr_file(&ours_dir)).unwrap(), middle);
     // redis-server refuses it; --salvage writes a copy without the damaged command that it loads.
-    assert!(load_dbsize(&server.dir.join("ours")).is_err());
+    assert!(load_dbsize(&server.dir.join("ours"), flavor).is_err());
     let salvaged = server.dir.join("salvaged/appendonlydir");
     let out = redkit(&[
         "check-aof",
@@ -241,8 +251,8 @@ fn fix_cuts_like_redis_check_aof_keeps_the_cut_and_redis_loads_the_result() {
         "original unchanged"
     );
     assert_eq!(ours(&salvaged).0, 0);
-    let n =
-        load_dbsize(&server.dir.join("salvaged")).expect("redis-server loads the salvaged copy");
+    let n = load_dbsize(&server.dir.join("salvaged"), flavor)
+        .expect("redis-server loads the salvaged copy");
     assert!(
         (198..=203).contains(&n),
         "{n} keys: one command lost at most"

