@@ -1,7 +1,7 @@
 //! `redkit check-aof` against the servers' own checkers (redis-check-aof 7.0, valkey-check-aof
 //! 8.1) on multi-part AOFs written by real redis-server 7.0 and valkey-server 8.1 (started here
-//! on a unix socket), intact and damaged in the ways a crash
-//! leaves it: verdicts and cut offsets must agree.
+//! on a unix socket), intact and damaged in the ways a crash leaves them: verdicts and cut
+//! offsets must agree, and the servers must load what `--fix` and `--salvage` write.
 
 mod common;
 

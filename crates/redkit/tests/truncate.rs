@@ -1,7 +1,6 @@
-//! `redkit truncate --to`: point-in-time restore, checked against real redis-server 7.0 and
-//! valkey-server 8.1 logs
-//! that spans several seconds (with `aof-timestamp-enabled yes`) and against
-//! `redis-check-aof --truncate-to-timestamp`.
+//! `redkit truncate --to`: point-in-time restore, checked on real redis-server 7.0 and
+//! valkey-server 8.1 logs that span several seconds (`aof-timestamp-enabled yes`) against
+//! `*-check-aof --truncate-to-timestamp`, and by loading every restore point in the server.
 
 mod common;
 
