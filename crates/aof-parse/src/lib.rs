@@ -322,10 +322,16 @@ impl<R: Read> AofReader<R> {
 
     /// Makes `n` bytes from `pos` available, keeping everything from absolute offset
     /// `keep_from` (the start of the record being read). False at the end of the input.
+    #[inline]
     fn fill(&mut self, n: usize, keep_from: u64, what: &'static str) -> Result<bool, Error> {
         if self.filled - self.pos >= n {
             return Ok(true);
         }
+        self.refill(n, keep_from, what)
+    }
+
+    #[cold]
+    fn refill(&mut self, n: usize, keep_from: u64, what: &'static str) -> Result<bool, Error> {
         let keep = (keep_from - self.base) as usize;
         if keep > 0 {
             self.buf.copy_within(keep..self.filled, 0);

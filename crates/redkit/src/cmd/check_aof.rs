@@ -52,8 +52,8 @@ pub struct Args {
 struct FileReport {
     path: PathBuf,
     name: String,
-    /// The last command that a cut keeps, summarised.
-    last_kept: Option<String>,
+    /// Offset of the last command that a cut keeps (summarised only when a plan shows it).
+    last_kept: Option<u64>,
     role: &'static str,
     size: u64,
     format: &'static str,
@@ -141,7 +141,7 @@ fn check_file(path: &Path, role: &'static str, last: bool) -> Result<FileReport>
         format: "resp",
         ..FileReport::default()
     };
-    let mut reader = AofReader::new(std::io::BufReader::with_capacity(1 << 17, file));
+    let mut reader = AofReader::new(file);
     loop {
         match reader.next_item() {
             Ok(Some(Item::Preamble)) => {
@@ -183,9 +183,9 @@ fn check_file(path: &Path, role: &'static str, last: bool) -> Result<FileReport>
                 rep.last_ts = Some(unix_secs);
             }
             Ok(Some(Item::Command(c))) => {
-                let summary = summarize(&c);
+                let at = c.offset;
                 if reader.open_multi().is_none() {
-                    rep.last_kept = Some(summary);
+                    rep.last_kept = Some(at);
                 }
             }
             Ok(Some(_)) => {}
@@ -259,6 +259,19 @@ fn summarize(c: &aof_parse::Command<'_>) -> String {
         words.push(format!("… ({} arguments)", c.argc()));
     }
     words.join(" ")
+}
+
+/// The command at `offset` of a file, summarised.
+fn command_at(path: &Path, offset: u64) -> Result<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = File::open(path)?;
+    let size = f.metadata()?.len();
+    f.seek(SeekFrom::Start(offset))?;
+    let mut r = AofReader::new(std::io::BufReader::new(f.take(size - offset)));
+    Ok(match r.next_item() {
+        Ok(Some(Item::Command(c))) => summarize(&c),
+        _ => format!("(the command at offset {offset})"),
+    })
 }
 
 /// The offset of the first complete command after `offset`, if any: then the damage is in the
@@ -427,10 +440,11 @@ fn fix(args: &Args, files: &[FileReport], problems: &[Value]) -> Result<i32> {
             None => String::new(),
         }
     );
-    println!(
-        "  keeps {cut} bytes; the last command kept: {}",
-        file.last_kept.as_deref().unwrap_or("(none)")
-    );
+    let last_kept = match file.last_kept {
+        Some(at) => command_at(&file.path, at)?,
+        None => "(none)".into(),
+    };
+    println!("  keeps {cut} bytes; the last command kept: {last_kept}");
     println!(
         "  the cut bytes are saved first in {}.cut-{cut}",
         file.path.display()
