@@ -498,7 +498,32 @@ impl<R: Read> AofReader<R> {
     }
 
     /// Reads `<prefix><digits>\r\n` at `pos` (inside the record at `record`); returns the number.
+    #[inline]
     fn header_line(&mut self, record: u64, prefix: u8, what: &'static str) -> Result<u64, Error> {
+        // Fast path: the whole line is buffered and well formed; parse while scanning.
+        let b = &self.buf[self.pos..self.filled];
+        if b.len() >= 4 && b[0] == prefix {
+            let mut v = 0u64;
+            let mut i = 1;
+            while i < b.len() && i <= 19 && b[i].is_ascii_digit() {
+                v = v * 10 + (b[i] - b'0') as u64;
+                i += 1;
+            }
+            if i > 1 && i + 1 < b.len() && b[i] == b'\r' && b[i + 1] == b'\n' {
+                self.pos += i + 2;
+                return Ok(v);
+            }
+        }
+        self.header_line_slow(record, prefix, what)
+    }
+
+    #[cold]
+    fn header_line_slow(
+        &mut self,
+        record: u64,
+        prefix: u8,
+        what: &'static str,
+    ) -> Result<u64, Error> {
         let at = self.offset();
         let mut scanned = 0usize;
         let cr = loop {
