@@ -31,6 +31,7 @@ fixtures: ## regenerate testdata/ with the real servers
 	$(PYTHON) testdata/gen/make_rdb.py
 	$(PYTHON) testdata/gen/make_corrupt.py
 
-bench: build ## build ~1 GiB RDBs with redis-server and time redkit beside redis-check-rdb
+bench: build ## build ~1 GiB RDBs and an AOF with redis-server; time redkit beside redis-check-rdb/-aof
 	bash scripts/install-servers.sh
 	bash bench/run.sh
+	bash bench/aof.sh
