@@ -26,9 +26,16 @@ pub struct InputInfo {
 }
 
 /// Counts the bytes read through it into a progress bar.
-struct Counting<R> {
+pub struct Counting<R> {
     inner: R,
     bar: ProgressBar,
+}
+
+impl<R> Counting<R> {
+    /// Wraps `inner`, adding every byte read to `bar`.
+    pub fn new(inner: R, bar: ProgressBar) -> Self {
+        Counting { inner, bar }
+    }
 }
 
 impl<R: Read> Read for Counting<R> {

@@ -128,6 +128,15 @@ fn looks_like_manifest(path: &Path) -> Result<bool> {
 }
 
 fn check_file(path: &Path, role: &'static str, last: bool) -> Result<FileReport> {
+    check_file_with(path, role, last, None)
+}
+
+fn check_file_with(
+    path: &Path,
+    role: &'static str,
+    last: bool,
+    bar: Option<&indicatif::ProgressBar>,
+) -> Result<FileReport> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let size = file.metadata()?.len();
     let mut rep = FileReport {
@@ -141,7 +150,11 @@ fn check_file(path: &Path, role: &'static str, last: bool) -> Result<FileReport>
         format: "resp",
         ..FileReport::default()
     };
-    let mut reader = AofReader::new(file);
+    let input: Box<dyn std::io::Read> = match bar {
+        Some(b) => Box::new(crate::input::Counting::new(file, b.clone())),
+        None => Box::new(file),
+    };
+    let mut reader = AofReader::new(input);
     loop {
         match reader.next_item() {
             Ok(Some(Item::Preamble)) => {
@@ -621,12 +634,28 @@ fn salvage(out: &Path, manifest_path: Option<&Path>, files: &[FileReport]) -> Re
 pub fn run(args: Args) -> Result<i32> {
     let path = &args.path;
     let manifest_path = locate_manifest(path)?;
+    // Progress over every byte to read, on a terminal only.
+    let bar = crate::progress::bytes_bar(args.json);
+    if let Some(b) = &bar {
+        let total: u64 = match &manifest_path {
+            Some(mp) => std::fs::read_dir(mp.parent().unwrap_or(Path::new(".")))
+                .map(|rd| {
+                    rd.flatten()
+                        .filter_map(|e| e.metadata().ok())
+                        .map(|m| m.len())
+                        .sum()
+                })
+                .unwrap_or(0),
+            None => std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+        };
+        b.set_length(total);
+    }
     let mut files: Vec<FileReport> = Vec::new();
     let mut problems: Vec<Value> = Vec::new();
     let mut warnings: Vec<String> = Vec::new();
     let mut manifest_json = Value::Null;
     match &manifest_path {
-        None => files.push(check_file(path, "single", true)?),
+        None => files.push(check_file_with(path, "single", true, bar.as_ref())?),
         Some(mp) => {
             let dir = mp
                 .parent()
@@ -680,7 +709,7 @@ pub fn run(args: Args) -> Result<i32> {
                             }));
                             continue;
                         }
-                        let rep = check_file(&p, role, i + 1 == loaded.len())?;
+                        let rep = check_file_with(&p, role, i + 1 == loaded.len(), bar.as_ref())?;
                         let name = f.display_name();
                         if role == "base" {
                             let says_rdb = name.ends_with(".rdb");
@@ -724,6 +753,9 @@ pub fn run(args: Args) -> Result<i32> {
         "problems": problems,
         "warnings": warnings,
     });
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
