@@ -1,6 +1,7 @@
 //! `redkit`: an offline, streaming toolkit for Redis and Valkey persistence files.
 
 mod cmd;
+mod commands;
 mod exit;
 mod filter;
 mod fsutil;

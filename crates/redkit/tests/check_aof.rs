@@ -260,6 +260,32 @@ fn fix_and_salvage(flavor: &Flavor) {
 }
 
 #[test]
+fn unknown_commands_and_arity_are_warnings_or_with_strict_problems() {
+    let dir = std::env::temp_dir().join(format!("redkit-strict-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("appendonly.aof");
+    let body = [
+        common::server::resp(&["SET", "a", "1"]),
+        common::server::resp(&["NOSUCHCMD", "x"]),
+        common::server::resp(&["GET"]),
+    ]
+    .concat();
+    std::fs::write(&f, body).unwrap();
+    let (code, r) = ours(&f);
+    assert_eq!(code, 0, "{r}");
+    let warnings = r["warnings"].to_string();
+    assert!(
+        warnings.contains("unknown command NOSUCHCMD") && warnings.contains("GET with 1 arguments"),
+        "{r}"
+    );
+    let out = redkit(&["check-aof", "--json", "--strict", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["problems"].as_array().unwrap().len(), 2, "{r}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn usage_errors_exit_2() {
     let out = redkit(&["check-aof", "/nonexistent/dir"]);
     assert_eq!(out.status.code(), Some(2));

@@ -45,6 +45,50 @@ pub struct Args {
     /// valid command) and list every skipped range; the original is not changed
     #[arg(long, value_name = "OUTDIR", conflicts_with = "fix")]
     pub salvage: Option<PathBuf>,
+    /// Treat unknown command names and wrong argument counts as problems (Redis refuses to
+    /// load an AOF with a command it does not know); by default they are warnings
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// Command names and arities known to Redis 7.0 and Valkey 8.1, with the last hit cached
+/// (logs repeat the same command).
+struct CommandTable {
+    arity: std::collections::HashMap<&'static [u8], i32>,
+    last: Vec<u8>,
+    last_arity: Option<i32>,
+}
+
+impl CommandTable {
+    fn new() -> Self {
+        CommandTable {
+            arity: crate::commands::COMMANDS
+                .iter()
+                .map(|&(n, a)| (n.as_bytes(), a))
+                .collect(),
+            last: Vec::new(),
+            last_arity: None,
+        }
+    }
+
+    /// The arity of `name` (any case), or `None` for an unknown command.
+    fn lookup(&mut self, name: &[u8]) -> Option<i32> {
+        if !self.last.eq_ignore_ascii_case(name) {
+            self.last.clear();
+            self.last.extend(name.iter().map(u8::to_ascii_lowercase));
+            self.last_arity = self.arity.get(self.last.as_slice()).copied();
+        }
+        self.last_arity
+    }
+}
+
+/// Whether `argc` arguments fit `arity` (exact when positive, a minimum when negative).
+fn arity_ok(arity: i32, argc: usize) -> bool {
+    if arity >= 0 {
+        argc == arity as usize
+    } else {
+        argc >= arity.unsigned_abs() as usize
+    }
 }
 
 /// What was found in one file.
@@ -128,7 +172,7 @@ fn looks_like_manifest(path: &Path) -> Result<bool> {
 }
 
 fn check_file(path: &Path, role: &'static str, last: bool) -> Result<FileReport> {
-    check_file_with(path, role, last, None)
+    check_file_with(path, role, last, None, false)
 }
 
 fn check_file_with(
@@ -136,7 +180,12 @@ fn check_file_with(
     role: &'static str,
     last: bool,
     bar: Option<&indicatif::ProgressBar>,
+    strict: bool,
 ) -> Result<FileReport> {
+    let mut table = CommandTable::new();
+    // name -> (count, first offset); (name, argc) -> (count, first offset)
+    let mut unknown: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+    let mut bad_arity: std::collections::BTreeMap<(String, usize), (u64, u64)> = Default::default();
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let size = file.metadata()?.len();
     let mut rep = FileReport {
@@ -197,6 +246,22 @@ fn check_file_with(
             }
             Ok(Some(Item::Command(c))) => {
                 let at = c.offset;
+                match table.lookup(c.name()) {
+                    None => {
+                        let e = unknown
+                            .entry(String::from_utf8_lossy(c.name()).to_ascii_uppercase())
+                            .or_insert((0, at));
+                        e.0 += 1;
+                    }
+                    Some(arity) if !arity_ok(arity, c.argc()) => {
+                        let key = (
+                            String::from_utf8_lossy(c.name()).to_ascii_uppercase(),
+                            c.argc(),
+                        );
+                        bad_arity.entry(key).or_insert((0, at)).0 += 1;
+                    }
+                    Some(_) => {}
+                }
                 if reader.open_multi().is_none() {
                     rep.last_kept = Some(at);
                 }
@@ -251,6 +316,21 @@ fn check_file_with(
     }
     rep.commands = reader.commands();
     rep.annotations = reader.annotations();
+    let mut notes: Vec<(u64, String)> = Vec::new();
+    for (name, (n, at)) in unknown {
+        notes.push((at, format!("unknown command {name} ({n} time(s), first at offset {at}): Redis 7.0 and Valkey 8.1 do not know it")));
+    }
+    for ((name, argc), (n, at)) in bad_arity {
+        notes.push((at, format!("{name} with {argc} arguments ({n} time(s), first at offset {at}): wrong number of arguments")));
+    }
+    for (at, msg) in notes {
+        if strict {
+            rep.problems
+                .push(json!({"offset": at, "kind": "command", "message": msg, "fixable": false}));
+        } else {
+            rep.warnings.push(msg);
+        }
+    }
     Ok(rep)
 }
 
@@ -655,7 +735,13 @@ pub fn run(args: Args) -> Result<i32> {
     let mut warnings: Vec<String> = Vec::new();
     let mut manifest_json = Value::Null;
     match &manifest_path {
-        None => files.push(check_file_with(path, "single", true, bar.as_ref())?),
+        None => files.push(check_file_with(
+            path,
+            "single",
+            true,
+            bar.as_ref(),
+            args.strict,
+        )?),
         Some(mp) => {
             let dir = mp
                 .parent()
@@ -709,7 +795,13 @@ pub fn run(args: Args) -> Result<i32> {
                             }));
                             continue;
                         }
-                        let rep = check_file_with(&p, role, i + 1 == loaded.len(), bar.as_ref())?;
+                        let rep = check_file_with(
+                            &p,
+                            role,
+                            i + 1 == loaded.len(),
+                            bar.as_ref(),
+                            args.strict,
+                        )?;
                         let name = f.display_name();
                         if role == "base" {
                             let says_rdb = name.ends_with(".rdb");
