@@ -90,3 +90,68 @@ impl Drop for AtomicFile {
         }
     }
 }
+
+/// A directory built under a temporary name beside its target and renamed into place only when
+/// complete; removed if dropped before [`AtomicDir::commit`].
+pub struct AtomicDir {
+    tmp: PathBuf,
+    target: PathBuf,
+    done: bool,
+}
+
+impl AtomicDir {
+    /// Creates `temp-<name>.<pid>` beside `target`, which must not exist.
+    pub fn create(target: &Path) -> Result<Self> {
+        if target.exists() {
+            anyhow::bail!(
+                "{} exists: give a new directory (nothing is overwritten)",
+                target.display()
+            );
+        }
+        let parent = dir_of(target);
+        fs::create_dir_all(&parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+        let name = target
+            .file_name()
+            .with_context(|| format!("{} needs a directory name", target.display()))?;
+        let tmp = parent.join(format!(
+            "temp-{}.{}",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        Ok(AtomicDir {
+            tmp,
+            target: target.to_path_buf(),
+            done: false,
+        })
+    }
+
+    /// Where to write the files.
+    pub fn path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Syncs the directory, renames it to its target and syncs the parent.
+    pub fn commit(mut self) -> Result<()> {
+        sync_dir(&self.tmp)?;
+        fs::rename(&self.tmp, &self.target).with_context(|| {
+            format!(
+                "cannot rename {} to {}",
+                self.tmp.display(),
+                self.target.display()
+            )
+        })?;
+        sync_dir(&dir_of(&self.target))?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for AtomicDir {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_dir_all(&self.tmp);
+        }
+    }
+}

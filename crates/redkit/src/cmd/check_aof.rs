@@ -633,27 +633,8 @@ fn salvage_ranges(path: &Path) -> Result<(Vec<(u64, u64)>, Vec<(u64, u64, String
 /// `--salvage OUTDIR`: a repaired copy without the damaged ranges.
 fn salvage(out: &Path, manifest_path: Option<&Path>, files: &[FileReport]) -> Result<i32> {
     use std::io::{Read, Seek, SeekFrom, Write};
-    if out.exists() {
-        bail!(
-            "{} exists: give a new directory (nothing is overwritten)",
-            out.display()
-        );
-    }
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    std::fs::create_dir_all(&parent)?;
-    let name = out
-        .file_name()
-        .context("the output needs a directory name")?;
-    let tmp = parent.join(format!(
-        "temp-{}.{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    std::fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let staged = crate::fsutil::AtomicDir::create(out)?;
+    let tmp = staged.path().to_path_buf();
     let result = (|| -> Result<Vec<(String, u64, u64, String)>> {
         let mut all_skipped = Vec::new();
         for f in files {
@@ -682,19 +663,10 @@ fn salvage(out: &Path, manifest_path: Option<&Path>, files: &[FileReport]) -> Re
             let mname = mp.file_name().context("manifest without a name")?;
             std::fs::copy(mp, tmp.join(mname))?;
         }
-        crate::fsutil::sync_dir(&tmp)?;
         Ok(all_skipped)
     })();
-    let skipped = match result {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-    };
-    std::fs::rename(&tmp, out)
-        .with_context(|| format!("cannot rename {} to {}", tmp.display(), out.display()))?;
-    crate::fsutil::sync_dir(&parent)?;
+    let skipped = result?;
+    staged.commit()?;
     println!(
         "Salvaged into {}; skipped {} damaged range(s):",
         out.display(),

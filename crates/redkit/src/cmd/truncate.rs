@@ -237,12 +237,6 @@ type Written = (Vec<String>, Option<(String, u64)>);
 
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: Args) -> Result<i32> {
-    if let Some(out) = args.output.as_ref().filter(|o| o.exists()) {
-        bail!(
-            "{} exists: give a new directory (nothing is overwritten)",
-            out.display()
-        );
-    }
     let (manifest, files) = aof_files(&args.path)?;
     let pts = points(&files)?;
     let Some(first) = pts.first() else {
@@ -266,22 +260,8 @@ pub fn run(args: Args) -> Result<i32> {
         return in_place(&args, manifest, &files, cut_point);
     };
     // The new directory is built beside the target and renamed into place when complete.
-    let parent = output
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    std::fs::create_dir_all(&parent)
-        .with_context(|| format!("cannot create {}", parent.display()))?;
-    let name = output
-        .file_name()
-        .context("the output needs a directory name")?;
-    let tmp = parent.join(format!(
-        "temp-{}.{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    std::fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let staged = crate::fsutil::AtomicDir::create(&output)?;
+    let tmp = staged.path().to_path_buf();
     let result = (|| -> Result<Written> {
         let mut kept = Vec::new();
         let mut cut_info = None;
@@ -320,19 +300,10 @@ pub fn run(args: Args) -> Result<i32> {
             f.write_all(&new.to_bytes())?;
             f.sync_all()?;
         }
-        sync_dir(&tmp)?;
         Ok((kept, cut_info))
     })();
-    let (kept, cut_info) = match result {
-        Ok(v) => v,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-    };
-    std::fs::rename(&tmp, &output)
-        .with_context(|| format!("cannot rename {} to {}", tmp.display(), output.display()))?;
-    sync_dir(&parent)?;
+    let (kept, cut_info) = result?;
+    staged.commit()?;
     match (cut_point, cut_info) {
         (Some(p), Some((file, at))) => {
             println!(
