@@ -1,6 +1,9 @@
 //! Properties over real files: the same events whatever the read sizes, truncation detected at
 //! every byte, and the length encodings at their boundaries.
 
+mod common;
+
+use common::len;
 use proptest::prelude::*;
 use rdb_parse::{crc64, Error, ErrorKind, Event, Limits, Parser, Str};
 use std::io::Read;
@@ -115,27 +118,11 @@ fn rdb(version: u32, body: &[u8]) -> Vec<u8> {
     v
 }
 
-fn len_bytes(n: u64) -> Vec<u8> {
-    if n < 64 {
-        vec![n as u8]
-    } else if n < 16384 {
-        vec![0x40 | (n >> 8) as u8, n as u8]
-    } else if n <= u32::MAX as u64 {
-        let mut v = vec![0x80];
-        v.extend_from_slice(&(n as u32).to_be_bytes());
-        v
-    } else {
-        let mut v = vec![0x81];
-        v.extend_from_slice(&n.to_be_bytes());
-        v
-    }
-}
-
 fn string_key(key: &[u8], value_len: usize) -> Vec<u8> {
     let mut b = vec![0u8];
-    b.extend(len_bytes(key.len() as u64));
+    b.extend(len(key.len() as u64));
     b.extend_from_slice(key);
-    b.extend(len_bytes(value_len as u64));
+    b.extend(len(value_len as u64));
     b.extend(std::iter::repeat_n(b'v', value_len));
     b
 }
@@ -226,7 +213,7 @@ fn limits_stop_huge_lengths_before_allocating() {
     );
     // A claimed 2^60-byte string in a small file is refused, not allocated.
     let mut body = vec![0u8, 1, b'k'];
-    body.extend(len_bytes(1 << 60));
+    body.extend(len(1 << 60));
     let err = values(&rdb(9, &body)).unwrap_err();
     assert!(
         matches!(err.kind(), ErrorKind::LimitExceeded { .. }),

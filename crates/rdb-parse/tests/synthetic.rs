@@ -2,23 +2,10 @@
 //! Valkey 9 (`VALKEY080`), Redis 8.6/8.8 (RDB 13/14), Redis 7.4 release candidates, modules,
 //! and the pre-3.2 encodings.
 
-use rdb_parse::{crc64, ArrayValue, ErrorKind, Event, Family, Parser, StreamId};
+mod common;
 
-fn len(n: u64) -> Vec<u8> {
-    if n < 64 {
-        vec![n as u8]
-    } else if n < 16384 {
-        vec![0x40 | (n >> 8) as u8, n as u8]
-    } else if n <= u32::MAX as u64 {
-        let mut v = vec![0x80];
-        v.extend_from_slice(&(n as u32).to_be_bytes());
-        v
-    } else {
-        let mut v = vec![0x81];
-        v.extend_from_slice(&n.to_be_bytes());
-        v
-    }
-}
+use common::len;
+use rdb_parse::{crc64, ArrayValue, ErrorKind, Event, Family, Parser, StreamId};
 
 fn s(b: &[u8]) -> Vec<u8> {
     let mut v = len(b.len() as u64);
