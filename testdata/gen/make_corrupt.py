@@ -16,6 +16,9 @@ import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_rdb import check_rdb  # noqa: E402  (the same verdict reader for both scripts)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 RDB_DIR = os.path.join(ROOT, "testdata", "rdb")
@@ -83,20 +86,6 @@ def encode_len(n):
     if n <= 0xFFFFFFFF:
         return b"\x80" + n.to_bytes(4, "big")
     return b"\x81" + n.to_bytes(8, "big")
-
-
-def checker(path):
-    proc = subprocess.run(["redis-check-rdb", path], capture_output=True, text=True, errors="replace",
-                          timeout=120)
-    lines = (proc.stdout + proc.stderr).splitlines()
-    verdict = ""
-    for i, line in enumerate(lines):
-        if "RDB ERROR DETECTED" in line and i + 1 < len(lines):
-            verdict = lines[i + 1].strip()
-            break
-        if "RDB looks OK" in line:
-            verdict = line.strip()
-    return proc.returncode, verdict
 
 
 def main():
@@ -212,7 +201,7 @@ def main():
          "the CRC", crc_recomputed=False)
 
     for case in cases:
-        code, verdict = checker(os.path.join(OUT_DIR, case["file"]))
+        code, verdict = check_rdb(os.path.join(OUT_DIR, case["file"]))
         case["redis_check_rdb_exit"] = code
         case["redis_check_rdb_message"] = verdict
 
