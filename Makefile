@@ -30,6 +30,7 @@ fixtures: ## regenerate testdata/ with the real servers
 	bash scripts/install-servers.sh
 	$(PYTHON) testdata/gen/make_rdb.py
 	$(PYTHON) testdata/gen/make_corrupt.py
+	$(PYTHON) testdata/gen/make_aof.py
 
 bench: build ## build ~1 GiB RDBs and an AOF with redis-server; time redkit beside redis-check-rdb/-aof
 	bash scripts/install-servers.sh

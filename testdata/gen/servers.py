@@ -166,10 +166,11 @@ def _config_text(info, workdir, sock, extra):
 
 
 @contextlib.contextmanager
-def running_server(info, extra_config=(), rdb_file=None, startup_timeout=30):
+def running_server(info, extra_config=(), rdb_file=None, startup_timeout=30, copy_in=()):
     """Start `info` (a ServerInfo, or a name) in a fresh temp dir, listening only on a unix
     socket. `extra_config` is a list of config lines ("maxmemory-policy allkeys-lfu").
-    `rdb_file`, when given, is copied in as dump.rdb and loaded at startup.
+    `rdb_file`, when given, is copied in as dump.rdb and loaded at startup. `copy_in` lists
+    files and directories (an appendonlydir) copied into the working directory by name.
     Yields a RunningServer; `.client(db)` gives a redis-py client. Stops it with SHUTDOWN NOSAVE
     (or kills it) afterwards, and removes the directory."""
     if isinstance(info, str):
@@ -184,6 +185,12 @@ def running_server(info, extra_config=(), rdb_file=None, startup_timeout=30):
         f.write(_config_text(info, workdir, sock, list(extra_config)))
     if rdb_file:
         shutil.copyfile(rdb_file, os.path.join(workdir, "dump.rdb"))
+    for path in copy_in:
+        dest = os.path.join(workdir, os.path.basename(os.path.normpath(path)))
+        if os.path.isdir(path):
+            shutil.copytree(path, dest)
+        else:
+            shutil.copyfile(path, dest)
     proc = subprocess.Popen(
         [info.binary, conf],
         cwd=workdir,

@@ -185,6 +185,15 @@ def read_dataset(srv, meta):
     return out
 
 
+def read_keys(srv):
+    """The dataset as `read_dataset` gives it, without encodings (which depend on how the data
+    was loaded rather than on what it is)."""
+    out = read_dataset(srv, {k: {"encoding": None} for k in all_keys(srv)})
+    for record in out:
+        del record["encoding"]
+    return out
+
+
 def read_functions(srv):
     if not srv.info.at_least(7, 0):
         return None
