@@ -283,6 +283,15 @@ fn unknown_commands_and_arity_are_warnings_or_with_strict_problems() {
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["problems"].as_array().unwrap().len(), 2, "{r}");
     std::fs::remove_dir_all(&dir).unwrap();
+
+    // Redis 7.4.1's own log (with HPEXPIREAT, logged for HEXPIRE) passes --strict.
+    let case = common::testdata().join("aof/redis-7.4.1/mp-timestamped/appendonlydir");
+    let incr = std::fs::read(case.join("appendonly.aof.1.incr.aof")).unwrap();
+    assert!(incr.windows(10).any(|w| w.eq_ignore_ascii_case(b"HPEXPIREAT")));
+    let out = redkit(&["check-aof", "--json", "--strict", case.to_str().unwrap()]);
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{r}");
+    assert_eq!(r["warnings"].as_array().unwrap().len(), 0, "{r}");
 }
 
 #[test]
