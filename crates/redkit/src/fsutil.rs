@@ -3,6 +3,28 @@
 use anyhow::{Context, Result};
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+/// Fault injection for the tests: with `REDKIT_CRASH_AT=N` in the environment, the N-th call
+/// aborts the process on the spot (no destructors, no cleanup: what `kill -9` leaves), after
+/// naming the point on stderr. Commands that change files call it between their steps, so a
+/// test can stop them at every step in turn. Without the variable it does nothing.
+pub fn crash_point(what: &str) {
+    static AT: OnceLock<Option<u64>> = OnceLock::new();
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let at = AT.get_or_init(|| {
+        std::env::var("REDKIT_CRASH_AT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    });
+    if let Some(n) = *at {
+        if COUNT.fetch_add(1, Ordering::Relaxed) + 1 == n {
+            eprintln!("redkit: REDKIT_CRASH_AT={n}: stopping at: {what}");
+            std::process::abort();
+        }
+    }
+}
 
 /// A file written under a temporary name and renamed into place only when complete.
 pub struct AtomicFile {
@@ -58,12 +80,15 @@ impl AtomicFile {
     }
 
     fn finish_to(mut self, dest: &Path) -> Result<PathBuf> {
+        crash_point("temporary file written, not synced");
         self.file
             .sync_all()
             .with_context(|| format!("cannot sync {}", self.tmp.display()))?;
+        crash_point("temporary file synced, not renamed");
         fs::rename(&self.tmp, dest).with_context(|| {
             format!("cannot rename {} to {}", self.tmp.display(), dest.display())
         })?;
+        crash_point("file renamed into place, directory not synced");
         sync_dir(&dir_of(dest))?;
         self.done = true;
         Ok(dest.to_path_buf())
@@ -134,7 +159,9 @@ impl AtomicDir {
 
     /// Syncs the directory, renames it to its target and syncs the parent.
     pub fn commit(mut self) -> Result<()> {
+        crash_point("temporary directory written, not synced");
         sync_dir(&self.tmp)?;
+        crash_point("temporary directory synced, not renamed");
         fs::rename(&self.tmp, &self.target).with_context(|| {
             format!(
                 "cannot rename {} to {}",
@@ -142,6 +169,7 @@ impl AtomicDir {
                 self.target.display()
             )
         })?;
+        crash_point("directory renamed into place, parent not synced");
         sync_dir(&dir_of(&self.target))?;
         self.done = true;
         Ok(())

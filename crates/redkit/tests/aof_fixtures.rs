@@ -175,7 +175,10 @@ fn truncate_at_each_second_gives_that_seconds_dataset() {
             .collect();
         for s in seconds {
             let t = s["unix_secs"].as_u64().unwrap();
-            assert!(points.contains(&t), "{aof}: no restore point {t} in {points:?}");
+            assert!(
+                points.contains(&t),
+                "{aof}: no restore point {t} in {points:?}"
+            );
         }
         // Before the first point there is nothing to restore to.
         let _ = std::fs::remove_dir_all(&scratch);

@@ -287,7 +287,9 @@ fn unknown_commands_and_arity_are_warnings_or_with_strict_problems() {
     // Redis 7.4.1's own log (with HPEXPIREAT, logged for HEXPIRE) passes --strict.
     let case = common::testdata().join("aof/redis-7.4.1/mp-timestamped/appendonlydir");
     let incr = std::fs::read(case.join("appendonly.aof.1.incr.aof")).unwrap();
-    assert!(incr.windows(10).any(|w| w.eq_ignore_ascii_case(b"HPEXPIREAT")));
+    assert!(incr
+        .windows(10)
+        .any(|w| w.eq_ignore_ascii_case(b"HPEXPIREAT")));
     let out = redkit(&["check-aof", "--json", "--strict", case.to_str().unwrap()]);
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(0), "{r}");

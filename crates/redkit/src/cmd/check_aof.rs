@@ -452,12 +452,21 @@ pub(crate) fn cut_file(path: &Path, cut: u64) -> Result<PathBuf> {
 }
 
 /// Writes the bytes of `path` from `cut` on to `<path>.cut-<cut>` (temp file, fsync, rename).
+/// When that file is already there holding exactly those bytes (an earlier run stopped before
+/// it could cut), it is kept as it is.
 pub(crate) fn cut_file_keep_only(path: &Path, cut: u64) -> Result<PathBuf> {
     use std::io::{Read, Seek, SeekFrom};
     let mut keep_name = path.as_os_str().to_owned();
     keep_name.push(format!(".cut-{cut}"));
     let keep = PathBuf::from(keep_name);
     if keep.exists() {
+        if holds_tail(&keep, path, cut)? {
+            eprintln!(
+                "redkit: {} already holds the bytes to cut (from an earlier run): keeping it",
+                keep.display()
+            );
+            return Ok(keep);
+        }
         bail!(
             "{} already exists: move it away first (it holds bytes an earlier fix cut)",
             keep.display()
@@ -475,14 +484,40 @@ pub(crate) fn cut_file_keep_only(path: &Path, cut: u64) -> Result<PathBuf> {
     saved.commit()
 }
 
+/// Whether `keep` holds exactly the bytes of `path` from `cut` to its end.
+fn holds_tail(keep: &Path, path: &Path, cut: u64) -> Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let size = std::fs::metadata(path)?.len();
+    if std::fs::metadata(keep)?.len() != size.saturating_sub(cut) {
+        return Ok(false);
+    }
+    let mut a = std::io::BufReader::new(File::open(keep)?);
+    let mut src = File::open(path)?;
+    src.seek(SeekFrom::Start(cut))?;
+    let mut b = std::io::BufReader::new(src);
+    let (mut x, mut y) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
+    loop {
+        let n = a.read(&mut x)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        b.read_exact(&mut y[..n])?;
+        if x[..n] != y[..n] {
+            return Ok(false);
+        }
+    }
+}
+
 /// Truncates `path` to `len` bytes and syncs it and its directory.
 pub(crate) fn truncate_to(path: &Path, len: u64) -> Result<()> {
     let f = std::fs::OpenOptions::new()
         .write(true)
         .open(path)
         .with_context(|| format!("cannot open {} for writing", path.display()))?;
+    crate::fsutil::crash_point("cut bytes saved, file not truncated");
     f.set_len(len)
         .with_context(|| format!("cannot truncate {}", path.display()))?;
+    crate::fsutil::crash_point("file truncated, not synced");
     f.sync_all()?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         crate::fsutil::sync_dir(dir)?;
@@ -658,6 +693,7 @@ fn salvage(out: &Path, manifest_path: Option<&Path>, files: &[FileReport]) -> Re
             }
             dst.flush()?;
             dst.sync_all()?;
+            crate::fsutil::crash_point("one file of the salvaged copy written");
         }
         if let Some(mp) = manifest_path {
             let mname = mp.file_name().context("manifest without a name")?;

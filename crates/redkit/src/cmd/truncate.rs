@@ -38,7 +38,9 @@ pub struct Args {
     )]
     pub output: Option<PathBuf>,
     /// Cut the original instead, after confirmation: the bytes cut from the cut file are kept
-    /// in `<file>.cut-<offset>`, later files are renamed `<file>.cut`, the manifest rewritten
+    /// in `<file>.cut-<offset>`, later files are renamed `<file>.cut`, the manifest is rewritten
+    /// and the old one kept as `<manifest>.before-cut-<unix>`. Run again after an interruption:
+    /// it finishes the job
     #[arg(long, conflicts_with = "output")]
     pub in_place: bool,
     /// With --in-place: do not ask for confirmation
@@ -126,6 +128,7 @@ fn copy_prefix(from: &Path, to: &Path, len: Option<u64>) -> Result<()> {
         .with_context(|| format!("cannot write {}", to.display()))?;
     dst.flush()?;
     dst.sync_all()?;
+    crate::fsutil::crash_point("one file of the new directory written");
     Ok(())
 }
 
@@ -206,8 +209,17 @@ fn in_place(
                 .cloned()
                 .collect(),
         };
-        // Save the cut bytes before anything else changes.
+        // Save the cut bytes and the manifest before anything else changes; a copy kept by an
+        // earlier run that stopped half way is kept as it is.
         let saved = crate::cmd::check_aof::cut_file_keep_only(cut_path, cut)?;
+        let mut backup = mp.as_os_str().to_owned();
+        backup.push(format!(".before-cut-{}", p.unix_secs));
+        let backup = PathBuf::from(backup);
+        if !backup.exists() {
+            let staged = crate::fsutil::AtomicFile::create(&backup)?;
+            staged.file()?.write_all(&std::fs::read(mp)?)?;
+            staged.commit()?;
+        }
         let staged = crate::fsutil::AtomicFile::create(mp)?;
         staged.file()?.write_all(&new.to_bytes())?;
         staged.commit()?;
@@ -215,12 +227,23 @@ fn in_place(
         for f in &later {
             let mut to = f.as_os_str().to_owned();
             to.push(".cut");
+            crate::fsutil::crash_point("before renaming a later file");
             std::fs::rename(f, &to).with_context(|| format!("cannot rename {}", f.display()))?;
         }
         if let Some(dir) = mp.parent().filter(|d| !d.as_os_str().is_empty()) {
             sync_dir(dir)?;
         }
-        println!("Done. The bytes cut are in {}; to undo: cat it >> {}, rename the .cut files back and restore their manifest lines.", saved.display(), cut_path.display());
+        println!(
+            "Done. Kept: the bytes cut in {}, the old manifest in {}{}. To undo: cat {} >> {}{}, then mv {} {}.",
+            saved.display(),
+            backup.display(),
+            if later.is_empty() { "" } else { ", the later files as <file>.cut" },
+            saved.display(),
+            cut_path.display(),
+            if later.is_empty() { "" } else { ", rename each <file>.cut back to <file>" },
+            backup.display(),
+            mp.display()
+        );
     } else {
         let saved = crate::cmd::check_aof::cut_file(cut_path, cut)?;
         println!(
