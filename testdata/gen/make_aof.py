@@ -23,6 +23,8 @@ The truth file (truth.json) holds:
     server, version, case, config (the AOF settings used),
     seconds: [{"unix_secs": S, "keys": [...]}]   (only for servers with aof-timestamp-enabled)
     final: {"keys": [...]}
+    before_last_multi: {"keys": [...]}   the dataset before the MULTI/EXEC block at the tail
+                                         (what --fix must keep when that block is torn)
 with keys in the format of truth.py (without encodings, which depend on how a file is loaded).
 """
 import argparse
@@ -78,9 +80,9 @@ def first_second(c, rng):
     c.execute_command("SELECT", 0)
 
 
-def later_second(c, rng, n, last):
+def later_second(c, rng, n, last, srv=None):
     """Overwrites, deletes, expiries, new keys, and a MULTI/EXEC block (last thing written in
-    the final second)."""
+    the final second). For the last second, returns the dataset read just before that block."""
     for i in range(rng.randrange(5, 15)):
         c.execute_command("SET", f"str:{rng.randrange(40)}", f"s{n}-{i}")
     c.execute_command("INCRBY", "counter", n)
@@ -105,10 +107,13 @@ def later_second(c, rng, n, last):
     p.execute_command("RPUSH", "tx:list", n)
     p.execute()
     if last:
+        before = truth.read_keys(srv)
         p = c.pipeline(transaction=True)
         p.execute_command("SET", "tx:last", "the tail")
         p.execute_command("HSET", "hash", "tail", "yes")
         p.execute()
+        return before
+    return None
 
 
 def run_case(case, server_name, preamble, attempts=5):
@@ -143,7 +148,9 @@ def run_case(case, server_name, preamble, attempts=5):
                 time.sleep(0.05)
             for n in range(2, 6):
                 second = wait_next_second(c)
-                later_second(c, rng, n, last=(n == 5))
+                before = later_second(c, rng, n, last=(n == 5), srv=srv)
+                if before is not None:
+                    before_last_multi = before
                 keys = truth.read_keys(srv)
                 if server_second(c) != second:
                     ok = False
@@ -175,6 +182,7 @@ def run_case(case, server_name, preamble, attempts=5):
             + ["seconds[i].keys is the dataset at the end of server second unix_secs (what truncate --to unix_secs keeps)"],
             "seconds": seconds if timestamps else [],
             "final": {"keys": final},
+            "before_last_multi": {"keys": before_last_multi},
         }
         with open(os.path.join(out_dir, "truth.json"), "w") as f:
             json.dump(doc, f, indent=1)

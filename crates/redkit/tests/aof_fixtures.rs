@@ -222,3 +222,66 @@ fn truncate_at_each_second_gives_that_seconds_dataset() {
     let _ = std::fs::remove_dir_all(&scratch);
     assert!(checked >= 12 || !required(), "{checked} seconds checked");
 }
+
+/// The last file torn inside the `EXEC` of its final transaction: `--fix` cuts the whole
+/// unfinished `MULTI` block, keeps the cut bytes, and the server loads exactly the dataset the
+/// live server had before that transaction.
+#[test]
+fn fix_of_a_torn_transaction_keeps_the_dataset_before_it() {
+    let scratch = std::env::temp_dir().join(format!("redkit-fixtures-fix-{}", std::process::id()));
+    let mut checked = 0;
+    for f in fixtures() {
+        let _ = std::fs::remove_dir_all(&scratch);
+        std::fs::create_dir_all(&scratch).unwrap();
+        let (aof, last) = if f.aof.is_dir() {
+            let dir = scratch.join("appendonlydir");
+            common::server::copy_dir(&f.aof, &dir);
+            let incr = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|p| p.to_string_lossy().ends_with(".incr.aof"))
+                .unwrap();
+            (dir, incr)
+        } else {
+            let file = scratch.join("appendonly.aof");
+            std::fs::copy(&f.aof, &file).unwrap();
+            (file.clone(), file)
+        };
+        let mut bytes = std::fs::read(&last).unwrap();
+        assert!(
+            bytes.ends_with(b"*1\r\n$4\r\nEXEC\r\n"),
+            "{}",
+            f.aof.display()
+        );
+        bytes.truncate(bytes.len() - 3);
+        std::fs::write(&last, &bytes).unwrap();
+        let out = redkit(&["check-aof", "--fix", "--yes", aof.to_str().unwrap()]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}",
+            f.aof.display(),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        // The cut bytes are beside the file: fixed + cut = the torn file.
+        let fixed = std::fs::read(&last).unwrap();
+        let mut kept = last.as_os_str().to_owned();
+        kept.push(format!(".cut-{}", fixed.len()));
+        let cut = std::fs::read(&kept).unwrap();
+        assert_eq!([fixed.as_slice(), cut.as_slice()].concat(), bytes);
+        assert!(cut.starts_with(b"*1\r\n$5\r\nMULTI\r\n"));
+        let server = f.truth["server"].as_str().unwrap();
+        if !installed(server) {
+            continue;
+        }
+        let got = load(server, &aof).unwrap_or_else(|e| panic!("{}: {e}", f.aof.display()));
+        assert_same_keys(
+            &got,
+            &f.truth["before_last_multi"]["keys"],
+            &format!("{} fixed", f.aof.display()),
+        );
+        checked += 1;
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    assert!(checked >= 5 || !required(), "{checked} fixtures checked");
+}
