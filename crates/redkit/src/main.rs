@@ -33,6 +33,8 @@ enum Command {
     Truncate(cmd::truncate::Args),
     /// Dump an RDB file as JSON Lines, one object per key
     DumpJson(cmd::dump_json::Args),
+    /// Convert an RDB file for another server version, or a subset of its keys
+    Convert(cmd::convert::Args),
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
@@ -50,6 +52,7 @@ fn main() {
         Command::RestorePoints(args) => cmd::restore_points::run(args),
         Command::Truncate(args) => cmd::truncate::run(args),
         Command::DumpJson(args) => cmd::dump_json::run(args),
+        Command::Convert(args) => cmd::convert::run(args),
     };
     let code = match result {
         Ok(code) => code,

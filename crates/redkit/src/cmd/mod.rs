@@ -2,6 +2,7 @@
 
 pub mod check_aof;
 pub mod check_rdb;
+pub mod convert;
 pub mod dump_json;
 pub mod restore_points;
 pub mod truncate;

@@ -1,0 +1,159 @@
+//! LZF compression in the format of Redis's `lzf_c.c` (decoded by `rdb_parse::lzf`).
+//!
+//! Literal runs of 1-32 bytes (`000LLLLL` then the bytes) and back references of 3-264 bytes
+//! at most 8192 bytes back (`LLLooooo oooooooo`, with an extra length byte when `LLL` is 7).
+//! Matches are found through a hash table of the last position of each 3-byte sequence.
+
+const HASH_LOG: u32 = 14;
+const MAX_LITERAL: usize = 32;
+const MAX_OFFSET: usize = 1 << 13;
+const MAX_MATCH: usize = 264;
+
+fn hash(b: &[u8]) -> usize {
+    let v = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+    (v.wrapping_mul(2_654_435_761) >> (32 - HASH_LOG)) as usize
+}
+
+/// Reusable state for [`Compressor::compress`] (a 64 KiB hash table).
+pub struct Compressor {
+    table: Vec<u32>,
+}
+
+impl Default for Compressor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Compressor {
+    /// A compressor with an empty table.
+    pub fn new() -> Self {
+        Compressor {
+            table: vec![0; 1 << HASH_LOG],
+        }
+    }
+
+    /// Compresses `input` into `out` (cleared first). Returns false, leaving `out` unspecified,
+    /// when the result would be longer than `max_out` bytes: Redis stores a string compressed
+    /// only when that saves at least 4 bytes, so callers pass `input.len() - 4`.
+    pub fn compress(&mut self, input: &[u8], out: &mut Vec<u8>, max_out: usize) -> bool {
+        out.clear();
+        self.table.fill(0);
+        let n = input.len();
+        let mut lit_start = 0;
+        let mut i = 0;
+        while i + 3 <= n {
+            let h = hash(&input[i..]);
+            let cand = self.table[h] as usize;
+            self.table[h] = (i + 1) as u32;
+            if cand != 0 {
+                let r = cand - 1;
+                let dist = i - r;
+                if dist <= MAX_OFFSET && input[r..r + 3] == input[i..i + 3] {
+                    let max = MAX_MATCH.min(n - i);
+                    let mut len = 3;
+                    while len < max && input[r + len] == input[i + len] {
+                        len += 1;
+                    }
+                    if !literals(&input[lit_start..i], out, max_out) {
+                        return false;
+                    }
+                    let off = dist - 1;
+                    let l = len - 2;
+                    if l < 7 {
+                        out.push((l << 5) as u8 | (off >> 8) as u8);
+                    } else {
+                        out.push((7 << 5) as u8 | (off >> 8) as u8);
+                        out.push((l - 7) as u8);
+                    }
+                    out.push(off as u8);
+                    if out.len() > max_out {
+                        return false;
+                    }
+                    // Index the positions inside the match too (cheap, and finds more matches).
+                    let end = i + len;
+                    let mut j = i + 1;
+                    while j < end && j + 3 <= n {
+                        self.table[hash(&input[j..])] = (j + 1) as u32;
+                        j += 1;
+                    }
+                    i = end;
+                    lit_start = i;
+                    continue;
+                }
+            }
+            i += 1;
+        }
+        literals(&input[lit_start..], out, max_out)
+    }
+}
+
+fn literals(lit: &[u8], out: &mut Vec<u8>, max_out: usize) -> bool {
+    for chunk in lit.chunks(MAX_LITERAL) {
+        out.push((chunk.len() - 1) as u8);
+        out.extend_from_slice(chunk);
+    }
+    out.len() <= max_out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Compressor;
+    use proptest::prelude::*;
+
+    fn roundtrip(data: &[u8]) -> Option<usize> {
+        let mut c = Compressor::new();
+        let mut out = Vec::new();
+        if !c.compress(data, &mut out, usize::MAX) {
+            return None;
+        }
+        let mut back = Vec::new();
+        rdb_parse::lzf::decompress(&out, data.len(), &mut back).unwrap();
+        assert_eq!(&back[..data.len()], data);
+        Some(out.len())
+    }
+
+    #[test]
+    fn edges() {
+        assert_eq!(roundtrip(b""), Some(0));
+        assert_eq!(roundtrip(b"a"), Some(2));
+        assert_eq!(roundtrip(b"aaaa"), Some(4)); // literal, then a 3-byte back reference
+        let long = vec![b'x'; 100_000];
+        assert!(roundtrip(&long).unwrap() < 1000);
+        // Every match length and offset boundary.
+        for len in [3usize, 8, 9, 264, 265, 600] {
+            for gap in [1usize, 100, 8191, 8192, 8193] {
+                let mut d: Vec<u8> = (0..gap).map(|i| (i * 7 + i / 251) as u8).collect();
+                let pat: Vec<u8> = (0..len).map(|i| (i * 13 + 5) as u8).collect();
+                let mut v = pat.clone();
+                v.append(&mut d);
+                v.extend_from_slice(&pat);
+                roundtrip(&v);
+            }
+        }
+    }
+
+    #[test]
+    fn gives_up_when_the_output_would_not_fit() {
+        let mut c = Compressor::new();
+        let mut out = Vec::new();
+        let random: Vec<u8> = (0..1000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        assert!(!c.compress(&random, &mut out, random.len() - 4));
+        assert!(c.compress(&[b'z'; 1000], &mut out, 996));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+        #[test]
+        fn random_inputs_roundtrip(data in proptest::collection::vec(0u8..4, 0..3000)) {
+            roundtrip(&data);
+        }
+
+        #[test]
+        fn random_bytes_roundtrip(data in proptest::collection::vec(any::<u8>(), 0..600)) {
+            roundtrip(&data);
+        }
+    }
+}

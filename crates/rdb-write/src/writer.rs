@@ -1,0 +1,171 @@
+//! The record layer: header, opcodes, lengths, strings, CRC64.
+
+use crate::lzf::Compressor;
+use rdb_parse::opcode;
+use std::io::{self, Write};
+
+/// Writes RDB records to `W`, computing the CRC64 of everything written.
+pub struct RdbWriter<W: Write> {
+    out: W,
+    crc: crc_fast::Digest,
+    compress: bool,
+    lzf: Compressor,
+    scratch: Vec<u8>,
+    written: u64,
+}
+
+impl<W: Write> RdbWriter<W> {
+    /// Starts a file: writes `REDIS<version>` (four digits). `compress` is Redis's
+    /// `rdbcompression`: strings longer than 20 bytes are stored LZF-compressed when that saves
+    /// at least 4 bytes.
+    pub fn new(out: W, version: u32, compress: bool) -> io::Result<Self> {
+        let mut w = RdbWriter {
+            out,
+            crc: crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Redis),
+            compress,
+            lzf: Compressor::new(),
+            scratch: Vec::new(),
+            written: 0,
+        };
+        w.raw(format!("REDIS{version:04}").as_bytes())?;
+        Ok(w)
+    }
+
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Writes bytes as they are.
+    pub fn raw(&mut self, b: &[u8]) -> io::Result<()> {
+        self.crc.update(b);
+        self.written += b.len() as u64;
+        self.out.write_all(b)
+    }
+
+    /// Writes one byte (a type or an opcode).
+    pub fn byte(&mut self, b: u8) -> io::Result<()> {
+        self.raw(&[b])
+    }
+
+    /// Writes a length in the RDB length encoding.
+    pub fn len(&mut self, n: u64) -> io::Result<()> {
+        if n < 64 {
+            self.raw(&[n as u8])
+        } else if n < 16384 {
+            self.raw(&[0x40 | (n >> 8) as u8, n as u8])
+        } else if n <= u64::from(u32::MAX) {
+            let mut b = [0x80, 0, 0, 0, 0];
+            b[1..].copy_from_slice(&(n as u32).to_be_bytes());
+            self.raw(&b)
+        } else {
+            let mut b = [0x81, 0, 0, 0, 0, 0, 0, 0, 0];
+            b[1..].copy_from_slice(&n.to_be_bytes());
+            self.raw(&b)
+        }
+    }
+
+    /// Writes a string as Redis's `rdbSaveRawString` does: an integer encoding for canonical
+    /// integers of at most 11 bytes that fit 32 bits, LZF when enabled and worth it, else raw.
+    pub fn string(&mut self, s: &[u8]) -> io::Result<()> {
+        if s.len() <= 11 {
+            if let Some(v) = crate::blob::canonical_int(s) {
+                if let Ok(v8) = i8::try_from(v) {
+                    return self.raw(&[0xC0, v8 as u8]);
+                }
+                if let Ok(v16) = i16::try_from(v) {
+                    let b = v16.to_le_bytes();
+                    return self.raw(&[0xC1, b[0], b[1]]);
+                }
+                if let Ok(v32) = i32::try_from(v) {
+                    let b = v32.to_le_bytes();
+                    return self.raw(&[0xC2, b[0], b[1], b[2], b[3]]);
+                }
+            }
+        }
+        self.blob(s)
+    }
+
+    /// Writes a string that is never integer-encoded (listpacks, ziplists and other blobs),
+    /// LZF-compressed when enabled and worth it.
+    pub fn blob(&mut self, s: &[u8]) -> io::Result<()> {
+        if self.compress && s.len() > 20 {
+            let mut buf = std::mem::take(&mut self.scratch);
+            let ok = self.lzf.compress(s, &mut buf, s.len() - 4);
+            if ok {
+                self.byte(0xC3)?;
+                self.len(buf.len() as u64)?;
+                self.len(s.len() as u64)?;
+                self.raw(&buf)?;
+                self.scratch = buf;
+                return Ok(());
+            }
+            self.scratch = buf;
+        }
+        self.len(s.len() as u64)?;
+        self.raw(s)
+    }
+
+    /// Writes an AUX field.
+    pub fn aux(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
+        self.byte(opcode::AUX)?;
+        self.string(key)?;
+        self.string(value)
+    }
+
+    /// Writes SELECTDB.
+    pub fn select_db(&mut self, db: u64) -> io::Result<()> {
+        self.byte(opcode::SELECTDB)?;
+        self.len(db)
+    }
+
+    /// Writes RESIZEDB.
+    pub fn resize_db(&mut self, keys: u64, expires: u64) -> io::Result<()> {
+        self.byte(opcode::RESIZEDB)?;
+        self.len(keys)?;
+        self.len(expires)
+    }
+
+    /// Writes what comes before a key's type byte: expiry (ms), LRU idle seconds, LFU counter.
+    pub fn key_meta(
+        &mut self,
+        expire_ms: Option<i64>,
+        idle_s: Option<u64>,
+        freq: Option<u8>,
+    ) -> io::Result<()> {
+        if let Some(ms) = expire_ms {
+            self.byte(opcode::EXPIRETIME_MS)?;
+            self.raw(&ms.to_le_bytes())?;
+        }
+        if let Some(idle) = idle_s {
+            self.byte(opcode::IDLE)?;
+            self.len(idle)?;
+        }
+        if let Some(f) = freq {
+            self.byte(opcode::FREQ)?;
+            self.byte(f)?;
+        }
+        Ok(())
+    }
+
+    /// Writes a function library (FUNCTION2, RDB 10+).
+    pub fn function(&mut self, code: &[u8]) -> io::Result<()> {
+        self.byte(opcode::FUNCTION2)?;
+        self.string(code)
+    }
+
+    /// Writes a binary double (ZSET_2 scores).
+    pub fn double(&mut self, v: f64) -> io::Result<()> {
+        self.raw(&v.to_le_bytes())
+    }
+
+    /// Writes EOF and the CRC64, flushes, and returns the output.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.byte(opcode::EOF)?;
+        let crc = self.crc.finalize();
+        self.out.write_all(&crc.to_le_bytes())?;
+        self.written += 8;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
