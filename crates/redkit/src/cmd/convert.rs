@@ -60,9 +60,11 @@ fn parse_target(s: &str) -> Result<u32, String> {
         "redis-7.0" => 10,
         "redis-7.2" | "valkey-7" | "valkey-7.2" | "valkey-8" | "valkey-8.0" | "valkey-8.1" => 11,
         "redis-7.4" => 12,
-        _ => return Err(format!(
+        _ => {
+            return Err(format!(
             "unknown target {s:?}: redis-6.2, redis-7.0, redis-7.2, redis-7.4, valkey-7, valkey-8"
-        )),
+        ))
+        }
     })
 }
 
