@@ -104,10 +104,13 @@ enum State {
         nodes: Vec<Vec<u8>>,
         node: Pack,
     },
-    /// Still small: the elements so far (pairs for zsets and hashes, flattened).
+    /// Still small: the elements so far (pairs for zsets and hashes, flattened), and whether
+    /// all of them are canonical integers / at most 64 bytes.
     Small {
         items: Vec<Vec<u8>>,
         scores: Vec<f64>,
+        all_int: bool,
+        all_short: bool,
     },
     /// Plain encoding, header written: the rest streams.
     Plain {
@@ -175,6 +178,8 @@ impl KeyWriter {
             _ => State::Small {
                 items: Vec::new(),
                 scores: Vec::new(),
+                all_int: true,
+                all_short: true,
             },
         };
     }
@@ -185,31 +190,56 @@ impl KeyWriter {
         w.string(&self.key)
     }
 
-    fn small_fits(&self, items: &[Vec<u8>]) -> bool {
-        let max = Target::VALUE_BYTES;
+    /// Whether a key of `n` held strings with these properties keeps a packed encoding.
+    fn small_fits(&self, n: usize, all_int: bool, all_short: bool) -> bool {
         match self.kind {
-            Kind::Hash => {
-                items.len() <= 2 * Target::HASH_ENTRIES && items.iter().all(|i| i.len() <= max)
-            }
-            Kind::ZSet => {
-                items.len() <= Target::ZSET_ENTRIES && items.iter().all(|i| i.len() <= max)
-            }
+            Kind::Hash => n <= 2 * Target::HASH_ENTRIES && all_short,
+            Kind::ZSet => n <= Target::ZSET_ENTRIES && all_short,
             Kind::Set => {
-                let ints = items.len() <= Target::SET_INTSET_ENTRIES
-                    && items.iter().all(|i| canonical_int(i).is_some());
-                let lp = self.target.version >= 11
-                    && items.len() <= Target::SET_LISTPACK_ENTRIES
-                    && items.iter().all(|i| i.len() <= max);
+                let ints = n <= Target::SET_INTSET_ENTRIES && all_int;
+                let lp =
+                    self.target.version >= 11 && n <= Target::SET_LISTPACK_ENTRIES && all_short;
                 ints || lp
             }
             _ => false,
         }
     }
 
+    /// Holds the strings of one element (and its score) while the key is small; switches to
+    /// the plain encoding when they make it too large for a packed one.
+    fn hold<W: Write>(
+        &mut self,
+        w: &mut RdbWriter<W>,
+        parts: &[&[u8]],
+        score: Option<f64>,
+    ) -> io::Result<()> {
+        let State::Small {
+            items,
+            scores,
+            all_int,
+            all_short,
+        } = &mut self.state
+        else {
+            return Err(invalid("an element outside a key".into()));
+        };
+        for p in parts {
+            *all_int &= canonical_int(p).is_some();
+            *all_short &= p.len() <= Target::VALUE_BYTES;
+            items.push(p.to_vec());
+        }
+        scores.extend(score);
+        let (n, i, s) = (items.len(), *all_int, *all_short);
+        if !self.small_fits(n, i, s) {
+            self.go_plain(w)?;
+        }
+        Ok(())
+    }
+
     /// Switches a key that outgrew the packed encodings to its plain one, writing what was
     /// held.
     fn go_plain<W: Write>(&mut self, w: &mut RdbWriter<W>) -> io::Result<()> {
-        let State::Small { items, scores } = std::mem::replace(&mut self.state, State::Idle) else {
+        let State::Small { items, scores, .. } = std::mem::replace(&mut self.state, State::Idle)
+        else {
             return Ok(());
         };
         let len = self.len.ok_or_else(|| {
@@ -298,13 +328,7 @@ impl KeyWriter {
                 node.push(v);
                 Ok(())
             }
-            State::Small { items, .. } => {
-                items.push(v.to_vec());
-                if !self.small_fits_last() {
-                    self.go_plain(w)?;
-                }
-                Ok(())
-            }
+            State::Small { .. } => self.hold(w, &[v], None),
             State::Plain { .. } => {
                 self.take_plain()?;
                 w.string(v)
@@ -313,24 +337,10 @@ impl KeyWriter {
         }
     }
 
-    fn small_fits_last(&self) -> bool {
-        match &self.state {
-            State::Small { items, .. } => self.small_fits(items),
-            _ => true,
-        }
-    }
-
     /// A sorted-set member.
     pub fn zmember<W: Write>(&mut self, w: &mut RdbWriter<W>, m: &[u8], s: f64) -> io::Result<()> {
         match &mut self.state {
-            State::Small { items, scores } => {
-                items.push(m.to_vec());
-                scores.push(s);
-                if !self.small_fits_last() {
-                    self.go_plain(w)?;
-                }
-                Ok(())
-            }
+            State::Small { .. } => self.hold(w, &[m], Some(s)),
             State::Plain { .. } => {
                 self.take_plain()?;
                 self.zset_plain(w, m, s)
@@ -347,14 +357,7 @@ impl KeyWriter {
         v: &[u8],
     ) -> io::Result<()> {
         match &mut self.state {
-            State::Small { items, .. } => {
-                items.push(f.to_vec());
-                items.push(v.to_vec());
-                if !self.small_fits_last() {
-                    self.go_plain(w)?;
-                }
-                Ok(())
-            }
+            State::Small { .. } => self.hold(w, &[f, v], None),
             State::Plain { .. } => {
                 self.take_plain()?;
                 w.string(f)?;
@@ -395,7 +398,9 @@ impl KeyWriter {
                     }
                 }
             }
-            State::Small { mut items, scores } => self.small(w, &mut items, &scores)?,
+            State::Small {
+                mut items, scores, ..
+            } => self.small(w, &mut items, &scores)?,
             State::Plain { left } => {
                 if left != 0 {
                     return Err(invalid(format!("{left} fewer elements than announced")));

@@ -12,6 +12,24 @@ pub struct KeyFilter {
     types: Vec<ValueType>,
 }
 
+/// The filter options of the commands that read keys (`--db`, `--key`, `--key-regex`,
+/// `--type`), flattened into their `Args`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct FilterArgs {
+    /// Only keys of this database (repeatable)
+    #[arg(long = "db", value_name = "N")]
+    pub dbs: Vec<u64>,
+    /// Only keys matching this Redis glob pattern (`*`, `?`, `[a-z]`, `\\x`)
+    #[arg(long, value_name = "GLOB")]
+    pub key: Option<String>,
+    /// Only keys matching this regular expression
+    #[arg(long, value_name = "RE")]
+    pub key_regex: Option<String>,
+    /// Only keys of this type: string, list, set, zset, hash, stream, module (repeatable)
+    #[arg(long = "type", value_name = "TYPE", value_parser = parse_type)]
+    pub types: Vec<ValueType>,
+}
+
 /// Parses a type name as `TYPE` gives it.
 pub fn parse_type(s: &str) -> Result<ValueType, String> {
     Ok(match s.to_ascii_lowercase().as_str() {
@@ -50,6 +68,11 @@ impl KeyFilter {
             regex,
             types,
         })
+    }
+
+    /// Builds the filter the options ask for.
+    pub fn from_args(a: FilterArgs) -> Result<Self> {
+        Self::new(a.dbs, a.key, a.key_regex, a.types)
     }
 
     /// True when no filter is set.

@@ -1,7 +1,7 @@
 //! `redkit convert`: RDB to RDB, for another server version, streaming.
 
 use crate::cmd::Position;
-use crate::filter::{parse_type, KeyFilter};
+use crate::filter::{FilterArgs, KeyFilter};
 use crate::fsutil::AtomicFile;
 use anyhow::{bail, Context, Result};
 use rdb_parse::{escape, Event, Parser, Str, ValueType};
@@ -37,18 +37,8 @@ pub struct Args {
     /// The server to write for: redis-6.2, redis-7.0, redis-7.2, redis-7.4, valkey-7, valkey-8
     #[arg(long, value_name = "SERVER", value_parser = parse_target)]
     pub target: Option<u32>,
-    /// Only keys of this database (repeatable)
-    #[arg(long = "db", value_name = "N")]
-    pub dbs: Vec<u64>,
-    /// Only keys matching this Redis glob pattern
-    #[arg(long, value_name = "GLOB")]
-    pub key: Option<String>,
-    /// Only keys matching this regular expression
-    #[arg(long, value_name = "RE")]
-    pub key_regex: Option<String>,
-    /// Only keys of this type (repeatable)
-    #[arg(long = "type", value_name = "TYPE", value_parser = parse_type)]
-    pub types: Vec<ValueType>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
     /// Write the keys of database FROM into database TO (repeatable)
     #[arg(long, value_name = "FROM:TO", value_parser = parse_db_map)]
     pub db_map: Vec<(u64, u64)>,
@@ -98,12 +88,7 @@ struct Refusal {
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: Args) -> Result<i32> {
     let version = args.rdb_version.or(args.target).unwrap_or(12);
-    let filter = KeyFilter::new(
-        args.dbs.clone(),
-        args.key.clone(),
-        args.key_regex.clone(),
-        args.types.clone(),
-    )?;
+    let filter = KeyFilter::from_args(args.filter.clone())?;
     if args.output.exists() && args.output.is_dir() {
         bail!("{} is a directory", args.output.display());
     }

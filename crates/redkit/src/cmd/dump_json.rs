@@ -2,7 +2,7 @@
 
 use crate::cmd::Position;
 use crate::exit;
-use crate::filter::{parse_type, KeyFilter};
+use crate::filter::{FilterArgs, KeyFilter};
 use crate::fsutil::AtomicFile;
 use crate::output::{BytesMode, Json};
 use anyhow::{Context, Result};
@@ -30,18 +30,8 @@ The schema is described in docs/json-format.md.";
 pub struct Args {
     /// The RDB file (`-` for stdin; gzip-compressed input is detected)
     pub file: PathBuf,
-    /// Only keys of this database (repeatable)
-    #[arg(long = "db", value_name = "N")]
-    pub dbs: Vec<u64>,
-    /// Only keys matching this Redis glob pattern (`*`, `?`, `[a-z]`, `\\x`)
-    #[arg(long, value_name = "GLOB")]
-    pub key: Option<String>,
-    /// Only keys matching this regular expression
-    #[arg(long, value_name = "RE")]
-    pub key_regex: Option<String>,
-    /// Only keys of this type: string, list, set, zset, hash, stream, module (repeatable)
-    #[arg(long = "type", value_name = "TYPE", value_parser = parse_type)]
-    pub types: Vec<ValueType>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
     /// How byte strings are written: `auto` (UTF-8 as text, else {"base64": ...}) or `base64`
     #[arg(long, value_enum, default_value = "auto")]
     pub bytes: BytesMode,
@@ -509,7 +499,7 @@ impl<W: Write> Dumper<W> {
 
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: Args) -> Result<i32> {
-    let filter = KeyFilter::new(args.dbs, args.key, args.key_regex, args.types)?;
+    let filter = KeyFilter::from_args(args.filter)?;
     let bar = crate::progress::bytes_bar(args.quiet);
     let input = crate::input::open(&args.file, bar.as_ref())?;
     let (sink, atomic): (Box<dyn Write>, Option<AtomicFile>) = match &args.output {
