@@ -267,6 +267,11 @@ pub enum Event<'a> {
         /// Delivery count.
         delivery_count: u64,
     },
+    /// The number of consumers of the current group, after its PEL.
+    StreamConsumers {
+        /// Number of [`Event::StreamConsumer`] events that follow.
+        count: u64,
+    },
     /// A consumer of the current group; its pending ids follow.
     StreamConsumer {
         /// Consumer name.

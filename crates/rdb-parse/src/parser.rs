@@ -1910,7 +1910,7 @@ impl<R: Read> Parser<R> {
                             groups_left,
                             left: n,
                         };
-                        continue;
+                        return Ok(Event::StreamConsumers { count: n });
                     }
                     let id = self.stream_id_raw("pending entry id")?;
                     let delivery_time_ms = self.i64_le("pending delivery time")?;

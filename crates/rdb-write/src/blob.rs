@@ -135,6 +135,13 @@ impl Listpack {
         self.count += 1;
     }
 
+    /// Moves the entries of `other` to the end of this listpack.
+    pub fn append(&mut self, other: &mut Listpack) {
+        self.body.append(&mut other.body);
+        self.count += other.count;
+        other.count = 0;
+    }
+
     /// The finished listpack bytes (header, entries, terminator); the builder is emptied.
     pub fn finish(&mut self) -> Vec<u8> {
         let total = self.bytes_len();

@@ -22,6 +22,7 @@
 
 pub mod blob;
 pub mod lzf;
+mod spool;
 mod value;
 mod writer;
 

@@ -15,7 +15,8 @@ pub struct RdbWriter<W: Write> {
 }
 
 impl<W: Write> RdbWriter<W> {
-    /// Starts a file: writes `REDIS<version>` (four digits). `compress` is Redis's
+    /// Starts a file: writes `REDIS<version>` (four digits), or `VALKEY080` for version 80
+    /// (Valkey 9). `compress` is Redis's
     /// `rdbcompression`: strings longer than 20 bytes are stored LZF-compressed when that saves
     /// at least 4 bytes.
     pub fn new(out: W, version: u32, compress: bool) -> io::Result<Self> {
@@ -27,7 +28,12 @@ impl<W: Write> RdbWriter<W> {
             scratch: Vec::new(),
             written: 0,
         };
-        w.raw(format!("REDIS{version:04}").as_bytes())?;
+        let magic = if version >= 80 {
+            format!("VALKEY{version:03}")
+        } else {
+            format!("REDIS{version:04}")
+        };
+        w.raw(magic.as_bytes())?;
         Ok(w)
     }
 
@@ -152,6 +158,25 @@ impl<W: Write> RdbWriter<W> {
     pub fn function(&mut self, code: &[u8]) -> io::Result<()> {
         self.byte(opcode::FUNCTION2)?;
         self.string(code)
+    }
+
+    /// Writes a little-endian i64 (ms times: PEL delivery, consumer seen/active, minExpire).
+    pub fn i64_le(&mut self, v: i64) -> io::Result<()> {
+        self.raw(&v.to_le_bytes())
+    }
+
+    /// Writes a stream id as two lengths (ms, seq).
+    pub fn stream_id(&mut self, id: rdb_parse::StreamId) -> io::Result<()> {
+        self.len(id.ms)?;
+        self.len(id.seq)
+    }
+
+    /// Writes a stream id as 16 raw big-endian bytes (PEL entries).
+    pub fn stream_id_raw(&mut self, id: rdb_parse::StreamId) -> io::Result<()> {
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&id.ms.to_be_bytes());
+        b[8..].copy_from_slice(&id.seq.to_be_bytes());
+        self.raw(&b)
     }
 
     /// Writes a binary double (ZSET_2 scores).

@@ -8,6 +8,7 @@ mod fsutil;
 mod input;
 mod output;
 mod progress;
+mod transcode;
 
 use clap::{Parser, Subcommand};
 
