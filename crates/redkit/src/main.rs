@@ -8,6 +8,7 @@ mod fsutil;
 mod input;
 mod output;
 mod progress;
+mod resp;
 mod transcode;
 
 use clap::{Parser, Subcommand};
@@ -36,6 +37,8 @@ enum Command {
     DumpJson(cmd::dump_json::Args),
     /// Convert an RDB file for another server version, or a subset of its keys
     Convert(cmd::convert::Args),
+    /// Write an RDB file as a multi-part AOF directory, or as RESP commands for redis-cli --pipe
+    Rewrite(cmd::rewrite::Args),
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
@@ -54,6 +57,7 @@ fn main() {
         Command::Truncate(args) => cmd::truncate::run(args),
         Command::DumpJson(args) => cmd::dump_json::run(args),
         Command::Convert(args) => cmd::convert::run(args),
+        Command::Rewrite(args) => cmd::rewrite::run(args),
     };
     let code = match result {
         Ok(code) => code,

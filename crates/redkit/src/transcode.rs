@@ -89,7 +89,16 @@ pub trait Sink {
     fn stream_consumer_pending(&mut self, id: StreamId) -> io::Result<()>;
     /// The key ends.
     fn end(&mut self) -> io::Result<()>;
+    /// Whether pending entries must name live stream entries (true for commands: XCLAIM
+    /// drops an id whose entry was deleted, as after the server's own rewrite).
+    fn pel_needs_entries(&self) -> bool {
+        false
+    }
 }
+
+/// Stream entry ids remembered per stream to find pending entries of deleted entries (16
+/// bytes each: 64 MiB at most).
+const MAX_REMEMBERED_IDS: usize = 4 << 20;
 
 /// An RDB file as the sink.
 pub struct RdbSink<W: Write> {
@@ -233,6 +242,60 @@ impl<W: Write> Sink for RdbSink<W> {
     }
 }
 
+/// A sink that writes nothing: a first pass that finds what would be refused.
+pub struct NullSink;
+
+impl Sink for NullSink {
+    fn start(&mut self, _: Target) -> io::Result<()> {
+        Ok(())
+    }
+    fn function(&mut self, _: &[u8]) -> io::Result<()> {
+        Ok(())
+    }
+    fn select_db(&mut self, _: u64) -> io::Result<()> {
+        Ok(())
+    }
+    fn begin(&mut self, _: Kind, _: &[u8], _: KeyMeta, _: Option<u64>) -> io::Result<()> {
+        Ok(())
+    }
+    fn element(&mut self, _: &[u8]) -> io::Result<()> {
+        Ok(())
+    }
+    fn zmember(&mut self, _: &[u8], _: f64) -> io::Result<()> {
+        Ok(())
+    }
+    fn hash_field(&mut self, _: &[u8], _: &[u8], _: Option<i64>) -> io::Result<()> {
+        Ok(())
+    }
+    fn stream_entry(&mut self, _: StreamId, _: u64) -> io::Result<()> {
+        Ok(())
+    }
+    fn stream_field(&mut self, _: &[u8], _: &[u8]) -> io::Result<()> {
+        Ok(())
+    }
+    fn stream_meta(&mut self, _: &StreamMeta) -> io::Result<()> {
+        Ok(())
+    }
+    fn stream_group(&mut self, _: &[u8], _: StreamId, _: Option<u64>, _: u64) -> io::Result<()> {
+        Ok(())
+    }
+    fn stream_pending(&mut self, _: StreamId, _: i64, _: u64) -> io::Result<()> {
+        Ok(())
+    }
+    fn stream_consumers(&mut self, _: u64) -> io::Result<()> {
+        Ok(())
+    }
+    fn stream_consumer(&mut self, _: &[u8], _: i64, _: Option<i64>, _: u64) -> io::Result<()> {
+        Ok(())
+    }
+    fn stream_consumer_pending(&mut self, _: StreamId) -> io::Result<()> {
+        Ok(())
+    }
+    fn end(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// How the source's events map onto the target.
 pub struct Options {
     /// The RDB version to write for; `None`: the source's own.
@@ -338,6 +401,10 @@ pub fn run<R: Read, S: Sink>(
     let mut key_ttls_dropped = false;
     let mut key_meta_dropped: Vec<&'static str> = Vec::new();
     let mut stream_sv = 3;
+    let check_pel = sink.pel_needs_entries();
+    let mut entry_ids: Vec<StreamId> = Vec::new();
+    let mut ids_complete = true;
+    let mut dangling = 0u64;
     let (mut sa, mut sb) = ([0u8; 20], [0u8; 20]);
     let map_db = |db: u64| {
         opts.db_map
@@ -436,6 +503,9 @@ pub fn run<R: Read, S: Sink>(
                     freq: info.freq,
                 };
                 first_entry = None;
+                entry_ids.clear();
+                ids_complete = true;
+                dangling = 0;
                 key_ttls_dropped = false;
                 key_meta_dropped.clear();
                 put!(sink.begin(kind, key, meta, info.len));
@@ -445,6 +515,14 @@ pub fn run<R: Read, S: Sink>(
             Event::KeyEnd => {
                 if !skipping {
                     put!(sink.end());
+                    if check_pel && !ids_complete {
+                        eprintln!(
+                            "redkit: db {} key {}: over {MAX_REMEMBERED_IDS} stream entries; its \
+                             pending entries were not checked against deleted entries",
+                            pos.db,
+                            escape(&pos.key)
+                        );
+                    }
                     if !key_meta_dropped.is_empty() {
                         key_meta_dropped.sort_unstable();
                         key_meta_dropped.dedup();
@@ -454,10 +532,18 @@ pub fn run<R: Read, S: Sink>(
                             opts.lossy.stream_meta,
                             pos.db,
                             &pos.key.clone(),
-                            format!(
-                                "stream {what}: not stored by stream version {stream_sv} (RDB {})",
-                                target.version
-                            ),
+                            if dangling > 0 {
+                                format!(
+                                    "stream {what}: {dangling} pending id(s) name deleted \
+                                     entries, which commands cannot carry"
+                                )
+                            } else {
+                                format!(
+                                    "stream {what}: not stored by stream version {stream_sv} \
+                                     (RDB {})",
+                                    target.version
+                                )
+                            },
                         );
                     }
                 }
@@ -498,6 +584,13 @@ pub fn run<R: Read, S: Sink>(
             }
             Event::StreamEntry { id, fields } => {
                 first_entry.get_or_insert(id);
+                if check_pel {
+                    if entry_ids.len() < MAX_REMEMBERED_IDS {
+                        entry_ids.push(id);
+                    } else {
+                        ids_complete = false;
+                    }
+                }
                 put!(sink.stream_entry(id, fields))
             }
             Event::StreamField { name, value } => {
@@ -556,7 +649,15 @@ pub fn run<R: Read, S: Sink>(
                     pending
                 ))
             }
-            Event::StreamConsumerPending { id } => put!(sink.stream_consumer_pending(id)),
+            Event::StreamConsumerPending { id } => {
+                if check_pel && ids_complete && entry_ids.binary_search(&id).is_err() {
+                    dangling += 1;
+                    if dangling == 1 {
+                        key_meta_dropped.push("pending entries");
+                    }
+                }
+                put!(sink.stream_consumer_pending(id))
+            }
             Event::StreamNacked { .. } => {
                 key_meta_dropped.push("unowned pending entries (NACK zone)")
             }

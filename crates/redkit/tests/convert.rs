@@ -8,89 +8,13 @@
 
 mod common;
 
-use common::{files_with_suffix, redkit, testdata};
+use common::{align_streams, comparable, files_with_suffix, redkit, testdata};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
 
 fn required() -> bool {
     std::env::var_os("REDKIT_REQUIRE_SERVERS").is_some()
-}
-
-/// The truth keys without what a load does not keep as written (encoding, LRU/LFU).
-fn comparable(keys: &Value) -> Vec<Value> {
-    keys.as_array()
-        .unwrap()
-        .iter()
-        .map(|k| {
-            let mut k = k.clone();
-            let o = k.as_object_mut().unwrap();
-            for f in [
-                "encoding",
-                "freq",
-                "idle_s",
-                "encoding_after_reload_if_different",
-                "has_field_ttl",
-            ] {
-                o.remove(f);
-            }
-            // The corpus truth files write hash fields as [field, value] (no TTL slot).
-            if o["type"] == "hash" {
-                for pair in o["value"].as_array_mut().unwrap() {
-                    let pair = pair.as_array_mut().unwrap();
-                    if pair.len() == 2 {
-                        pair.push(Value::Null);
-                    }
-                }
-            }
-            k
-        })
-        .collect()
-}
-
-/// Leaves out of both stream values what one side does not report (older servers' XINFO has no
-/// entries-added, max-deleted-id, entries-read, lag or active-time) and the node layout.
-fn align_streams(got: &mut Value, want: &mut Value) {
-    if got["type"] != "stream" || want["type"] != "stream" {
-        return;
-    }
-    let (g, w) = (&mut got["value"], &mut want["value"]);
-    for f in ["radix_tree_keys", "radix_tree_nodes"] {
-        g.as_object_mut().unwrap().remove(f);
-        w.as_object_mut().unwrap().remove(f);
-    }
-    for f in [
-        "entries_added",
-        "max_deleted_entry_id",
-        "recorded_first_entry_id",
-    ] {
-        if g[f].is_null() || w[f].is_null() {
-            g[f] = Value::Null;
-            w[f] = Value::Null;
-        }
-    }
-    let (gg, wg) = (
-        g["groups"].as_array_mut().unwrap(),
-        w["groups"].as_array_mut().unwrap(),
-    );
-    for (a, b) in gg.iter_mut().zip(wg.iter_mut()) {
-        for f in ["entries_read", "lag"] {
-            if a[f].is_null() || b[f].is_null() {
-                a[f] = Value::Null;
-                b[f] = Value::Null;
-            }
-        }
-        let (ac, bc) = (
-            a["consumers"].as_array_mut().unwrap(),
-            b["consumers"].as_array_mut().unwrap(),
-        );
-        for (x, y) in ac.iter_mut().zip(bc.iter_mut()) {
-            if x["active_time_ms"].is_null() || y["active_time_ms"].is_null() {
-                x["active_time_ms"] = Value::Null;
-                y["active_time_ms"] = Value::Null;
-            }
-        }
-    }
 }
 
 fn load_all(server: &str, files: &[PathBuf]) -> Option<Value> {

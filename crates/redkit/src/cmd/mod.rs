@@ -5,6 +5,7 @@ pub mod check_rdb;
 pub mod convert;
 pub mod dump_json;
 pub mod restore_points;
+pub mod rewrite;
 pub mod truncate;
 
 use rdb_parse::{escape, Error};

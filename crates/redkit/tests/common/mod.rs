@@ -3,6 +3,7 @@
 
 pub mod server;
 
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -67,4 +68,139 @@ pub fn unbase64(s: &str) -> Vec<u8> {
         }
     }
     out
+}
+
+/// The truth keys without what a load does not keep as written (encoding, LRU/LFU).
+pub fn comparable(keys: &Value) -> Vec<Value> {
+    keys.as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            let mut k = k.clone();
+            let o = k.as_object_mut().unwrap();
+            for f in [
+                "encoding",
+                "freq",
+                "idle_s",
+                "encoding_after_reload_if_different",
+                "has_field_ttl",
+            ] {
+                o.remove(f);
+            }
+            // The corpus truth files write hash fields as [field, value] (no TTL slot).
+            if o["type"] == "hash" {
+                for pair in o["value"].as_array_mut().unwrap() {
+                    let pair = pair.as_array_mut().unwrap();
+                    if pair.len() == 2 {
+                        pair.push(Value::Null);
+                    }
+                }
+            }
+            k
+        })
+        .collect()
+}
+
+/// Leaves out of both stream values what one side does not report (older servers' XINFO has no
+/// entries-added, max-deleted-id, entries-read, lag or active-time) and the node layout.
+pub fn align_streams(got: &mut Value, want: &mut Value) {
+    if got["type"] != "stream" || want["type"] != "stream" {
+        return;
+    }
+    let (g, w) = (&mut got["value"], &mut want["value"]);
+    for f in ["radix_tree_keys", "radix_tree_nodes"] {
+        g.as_object_mut().unwrap().remove(f);
+        w.as_object_mut().unwrap().remove(f);
+    }
+    for f in [
+        "entries_added",
+        "max_deleted_entry_id",
+        "recorded_first_entry_id",
+    ] {
+        if g[f].is_null() || w[f].is_null() {
+            g[f] = Value::Null;
+            w[f] = Value::Null;
+        }
+    }
+    let (gg, wg) = (
+        g["groups"].as_array_mut().unwrap(),
+        w["groups"].as_array_mut().unwrap(),
+    );
+    for (a, b) in gg.iter_mut().zip(wg.iter_mut()) {
+        for f in ["entries_read", "lag"] {
+            if a[f].is_null() || b[f].is_null() {
+                a[f] = Value::Null;
+                b[f] = Value::Null;
+            }
+        }
+        let (ac, bc) = (
+            a["consumers"].as_array_mut().unwrap(),
+            b["consumers"].as_array_mut().unwrap(),
+        );
+        for (x, y) in ac.iter_mut().zip(bc.iter_mut()) {
+            if x["active_time_ms"].is_null() || y["active_time_ms"].is_null() {
+                x["active_time_ms"] = Value::Null;
+                y["active_time_ms"] = Value::Null;
+            }
+        }
+    }
+}
+
+/// Whether the tests must find the servers (`make test` sets REDKIT_REQUIRE_SERVERS).
+pub fn servers_required() -> bool {
+    std::env::var_os("REDKIT_REQUIRE_SERVERS").is_some()
+}
+
+/// Loads each path into a fresh `server` (`testdata/gen/load_many.py`, MODE rdb, aof or
+/// pipe): {path: {"keys", "digest"} | {"error"}}; `None` when the server is not installed
+/// and the tests do not require it.
+pub fn load_many(server: &str, mode: &str, paths: &[PathBuf]) -> Option<Value> {
+    if paths.is_empty() {
+        return Some(Value::Object(Default::default()));
+    }
+    let out = std::process::Command::new("python3")
+        .arg(testdata().join("gen/load_many.py"))
+        .arg(server)
+        .arg(mode)
+        .args(paths)
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        let msg = String::from_utf8_lossy(&out.stderr);
+        assert!(!servers_required(), "{server}: {msg}");
+        return None;
+    }
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+/// Asserts two keys (truth.py records) are equal; on a difference, names the key and the first
+/// differing field, with both values cut to 1,500 characters.
+pub fn assert_same_key(got: &Value, want: &Value, ctx: &str) {
+    if got == want {
+        return;
+    }
+    let cut = |v: &Value| {
+        let s = v.to_string();
+        if s.len() > 1500 {
+            format!("{}...", &s[..1500])
+        } else {
+            s
+        }
+    };
+    let (g, w) = (got.as_object(), want.as_object());
+    let field = match (g, w) {
+        (Some(g), Some(w)) => g
+            .keys()
+            .chain(w.keys())
+            .find(|k| g.get(*k) != w.get(*k))
+            .cloned()
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    panic!(
+        "{ctx}: key {} differs in {field:?}\n got: {}\nwant: {}",
+        want["key_repr"],
+        cut(&got[&field]),
+        cut(&want[&field])
+    );
 }

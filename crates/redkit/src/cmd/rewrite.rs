@@ -1,0 +1,238 @@
+//! `redkit rewrite`: an RDB file as a fresh multi-part AOF directory (an RDB or command base,
+//! an empty incr file, a manifest), or as one RESP command stream for `redis-cli --pipe`.
+
+use crate::cmd::convert::{parse_db_map, parse_target, parse_version, report};
+use crate::filter::{FilterArgs, KeyFilter};
+use crate::fsutil::{AtomicDir, AtomicFile};
+use crate::resp::RespSink;
+use crate::transcode::{self, parse_lossy, Lossy, Options, RdbSink};
+use anyhow::{bail, Context, Result};
+use manifest::{AofFile, FileType, Manifest};
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+const EXAMPLES: &str = "Examples:
+  redkit rewrite dump.rdb -o appendonlydir                  an AOF directory seeded from a snapshot
+  redkit rewrite dump.rdb -o appendonlydir --base aof       the base as commands, not RDB
+  redkit rewrite dump.rdb --format resp -o - | redis-cli --pipe
+                                                            load a snapshot into a running server
+  redkit rewrite dump.rdb --format resp -o users.resp --key 'user:*'
+
+With `-o -` and a file as input, the input is read twice: once to find what would be refused
+(nothing is written then), once to write.
+
+The directory holds <filename>.1.base.rdb (or .base.aof), an empty <filename>.1.incr.aof and
+<filename>.manifest; point `appenddirname` at it (with `appendonly yes`) and the server loads
+it. With --base aof or --format resp, keys are written as the commands Redis's own AOF rewrite
+emits: SET, RPUSH/SADD/ZADD/HMSET of at most 64 items, PEXPIREAT for TTLs, HPEXPIREAT for field
+TTLs, XADD/XSETID/XGROUP CREATE/XCLAIM for streams, FUNCTION LOAD, SELECT per database. The
+command form keeps no LRU/LFU data, and stream consumers' seen and active times become the
+load time, as with the server's own rewrite.
+
+--rdb-version / --target name the server that will load the output (its RDB version for an RDB
+base, the command forms it accepts otherwise); by default the source's version. What it cannot
+hold is refused unless --lossy allows it, as in `redkit convert`.
+
+Exit status: 0 written, 1 refused or corrupt input (nothing written), 2 usage or I/O error.";
+
+/// What the base of the directory holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Base {
+    /// An RDB file (what Redis 7+ writes with `aof-use-rdb-preamble yes`)
+    Rdb,
+    /// Commands (what Redis writes with `aof-use-rdb-preamble no`)
+    Aof,
+}
+
+/// What to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A multi-part AOF directory (Redis 7+)
+    Dir,
+    /// One RESP command stream (a file, or `-` for stdout)
+    Resp,
+}
+
+/// Write an RDB file as a multi-part AOF directory or as RESP commands.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// The RDB file (`-` for stdin; gzip-compressed input is detected)
+    pub file: PathBuf,
+    /// The directory to create (must not exist), or with --format resp the file (`-`: stdout)
+    #[arg(short, long, value_name = "PATH")]
+    pub output: PathBuf,
+    /// What to write
+    #[arg(long, value_enum, default_value_t = Format::Dir)]
+    pub format: Format,
+    /// The base of the directory
+    #[arg(long, value_enum, default_value_t = Base::Rdb)]
+    pub base: Base,
+    /// The `appendfilename` the files are named after
+    #[arg(long, value_name = "NAME", default_value = "appendonly.aof")]
+    pub filename: String,
+    /// RDB version of the server that will load it: 7 to 12, or 80 (Valkey 9)
+    #[arg(long, value_name = "N", value_parser = parse_version, conflicts_with = "target")]
+    pub rdb_version: Option<u32>,
+    /// The server that will load it: redis-6.2, redis-7.0, redis-7.2, redis-7.4, valkey-8,
+    /// valkey-9
+    #[arg(long, value_name = "SERVER", value_parser = parse_target)]
+    pub target: Option<u32>,
+    /// What may be dropped when the target cannot hold it: field-ttls, stream-meta, keys, all
+    #[arg(long, value_name = "WHAT", value_parser = parse_lossy)]
+    pub lossy: Option<Lossy>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Write the keys of database FROM into database TO (repeatable)
+    #[arg(long, value_name = "FROM:TO", value_parser = parse_db_map)]
+    pub db_map: Vec<(u64, u64)>,
+    /// No progress bar
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Says what the command form changes that --lossy does not cover.
+fn note_negative_zeros(n: u64) {
+    if n > 0 {
+        eprintln!(
+            "redkit: note: {n} sorted-set score(s) of -0 may load as 0 (ZADD into a small, \
+             listpack-encoded sorted set stores 0, as after the server's own rewrite); an RDB \
+             base keeps them"
+        );
+    }
+}
+
+fn options(args: &Args) -> Result<Options> {
+    Ok(Options {
+        version: args.rdb_version.or(args.target),
+        filter: KeyFilter::from_args(args.filter.clone())?,
+        db_map: args.db_map.clone(),
+        lossy: args.lossy.unwrap_or_default(),
+    })
+}
+
+/// The outcome's verdict: an exit code when nothing may be written.
+fn verdict(outcome: &transcode::Outcome) -> Option<i32> {
+    if let Some(e) = &outcome.parse_error {
+        eprintln!("redkit: {e}");
+        eprintln!("redkit: nothing written");
+        return Some(crate::exit::PROBLEMS);
+    }
+    report(outcome)
+}
+
+/// Runs the subcommand; returns the exit code.
+pub fn run(args: Args) -> Result<i32> {
+    let opts = options(&args)?;
+    let bar = crate::progress::bytes_bar(args.quiet || args.output == Path::new("-"));
+    let input = crate::input::open(&args.file, bar.as_ref())?;
+    let name = input.info.name.clone();
+    let code = match args.format {
+        Format::Resp => resp_file(&args, &opts, input.reader, &name)?,
+        Format::Dir => directory(&args, &opts, input.reader, &name)?,
+    };
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    Ok(code)
+}
+
+fn resp_file(args: &Args, opts: &Options, reader: Box<dyn Read>, name: &str) -> Result<i32> {
+    if args.output == Path::new("-") {
+        // What goes to stdout cannot be taken back: when the input can be read twice, a first
+        // pass finds what would be refused before anything is written.
+        if args.file != Path::new("-") {
+            let again = crate::input::open(&args.file, None)?;
+            let dry = transcode::run(again.reader, name, opts, &mut transcode::NullSink)?;
+            if let Some(code) = verdict(&dry) {
+                return Ok(code);
+            }
+        }
+        let stdout = std::io::stdout().lock();
+        let mut sink = RespSink::new(BufWriter::with_capacity(1 << 20, stdout));
+        let outcome = transcode::run(reader, name, opts, &mut sink)?;
+        // Commands already went out; a refusal still says so and fails.
+        note_negative_zeros(sink.negative_zeros);
+        sink.finish()?;
+        return Ok(verdict(&outcome).unwrap_or(crate::exit::OK));
+    }
+    if args.output.is_dir() {
+        bail!("{} is a directory", args.output.display());
+    }
+    let out = AtomicFile::create(&args.output)?;
+    let mut sink = RespSink::new(BufWriter::with_capacity(1 << 20, out.file()?));
+    let outcome = transcode::run(reader, name, opts, &mut sink)?;
+    if let Some(code) = verdict(&outcome) {
+        return Ok(code);
+    }
+    let commands = sink.commands;
+    note_negative_zeros(sink.negative_zeros);
+    drop(sink.finish()?);
+    out.commit()?;
+    eprintln!(
+        "Wrote {}: {commands} commands, {} key(s).",
+        args.output.display(),
+        outcome.keys
+    );
+    Ok(crate::exit::OK)
+}
+
+fn directory(args: &Args, opts: &Options, reader: Box<dyn Read>, name: &str) -> Result<i32> {
+    if args.filename.contains('/') || args.filename.is_empty() {
+        bail!("--filename must be a plain file name");
+    }
+    let dir = AtomicDir::create(&args.output)?;
+    let ext = match args.base {
+        Base::Rdb => "rdb",
+        Base::Aof => "aof",
+    };
+    let base_name = format!("{}.1.base.{ext}", args.filename);
+    let incr_name = format!("{}.1.incr.aof", args.filename);
+    let base_path = dir.path().join(&base_name);
+    let file = File::create(&base_path)
+        .with_context(|| format!("cannot create {}", base_path.display()))?;
+    let out = BufWriter::with_capacity(1 << 20, file);
+    let (outcome, file, detail) = match args.base {
+        Base::Rdb => {
+            let mut sink = RdbSink::new(out, true, Some(dir.path().to_path_buf()));
+            let outcome = transcode::run(reader, name, opts, &mut sink)?;
+            if let Some(code) = verdict(&outcome) {
+                return Ok(code);
+            }
+            let (w, _) = sink.finish()?;
+            (outcome, w, String::new())
+        }
+        Base::Aof => {
+            let mut sink = RespSink::new(out);
+            let outcome = transcode::run(reader, name, opts, &mut sink)?;
+            if let Some(code) = verdict(&outcome) {
+                return Ok(code);
+            }
+            let n = sink.commands;
+            note_negative_zeros(sink.negative_zeros);
+            (outcome, sink.finish()?, format!(", {n} commands"))
+        }
+    };
+    let file = file.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()
+        .with_context(|| format!("cannot sync {}", base_path.display()))?;
+    let incr = File::create(dir.path().join(&incr_name))?;
+    incr.sync_all()?;
+    let manifest = Manifest {
+        base: Some(AofFile::new(base_name.as_bytes(), 1, FileType::Base)),
+        history: Vec::new(),
+        incr: vec![AofFile::new(incr_name.as_bytes(), 1, FileType::Incr)],
+    };
+    let mut m = File::create(dir.path().join(format!("{}.manifest", args.filename)))?;
+    m.write_all(&manifest.to_bytes())?;
+    m.sync_all()?;
+    dir.commit()?;
+    eprintln!(
+        "Wrote {}: {base_name} ({} key(s){detail}), {incr_name} (empty), {}.manifest.",
+        args.output.display(),
+        outcome.keys,
+        args.filename
+    );
+    Ok(crate::exit::OK)
+}
