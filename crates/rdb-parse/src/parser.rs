@@ -209,6 +209,8 @@ pub struct Parser<R> {
     last_good: u64,
     key_start: u64,
     skip_values: bool,
+    skip_all: bool,
+    skip_types: [bool; 32],
     elements: u64,
     volatile_fields: u64,
 }
@@ -275,6 +277,8 @@ impl<R: Read> Parser<R> {
             last_good: 0,
             key_start: 0,
             skip_values: false,
+            skip_all: false,
+            skip_types: [false; 32],
             elements: 0,
             volatile_fields: 0,
         }
@@ -311,7 +315,19 @@ impl<R: Read> Parser<R> {
     ///
     /// [`key_elements`]: Parser::key_elements
     pub fn skip_values(&mut self, skip: bool) {
+        self.skip_all = skip;
         self.skip_values = skip;
+    }
+
+    /// Like [`skip_values`](Parser::skip_values), for the keys of these object types only (the
+    /// others are reported in full): for a reader that copies some values as they are stored.
+    pub fn skip_types(&mut self, types: &[RdbType]) {
+        self.skip_types = [false; 32];
+        for t in types {
+            if let Some(slot) = self.skip_types.get_mut(t.0 as usize) {
+                *slot = true;
+            }
+        }
     }
 
     /// Number of elements of the current (or last) key so far: members, fields, list elements,
@@ -901,6 +917,8 @@ impl<R: Read> Parser<R> {
     }
 
     fn key_start(&mut self, at: u64, t: RdbType) -> Result<Event<'_>, Error> {
+        self.skip_values =
+            self.skip_all || self.skip_types.get(t.0 as usize).copied().unwrap_or(false);
         let pending = std::mem::take(&mut self.pending);
         let start = pending.start.unwrap_or(at);
         self.key_start = start;

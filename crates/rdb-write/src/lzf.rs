@@ -15,8 +15,13 @@ fn hash(b: &[u8]) -> usize {
 }
 
 /// Reusable state for [`Compressor::compress`] (a 64 KiB hash table).
+///
+/// Positions are stored offset by `base`, which moves past each input, so that entries from
+/// earlier calls are told apart without clearing the table (clearing 64 KiB for every short
+/// string used to cost more than compressing it).
 pub struct Compressor {
     table: Vec<u32>,
+    base: u32,
 }
 
 impl Default for Compressor {
@@ -30,6 +35,7 @@ impl Compressor {
     pub fn new() -> Self {
         Compressor {
             table: vec![0; 1 << HASH_LOG],
+            base: 0,
         }
     }
 
@@ -38,16 +44,31 @@ impl Compressor {
     /// only when that saves at least 4 bytes, so callers pass `input.len() - 4`.
     pub fn compress(&mut self, input: &[u8], out: &mut Vec<u8>, max_out: usize) -> bool {
         out.clear();
-        self.table.fill(0);
         let n = input.len();
+        let base = match u32::try_from(n)
+            .ok()
+            .and_then(|n| self.base.checked_add(n)?.checked_add(1))
+        {
+            Some(_) if self.base > 0 => self.base,
+            _ => {
+                self.table.fill(0);
+                0
+            }
+        };
+        // The next call starts past every position stored by this one.
+        self.base = base.saturating_add(n as u32).saturating_add(1);
+        if n > u32::MAX as usize - 2 {
+            // Positions would not fit the table: store such an input as it is.
+            return false;
+        }
         let mut lit_start = 0;
         let mut i = 0;
         while i + 3 <= n {
             let h = hash(&input[i..]);
-            let cand = self.table[h] as usize;
-            self.table[h] = (i + 1) as u32;
-            if cand != 0 {
-                let r = cand - 1;
+            let cand = self.table[h];
+            self.table[h] = base + (i + 1) as u32;
+            if cand > base {
+                let r = (cand - base - 1) as usize;
                 let dist = i - r;
                 if dist <= MAX_OFFSET && input[r..r + 3] == input[i..i + 3] {
                     let max = MAX_MATCH.min(n - i);
@@ -74,7 +95,7 @@ impl Compressor {
                     let end = i + len;
                     let mut j = i + 1;
                     while j < end && j + 3 <= n {
-                        self.table[hash(&input[j..])] = (j + 1) as u32;
+                        self.table[hash(&input[j..])] = base + (j + 1) as u32;
                         j += 1;
                     }
                     i = end;
@@ -149,6 +170,35 @@ mod tests {
             .collect();
         assert!(!c.compress(&random, &mut out, random.len() - 4));
         assert!(c.compress(&[b'z'; 1000], &mut out, 996));
+    }
+
+    /// One compressor reused across inputs (as the writer does) must not follow positions
+    /// left by earlier inputs, also when its position base wraps around.
+    #[test]
+    fn a_reused_compressor_gives_the_same_output_as_a_fresh_one() {
+        let mut reused = Compressor::new();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..3000 {
+            if round == 1500 {
+                reused.base = u32::MAX - 5000;
+            }
+            let len = (next() % 700) as usize;
+            let alphabet = 1 + next() % 6;
+            let data: Vec<u8> = (0..len).map(|_| (next() % alphabet) as u8).collect();
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let ok_a = reused.compress(&data, &mut a, usize::MAX);
+            let ok_b = Compressor::new().compress(&data, &mut b, usize::MAX);
+            assert_eq!((ok_a, &a), (ok_b, &b), "round {round}");
+            let mut back = Vec::new();
+            rdb_parse::lzf::decompress(&a, data.len(), &mut back).unwrap();
+            assert_eq!(&back[..data.len()], &data[..]);
+        }
     }
 
     proptest! {

@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use std::fs::{self, File, OpenOptions};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -181,5 +182,107 @@ impl Drop for AtomicDir {
         if !self.done {
             let _ = fs::remove_dir_all(&self.tmp);
         }
+    }
+}
+
+/// A writer that hands full 1 MiB buffers to a thread which writes them to the file, so that
+/// the write system calls overlap with the work of the caller. Errors of the thread come back
+/// on a later write or on [`ThreadedWriter::finish`].
+pub struct ThreadedWriter {
+    buf: Vec<u8>,
+    to_thread: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    from_thread: std::sync::mpsc::Receiver<Vec<u8>>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+const THREADED_BUF: usize = 1 << 20;
+/// Buffers queued for the thread at most (memory: this many MiB).
+const QUEUED_BUFS: usize = 32;
+/// Bytes written between two syncs by the thread.
+const SYNC_EVERY: usize = 64 << 20;
+
+impl ThreadedWriter {
+    /// Starts the writing thread on `out`.
+    pub fn new(mut out: File) -> ThreadedWriter {
+        let (to_thread, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(QUEUED_BUFS);
+        let (back, from_thread) = std::sync::mpsc::sync_channel::<Vec<u8>>(QUEUED_BUFS);
+        let thread = std::thread::spawn(move || -> std::io::Result<()> {
+            let mut unsynced = 0usize;
+            for mut b in rx {
+                out.write_all(&b)?;
+                // Sync as we go, while the caller keeps working, so that the final sync of
+                // the commit has little left to do.
+                unsynced += b.len();
+                if unsynced >= SYNC_EVERY {
+                    out.sync_data()?;
+                    unsynced = 0;
+                }
+                b.clear();
+                let _ = back.try_send(b);
+            }
+            Ok(())
+        });
+        ThreadedWriter {
+            buf: Vec::with_capacity(THREADED_BUF),
+            to_thread: Some(to_thread),
+            from_thread,
+            thread: Some(thread),
+        }
+    }
+
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let next = self
+            .from_thread
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(THREADED_BUF));
+        let full = std::mem::replace(&mut self.buf, next);
+        let sent = self.to_thread.as_ref().map(|t| t.send(full));
+        if !matches!(sent, Some(Ok(()))) {
+            // The thread stopped: its error says why.
+            return Err(self
+                .join()
+                .err()
+                .unwrap_or_else(|| std::io::Error::other("the writing thread stopped")));
+        }
+        Ok(())
+    }
+
+    fn join(&mut self) -> std::io::Result<()> {
+        self.to_thread = None;
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(std::io::Error::other("the writing thread panicked")),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes what is buffered and waits for the thread to finish.
+    pub fn finish(mut self) -> std::io::Result<()> {
+        self.send()?;
+        self.join()
+    }
+}
+
+impl Write for ThreadedWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len() + data.len() > THREADED_BUF && !self.buf.is_empty() {
+            self.send()?;
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        // Buffers are written by the thread; `finish` waits for them.
+        Ok(())
+    }
+}
+
+impl Drop for ThreadedWriter {
+    fn drop(&mut self) {
+        let _ = self.join();
     }
 }

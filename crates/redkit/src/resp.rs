@@ -17,8 +17,10 @@ pub struct RespSink<W: Write> {
     kind: Kind,
     key: Vec<u8>,
     meta: KeyMeta,
-    /// Arguments held for the current batch command (after the command name and key).
-    batch: Vec<Vec<u8>>,
+    /// Arguments held for the current batch command (after the command name and key), already
+    /// in RESP, and their number.
+    batch: Vec<u8>,
+    batch_args: usize,
     batch_items: usize,
     /// The stream entry being received: its id argument and fields.
     entry: Vec<Vec<u8>>,
@@ -68,6 +70,7 @@ impl<W: Write> RespSink<W> {
             key: Vec::new(),
             meta: KeyMeta::default(),
             batch: Vec::new(),
+            batch_args: 0,
             batch_items: 0,
             entry: Vec::new(),
             entry_left: 0,
@@ -86,11 +89,9 @@ impl<W: Write> RespSink<W> {
     }
 
     fn cmd(&mut self, args: &[&[u8]]) -> io::Result<()> {
-        write!(self.out, "*{}\r\n", args.len())?;
+        header(&mut self.out, b'*', args.len())?;
         for a in args {
-            write!(self.out, "${}\r\n", a.len())?;
-            self.out.write_all(a)?;
-            self.out.write_all(b"\r\n")?;
+            bulk(&mut self.out, a)?;
         }
         self.commands += 1;
         Ok(())
@@ -109,29 +110,48 @@ impl<W: Write> RespSink<W> {
         if self.batch_items == 0 {
             return Ok(());
         }
-        let batch = std::mem::take(&mut self.batch);
-        let key = std::mem::take(&mut self.key);
-        let mut args: Vec<&[u8]> = Vec::with_capacity(batch.len() + 2);
-        args.push(self.batch_name());
-        args.push(&key);
-        args.extend(batch.iter().map(Vec::as_slice));
-        let r = self.cmd(&args);
-        drop(args);
-        self.key = key;
-        self.batch = batch;
+        header(&mut self.out, b'*', self.batch_args + 2)?;
+        let name = self.batch_name();
+        bulk(&mut self.out, name)?;
+        bulk(&mut self.out, &self.key)?;
+        self.out.write_all(&self.batch)?;
+        self.commands += 1;
         self.batch.clear();
+        self.batch_args = 0;
         self.batch_items = 0;
-        r
+        Ok(())
     }
 
     fn add(&mut self, parts: &[&[u8]]) -> io::Result<()> {
-        self.batch.extend(parts.iter().map(|p| p.to_vec()));
+        for p in parts {
+            // Writing to a Vec cannot fail.
+            let _ = bulk(&mut self.batch, p);
+        }
+        self.batch_args += parts.len();
         self.batch_items += 1;
         if self.batch_items == ITEMS_PER_CMD {
             self.flush_batch()?;
         }
         Ok(())
     }
+}
+
+/// Writes `<kind><n>\r\n` (an array or bulk-string header).
+fn header(out: &mut impl Write, kind: u8, n: usize) -> io::Result<()> {
+    let mut scratch = [0u8; 20];
+    let d = format_i64(n as i64, &mut scratch);
+    let mut b = [0u8; 23];
+    b[0] = kind;
+    b[1..1 + d.len()].copy_from_slice(d);
+    b[1 + d.len()..3 + d.len()].copy_from_slice(b"\r\n");
+    out.write_all(&b[..3 + d.len()])
+}
+
+/// Writes one bulk string.
+fn bulk(out: &mut impl Write, a: &[u8]) -> io::Result<()> {
+    header(out, b'$', a.len())?;
+    out.write_all(a)?;
+    out.write_all(b"\r\n")
 }
 
 impl<W: Write> Sink for RespSink<W> {
@@ -157,6 +177,7 @@ impl<W: Write> Sink for RespSink<W> {
         self.key.extend_from_slice(key);
         self.meta = meta;
         self.batch.clear();
+        self.batch_args = 0;
         self.batch_items = 0;
         Ok(())
     }

@@ -3,9 +3,13 @@
 
 use crate::cmd::Position;
 use crate::filter::KeyFilter;
-use rdb_parse::{escape, Encoding, Event, Family, Parser, StreamId, StreamMeta, ValueType};
+use rdb_parse::{
+    escape, Encoding, Event, Family, Parser, RdbType, StreamId, StreamMeta, ValueType,
+};
 use rdb_write::{KeyMeta, KeyWriter, Kind, RdbWriter, Target};
+use std::fs::File;
 use std::io::{self, Read, Write};
+use std::os::unix::fs::FileExt;
 
 /// What `--lossy` allows to drop.
 #[derive(Clone, Copy, Debug, Default)]
@@ -89,6 +93,11 @@ pub trait Sink {
     fn stream_consumer_pending(&mut self, id: StreamId) -> io::Result<()>;
     /// The key ends.
     fn end(&mut self) -> io::Result<()>;
+    /// Copies a key record exactly as stored in `src` (`len` bytes at `start`: its expiry,
+    /// LRU/LFU opcodes, type, key and value); `false` when this sink cannot.
+    fn raw_record(&mut self, _src: &File, _start: u64, _len: u64) -> io::Result<bool> {
+        Ok(false)
+    }
     /// Whether pending entries must name live stream entries (true for commands: XCLAIM
     /// drops an id whose entry was deleted, as after the server's own rewrite).
     fn pel_needs_entries(&self) -> bool {
@@ -107,6 +116,8 @@ pub struct RdbSink<W: Write> {
     kw: Option<KeyWriter>,
     aof_base: bool,
     spool_dir: Option<std::path::PathBuf>,
+    window: Vec<u8>,
+    window_start: u64,
 }
 
 impl<W: Write> RdbSink<W> {
@@ -119,6 +130,8 @@ impl<W: Write> RdbSink<W> {
             kw: None,
             aof_base,
             spool_dir,
+            window: Vec::new(),
+            window_start: 0,
         }
     }
 
@@ -136,6 +149,23 @@ impl<W: Write> RdbSink<W> {
         let w = self.w.expect("started");
         Ok((w.finish()?, spilled))
     }
+}
+
+/// Bytes of the input read at once for copying records.
+const WINDOW: usize = 1 << 20;
+
+/// Reads up to `buf.len()` bytes at `at`; fewer only at the end of the file.
+fn read_at_most(src: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match src.read_at(&mut buf[got..], at + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
 }
 
 /// The `redis-ver` AUX field a server of that RDB version writes.
@@ -240,6 +270,33 @@ impl<W: Write> Sink for RdbSink<W> {
         let (w, k) = self.parts();
         k.end(w)
     }
+    fn raw_record(&mut self, src: &File, start: u64, len: u64) -> io::Result<bool> {
+        let mut at = start;
+        let end = start + len;
+        while at < end {
+            // Records follow each other: serve them from a window of the file read ahead.
+            let win_end = self.window_start + self.window.len() as u64;
+            if at < self.window_start || at >= win_end {
+                self.window.resize(WINDOW, 0);
+                let n = read_at_most(src, &mut self.window, at)?;
+                if n == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the input changed while it was read",
+                    ));
+                }
+                self.window.truncate(n);
+                self.window_start = at;
+                continue;
+            }
+            let from = (at - self.window_start) as usize;
+            let n = ((end - at) as usize).min(self.window.len() - from);
+            let chunk = &self.window[from..from + n];
+            self.w.as_mut().expect("started").raw(chunk)?;
+            at += n as u64;
+        }
+        Ok(true)
+    }
 }
 
 /// A sink that writes nothing: a first pass that finds what would be refused.
@@ -306,6 +363,61 @@ pub struct Options {
     pub db_map: Vec<(u64, u64)>,
     /// What may be dropped.
     pub lossy: Lossy,
+    /// A second handle on the input when it is a plain file: values stored as the target
+    /// would store them are copied from it as they are, without decoding.
+    pub raw_source: Option<File>,
+}
+
+/// A second handle on `path` for copying stored values, when it is a plain uncompressed file.
+pub fn raw_source(path: &std::path::Path, info: &crate::input::InputInfo) -> Option<File> {
+    if info.gzip || path == std::path::Path::new("-") {
+        return None;
+    }
+    let f = File::open(path).ok()?;
+    f.metadata().ok()?.is_file().then_some(f)
+}
+
+/// The object types whose stored form is what a server of `target` writes for that value, so
+/// that a record of the `source` (family, version) can be copied as it is.
+fn copyable_types(family: Family, source: u32, target: u32) -> Vec<RdbType> {
+    let redis_source = family == Family::Redis && (9..=12).contains(&source);
+    let valkey_source = family == Family::Valkey && source == 80;
+    if !(redis_source || valkey_source) || !(9..=12).contains(&target) && target != 80 {
+        return Vec::new();
+    }
+    let mut t = vec![
+        RdbType::STRING,
+        RdbType::SET,
+        RdbType::HASH,
+        RdbType::ZSET_2,
+        RdbType::SET_INTSET,
+    ];
+    if target == 9 {
+        t.extend([
+            RdbType::LIST_QUICKLIST,
+            RdbType::ZSET_ZIPLIST,
+            RdbType::HASH_ZIPLIST,
+            RdbType::STREAM_LISTPACKS,
+        ]);
+    } else {
+        t.extend([
+            RdbType::HASH_LISTPACK,
+            RdbType::ZSET_LISTPACK,
+            RdbType::LIST_QUICKLIST_2,
+        ]);
+    }
+    match target {
+        10 => t.push(RdbType::STREAM_LISTPACKS_2),
+        11.. => t.extend([RdbType::SET_LISTPACK, RdbType::STREAM_LISTPACKS_3]),
+        _ => {}
+    }
+    if target == 12 && redis_source {
+        t.extend([RdbType::HASH_METADATA, RdbType::HASH_LISTPACK_EX]);
+    }
+    if target == 80 && valkey_source {
+        t.push(RdbType::VALKEY_HASH_2);
+    }
+    t
 }
 
 /// One thing the target cannot hold.
@@ -358,6 +470,8 @@ pub struct Outcome {
     pub version: u32,
     /// Keys written.
     pub keys: u64,
+    /// Of which copied as stored.
+    pub copied: u64,
     /// Function libraries written.
     pub functions: u64,
     /// What the target cannot hold (nothing may be committed when not empty).
@@ -401,6 +515,9 @@ pub fn run<R: Read, S: Sink>(
     let mut key_ttls_dropped = false;
     let mut key_meta_dropped: Vec<&'static str> = Vec::new();
     let mut stream_sv = 3;
+    let mut copy_types: Vec<RdbType> = Vec::new();
+    // The record of the current key, when it is copied as stored.
+    let mut copying: Option<u64> = None;
     let check_pel = sink.pel_needs_entries();
     let mut entry_ids: Vec<StreamId> = Vec::new();
     let mut ids_complete = true;
@@ -447,6 +564,10 @@ pub fn run<R: Read, S: Sink>(
                 out.version = v;
                 stream_sv = target.stream_version().unwrap_or(0);
                 sink.start(target)?;
+                if opts.raw_source.is_some() {
+                    copy_types = copyable_types(family, version, v);
+                    parser.skip_types(&copy_types);
+                }
             }
             Event::KeyStart(info) => {
                 pos.start(info.db, info.key);
@@ -502,6 +623,12 @@ pub fn run<R: Read, S: Sink>(
                     idle_s: info.idle_s,
                     freq: info.freq,
                 };
+                if copy_types.contains(&info.rdb_type) {
+                    copying = Some(info.offset);
+                    out.keys += 1;
+                    out.copied += 1;
+                    continue;
+                }
                 first_entry = None;
                 entry_ids.clear();
                 ids_complete = true;
@@ -511,8 +638,20 @@ pub fn run<R: Read, S: Sink>(
                 put!(sink.begin(kind, key, meta, info.len));
                 out.keys += 1;
             }
-            _ if skipping && !matches!(ev, Event::KeyEnd) => {}
+            _ if (skipping || copying.is_some()) && !matches!(ev, Event::KeyEnd) => {}
             Event::KeyEnd => {
+                if let Some(start) = copying.take() {
+                    if !skipping && writing {
+                        let end = parser.offset();
+                        let src = opts.raw_source.as_ref().expect("copying needs the source");
+                        if !sink.raw_record(src, start, end - start)? {
+                            anyhow::bail!("this output cannot copy stored values");
+                        }
+                    }
+                    skipping = false;
+                    pos.in_key = false;
+                    continue;
+                }
                 if !skipping {
                     put!(sink.end());
                     if check_pel && !ids_complete {

@@ -32,9 +32,21 @@ fn load_all(server: &str, files: &[PathBuf]) -> Option<Value> {
     Some(serde_json::from_slice(&out.stdout).unwrap())
 }
 
+/// Values already stored as the target stores them are copied as they are...
 #[test]
 fn converted_files_load_with_the_source_dataset() {
-    let scratch = std::env::temp_dir().join(format!("redkit-convert-{}", std::process::id()));
+    convert_and_load(false);
+}
+
+/// ...and with --re-encode every value goes through the decoder and the encoder.
+#[test]
+fn re_encoded_files_load_with_the_source_dataset() {
+    convert_and_load(true);
+}
+
+fn convert_and_load(re_encode: bool) {
+    let scratch =
+        std::env::temp_dir().join(format!("redkit-convert-{re_encode}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch).unwrap();
     let sources = files_with_suffix(&testdata().join("rdb"), ".truth.json");
@@ -42,6 +54,7 @@ fn converted_files_load_with_the_source_dataset() {
     let mut compared = 0;
     let mut refused = 0;
     let mut streams = 0;
+    let mut copied_total = 0u64;
     for (version, server) in [(9, "redis-6.2"), (10, "redis-7.0"), (11, "valkey-8.1")] {
         let mut batch = Vec::new();
         for t in &sources {
@@ -53,16 +66,27 @@ fn converted_files_load_with_the_source_dataset() {
                 rdb.file_stem().unwrap().to_string_lossy()
             );
             let out_path = scratch.join(name);
-            let out = redkit(&[
+            let v = version.to_string();
+            let mut args = vec![
                 "convert",
                 rdb.to_str().unwrap(),
                 "-o",
                 out_path.to_str().unwrap(),
                 "--rdb-version",
-                &version.to_string(),
+                &v,
                 "--lossy",
                 "stream-meta",
-            ]);
+            ];
+            if re_encode {
+                args.push("--re-encode");
+            }
+            let out = redkit(&args);
+            let copied = String::from_utf8_lossy(&out.stdout)
+                .split(" key(s) (")
+                .nth(1)
+                .and_then(|t| t.split(' ').next()?.parse::<u64>().ok())
+                .unwrap_or(0);
+            copied_total += copied;
             let keys = truth["keys"].as_array().unwrap();
             let unsupported = keys.iter().any(|k| {
                 k["value"]
@@ -111,7 +135,15 @@ fn converted_files_load_with_the_source_dataset() {
             compared += 1;
         }
     }
-    eprintln!("{compared} conversions loaded and compared ({streams} streams), {refused} refused");
+    eprintln!(
+        "{compared} conversions loaded and compared ({streams} streams, {copied_total} keys \
+         copied as stored), {refused} refused"
+    );
+    if re_encode {
+        assert_eq!(copied_total, 0);
+    } else {
+        assert!(copied_total > 1000, "{copied_total} keys copied");
+    }
     assert!(compared >= 170 || !required(), "{compared} compared");
     assert!(streams >= 50 || !required(), "{streams} streams compared");
     let _ = std::fs::remove_dir_all(&scratch);
@@ -179,16 +211,25 @@ fn rdb_12_and_valkey_80_outputs_read_back_as_the_source() {
     for dir in ["redis-7.4.1", "redis-7.2.6", "valkey-8.1.8"] {
         for src in files_with_suffix(&testdata().join("rdb").join(dir), ".rdb") {
             let want = dataset(&src);
-            for target in ["12", "80"] {
+            for (target, mode) in [
+                ("12", ""),
+                ("80", ""),
+                ("12", "--re-encode"),
+                ("80", "--re-encode"),
+            ] {
                 let out_path = scratch.join(format!("{target}.rdb"));
-                let out = redkit(&[
+                let mut args = vec![
                     "convert",
                     src.to_str().unwrap(),
                     "-o",
                     out_path.to_str().unwrap(),
                     "--rdb-version",
                     target,
-                ]);
+                ];
+                if !mode.is_empty() {
+                    args.push(mode);
+                }
+                let out = redkit(&args);
                 assert_eq!(
                     out.status.code(),
                     Some(0),
@@ -212,7 +253,7 @@ fn rdb_12_and_valkey_80_outputs_read_back_as_the_source() {
             }
         }
     }
-    assert!(n >= 50, "{n} conversions");
+    assert!(n >= 100, "{n} conversions");
     let _ = std::fs::remove_dir_all(&scratch);
 }
 

@@ -1,10 +1,9 @@
 //! `redkit convert`: RDB to RDB, for another server version, streaming.
 
 use crate::filter::{FilterArgs, KeyFilter};
-use crate::fsutil::AtomicFile;
+use crate::fsutil::{AtomicFile, ThreadedWriter};
 use crate::transcode::{self, parse_lossy, Lossy, Options, RdbSink};
 use anyhow::{bail, Result};
-use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 const EXAMPLES: &str = "Examples:
@@ -17,8 +16,10 @@ const EXAMPLES: &str = "Examples:
 
 Keys are written in the encodings the target server writes with its default settings
 (listpack, ziplist, intset, quicklist, stream nodes of 100 entries / 4 KiB), so a loaded file
-uses memory as the server's own would. Without --rdb-version or --target the source's version
-is kept.
+uses memory as the server's own would. A value already stored in such an encoding (a listpack
+hash from Redis 7.0 written for Valkey 8, any string) is validated and copied as it is, LZF
+compression included, unless --re-encode. Without --rdb-version or --target the source's
+version is kept.
 
 What the target cannot hold (hash field TTLs before RDB 12, streams before 9, stream metadata
 before its stream version, functions before 10, module values) is listed and nothing is
@@ -56,6 +57,13 @@ pub struct Args {
     /// Write the keys of database FROM into database TO (repeatable)
     #[arg(long, value_name = "FROM:TO", value_parser = parse_db_map)]
     pub db_map: Vec<(u64, u64)>,
+    /// Decode and re-encode every value, also those already stored as the target would store
+    /// them (which are otherwise copied as they are)
+    #[arg(long)]
+    pub re_encode: bool,
+    /// No progress bar
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// Parses `--rdb-version`.
@@ -130,9 +138,10 @@ pub fn run(args: Args) -> Result<i32> {
     if args.output.is_dir() {
         bail!("{} is a directory", args.output.display());
     }
-    let input = crate::input::open(&args.file, None)?;
+    let bar = crate::progress::bytes_bar(args.quiet);
+    let input = crate::input::open(&args.file, bar.as_ref())?;
     let out = AtomicFile::create(&args.output)?;
-    let sink = BufWriter::with_capacity(1 << 20, out.file()?);
+    let sink = ThreadedWriter::new(out.file()?);
     let spool_dir = args.output.parent().map(|p| {
         if p.as_os_str().is_empty() {
             PathBuf::from(".")
@@ -146,8 +155,16 @@ pub fn run(args: Args) -> Result<i32> {
         filter,
         db_map: args.db_map.clone(),
         lossy: args.lossy.unwrap_or_default(),
+        raw_source: if args.re_encode {
+            None
+        } else {
+            transcode::raw_source(&args.file, &input.info)
+        },
     };
     let outcome = transcode::run(input.reader, &input.info.name, &opts, &mut rdb)?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
     if let Some(e) = &outcome.parse_error {
         eprintln!("redkit: {e}");
         eprintln!("redkit: nothing written");
@@ -156,15 +173,15 @@ pub fn run(args: Args) -> Result<i32> {
     if let Some(code) = report(&outcome) {
         return Ok(code);
     }
-    let (mut sink, spilled) = rdb.finish()?;
-    sink.flush()?;
-    drop(sink);
+    let (sink, spilled) = rdb.finish()?;
+    sink.finish()?;
     out.commit()?;
     println!(
-        "Wrote {}: RDB {}, {} key(s){}{}.",
+        "Wrote {}: RDB {}, {} key(s) ({} copied as stored){}{}.",
         args.output.display(),
         outcome.version,
         outcome.keys,
+        outcome.copied,
         if outcome.functions > 0 {
             format!(", {} function librar(ies)", outcome.functions)
         } else {

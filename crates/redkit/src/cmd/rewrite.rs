@@ -87,6 +87,10 @@ pub struct Args {
     /// Write the keys of database FROM into database TO (repeatable)
     #[arg(long, value_name = "FROM:TO", value_parser = parse_db_map)]
     pub db_map: Vec<(u64, u64)>,
+    /// With an RDB base: decode and re-encode every value, also those already stored as the
+    /// target would store them (which are otherwise copied as they are)
+    #[arg(long)]
+    pub re_encode: bool,
     /// No progress bar
     #[arg(short, long)]
     pub quiet: bool,
@@ -109,6 +113,7 @@ fn options(args: &Args) -> Result<Options> {
         filter: KeyFilter::from_args(args.filter.clone())?,
         db_map: args.db_map.clone(),
         lossy: args.lossy.unwrap_or_default(),
+        raw_source: None,
     })
 }
 
@@ -124,9 +129,12 @@ fn verdict(outcome: &transcode::Outcome) -> Option<i32> {
 
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: Args) -> Result<i32> {
-    let opts = options(&args)?;
+    let mut opts = options(&args)?;
     let bar = crate::progress::bytes_bar(args.quiet || args.output == Path::new("-"));
     let input = crate::input::open(&args.file, bar.as_ref())?;
+    if args.format == Format::Dir && args.base == Base::Rdb && !args.re_encode {
+        opts.raw_source = transcode::raw_source(&args.file, &input.info);
+    }
     let name = input.info.name.clone();
     let code = match args.format {
         Format::Resp => resp_file(&args, &opts, input.reader, &name)?,
