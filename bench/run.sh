@@ -13,6 +13,10 @@
 #   redis-check-rdb FILE
 #   redkit check-rdb -q FILE
 #   redkit dump-json -q FILE > /dev/null
+#   dd if=FILE of=OUT bs=1M conv=fsync        the copy-and-sync ceiling for writing a file
+#   bench/resave.sh FILE                      redis-server loads FILE and SAVEs it again
+#   redkit convert -q FILE -o OUT --rdb-version 11
+#   redkit rewrite - --format resp -o - --lossy stream-meta < FILE > /dev/null
 #
 # The table, the machine, the versions and the commands are printed and written into
 # docs/benchmarks.md between the markers <!-- bench:begin --> and <!-- bench:end --> (the text
@@ -25,6 +29,7 @@
 # Environment:
 #   REDKIT            redkit binary (default target/release/redkit)
 #   REDIS_CHECK_RDB   redis-check-rdb binary (default: from PATH)
+#   REDIS_SERVER      redis-server binary for bench/resave.sh (default: from PATH)
 #   BENCH_DATA        data directory (default bench/data)
 #   BENCH_SIZE_MB     size of each file in MiB (default 1024)
 #   BENCH_DOC         the document to update (default docs/benchmarks.md)
@@ -37,6 +42,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REDKIT=${REDKIT:-$ROOT/target/release/redkit}
 REDIS_CHECK_RDB=${REDIS_CHECK_RDB:-$(command -v redis-check-rdb || echo /usr/bin/redis-check-rdb)}
+REDIS_SERVER=${REDIS_SERVER:-$(command -v redis-server || echo /usr/bin/redis-server)}
 BENCH_DATA=${BENCH_DATA:-$ROOT/bench/data}
 BENCH_SIZE_MB=${BENCH_SIZE_MB:-1024}
 BENCH_DOC=${BENCH_DOC:-$ROOT/docs/benchmarks.md}
@@ -161,6 +167,12 @@ for f in "${FILES[@]}"; do
         timed "$file" "redis-check-rdb" "$run" "$WORK/check.out" "$REDIS_CHECK_RDB" "$file"
         timed "$file" "redkit check-rdb" "$run" "$WORK/check.out" "$REDKIT" check-rdb -q "$file"
         timed "$file" "redkit dump-json" "$run" /dev/null "$REDKIT" dump-json -q "$file"
+        timed "$file" "dd conv=fsync" "$run" /dev/null dd if="$file" of="$WORK/copy.rdb" bs=1M conv=fsync status=none
+        rm -f "$WORK/copy.rdb"
+        timed "$file" "redis-server load+SAVE" "$run" /dev/null bash "$ROOT/bench/resave.sh" "$file" "$REDIS_SERVER"
+        timed "$file" "redkit convert" "$run" /dev/null "$REDKIT" convert -q "$file" -o "$WORK/convert.rdb" --rdb-version 11
+        rm -f "$WORK/convert.rdb"
+        timed "$file" "redkit rewrite resp" "$run" /dev/null bash -c '"$0" rewrite - --format resp -o - -q --lossy stream-meta < "$1" 2>/dev/null' "$REDKIT" "$file"
     done
     # Untimed: how much JSON dump-json writes for this file.
     json_bytes=$("$REDKIT" dump-json -q "$file" | wc -c) || json_bytes=
@@ -268,6 +280,18 @@ for file in files:
     fr, fc = fastest.get((file, "redis-check-rdb")), fastest.get((file, "redkit check-rdb"))
     best = "-" if fr is None or fc is None else f"{fr / fc:.1f}x"
     out.append(f"| {file} | {secs(ref) if ref else '-'} | {secs(chk) if chk else '-'} | {speedup} | {best} |")
+out.append("")
+out.append("| file | redis-server load+SAVE (s) | redkit convert (s) | speedup (medians) | convert MB/s | dd conv=fsync MB/s |")
+out.append("| --- | ---: | ---: | ---: | ---: | ---: |")
+for file in files:
+    size = os.path.getsize(os.path.join(data, file))
+    ref = medians.get((file, "redis-server load+SAVE"))
+    conv = medians.get((file, "redkit convert"))
+    dd = medians.get((file, "dd conv=fsync"))
+    speedup = "-" if ref is None or conv is None else f"{ref / conv:.1f}x"
+    out.append(f"| {file} | {secs(ref) if ref else '-'} | {secs(conv) if conv else '-'} | {speedup} "
+               f"| {size / 1e6 / conv:,.0f} | {size / 1e6 / dd:,.0f} |" if conv and dd else
+               f"| {file} | - | - | - | - | - |")
 ratios = "\n".join(out)
 
 out = ["| file | bytes | keys | written by | rdbcompression | generation (s) | dump-json output |",
@@ -327,7 +351,12 @@ time `%U`, `%S`, `%M`). The raw runs are kept in `{d}/last-results.tsv`.
 
 {table}
 
-### redkit against redis-check-rdb
+### redkit against the servers' tools
+
+`redkit check-rdb` against `redis-check-rdb`; `redkit convert` (to RDB 11, for Redis 7.2 and
+Valkey 7.2-8.1) against the server's own way to rewrite a file, loading it and running SAVE
+(`bench/resave.sh`), with `dd ... conv=fsync` as the ceiling for writing and syncing a file of
+that size on this disk.
 
 {ratios}
 
@@ -338,6 +367,10 @@ cat {d}/FILE.rdb > /dev/null   # before every run, and timed alone as the ceilin
 /usr/bin/time -f '%M %U %S' {check} {d}/FILE.rdb
 /usr/bin/time -f '%M %U %S' {redkit} check-rdb -q {d}/FILE.rdb
 /usr/bin/time -f '%M %U %S' {redkit} dump-json -q {d}/FILE.rdb > /dev/null
+/usr/bin/time -f '%M %U %S' dd if={d}/FILE.rdb of=OUT bs=1M conv=fsync status=none
+/usr/bin/time -f '%M %U %S' bash bench/resave.sh {d}/FILE.rdb
+/usr/bin/time -f '%M %U %S' {redkit} convert -q {d}/FILE.rdb -o OUT --rdb-version 11
+/usr/bin/time -f '%M %U %S' bash -c '{redkit} rewrite - --format resp -o - -q --lossy stream-meta < {d}/FILE.rdb > /dev/null'
 ```
 <!-- bench:end -->"""
 
