@@ -13,6 +13,8 @@ const ITEMS_PER_CMD: usize = 64;
 /// Writes keys as commands.
 pub struct RespSink<W: Write> {
     out: W,
+    /// Commands not yet written to `out`.
+    buf: Vec<u8>,
     target: Target,
     kind: Kind,
     key: Vec<u8>,
@@ -65,6 +67,7 @@ impl<W: Write> RespSink<W> {
     pub fn new(out: W) -> Self {
         RespSink {
             out,
+            buf: Vec::with_capacity(OUT_BUF + (64 << 10)),
             target: Target { version: 12 },
             kind: Kind::String,
             key: Vec::new(),
@@ -84,17 +87,28 @@ impl<W: Write> RespSink<W> {
 
     /// Flushes and returns the output.
     pub fn finish(mut self) -> io::Result<W> {
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
         self.out.flush()?;
         Ok(self.out)
     }
 
+    /// Writes out what is buffered once there is enough of it.
+    fn spill(&mut self) -> io::Result<()> {
+        if self.buf.len() >= OUT_BUF {
+            self.out.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
     fn cmd(&mut self, args: &[&[u8]]) -> io::Result<()> {
-        header(&mut self.out, b'*', args.len())?;
+        header(&mut self.buf, b'*', args.len());
         for a in args {
-            bulk(&mut self.out, a)?;
+            bulk(&mut self.buf, a);
         }
         self.commands += 1;
-        Ok(())
+        self.spill()
     }
 
     fn batch_name(&self) -> &'static [u8] {
@@ -110,12 +124,13 @@ impl<W: Write> RespSink<W> {
         if self.batch_items == 0 {
             return Ok(());
         }
-        header(&mut self.out, b'*', self.batch_args + 2)?;
+        header(&mut self.buf, b'*', self.batch_args + 2);
         let name = self.batch_name();
-        bulk(&mut self.out, name)?;
-        bulk(&mut self.out, &self.key)?;
-        self.out.write_all(&self.batch)?;
+        bulk(&mut self.buf, name);
+        bulk(&mut self.buf, &self.key);
+        self.buf.extend_from_slice(&self.batch);
         self.commands += 1;
+        self.spill()?;
         self.batch.clear();
         self.batch_args = 0;
         self.batch_items = 0;
@@ -124,8 +139,7 @@ impl<W: Write> RespSink<W> {
 
     fn add(&mut self, parts: &[&[u8]]) -> io::Result<()> {
         for p in parts {
-            // Writing to a Vec cannot fail.
-            let _ = bulk(&mut self.batch, p);
+            bulk(&mut self.batch, p);
         }
         self.batch_args += parts.len();
         self.batch_items += 1;
@@ -136,22 +150,38 @@ impl<W: Write> RespSink<W> {
     }
 }
 
-/// Writes `<kind><n>\r\n` (an array or bulk-string header).
-fn header(out: &mut impl Write, kind: u8, n: usize) -> io::Result<()> {
-    let mut scratch = [0u8; 20];
-    let d = format_i64(n as i64, &mut scratch);
-    let mut b = [0u8; 23];
-    b[0] = kind;
-    b[1..1 + d.len()].copy_from_slice(d);
-    b[1 + d.len()..3 + d.len()].copy_from_slice(b"\r\n");
-    out.write_all(&b[..3 + d.len()])
+/// Bytes of commands buffered before they are written out.
+const OUT_BUF: usize = 1 << 20;
+
+/// Appends `<kind><n>\r\n` (an array or bulk-string header).
+#[inline]
+fn header(out: &mut Vec<u8>, kind: u8, n: usize) {
+    out.push(kind);
+    if n < 10 {
+        out.push(b'0' + n as u8);
+    } else {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut v = n;
+        while v > 0 {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        out.extend_from_slice(&digits[i..]);
+    }
+    out.push(b'\r');
+    out.push(b'\n');
 }
 
-/// Writes one bulk string.
-fn bulk(out: &mut impl Write, a: &[u8]) -> io::Result<()> {
-    header(out, b'$', a.len())?;
-    out.write_all(a)?;
-    out.write_all(b"\r\n")
+/// Appends one bulk string.
+#[inline]
+fn bulk(out: &mut Vec<u8>, a: &[u8]) {
+    out.reserve(a.len() + 16);
+    header(out, b'$', a.len());
+    out.extend_from_slice(a);
+    out.push(b'\r');
+    out.push(b'\n');
 }
 
 impl<W: Write> Sink for RespSink<W> {

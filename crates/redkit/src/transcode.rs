@@ -635,6 +635,11 @@ pub fn run<R: Read, S: Sink>(
                 dangling = 0;
                 key_ttls_dropped = false;
                 key_meta_dropped.clear();
+                if matches!(info.encoding, Encoding::StreamV4 | Encoding::StreamV5) {
+                    // Stream v4 (Redis 8.6) adds idempotent-producer records, which no stream
+                    // version written here stores (they are read and not reported).
+                    key_meta_dropped.push("IDMP settings and producer records");
+                }
                 put!(sink.begin(kind, key, meta, info.len));
                 out.keys += 1;
             }

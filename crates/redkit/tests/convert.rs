@@ -8,13 +8,24 @@
 
 mod common;
 
-use common::{align_streams, comparable, files_with_suffix, redkit, testdata};
+use common::{align_streams, comparable, files_with_suffix, load_many, redkit, testdata};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
 
 fn required() -> bool {
     std::env::var_os("REDKIT_REQUIRE_SERVERS").is_some()
+}
+
+/// The RDB version in a file's header.
+fn rdb_version(path: &std::path::Path) -> u32 {
+    let head = std::fs::read(path).unwrap();
+    let digits = if head.starts_with(b"VALKEY") {
+        &head[6..9]
+    } else {
+        &head[5..9]
+    };
+    std::str::from_utf8(digits).unwrap().parse().unwrap()
 }
 
 fn load_all(server: &str, files: &[PathBuf]) -> Option<Value> {
@@ -55,6 +66,7 @@ fn convert_and_load(re_encode: bool) {
     let mut refused = 0;
     let mut streams = 0;
     let mut copied_total = 0u64;
+    let mut digests = 0;
     for (version, server) in [(9, "redis-6.2"), (10, "redis-7.0"), (11, "valkey-8.1")] {
         let mut batch = Vec::new();
         for t in &sources {
@@ -110,13 +122,20 @@ fn convert_and_load(re_encode: bool) {
             // Our own reader accepts it (CRC, structure).
             let check = redkit(&["check-rdb", out_path.to_str().unwrap()]);
             assert_eq!(check.status.code(), Some(0), "{}", out_path.display());
-            batch.push((out_path, comparable(&truth["keys"])));
+            batch.push((out_path, comparable(&truth["keys"]), rdb));
         }
-        let files: Vec<PathBuf> = batch.iter().map(|(p, _)| p.clone()).collect();
-        let Some(loaded) = load_all(server, &files) else {
+        let files: Vec<PathBuf> = batch.iter().map(|(p, _, _)| p.clone()).collect();
+        let Some(loaded) = load_many(server, "rdb", &files) else {
             continue;
         };
-        for (path, want) in &batch {
+        // The sources this server loads itself: their DEBUG DIGEST must be the converted one's.
+        let sources: Vec<PathBuf> = batch
+            .iter()
+            .map(|(_, _, src)| src.clone())
+            .filter(|src| rdb_version(src) <= version)
+            .collect();
+        let direct = load_many(server, "rdb", &sources).unwrap();
+        for (path, want, src) in &batch {
             let got = &loaded[path.to_str().unwrap()];
             assert!(
                 got.get("error").is_none(),
@@ -124,7 +143,11 @@ fn convert_and_load(re_encode: bool) {
                 path.display(),
                 got["error"]
             );
-            let got = got.as_array().unwrap();
+            if let Some(d) = direct[src.to_str().unwrap()]["digest"].as_str() {
+                assert_eq!(got["digest"], d, "{}: DEBUG DIGEST", path.display());
+                digests += 1;
+            }
+            let got = got["keys"].as_array().unwrap();
             for (g, w) in got.iter().zip(want) {
                 let (mut g, mut w) = (g.clone(), w.clone());
                 align_streams(&mut g, &mut w);
@@ -137,8 +160,9 @@ fn convert_and_load(re_encode: bool) {
     }
     eprintln!(
         "{compared} conversions loaded and compared ({streams} streams, {copied_total} keys \
-         copied as stored), {refused} refused"
+         copied as stored, {digests} DEBUG DIGESTs equal to the source's), {refused} refused"
     );
+    assert!(digests >= 150 || !required(), "{digests} digests compared");
     if re_encode {
         assert_eq!(copied_total, 0);
     } else {
