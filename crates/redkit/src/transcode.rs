@@ -55,6 +55,10 @@ pub trait Sink {
     fn function(&mut self, code: &[u8]) -> io::Result<()>;
     /// Keys of `db` follow.
     fn select_db(&mut self, db: u64) -> io::Result<()>;
+    /// The size hint of the selected database (RDB RESIZEDB); ignored by default.
+    fn resize_db(&mut self, _keys: u64, _expires: u64) -> io::Result<()> {
+        Ok(())
+    }
     /// A key starts.
     fn begin(&mut self, kind: Kind, key: &[u8], meta: KeyMeta, len: Option<u64>) -> io::Result<()>;
     /// A string value, list element or set member.
@@ -207,6 +211,9 @@ impl<W: Write> Sink for RdbSink<W> {
     }
     fn select_db(&mut self, db: u64) -> io::Result<()> {
         self.parts().0.select_db(db)
+    }
+    fn resize_db(&mut self, keys: u64, expires: u64) -> io::Result<()> {
+        self.parts().0.resize_db(keys, expires)
     }
     fn begin(&mut self, kind: Kind, key: &[u8], meta: KeyMeta, len: Option<u64>) -> io::Result<()> {
         self.parts().1.begin(kind, key, meta, len);
@@ -511,6 +518,10 @@ pub fn run<R: Read, S: Sink>(
     let mut skipping = false;
     let mut writing = true;
     let mut current_db: Option<u64> = None;
+    // The source's RESIZEDB hints by database, written with SELECTDB when they still hold:
+    // every key kept, no two databases merged.
+    let mut sizes: Vec<(u64, u64, u64)> = Vec::new();
+    let keep_sizes = opts.filter.is_all() && opts.db_map.is_empty();
     let mut first_entry: Option<StreamId> = None;
     let mut key_ttls_dropped = false;
     let mut key_meta_dropped: Vec<&'static str> = Vec::new();
@@ -616,6 +627,9 @@ pub fn run<R: Read, S: Sink>(
                 let db = map_db(info.db);
                 if current_db != Some(db) && writing {
                     sink.select_db(db)?;
+                    if let Some(&(_, k, e)) = sizes.iter().find(|(d, _, _)| *d == db) {
+                        sink.resize_db(k, e)?;
+                    }
                     current_db = Some(db);
                 }
                 let meta = KeyMeta {
@@ -820,6 +834,9 @@ pub fn run<R: Read, S: Sink>(
                     sink.function(&buf)?;
                     out.functions += 1;
                 }
+            }
+            Event::ResizeDb { keys, expires } if keep_sizes && sizes.len() < 1024 => {
+                sizes.push((parser.db(), keys, expires));
             }
             Event::ModuleAux { name, .. } => cannot(
                 &mut out,

@@ -374,3 +374,55 @@ fn lossy_conversions_say_what_they_drop() {
     assert_eq!(got.len(), want.len());
     let _ = std::fs::remove_dir_all(&scratch);
 }
+
+/// RESIZEDB hints are kept when every key of every database is (they are the source's counts),
+/// and left out when a filter or --db-map makes them wrong.
+#[test]
+fn size_hints_follow_the_databases() {
+    let src = testdata().join("rdb/redis-7.0.15/misc_multidb.rdb");
+    let dir = std::env::temp_dir().join(format!("redkit-hints-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let hints = |extra: &[&str], name: &str| -> Vec<Value> {
+        let out = dir.join(name);
+        let mut args = vec![
+            "convert",
+            src.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        assert_eq!(redkit(&args).status.code(), Some(0));
+        let report = redkit(&["check-rdb", "--json", out.to_str().unwrap()]);
+        let v: Value = serde_json::from_slice(&report.stdout).unwrap();
+        v["databases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["resize_hint"].clone())
+            .collect()
+    };
+    let source: Value =
+        serde_json::from_slice(&redkit(&["check-rdb", "--json", src.to_str().unwrap()]).stdout)
+            .unwrap();
+    let want: Vec<Value> = source["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["resize_hint"].clone())
+        .collect();
+    assert!(want.iter().all(|h| !h.is_null()));
+    for (extra, name) in [
+        (&[][..], "same.rdb"),
+        (&["--rdb-version", "11"][..], "v11.rdb"),
+    ] {
+        assert_eq!(hints(extra, name), want, "{name}");
+    }
+    for (extra, name) in [
+        (&["--db", "1"][..], "db1.rdb"),
+        (&["--db-map", "1:0"][..], "map.rdb"),
+    ] {
+        assert!(hints(extra, name).iter().all(Value::is_null), "{name}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
