@@ -411,6 +411,85 @@ mod tests {
         assert_eq!(score_arg(f64::NEG_INFINITY), b"-inf");
     }
 
+    fn commands_of(out: &[u8]) -> Vec<Vec<String>> {
+        let text = String::from_utf8_lossy(out);
+        let mut lines = text.split("\r\n");
+        let mut cmds = Vec::new();
+        while let Some(head) = lines.next() {
+            let Some(n) = head.strip_prefix('*') else {
+                break;
+            };
+            let n: usize = n.parse().unwrap();
+            let args = (0..n)
+                .map(|_| {
+                    lines.next().unwrap();
+                    lines.next().unwrap().to_string()
+                })
+                .collect();
+            cmds.push(args);
+        }
+        cmds
+    }
+
+    #[test]
+    fn field_ttls_as_redis_7_4_rewrites_them() {
+        let mut s = RespSink::new(Vec::new());
+        let meta = KeyMeta {
+            expire_ms: Some(4_102_444_800_000),
+            ..KeyMeta::default()
+        };
+        s.begin(Kind::HashTtl, b"h", meta, None).unwrap();
+        s.hash_field(b"a", b"1", None).unwrap();
+        s.hash_field(b"b", b"2", Some(4_102_444_800_005)).unwrap();
+        s.end().unwrap();
+        let cmds = commands_of(&s.finish().unwrap());
+        let want: Vec<Vec<&str>> = vec![
+            vec!["HMSET", "h", "b", "2"],
+            vec!["HPEXPIREAT", "h", "4102444800005", "FIELDS", "1", "b"],
+            vec!["HMSET", "h", "a", "1"],
+            vec!["PEXPIREAT", "h", "4102444800000"],
+        ];
+        assert_eq!(cmds, want);
+    }
+
+    #[test]
+    fn empty_stream_and_groups_as_the_server_rewrites_them() {
+        let mut s = RespSink::new(Vec::new());
+        s.start(Target { version: 10 }).unwrap();
+        s.begin(Kind::Stream, b"s", KeyMeta::default(), None)
+            .unwrap();
+        let id = |ms, seq| StreamId { ms, seq };
+        s.stream_meta(&StreamMeta {
+            length: 0,
+            last_id: id(5, 1),
+            first_id: None,
+            max_deleted_id: Some(id(5, 1)),
+            entries_added: Some(3),
+            groups: 1,
+        })
+        .unwrap();
+        s.stream_group(b"g", id(5, 0), None, 0).unwrap();
+        s.stream_consumers(1).unwrap();
+        s.stream_consumer(b"c", 0, None, 0).unwrap();
+        s.end().unwrap();
+        let cmds = commands_of(&s.finish().unwrap());
+        let want: Vec<Vec<&str>> = vec![
+            vec!["XADD", "s", "MAXLEN", "0", "0-1", "x", "y"],
+            vec![
+                "XSETID",
+                "s",
+                "5-1",
+                "ENTRIESADDED",
+                "3",
+                "MAXDELETEDID",
+                "5-1",
+            ],
+            vec!["XGROUP", "CREATE", "s", "g", "5-0", "ENTRIESREAD", "-1"],
+            vec!["XGROUP", "CREATECONSUMER", "s", "g", "c"],
+        ];
+        assert_eq!(cmds, want);
+    }
+
     #[test]
     fn batches_of_64() {
         let mut s = RespSink::new(Vec::new());

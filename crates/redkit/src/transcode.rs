@@ -193,10 +193,17 @@ impl<W: Write> Sink for RdbSink<W> {
             w.aux(b"valkey-ver", b"9.0.0")?;
         }
         w.aux(b"redis-bits", b"64")?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        // SOURCE_DATE_EPOCH (the reproducible-builds convention) fixes the creation time, so
+        // that two runs write the same bytes.
+        let now = std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0)
+            });
         w.aux(b"ctime", now.to_string().as_bytes())?;
         w.aux(b"used-mem", b"0")?;
         w.aux(b"aof-base", if self.aof_base { b"1" } else { b"0" })?;

@@ -1,5 +1,5 @@
-//! Fault injection: `check-aof --fix`, `check-aof --salvage`, `truncate -o` and
-//! `truncate --in-place` stopped at every step in turn (`REDKIT_CRASH_AT=N` makes the N-th step
+//! Fault injection: `check-aof --fix`, `check-aof --salvage`, `truncate -o`,
+//! `truncate --in-place`, `convert` and `rewrite` stopped at every step in turn (`REDKIT_CRASH_AT=N` makes the N-th step
 //! abort the process, leaving what `kill -9` leaves: no cleanup, temporary files in place).
 //!
 //! After each stop: the original is intact, or (for the commands that change it) exactly
@@ -66,7 +66,9 @@ fn temporaries(dir: &Path) -> Vec<String> {
 
 fn run(args: &[&str], crash_at: Option<u32>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_redkit"));
-    cmd.args(args).env_remove("REDKIT_CRASH_AT");
+    cmd.args(args)
+        .env_remove("REDKIT_CRASH_AT")
+        .env("SOURCE_DATE_EPOCH", "1800000000");
     if let Some(n) = crash_at {
         cmd.env("REDKIT_CRASH_AT", n.to_string());
     }
@@ -99,6 +101,8 @@ struct Scenario {
     args: fn(&Path, &Path) -> Vec<String>,
     /// Checks the state a stopped run left; `original` is the work directory before the run.
     check_stopped: fn(&Path, &BTreeMap<String, Vec<u8>>, &str),
+    /// Steps there must be at least.
+    min_stops: u32,
 }
 
 fn fixture(rel: &str) -> PathBuf {
@@ -227,6 +231,7 @@ fn scenarios() -> Vec<Scenario> {
                 ]
             },
             check_stopped: check_cut_restorable,
+            min_stops: 4,
         },
         Scenario {
             name: "check-aof --fix (single file)",
@@ -240,6 +245,7 @@ fn scenarios() -> Vec<Scenario> {
                 ]
             },
             check_stopped: check_cut_restorable,
+            min_stops: 4,
         },
         Scenario {
             name: "check-aof --salvage",
@@ -253,6 +259,7 @@ fn scenarios() -> Vec<Scenario> {
                 ]
             },
             check_stopped: check_output_all_or_nothing,
+            min_stops: 4,
         },
         Scenario {
             name: "truncate -o",
@@ -268,6 +275,7 @@ fn scenarios() -> Vec<Scenario> {
                 ]
             },
             check_stopped: check_output_all_or_nothing,
+            min_stops: 4,
         },
         Scenario {
             name: "truncate --in-place",
@@ -283,8 +291,69 @@ fn scenarios() -> Vec<Scenario> {
                 ]
             },
             check_stopped: check_cut_restorable,
+            min_stops: 4,
+        },
+        Scenario {
+            name: "convert -o",
+            setup: rdb_input,
+            args: |input, work| {
+                vec![
+                    "convert".into(),
+                    input.display().to_string(),
+                    "-o".into(),
+                    work.join("out/converted.rdb").display().to_string(),
+                    "--rdb-version".into(),
+                    "11".into(),
+                ]
+            },
+            check_stopped: check_file_all_or_nothing,
+            min_stops: 3,
+        },
+        Scenario {
+            name: "rewrite -o",
+            setup: rdb_input,
+            args: |input, work| {
+                vec![
+                    "rewrite".into(),
+                    input.display().to_string(),
+                    "-o".into(),
+                    work.join("out/appendonlydir").display().to_string(),
+                ]
+            },
+            check_stopped: check_output_all_or_nothing,
+            min_stops: 6,
         },
     ]
+}
+
+/// An RDB written by Redis 7.0 with every type, as the input.
+fn rdb_input(work: &Path) -> PathBuf {
+    std::fs::create_dir_all(work.join("out")).unwrap();
+    let to = work.join("dump.rdb");
+    std::fs::copy(fixture("../rdb/redis-7.0.15/mixed_all.rdb"), &to).unwrap();
+    to
+}
+
+/// An output file is complete (as after an uninterrupted run, checked by the caller after the
+/// rerun) or absent, and the input is untouched.
+fn check_file_all_or_nothing(work: &Path, original: &BTreeMap<String, Vec<u8>>, what: &str) {
+    let now = snapshot(work);
+    for (name, bytes) in original {
+        assert_eq!(now.get(name), Some(bytes), "{what}: input {name} changed");
+    }
+    if let Some(out) = now.get("out/converted.rdb") {
+        let check = common::redkit(&[
+            "check-rdb",
+            "-q",
+            work.join("out/converted.rdb").to_str().unwrap(),
+        ]);
+        assert_eq!(
+            check.status.code(),
+            Some(0),
+            "{what}: a partial output ({} bytes)",
+            out.len()
+        );
+    }
 }
 
 #[test]
@@ -339,7 +408,11 @@ fn stopped_at_every_step_nothing_is_lost_and_a_rerun_finishes() {
             assert_eq!(snapshot(&work), reference, "{what}: after a rerun");
             let _ = std::fs::remove_dir_all(&work);
         }
-        assert!(stops >= 4, "{}: only {stops} steps were stopped", sc.name);
+        assert!(
+            stops >= sc.min_stops,
+            "{}: only {stops} steps were stopped",
+            sc.name
+        );
         eprintln!("{}: stopped at each of {stops} steps", sc.name);
     }
     let _ = std::fs::remove_dir_all(&root);

@@ -223,10 +223,13 @@ fn directory(args: &Args, opts: &Options, reader: Box<dyn Read>, name: &str) -> 
         }
     };
     let file = file.into_inner().map_err(|e| e.into_error())?;
+    crate::fsutil::crash_point("base written, not synced");
     file.sync_all()
         .with_context(|| format!("cannot sync {}", base_path.display()))?;
+    crate::fsutil::crash_point("base synced, incr file not created");
     let incr = File::create(dir.path().join(&incr_name))?;
     incr.sync_all()?;
+    crate::fsutil::crash_point("incr file created, manifest not written");
     let manifest = Manifest {
         base: Some(AofFile::new(base_name.as_bytes(), 1, FileType::Base)),
         history: Vec::new(),
