@@ -47,6 +47,10 @@ fn int_arg(v: i64) -> Vec<u8> {
 
 /// A score as text that reads back as the same double.
 fn score_arg(v: f64) -> Vec<u8> {
+    // Integral scores (the common case) without the float formatter.
+    if v == v.trunc() && v.abs() < 1e15 && !(v == 0.0 && v.is_sign_negative()) {
+        return format_i64(v as i64, &mut [0u8; 20]).to_vec();
+    }
     if v.is_infinite() {
         return if v > 0.0 {
             b"inf".to_vec()
@@ -156,22 +160,24 @@ const OUT_BUF: usize = 1 << 20;
 /// Appends `<kind><n>\r\n` (an array or bulk-string header).
 #[inline]
 fn header(out: &mut Vec<u8>, kind: u8, n: usize) {
-    out.push(kind);
+    // Most lengths have one or two digits.
     if n < 10 {
-        out.push(b'0' + n as u8);
+        out.extend_from_slice(&[kind, b'0' + n as u8, b'\r', b'\n']);
+    } else if n < 100 {
+        out.extend_from_slice(&[
+            kind,
+            b'0' + (n / 10) as u8,
+            b'0' + (n % 10) as u8,
+            b'\r',
+            b'\n',
+        ]);
     } else {
+        out.push(kind);
         let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        let mut v = n;
-        while v > 0 {
-            i -= 1;
-            digits[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-        out.extend_from_slice(&digits[i..]);
+        let d = format_i64(n as i64, &mut digits);
+        out.extend_from_slice(d);
+        out.extend_from_slice(b"\r\n");
     }
-    out.push(b'\r');
-    out.push(b'\n');
 }
 
 /// Appends one bulk string.
