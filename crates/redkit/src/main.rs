@@ -39,6 +39,8 @@ enum Command {
     Convert(cmd::convert::Args),
     /// Write an RDB file as a multi-part AOF directory, or as RESP commands for redis-cli --pipe
     Rewrite(cmd::rewrite::Args),
+    /// Replay an AOF offline and write the dataset as an RDB file
+    AofToRdb(cmd::aof_to_rdb::Args),
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
@@ -58,6 +60,7 @@ fn main() {
         Command::DumpJson(args) => cmd::dump_json::run(args),
         Command::Convert(args) => cmd::convert::run(args),
         Command::Rewrite(args) => cmd::rewrite::run(args),
+        Command::AofToRdb(args) => cmd::aof_to_rdb::run(args),
     };
     let code = match result {
         Ok(code) => code,

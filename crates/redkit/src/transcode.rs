@@ -173,7 +173,7 @@ fn read_at_most(src: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
 }
 
 /// The `redis-ver` AUX field a server of that RDB version writes.
-fn redis_ver(version: u32) -> &'static str {
+pub fn redis_ver(version: u32) -> &'static str {
     match version {
         7 => "3.2.0",
         8 => "4.0.0",

@@ -1,5 +1,6 @@
 //! One module per subcommand: its `Args` (whose doc comments are its `--help`) and its `run`.
 
+pub mod aof_to_rdb;
 pub mod check_aof;
 pub mod check_rdb;
 pub mod convert;

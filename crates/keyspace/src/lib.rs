@@ -1,0 +1,201 @@
+//! A Redis dataset held in memory and changed by the write commands an AOF holds, applied as
+//! the server applies them when it loads the file; then written out as an RDB.
+//!
+//! ```
+//! use keyspace::Keyspace;
+//!
+//! let mut ks = Keyspace::new();
+//! ks.apply(&[b"RPUSH".as_slice(), b"l", b"a", b"b"]).unwrap();
+//! ks.apply(&[b"LPOP".as_slice(), b"l"]).unwrap();
+//! assert_eq!(ks.len(), 1);
+//! ```
+//!
+//! What is covered: strings, keys and databases, lists, sets, sorted sets, hashes, the stream
+//! commands a server logs for XADD with explicit ids and consumer groups, MULTI/EXEC, functions.
+//! A command outside that set is an [`Error::Unknown`], never silently skipped.
+
+mod apply;
+mod load;
+mod write;
+
+pub use load::{Loader, Unsupported};
+
+use rdb_parse::StreamId;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+/// A value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A string.
+    Str(Vec<u8>),
+    /// A list, head first.
+    List(VecDeque<Vec<u8>>),
+    /// A set.
+    Set(HashSet<Vec<u8>>),
+    /// A sorted set: member → score.
+    ZSet(HashMap<Vec<u8>, f64>),
+    /// A hash: field → (value, absolute field expiry in unix ms).
+    Hash(HashMap<Vec<u8>, (Vec<u8>, Option<i64>)>),
+    /// A stream.
+    Stream(Box<Stream>),
+}
+
+impl Value {
+    /// The type name `TYPE` gives.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
+            Value::Hash(_) => "hash",
+            Value::Stream(_) => "stream",
+        }
+    }
+}
+
+/// The field/value pairs of a stream entry.
+pub type Fields = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// A stream.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Stream {
+    /// Live entries by id.
+    pub entries: BTreeMap<StreamId, Fields>,
+    /// Last generated id.
+    pub last_id: StreamId,
+    /// Largest deleted id.
+    pub max_deleted_id: StreamId,
+    /// Entries ever added.
+    pub entries_added: u64,
+    /// Consumer groups, in creation order.
+    pub groups: Vec<Group>,
+}
+
+/// A consumer group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    /// Its name.
+    pub name: Vec<u8>,
+    /// Last delivered id.
+    pub last_id: StreamId,
+    /// Entries read (`None`: unknown, as after `-1`).
+    pub entries_read: Option<u64>,
+    /// Pending entries: id → (delivery time ms, delivery count, consumer).
+    pub pel: BTreeMap<StreamId, (i64, u64, Vec<u8>)>,
+    /// Consumers: name → (seen time ms, active time ms), in creation order.
+    pub consumers: Vec<(Vec<u8>, i64, Option<i64>)>,
+}
+
+/// A key's value and expiry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// The value.
+    pub value: Value,
+    /// Absolute expiry, unix ms.
+    pub expire_ms: Option<i64>,
+}
+
+/// Why a command could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// A command (or form of one) this crate does not apply.
+    Unknown(String),
+    /// A command on a key of another type (impossible in a sane AOF).
+    WrongType(String),
+    /// Bad arguments (impossible in a sane AOF).
+    Syntax(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Unknown(s) => write!(f, "cannot apply {s}"),
+            Error::WrongType(s) => write!(f, "wrong type: {s}"),
+            Error::Syntax(s) => write!(f, "bad arguments: {s}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Databases of keys, the selected database, function libraries, an open transaction.
+#[derive(Debug, Default)]
+pub struct Keyspace {
+    /// Databases by number.
+    pub dbs: BTreeMap<u64, HashMap<Vec<u8>, Entry>>,
+    /// The selected database.
+    pub db: u64,
+    /// Function libraries: name → code.
+    pub functions: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Commands of an open MULTI, applied at EXEC.
+    multi: Option<Vec<Vec<Vec<u8>>>>,
+    /// The time relative expiries (EXPIRE, SETEX, SET EX) count from, unix ms: the latest
+    /// `#TS` annotation of the log, or the time of the run.
+    pub now_ms: i64,
+}
+
+impl Keyspace {
+    /// An empty dataset.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of keys in all databases.
+    pub fn len(&self) -> usize {
+        self.dbs.values().map(HashMap::len).sum()
+    }
+
+    /// True when there is no key.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether a MULTI is open (its commands are held until EXEC).
+    pub fn in_multi(&self) -> bool {
+        self.multi.is_some()
+    }
+
+    /// Applies one command (name first) as the server does when it loads an AOF.
+    pub fn apply(&mut self, args: &[&[u8]]) -> Result<(), Error> {
+        let Some(name) = args.first() else {
+            return Err(Error::Syntax("an empty command".into()));
+        };
+        let upper = name.to_ascii_uppercase();
+        match (upper.as_slice(), &mut self.multi) {
+            (b"MULTI", Some(_)) => Err(Error::Syntax("MULTI inside MULTI".into())),
+            (b"MULTI", None) => {
+                self.multi = Some(Vec::new());
+                Ok(())
+            }
+            (b"EXEC", None) => Err(Error::Syntax("EXEC without MULTI".into())),
+            (b"EXEC", Some(_)) => {
+                let held = self.multi.take().unwrap_or_default();
+                for cmd in held {
+                    let refs: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
+                    self.apply_one(&upper_name(&refs), &refs)?;
+                }
+                Ok(())
+            }
+            (b"DISCARD", _) => {
+                self.multi = None;
+                Ok(())
+            }
+            (_, Some(held)) => {
+                held.push(args.iter().map(|a| a.to_vec()).collect());
+                Ok(())
+            }
+            (_, None) => self.apply_one(&upper, args),
+        }
+    }
+
+    fn db_mut(&mut self) -> &mut HashMap<Vec<u8>, Entry> {
+        self.dbs.entry(self.db).or_default()
+    }
+}
+
+fn upper_name(args: &[&[u8]]) -> Vec<u8> {
+    args.first()
+        .map(|n| n.to_ascii_uppercase())
+        .unwrap_or_default()
+}
