@@ -127,3 +127,64 @@ fn unknown_commands_are_named_with_their_offset() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--until S` on the multi-part logs (written with `aof-timestamp-enabled yes`) gives, for each
+/// second S in which the server wrote, exactly the dataset that server had at the end of S.
+#[test]
+fn until_each_second_gives_that_seconds_dataset() {
+    let scratch = std::env::temp_dir().join(format!("redkit-a2r-until-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).unwrap();
+    let mut checked = 0;
+    for (rel, server, version) in [
+        ("redis-7.0.15/mp-preamble/appendonlydir", "redis-7.0", "10"),
+        ("redis-7.0.15/mp-aof-base/appendonlydir", "redis-7.0", "10"),
+        ("valkey-8.1.8/mp-preamble/appendonlydir", "valkey-8.1", "11"),
+    ] {
+        let aof = testdata().join("aof").join(rel);
+        let truth: Value = serde_json::from_slice(
+            &std::fs::read(aof.parent().unwrap().join("truth.json")).unwrap(),
+        )
+        .unwrap();
+        let seconds = truth["seconds"].as_array().unwrap();
+        assert!(!seconds.is_empty(), "{rel}");
+        let mut outs = Vec::new();
+        for s in seconds {
+            let t = s["unix_secs"].as_u64().unwrap();
+            let out = scratch.join(format!("{}-{t}.rdb", checked + outs.len()));
+            let r = redkit(&[
+                "aof-to-rdb",
+                aof.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+                "--rdb-version",
+                version,
+                "--until",
+                &t.to_string(),
+                "-q",
+            ]);
+            assert_eq!(r.status.code(), Some(0), "{rel} --until {t}");
+            outs.push((out, comparable(&s["keys"]), t));
+        }
+        let paths: Vec<PathBuf> = outs.iter().map(|(p, _, _)| p.clone()).collect();
+        let Some(loaded) = load_many(server, "rdb", &paths) else {
+            continue;
+        };
+        for (path, want, t) in &outs {
+            let keys = loaded[path.to_str().unwrap()]["keys"].as_array().unwrap();
+            let ctx = format!("{rel} --until {t}");
+            for (g, w) in keys.iter().zip(want) {
+                let (mut g, mut w) = (g.clone(), w.clone());
+                align_streams(&mut g, &mut w);
+                assert_same_key(&g, &w, &ctx);
+            }
+            assert_eq!(keys.len(), want.len(), "{ctx}");
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 12 || !servers_required(),
+        "{checked} seconds checked"
+    );
+    let _ = std::fs::remove_dir_all(&scratch);
+}
