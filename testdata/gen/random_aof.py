@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Drives a real server with random write commands, AOF on, and copies its multi-part AOF
+directory out: the input of the offline-replay tests (`tests/aof_to_rdb.rs`), which compare
+what `redkit aof-to-rdb` makes of the log with what the server makes of it.
+
+The commands are those `aof-to-rdb` applies and those the server logs in such a form
+(INCRBYFLOAT as SET ... KEEPTTL, SPOP as SREM, GETEX as PEXPIREAT/PERSIST, expiries as
+PEXPIREAT, XADD * with its id): strings, keys and databases (with TTLs short enough to fire
+during the run, which the server logs as DEL), lists, sets, sorted sets, hashes, streams with
+consumer groups, MULTI/EXEC. Errors the server answers (WRONGTYPE and the like) are part of
+the workload: the server does not log them.
+
+Usage: python3 testdata/gen/random_aof.py SERVER SEED COMMANDS OUTDIR [PREAMBLE]
+    SERVER:   redis-7.0 | valkey-8.1
+    PREAMBLE: yes (default) or no: aof-use-rdb-preamble, for the base written by the
+              BGREWRITEAOF run halfway
+Writes OUTDIR/appendonlydir.
+"""
+import os
+import random
+import shutil
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import servers  # noqa: E402
+
+from redis.exceptions import ResponseError  # noqa: E402
+
+
+def key(rng, kind):
+    return f"{kind}:{rng.randrange(12)}"
+
+
+def member(rng):
+    r = rng.random()
+    if r < 0.3:
+        return str(rng.randrange(-50, 200))
+    if r < 0.9:
+        return f"m{rng.randrange(40)}"
+    return "x" * rng.randrange(60, 90)  # past the listpack value limit
+
+
+def few(rng):
+    """One of a few values: lists repeat them, so that LREM/LINSERT/LPOS find several."""
+    return rng.choice(["a", "b", "c", "1", "2", "y" * 70])
+
+
+def score(rng):
+    return rng.choice([str(rng.randrange(-20, 20)), f"{rng.uniform(-100, 100):.3f}", "inf", "-inf"])
+
+
+def command(rng):
+    s, l, st, z, h, x = (key(rng, k) for k in "s l set z h x".split())
+    pick = rng.randrange(60)
+    choices = [
+        lambda: ["SET", s, member(rng)],
+        lambda: ["SET", s, member(rng), "EX", str(rng.randrange(1, 1000))],
+        lambda: ["SET", s, member(rng), "PX", str(rng.randrange(1, 80))],  # fires during the run
+        lambda: ["SET", s, member(rng), "KEEPTTL"],
+        lambda: ["SET", s, member(rng), "NX"],
+        lambda: ["SET", s, member(rng), "XX", "GET"],
+        lambda: ["SETEX", s, str(rng.randrange(100, 1000)), member(rng)],
+        lambda: ["SETNX", s, member(rng)],
+        lambda: ["MSET", s, member(rng), key(rng, "s"), member(rng)],
+        lambda: ["APPEND", s, member(rng)],
+        lambda: ["SETRANGE", s, str(rng.randrange(0, 20)), member(rng)],
+        lambda: ["INCR", "n:" + str(rng.randrange(4))],
+        lambda: ["INCRBY", "n:" + str(rng.randrange(4)), str(rng.randrange(-100, 100))],
+        lambda: ["DECR", "n:" + str(rng.randrange(4))],
+        lambda: ["INCRBYFLOAT", "f:" + str(rng.randrange(3)), f"{rng.uniform(-5, 5):.4f}"],
+        lambda: ["GETSET", s, member(rng)],
+        lambda: ["GETDEL", s],
+        lambda: ["GETEX", s, "PX", str(rng.randrange(100, 100000))],
+        lambda: ["GETEX", s, "PERSIST"],
+        lambda: ["DEL", rng.choice([s, l, st, z, h, x])],
+        lambda: ["UNLINK", rng.choice([s, l, st, z, h])],
+        lambda: ["EXPIRE", rng.choice([s, l, st, z, h, x]), str(rng.randrange(10, 10000))],
+        lambda: ["PEXPIRE", rng.choice([s, l, st, z, h]), str(rng.randrange(1, 60))],
+        lambda: ["PERSIST", rng.choice([s, l, st, z, h, x])],
+        lambda: ["RENAME", s, key(rng, "s")],
+        lambda: ["RENAMENX", l, key(rng, "l")],
+        lambda: ["MOVE", rng.choice([s, l, st]), str(rng.randrange(3))],
+        lambda: ["COPY", rng.choice([s, z, h, x]), key(rng, "c"), "REPLACE"],
+        lambda: ["SELECT", str(rng.randrange(3))],
+        lambda: ["RPUSH", l, *[few(rng) for _ in range(rng.randrange(1, 6))]],
+        lambda: ["LPUSH", l, *[few(rng) for _ in range(rng.randrange(1, 4))]],
+        lambda: ["RPUSHX", l, few(rng)],
+        lambda: ["LPOP", l, str(rng.randrange(1, 3))],
+        lambda: ["RPOP", l],
+        lambda: ["LSET", l, str(rng.randrange(-3, 3)), member(rng)],
+        lambda: ["LTRIM", l, str(rng.randrange(-5, 3)), str(rng.randrange(-3, 10))],
+        lambda: ["LREM", l, str(rng.randrange(-2, 3)), few(rng)],
+        lambda: ["LINSERT", l, rng.choice(["BEFORE", "AFTER"]), few(rng), member(rng)],
+        lambda: ["LMOVE", l, key(rng, "l"), rng.choice(["LEFT", "RIGHT"]), rng.choice(["LEFT", "RIGHT"])],
+        lambda: ["RPOPLPUSH", l, key(rng, "l")],
+        lambda: ["SADD", st, *[member(rng) for _ in range(rng.randrange(1, 8))]],
+        lambda: ["SREM", st, member(rng), member(rng)],
+        lambda: ["SPOP", st],
+        lambda: ["SMOVE", st, key(rng, "set"), member(rng)],
+        lambda: ["ZADD", z, score(rng), member(rng), score(rng), member(rng)],
+        lambda: ["ZADD", z, rng.choice(["NX", "XX", "GT", "LT"]), "CH", score(rng), member(rng)],
+        lambda: ["ZINCRBY", z, str(rng.randrange(-5, 5)), member(rng)],
+        lambda: ["ZREM", z, member(rng)],
+        lambda: ["HSET", h, member(rng), member(rng), member(rng), member(rng)],
+        lambda: ["HSETNX", h, member(rng), member(rng)],
+        lambda: ["HDEL", h, member(rng)],
+        lambda: ["HINCRBY", h, "count", str(rng.randrange(-10, 10))],
+        lambda: ["HINCRBYFLOAT", h, "float", f"{rng.uniform(-2, 2):.3f}"],
+        lambda: ["XADD", x, "*", member(rng), member(rng)],
+        lambda: ["XDEL", x, f"{rng.randrange(10**13)}-0"],
+        lambda: ["XGROUP", "CREATE", x, f"g{rng.randrange(3)}", "$", "MKSTREAM"],
+        lambda: ["XGROUP", "SETID", x, f"g{rng.randrange(3)}", "0"],
+        lambda: ["XGROUP", "DESTROY", x, f"g{rng.randrange(3)}"],
+        lambda: ["XGROUP", "CREATECONSUMER", x, f"g{rng.randrange(3)}", f"c{rng.randrange(3)}"],
+        lambda: ["XSETID", x, f"{2 * 10**13}-{rng.randrange(5)}"],
+    ]
+    return choices[pick % len(choices)]()
+
+
+def main():
+    if len(sys.argv) not in (5, 6):
+        sys.exit(__doc__)
+    name, seed, count, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    preamble = sys.argv[5] if len(sys.argv) == 6 else "yes"
+    path = servers.find_server(name)
+    if not path:
+        sys.exit(f"{name} is not installed (run scripts/install-servers.sh)")
+    info = servers.ServerInfo(name, path)
+    config = [
+        "appendonly yes",
+        f"aof-use-rdb-preamble {preamble}",
+        "appendfsync always",
+        "aof-timestamp-enabled yes",
+        'appenddirname "appendonlydir"',
+    ]
+    rng = random.Random(seed)
+    with servers.running_server(info, extra_config=config) as srv:
+        c = srv.client()
+        pipe_open = False
+        for i in range(count):
+            if i == count // 2:
+                c.execute_command("BGREWRITEAOF")
+                while b"aof_rewrite_in_progress:1" in c.execute_command("INFO", "persistence"):
+                    time.sleep(0.02)
+            if not pipe_open and rng.random() < 0.03:
+                c.execute_command("MULTI")
+                pipe_open = True
+            try:
+                c.execute_command(*command(rng))
+            except ResponseError:
+                pass
+            if pipe_open and rng.random() < 0.3:
+                try:
+                    c.execute_command("EXEC")
+                except ResponseError:
+                    pass
+                pipe_open = False
+            if rng.random() < 0.002:
+                time.sleep(0.1)  # let short TTLs fire
+        if pipe_open:
+            try:
+                c.execute_command("EXEC")
+            except ResponseError:
+                pass
+        time.sleep(0.2)
+        dest = os.path.join(out, "appendonlydir")
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(os.path.join(srv.dir, "appendonlydir"), dest)
+
+
+if __name__ == "__main__":
+    main()
