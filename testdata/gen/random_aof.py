@@ -52,7 +52,7 @@ def score(rng):
 
 def command(rng):
     s, l, st, z, h, x = (key(rng, k) for k in "s l set z h x".split())
-    pick = rng.randrange(60)
+    pick = rng.randrange(1000)
     choices = [
         lambda: ["SET", s, member(rng)],
         lambda: ["SET", s, member(rng), "EX", str(rng.randrange(1, 1000))],
@@ -114,6 +114,17 @@ def command(rng):
         lambda: ["XGROUP", "DESTROY", x, f"g{rng.randrange(3)}"],
         lambda: ["XGROUP", "CREATECONSUMER", x, f"g{rng.randrange(3)}", f"c{rng.randrange(3)}"],
         lambda: ["XSETID", x, f"{2 * 10**13}-{rng.randrange(5)}"],
+        lambda: ["XREADGROUP", "GROUP", f"g{rng.randrange(3)}", f"c{rng.randrange(3)}", "COUNT", "2", "STREAMS", x, ">"],
+        lambda: ["XACK", x, f"g{rng.randrange(3)}", f"{rng.randrange(10**13)}-0"],
+        lambda: ["XAUTOCLAIM", x, f"g{rng.randrange(3)}", f"c{rng.randrange(3)}", "0", "0", "COUNT", "3"],
+        lambda: ["ZPOPMIN", z, str(rng.randrange(1, 3))],
+        lambda: ["ZPOPMAX", z],
+        lambda: ["ZREMRANGEBYRANK", z, str(rng.randrange(-3, 2)), str(rng.randrange(-2, 3))],
+        lambda: ["ZREMRANGEBYSCORE", z, rng.choice(["-inf", "(0", "-5"]), rng.choice(["+inf", "5", "(10"])],
+        # Lex ranges are defined on sorted sets whose scores are all equal.
+        lambda: ["ZADD", "lex:" + str(rng.randrange(3)), "0", member(rng), "0", member(rng)],
+        lambda: ["ZREMRANGEBYLEX", "lex:" + str(rng.randrange(3)), rng.choice(["-", "[m1", "(m2"]), rng.choice(["+", "[m3", "(m30"])],
+        lambda: [rng.choice(["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"]), key(rng, "set"), st, key(rng, "set")],
     ]
     return choices[pick % len(choices)]()
 

@@ -589,6 +589,93 @@ impl Keyspace {
                 }
                 z.insert(a[3].to_vec(), v);
             }
+            b"ZPOPMIN" | b"ZPOPMAX" => {
+                arity(a, 2)?;
+                let n = match a.get(2) {
+                    Some(c) => int(c)?.max(0) as usize,
+                    None => 1,
+                };
+                if let Some(z) = existing!(self, a[1], ZSet, "ZPOP") {
+                    let mut order = sorted(z);
+                    if name == b"ZPOPMAX" {
+                        order.reverse();
+                    }
+                    for (m, _) in order.into_iter().take(n) {
+                        z.remove(&m);
+                    }
+                }
+                self.drop_if_empty(a[1]);
+            }
+            b"ZREMRANGEBYRANK" => {
+                arity(a, 4)?;
+                let (s, e) = (int(a[2])?, int(a[3])?);
+                if let Some(z) = existing!(self, a[1], ZSet, "ZREMRANGEBYRANK") {
+                    let order = sorted(z);
+                    let n = order.len() as i64;
+                    let s = if s < 0 { (n + s).max(0) } else { s };
+                    let e = if e < 0 { n + e } else { e.min(n - 1) };
+                    if s <= e && s < n {
+                        for (m, _) in &order[s as usize..=e as usize] {
+                            z.remove(m);
+                        }
+                    }
+                }
+                self.drop_if_empty(a[1]);
+            }
+            b"ZREMRANGEBYSCORE" => {
+                arity(a, 4)?;
+                let (lo, hi) = (score_bound(a[2])?, score_bound(a[3])?);
+                if let Some(z) = existing!(self, a[1], ZSet, "ZREMRANGEBYSCORE") {
+                    z.retain(|_, s| !(lo.below(*s) && hi.above(*s)));
+                }
+                self.drop_if_empty(a[1]);
+            }
+            b"ZREMRANGEBYLEX" => {
+                // Defined for sorted sets whose scores are all equal (the server's result on
+                // others depends on its encoding).
+                arity(a, 4)?;
+                let (lo, hi) = (lex_bound(a[2])?, lex_bound(a[3])?);
+                if let Some(z) = existing!(self, a[1], ZSet, "ZREMRANGEBYLEX") {
+                    z.retain(|m, _| !(lex_ge(m, &lo) && lex_le(m, &hi)));
+                }
+                self.drop_if_empty(a[1]);
+            }
+            b"SINTERSTORE" | b"SUNIONSTORE" | b"SDIFFSTORE" => {
+                arity(a, 3)?;
+                let mut sets: Vec<HashSet<Vec<u8>>> = Vec::new();
+                for k in &a[2..] {
+                    sets.push(
+                        existing!(self, *k, Set, "S*STORE")
+                            .cloned()
+                            .unwrap_or_default(),
+                    );
+                }
+                let mut it = sets.into_iter();
+                let first = it.next().unwrap_or_default();
+                let result: HashSet<Vec<u8>> = match name {
+                    b"SINTERSTORE" => {
+                        it.fold(first, |acc, s| acc.intersection(&s).cloned().collect())
+                    }
+                    b"SUNIONSTORE" => it.fold(first, |mut acc, s| {
+                        acc.extend(s);
+                        acc
+                    }),
+                    _ => it.fold(first, |acc, s| acc.difference(&s).cloned().collect()),
+                };
+                let db = self.db_mut();
+                if result.is_empty() {
+                    db.remove(a[1]);
+                } else {
+                    db.insert(
+                        a[1].to_vec(),
+                        Entry {
+                            value: Value::Set(result),
+                            expire_ms: None,
+                        },
+                    );
+                }
+            }
+            b"XCLAIM" => self.xclaim(a)?,
             b"ZREM" => {
                 arity(a, 3)?;
                 if let Some(z) = existing!(self, a[1], ZSet, "ZREM") {
@@ -764,6 +851,84 @@ impl Keyspace {
         Ok(())
     }
 
+    /// XCLAIM as the server logs it: `XCLAIM key group consumer min-idle id... [IDLE ms]
+    /// [TIME ms] [RETRYCOUNT n] [FORCE] [JUSTID] [LASTID id]`.
+    fn xclaim(&mut self, a: &[&[u8]]) -> Result<(), Error> {
+        arity(a, 6)?;
+        let mut ids = Vec::new();
+        let mut i = 5;
+        while i < a.len() {
+            match stream_id(a[i]) {
+                Ok(id) if !a[i].iter().any(|b| b.is_ascii_alphabetic()) => ids.push(id),
+                _ => break,
+            }
+            i += 1;
+        }
+        let (mut time, mut count, mut force, mut lastid) = (None, None, false, None);
+        let now = self.now_ms;
+        while i < a.len() {
+            let arg = a.get(i + 1).copied();
+            match (a[i].to_ascii_uppercase().as_slice(), arg) {
+                (b"IDLE", Some(v)) => {
+                    time = Some(now - int(v)?);
+                    i += 1;
+                }
+                (b"TIME", Some(v)) => {
+                    time = Some(int(v)?);
+                    i += 1;
+                }
+                (b"RETRYCOUNT", Some(v)) => {
+                    count = Some(int(v)? as u64);
+                    i += 1;
+                }
+                (b"LASTID", Some(v)) => {
+                    lastid = Some(stream_id(v)?);
+                    i += 1;
+                }
+                (b"FORCE", _) => force = true,
+                (b"JUSTID", _) => {}
+                (o, _) => return Err(Error::Syntax(format!("XCLAIM option {}", text(o)))),
+            }
+            i += 1;
+        }
+        let Some(s) = existing!(self, a[1], Stream, "XCLAIM") else {
+            return Ok(());
+        };
+        let Some(g) = s.groups.iter_mut().find(|g| g.name == a[2]) else {
+            return Ok(());
+        };
+        if let Some(l) = lastid {
+            if l > g.last_id {
+                g.last_id = l;
+            }
+        }
+        let consumer = a[3].to_vec();
+        if g.consumers.iter().all(|c| c.0 != consumer) {
+            g.consumers.push((consumer.clone(), now, Some(now)));
+        }
+        for id in ids {
+            if !s.entries.contains_key(&id) {
+                // The entry is gone: the server drops it from the PEL.
+                g.pel.remove(&id);
+                continue;
+            }
+            let cur = g.pel.get(&id).cloned();
+            if cur.is_none() && !force {
+                continue;
+            }
+            let (t0, c0) = cur.map_or((now, 0), |p| (p.0, p.1));
+            g.pel.insert(
+                id,
+                (
+                    time.unwrap_or(t0),
+                    count.unwrap_or(c0 + 1),
+                    consumer.clone(),
+                ),
+            );
+        }
+        Ok(())
+    }
+
     fn xgroup(&mut self, a: &[&[u8]]) -> Result<(), Error> {
         arity(a, 3)?;
         let sub = a[1].to_ascii_uppercase();
@@ -868,6 +1033,87 @@ impl Keyspace {
             other => return Err(Error::Unknown(format!("FUNCTION {}", text(other)))),
         }
         Ok(())
+    }
+}
+
+/// Members by (score, member), as the server orders a sorted set.
+fn sorted(z: &HashMap<Vec<u8>, f64>) -> Vec<(Vec<u8>, f64)> {
+    let mut v: Vec<(Vec<u8>, f64)> = z.iter().map(|(m, s)| (m.clone(), *s)).collect();
+    v.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    v
+}
+
+/// A score range end: `(1.5` (exclusive), `1.5`, `-inf`, `+inf`.
+struct ScoreBound {
+    v: f64,
+    open: bool,
+}
+
+impl ScoreBound {
+    /// Whether `s` is at or past this lower end.
+    fn below(&self, s: f64) -> bool {
+        if self.open {
+            s > self.v
+        } else {
+            s >= self.v
+        }
+    }
+    /// Whether `s` is at or before this upper end.
+    fn above(&self, s: f64) -> bool {
+        if self.open {
+            s < self.v
+        } else {
+            s <= self.v
+        }
+    }
+}
+
+fn score_bound(b: &[u8]) -> Result<ScoreBound, Error> {
+    match b.strip_prefix(b"(") {
+        Some(rest) => Ok(ScoreBound {
+            v: float(rest)?,
+            open: true,
+        }),
+        None => Ok(ScoreBound {
+            v: float(b)?,
+            open: false,
+        }),
+    }
+}
+
+/// A lex range end: `-`, `+`, `[x` (inclusive), `(x` (exclusive).
+enum LexBound {
+    Min,
+    Max,
+    In(Vec<u8>),
+    Ex(Vec<u8>),
+}
+
+fn lex_bound(b: &[u8]) -> Result<LexBound, Error> {
+    match b.first() {
+        Some(b'-') if b.len() == 1 => Ok(LexBound::Min),
+        Some(b'+') if b.len() == 1 => Ok(LexBound::Max),
+        Some(b'[') => Ok(LexBound::In(b[1..].to_vec())),
+        Some(b'(') => Ok(LexBound::Ex(b[1..].to_vec())),
+        _ => Err(Error::Syntax("lex range".into())),
+    }
+}
+
+fn lex_ge(m: &[u8], lo: &LexBound) -> bool {
+    match lo {
+        LexBound::Min => true,
+        LexBound::Max => false,
+        LexBound::In(x) => m >= x.as_slice(),
+        LexBound::Ex(x) => m > x.as_slice(),
+    }
+}
+
+fn lex_le(m: &[u8], hi: &LexBound) -> bool {
+    match hi {
+        LexBound::Min => false,
+        LexBound::Max => true,
+        LexBound::In(x) => m <= x.as_slice(),
+        LexBound::Ex(x) => m < x.as_slice(),
     }
 }
 

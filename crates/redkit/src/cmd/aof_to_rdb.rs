@@ -26,11 +26,13 @@ says which). A command that cannot be applied stops the run with its file, offse
 arguments; --skip-unknown skips the unknown ones and counts them. A MULTI left open at the end
 of the log is not applied, as the server does not apply it.
 
-Applied today: strings, keys and databases (SELECT, DEL, EXPIRE family, RENAME, MOVE, COPY,
-SWAPDB, FLUSHDB/FLUSHALL), lists, sets, sorted sets (ZADD, ZINCRBY, ZREM), hashes (HSET, HDEL,
-HINCRBY, HPEXPIREAT), streams with explicit ids and consumer groups (XADD, XDEL, XSETID, XACK,
-XGROUP), MULTI/EXEC, FUNCTION LOAD/DELETE/FLUSH. Others (bit operations, *STORE, GEO,
-HyperLogLog, XCLAIM, scripts) are reported as not applied.
+Applied today: strings (SET family, APPEND, SETRANGE, INCR family), keys and databases
+(SELECT, DEL, EXPIRE family, PERSIST, RENAME, MOVE, COPY, SWAPDB, FLUSHDB/FLUSHALL), lists,
+sets (with SINTERSTORE/SUNIONSTORE/SDIFFSTORE), sorted sets (ZADD, ZINCRBY, ZREM, ZPOPMIN/MAX,
+ZREMRANGEBYRANK/SCORE/LEX), hashes (HSET, HDEL, HINCRBY, HPEXPIREAT, HPERSIST), streams (XADD
+with explicit ids, XDEL, XSETID, XACK, XCLAIM, XGROUP), MULTI/EXEC, FUNCTION LOAD/DELETE/FLUSH.
+Not yet: bit operations, Z*STORE, GEO, HyperLogLog, SORT STORE, XTRIM and trimming XADD,
+RESTORE; they stop the run (or are skipped with --skip-unknown).
 
 Exit status: 0 written, 1 a command could not be applied or the log is damaged (nothing
 written), 2 usage or I/O error.";
