@@ -55,12 +55,14 @@ def command(rng):
     pick = rng.randrange(1000)
     choices = [
         lambda: ["SET", s, member(rng)],
-        lambda: ["SET", s, member(rng), "EX", str(rng.randrange(1, 1000))],
+        # TTLs either fire during the run or last well past the test (never in between,
+        # where the two loads compared would see different keys).
+        lambda: ["SET", s, member(rng), "EX", str(rng.randrange(1000, 100000))],
         lambda: ["SET", s, member(rng), "PX", str(rng.randrange(1, 80))],  # fires during the run
         lambda: ["SET", s, member(rng), "KEEPTTL"],
         lambda: ["SET", s, member(rng), "NX"],
         lambda: ["SET", s, member(rng), "XX", "GET"],
-        lambda: ["SETEX", s, str(rng.randrange(100, 1000)), member(rng)],
+        lambda: ["SETEX", s, str(rng.randrange(1000, 100000)), member(rng)],
         lambda: ["SETNX", s, member(rng)],
         lambda: ["MSET", s, member(rng), key(rng, "s"), member(rng)],
         lambda: ["APPEND", s, member(rng)],
@@ -71,11 +73,11 @@ def command(rng):
         lambda: ["INCRBYFLOAT", "f:" + str(rng.randrange(3)), f"{rng.uniform(-5, 5):.4f}"],
         lambda: ["GETSET", s, member(rng)],
         lambda: ["GETDEL", s],
-        lambda: ["GETEX", s, "PX", str(rng.randrange(100, 100000))],
+        lambda: ["GETEX", s, "PX", str(rng.randrange(10**6, 10**8))],
         lambda: ["GETEX", s, "PERSIST"],
         lambda: ["DEL", rng.choice([s, l, st, z, h, x])],
         lambda: ["UNLINK", rng.choice([s, l, st, z, h])],
-        lambda: ["EXPIRE", rng.choice([s, l, st, z, h, x]), str(rng.randrange(10, 10000))],
+        lambda: ["EXPIRE", rng.choice([s, l, st, z, h, x]), str(rng.randrange(1000, 100000))],
         lambda: ["PEXPIRE", rng.choice([s, l, st, z, h]), str(rng.randrange(1, 60))],
         lambda: ["PERSIST", rng.choice([s, l, st, z, h, x])],
         lambda: ["RENAME", s, key(rng, "s")],
@@ -125,8 +127,19 @@ def command(rng):
         lambda: ["ZADD", "lex:" + str(rng.randrange(3)), "0", member(rng), "0", member(rng)],
         lambda: ["ZREMRANGEBYLEX", "lex:" + str(rng.randrange(3)), rng.choice(["-", "[m1", "(m2"]), rng.choice(["+", "[m3", "(m30"])],
         lambda: [rng.choice(["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"]), key(rng, "set"), st, key(rng, "set")],
+        lambda: ["SETBIT", "b:" + str(rng.randrange(4)), str(rng.randrange(200)), str(rng.randrange(2))],
+        lambda: ["BITOP", rng.choice(["AND", "OR", "XOR"]), "b:" + str(rng.randrange(4)), "b:" + str(rng.randrange(4)), "b:" + str(rng.randrange(4))],
+        lambda: ["BITOP", "NOT", "b:" + str(rng.randrange(4)), "b:" + str(rng.randrange(4))],
+        lambda: ["BITFIELD", "b:" + str(rng.randrange(4)), "OVERFLOW", rng.choice(["WRAP", "SAT", "FAIL"]),
+                 "INCRBY", rng.choice(["i5", "u7", "i64", "u63", "i16"]), rng.choice(["#1", "3", "100"]), str(rng.randrange(-300, 300)),
+                 "SET", rng.choice(["u8", "i9"]), "#" + str(rng.randrange(10)), str(rng.randrange(-400, 400))],
+        lambda: [rng.choice(["ZUNIONSTORE", "ZINTERSTORE"]), key(rng, "z"), "2", z, rng.choice([key(rng, "z"), st]),
+                 "WEIGHTS", str(rng.randrange(-2, 3)), f"{rng.uniform(-2, 2):.2f}", "AGGREGATE", rng.choice(["SUM", "MIN", "MAX"])],
+        lambda: ["ZDIFFSTORE", key(rng, "z"), "2", z, key(rng, "z")],
+        "restore",
     ]
-    return choices[pick % len(choices)]()
+    choice = choices[pick % len(choices)]
+    return choice if choice == "restore" else choice()
 
 
 def main():
@@ -157,8 +170,19 @@ def main():
             if not pipe_open and rng.random() < 0.03:
                 c.execute_command("MULTI")
                 pipe_open = True
+            cmd = command(rng)
+            if cmd == "restore":
+                # DUMP a key and RESTORE it under another name (as MIGRATE does).
+                src = key(rng, rng.choice("s l set z h x".split()))
+                try:
+                    payload = c.execute_command("DUMP", src)
+                    if payload is not None and not pipe_open:
+                        c.execute_command("RESTORE", key(rng, "r"), str(rng.choice([0, 0, 10**7])), payload, "REPLACE")
+                except ResponseError:
+                    pass
+                continue
             try:
-                c.execute_command(*command(rng))
+                c.execute_command(*cmd)
             except ResponseError:
                 pass
             if pipe_open and rng.random() < 0.3:

@@ -4,18 +4,18 @@ use crate::{Entry, Error, Group, Keyspace, Stream, Value};
 use rdb_parse::StreamId;
 use std::collections::{HashMap, HashSet, VecDeque};
 
-fn text(b: &[u8]) -> String {
+pub(crate) fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn int(b: &[u8]) -> Result<i64, Error> {
+pub(crate) fn int(b: &[u8]) -> Result<i64, Error> {
     std::str::from_utf8(b)
         .ok()
         .and_then(|s| s.parse::<i64>().ok())
         .ok_or_else(|| Error::Syntax(format!("not an integer: {}", text(b))))
 }
 
-fn float(b: &[u8]) -> Result<f64, Error> {
+pub(crate) fn float(b: &[u8]) -> Result<f64, Error> {
     let s = std::str::from_utf8(b).map_err(|_| Error::Syntax("not a float".into()))?;
     let v = match s.to_ascii_lowercase().as_str() {
         "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
@@ -676,6 +676,11 @@ impl Keyspace {
                 }
             }
             b"XCLAIM" => self.xclaim(a)?,
+            b"SETBIT" => self.setbit(a)?,
+            b"BITOP" => self.bitop(a)?,
+            b"BITFIELD" => self.bitfield(a)?,
+            b"ZUNIONSTORE" | b"ZINTERSTORE" | b"ZDIFFSTORE" => self.zstore(name, a)?,
+            b"RESTORE" => self.restore(a)?,
             b"ZREM" => {
                 arity(a, 3)?;
                 if let Some(z) = existing!(self, a[1], ZSet, "ZREM") {

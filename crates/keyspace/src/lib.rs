@@ -16,6 +16,7 @@
 
 mod apply;
 mod load;
+mod more;
 mod write;
 
 pub use load::{Loader, Unsupported};
