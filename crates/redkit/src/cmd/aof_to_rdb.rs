@@ -27,14 +27,13 @@ arguments; --skip-unknown skips the unknown ones and counts them. A MULTI left o
 of the log is not applied, as the server does not apply it.
 
 Applied today: strings (SET family, APPEND, SETRANGE, INCR family, SETBIT, BITOP, BITFIELD),
-keys and databases
-(SELECT, DEL, EXPIRE family, PERSIST, RENAME, MOVE, COPY, SWAPDB, FLUSHDB/FLUSHALL, RESTORE),
-lists,
-sets (with SINTERSTORE/SUNIONSTORE/SDIFFSTORE), sorted sets (ZADD, ZINCRBY, ZREM, ZPOPMIN/MAX,
-ZREMRANGEBYRANK/SCORE/LEX, ZUNIONSTORE/ZINTERSTORE/ZDIFFSTORE), hashes (HSET, HDEL, HINCRBY, HPEXPIREAT, HPERSIST), streams (XADD
-with explicit ids, XDEL, XSETID, XACK, XCLAIM, XGROUP), MULTI/EXEC, FUNCTION LOAD/DELETE/FLUSH.
-Not yet: ZRANGESTORE, GEO*STORE, HyperLogLog, SORT ... STORE, XTRIM and trimming XADD, module
-commands; they stop the run (or are skipped with --skip-unknown).
+keys and databases (SELECT, DEL, EXPIRE family, PERSIST, RENAME, MOVE, COPY, SWAPDB,
+FLUSHDB/FLUSHALL, RESTORE), lists, sets (with SINTERSTORE/SUNIONSTORE/SDIFFSTORE), sorted sets
+(ZADD, ZINCRBY, ZREM, ZPOPMIN/MAX, ZREMRANGEBYRANK/SCORE/LEX, ZUNIONSTORE/ZINTERSTORE/
+ZDIFFSTORE), hashes (HSET, HDEL, HINCRBY, HPEXPIREAT, HPERSIST), streams (XADD with explicit
+ids, XDEL, XSETID, XACK, XCLAIM, XGROUP), MULTI/EXEC, FUNCTION LOAD/DELETE/FLUSH. Not yet:
+ZRANGESTORE, GEO*STORE, HyperLogLog, SORT ... STORE, XTRIM and trimming XADD, module commands;
+they stop the run (or are skipped with --skip-unknown).
 
 Exit status: 0 written, 1 a command could not be applied or the log is damaged (nothing
 written), 2 usage or I/O error.";
