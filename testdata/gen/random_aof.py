@@ -137,6 +137,15 @@ def command(rng):
                  "WEIGHTS", str(rng.randrange(-2, 3)), f"{rng.uniform(-2, 2):.2f}", "AGGREGATE", rng.choice(["SUM", "MIN", "MAX"])],
         lambda: ["ZDIFFSTORE", key(rng, "z"), "2", z, key(rng, "z")],
         "restore",
+        lambda: ["XADD", x, "MAXLEN", rng.choice(["=", "~"]), str(rng.randrange(0, 6)), "*", member(rng), member(rng)],
+        lambda: ["XADD", x, "MINID", "=", f"{rng.randrange(10**13)}-0", "*", member(rng), member(rng)],
+        lambda: ["XTRIM", x, "MAXLEN", rng.choice(["=", "~"]), str(rng.randrange(0, 4))],
+        lambda: ["GEOADD", "geo:" + str(rng.randrange(3)), f"{rng.uniform(-180, 180):.5f}", f"{rng.uniform(-85, 85):.5f}", member(rng)],
+        lambda: ["LMPOP", "2", l, key(rng, "l"), rng.choice(["LEFT", "RIGHT"]), "COUNT", str(rng.randrange(1, 3))],
+        lambda: ["ZMPOP", "2", z, key(rng, "z"), rng.choice(["MIN", "MAX"]), "COUNT", str(rng.randrange(1, 3))],
+        lambda: ["SPOP", st, str(rng.randrange(1, 4))],
+        lambda: ["BLPOP", l, key(rng, "l"), "0.01"],
+        lambda: ["BZPOPMIN", z, "0.01"],
     ]
     choice = choices[pick % len(choices)]
     return choice if choice == "restore" else choice()

@@ -759,6 +759,17 @@ impl Keyspace {
             // ----- streams -----
             b"XADD" => self.xadd(a)?,
             b"XGROUP" => self.xgroup(a)?,
+            b"XTRIM" => {
+                arity(a, 4)?;
+                let (trim, next) = parse_trim(a, 2)?;
+                if next != a.len() {
+                    return Err(Error::Syntax("XTRIM arguments".into()));
+                }
+                let t = trim.ok_or_else(|| Error::Syntax("XTRIM without a strategy".into()))?;
+                if let Some(s) = existing!(self, a[1], Stream, "XTRIM") {
+                    trim_stream(s, t);
+                }
+            }
             b"XSETID" => {
                 arity(a, 3)?;
                 let last = stream_id(a[2])?;
@@ -813,27 +824,26 @@ impl Keyspace {
     fn xadd(&mut self, a: &[&[u8]]) -> Result<(), Error> {
         arity(a, 5)?;
         let mut i = 2;
-        let mut maxlen_zero = false;
-        loop {
-            match a.get(i).map(|x| x.to_ascii_uppercase()).as_deref() {
-                Some(b"NOMKSTREAM") => i += 1,
-                Some(b"MAXLEN") if a.get(i + 1) == Some(&b"0".as_slice()) => {
-                    maxlen_zero = true;
-                    i += 2;
-                }
-                Some(b"MAXLEN") | Some(b"MINID") => {
-                    return Err(Error::Unknown("XADD with trimming".into()))
-                }
-                _ => break,
-            }
+        let mut nomkstream = false;
+        if a[i].eq_ignore_ascii_case(b"NOMKSTREAM") {
+            nomkstream = true;
+            i += 1;
+        }
+        let (trim, next) = parse_trim(a, i)?;
+        i = next;
+        if a.get(i).is_none() {
+            return Err(Error::Syntax("XADD without an id".into()));
         }
         let id = stream_id(a[i])?;
         let fields = &a[i + 1..];
         if fields.is_empty() || fields.len() % 2 != 0 {
             return Err(Error::Syntax("XADD fields".into()));
         }
+        if nomkstream && !self.db_mut().contains_key(a[1]) {
+            return Ok(());
+        }
         let s = typed!(self, a[1], Stream, Box::default(), "XADD");
-        if id <= s.last_id && !(s.entries.is_empty() && s.last_id == StreamId::default()) {
+        if id <= s.last_id {
             return Err(Error::Syntax(format!(
                 "XADD id {}-{} not after the last",
                 id.ms, id.seq
@@ -841,18 +851,14 @@ impl Keyspace {
         }
         s.last_id = id;
         s.entries_added += 1;
-        if maxlen_zero {
-            // The empty-stream form of the server's own rewrite: the entry is trimmed at once.
-            if id > s.max_deleted_id {
-                s.max_deleted_id = id;
-            }
-            return Ok(());
-        }
         let pairs = fields
             .chunks(2)
             .map(|p| (p[0].to_vec(), p[1].to_vec()))
             .collect();
         s.entries.insert(id, pairs);
+        if let Some(t) = trim {
+            trim_stream(s, t);
+        }
         Ok(())
     }
 
@@ -1041,6 +1047,69 @@ impl Keyspace {
     }
 }
 
+/// How a stream is trimmed, as the server logs it (exact: `=`, or `~` rewritten by it).
+#[derive(Clone, Copy)]
+enum Trim {
+    MaxLen(u64),
+    MinId(StreamId),
+}
+
+/// Parses `[MAXLEN|MINID [=|~] threshold [LIMIT n]]` at `i`; returns it and the next index.
+fn parse_trim(a: &[&[u8]], mut i: usize) -> Result<(Option<Trim>, usize), Error> {
+    let Some(word) = a.get(i) else {
+        return Ok((None, i));
+    };
+    let strategy = word.to_ascii_uppercase();
+    if strategy != b"MAXLEN" && strategy != b"MINID" {
+        return Ok((None, i));
+    }
+    i += 1;
+    let mut approx = false;
+    match a.get(i).copied() {
+        Some(b"=") => i += 1,
+        Some(b"~") => {
+            approx = true;
+            i += 1
+        }
+        _ => {}
+    }
+    let arg = a
+        .get(i)
+        .ok_or_else(|| Error::Syntax("trim threshold".into()))?;
+    let t = if strategy == b"MAXLEN" {
+        Trim::MaxLen(int(arg)?.max(0) as u64)
+    } else {
+        Trim::MinId(stream_id(arg)?)
+    };
+    i += 1;
+    if a.get(i).is_some_and(|w| w.eq_ignore_ascii_case(b"LIMIT")) {
+        i += 2;
+        approx = true;
+    }
+    if approx {
+        // The server trims whole nodes then: what it removes depends on its node layout.
+        return Err(Error::Unknown(
+            "approximate stream trimming (~ or LIMIT)".into(),
+        ));
+    }
+    Ok((Some(t), i))
+}
+
+fn trim_stream(s: &mut Stream, t: Trim) {
+    match t {
+        Trim::MaxLen(n) => {
+            while s.entries.len() as u64 > n {
+                s.entries.pop_first();
+            }
+        }
+        Trim::MinId(min) => {
+            while s.entries.first_key_value().is_some_and(|(id, _)| *id < min) {
+                s.entries.pop_first();
+            }
+        }
+    }
+}
+
 /// Members by (score, member), as the server orders a sorted set.
 fn sorted(z: &HashMap<Vec<u8>, f64>) -> Vec<(Vec<u8>, f64)> {
     let mut v: Vec<(Vec<u8>, f64)> = z.iter().map(|(m, s)| (m.clone(), *s)).collect();
@@ -1199,6 +1268,6 @@ mod tests {
     #[test]
     fn unknown_commands_are_errors() {
         let mut ks = Keyspace::new();
-        assert!(ks.apply(&[b"BITFIELD".as_slice(), b"k"]).is_err());
+        assert!(ks.apply(&[b"PFADD".as_slice(), b"k", b"a"]).is_err());
     }
 }
