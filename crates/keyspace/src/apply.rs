@@ -55,6 +55,13 @@ fn arity(args: &[&[u8]], min: usize) -> Result<(), Error> {
     Ok(())
 }
 
+/// What a write does to the key's TTL.
+#[derive(Clone, Copy)]
+enum Ttl {
+    Keep,
+    Set(Option<i64>),
+}
+
 macro_rules! typed {
     ($ks:expr, $key:expr, $variant:ident, $new:expr, $name:expr) => {{
         let db = $ks.db_mut();
@@ -111,19 +118,38 @@ impl Keyspace {
     }
 
     fn set_string(&mut self, key: &[u8], v: &[u8], keep_ttl: bool) {
+        self.put_string(key, v, if keep_ttl { Ttl::Keep } else { Ttl::Set(None) });
+    }
+
+    /// Sets a string value with one lookup, reusing the old value's memory when there is one.
+    fn put_string(&mut self, key: &[u8], v: &[u8], ttl: Ttl) {
         let db = self.db_mut();
-        let expire_ms = if keep_ttl {
-            db.get(key).and_then(|e| e.expire_ms)
-        } else {
-            None
-        };
-        db.insert(
-            key.to_vec(),
-            Entry {
-                value: Value::Str(v.to_vec()),
-                expire_ms,
-            },
-        );
+        match db.get_mut(key) {
+            Some(e) => {
+                match &mut e.value {
+                    Value::Str(s) => {
+                        s.clear();
+                        s.extend_from_slice(v);
+                    }
+                    other => *other = Value::Str(v.to_vec()),
+                }
+                if let Ttl::Set(t) = ttl {
+                    e.expire_ms = t;
+                }
+            }
+            None => {
+                db.insert(
+                    key.to_vec(),
+                    Entry {
+                        value: Value::Str(v.to_vec()),
+                        expire_ms: match ttl {
+                            Ttl::Set(t) => t,
+                            Ttl::Keep => None,
+                        },
+                    },
+                );
+            }
+        }
     }
 
     fn string_of(&mut self, key: &[u8], name: &str) -> Result<Option<&mut Vec<u8>>, Error> {
@@ -282,14 +308,18 @@ impl Keyspace {
                     }
                     i += 1;
                 }
-                let exists = self.db_mut().contains_key(a[1]);
-                if (nx && exists) || (xx && !exists) {
-                    return Ok(());
+                if nx || xx {
+                    let exists = self.db_mut().contains_key(a[1]);
+                    if (nx && exists) || (xx && !exists) {
+                        return Ok(());
+                    }
                 }
-                self.set_string(a[1], a[2], keep_ttl);
-                if expire.is_some() {
-                    self.db_mut().get_mut(a[1]).expect("just set").expire_ms = expire;
-                }
+                let ttl = match (expire, keep_ttl) {
+                    (Some(t), _) => Ttl::Set(Some(t)),
+                    (None, true) => Ttl::Keep,
+                    (None, false) => Ttl::Set(None),
+                };
+                self.put_string(a[1], a[2], ttl);
             }
             b"SETNX" => {
                 arity(a, 3)?;

@@ -162,8 +162,18 @@ impl Keyspace {
         let Some(name) = args.first() else {
             return Err(Error::Syntax("an empty command".into()));
         };
-        let upper = name.to_ascii_uppercase();
-        match (upper.as_slice(), &mut self.multi) {
+        // The name in capitals, without allocating for the usual short ones.
+        let mut buf = [0u8; 32];
+        let long;
+        let upper: &[u8] = if name.len() <= buf.len() {
+            buf[..name.len()].copy_from_slice(name);
+            buf[..name.len()].make_ascii_uppercase();
+            &buf[..name.len()]
+        } else {
+            long = name.to_ascii_uppercase();
+            &long
+        };
+        match (upper, &mut self.multi) {
             (b"MULTI", Some(_)) => Err(Error::Syntax("MULTI inside MULTI".into())),
             (b"MULTI", None) => {
                 self.multi = Some(Vec::new());
@@ -186,7 +196,7 @@ impl Keyspace {
                 held.push(args.iter().map(|a| a.to_vec()).collect());
                 Ok(())
             }
-            (_, None) => self.apply_one(&upper, args),
+            (_, None) => self.apply_one(upper, args),
         }
     }
 
