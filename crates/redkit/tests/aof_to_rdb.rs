@@ -325,3 +325,92 @@ fn redis_7_4_log_replays_to_the_recorded_key_names() {
     }
     let _ = std::fs::remove_dir_all(&scratch);
 }
+
+/// `rewrite` of a log (an offline BGREWRITEAOF): the new directory, with an RDB base or a
+/// command base, loads with the log's final dataset, and for the multi-part logs with the same
+/// DEBUG DIGEST as the log itself.
+#[test]
+fn rewritten_logs_load_with_the_final_dataset() {
+    let scratch = std::env::temp_dir().join(format!("redkit-a2r-rw-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).unwrap();
+    let mut compared = 0;
+    for (i, (rel, server)) in [
+        ("redis-6.0.9/single-plain/appendonly.aof", "redis-7.0"),
+        ("redis-6.2.14/single-preamble/appendonly.aof", "redis-7.0"),
+        ("redis-7.0.15/mp-preamble/appendonlydir", "redis-7.0"),
+        ("redis-7.0.15/mp-aof-base/appendonlydir", "redis-7.0"),
+        ("valkey-8.1.8/mp-preamble/appendonlydir", "valkey-8.1"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let aof = testdata().join("aof").join(rel);
+        let truth: Value = serde_json::from_slice(
+            &std::fs::read(aof.parent().unwrap().join("truth.json")).unwrap(),
+        )
+        .unwrap();
+        let mut outs = Vec::new();
+        for base in ["rdb", "aof"] {
+            let out = scratch.join(format!("{i}-{base}/appendonlydir"));
+            let r = redkit(&[
+                "rewrite",
+                aof.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+                "--base",
+                base,
+                "-q",
+            ]);
+            assert_eq!(
+                r.status.code(),
+                Some(0),
+                "{rel} {base}: {}",
+                String::from_utf8_lossy(&r.stderr)
+            );
+            // No temporary replay file is left beside the output.
+            let left: Vec<_> = std::fs::read_dir(out.parent().unwrap())
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(left.len(), 1, "{left:?}");
+            outs.push(out);
+        }
+        let Some(loaded) = load_many(server, "aof", &outs) else {
+            continue;
+        };
+        let direct = if rel.ends_with("appendonlydir") {
+            load_many(server, "aof", std::slice::from_ref(&aof))
+        } else {
+            None
+        };
+        let want = comparable(&truth["final"]["keys"]);
+        for out in &outs {
+            let got = &loaded[out.to_str().unwrap()];
+            assert!(
+                got.get("error").is_none(),
+                "{server} refuses {}: {}",
+                out.display(),
+                got["error"]
+            );
+            let keys = got["keys"].as_array().unwrap();
+            for (g, w) in keys.iter().zip(&want) {
+                let (mut g, mut w) = (g.clone(), w.clone());
+                align_streams(&mut g, &mut w);
+                assert_same_key(&g, &w, &out.display().to_string());
+            }
+            assert_eq!(keys.len(), want.len(), "{}", out.display());
+            if let Some(d) = &direct {
+                assert_eq!(
+                    got["digest"],
+                    d[aof.to_str().unwrap()]["digest"],
+                    "{}",
+                    out.display()
+                );
+            }
+            compared += 1;
+        }
+    }
+    assert!(compared == 10 || !servers_required(), "{compared} compared");
+    let _ = std::fs::remove_dir_all(&scratch);
+}

@@ -47,7 +47,8 @@ pub struct Args {
     /// The RDB file to write (atomically)
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
-    /// RDB version to write: 7 to 12, or 80 (default: the preamble's version, else 11)
+    /// RDB version to write: 7 to 12, or 80 (default: the preamble's version, else 10 for a
+    /// multi-part directory and 9 for a single file)
     #[arg(long, value_name = "N", value_parser = parse_version, conflicts_with = "target")]
     pub rdb_version: Option<u32>,
     /// The server to write for: redis-6.2, redis-7.0, redis-7.2, redis-7.4, valkey-8, valkey-9
@@ -62,11 +63,14 @@ pub struct Args {
     /// No progress bar
     #[arg(short, long)]
     pub quiet: bool,
+    /// Set by `rewrite`, which replays into a temporary file: the summary says "Replayed".
+    #[arg(skip)]
+    pub for_rewrite: bool,
 }
 
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: Args) -> Result<i32> {
-    let (_, files) = aof_files(&args.path)?;
+    let (manifest, files) = aof_files(&args.path)?;
     let total: u64 = files
         .iter()
         .filter_map(|(p, _)| std::fs::metadata(p).ok().map(|m| m.len()))
@@ -173,7 +177,9 @@ pub fn run(args: Args) -> Result<i32> {
         .rdb_version
         .or(args.target)
         .or(preamble_version.filter(|v| (7..=12).contains(v)))
-        .unwrap_or(11);
+        // Without a preamble: what the oldest server writing that form of log loads (a
+        // multi-part directory comes from Redis 7.0+, a single file from an older server).
+        .unwrap_or(if manifest.is_some() { 10 } else { 9 });
     let target = Target { version };
     let ttl_keys = ks
         .dbs
@@ -212,8 +218,12 @@ pub fn run(args: Args) -> Result<i32> {
     w.finish()?.finish()?;
     out.commit()?;
     eprintln!(
-        "Wrote {}: RDB {version}, {} key(s), {} function librar(ies) from {commands} command(s) in {} file(s){}.",
-        args.output.display(),
+        "{} RDB {version}, {} key(s), {} function librar(ies) from {commands} command(s) in {} file(s){}.",
+        if args.for_rewrite {
+            format!("Replayed {}:", args.path.display())
+        } else {
+            format!("Wrote {}:", args.output.display())
+        },
         ks.len(),
         ks.functions.len(),
         files.len(),

@@ -18,6 +18,8 @@ const EXAMPLES: &str = "Examples:
   redkit rewrite dump.rdb --format resp -o - | redis-cli --pipe
                                                             load a snapshot into a running server
   redkit rewrite dump.rdb --format resp -o users.resp --key 'user:*'
+  redkit rewrite appendonlydir -o compacted/appendonlydir      an offline BGREWRITEAOF
+  redkit rewrite appendonlydir -o restored/appendonlydir --until 2026-11-21T14:30:00Z
 
 With `-o -` and a file as input, the input is read twice: once to find what would be refused
 (nothing is written then), once to write.
@@ -54,11 +56,13 @@ pub enum Format {
     Resp,
 }
 
-/// Write an RDB file as a multi-part AOF directory or as RESP commands.
+/// Write an RDB file, or the dataset at the end of an AOF, as a multi-part AOF directory or as
+/// RESP commands.
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
-    /// The RDB file (`-` for stdin; gzip-compressed input is detected)
+    /// The RDB file (`-` for stdin; gzip-compressed input is detected), or an AOF (a directory,
+    /// a manifest, or a file named *.aof or starting with a command), replayed first
     pub file: PathBuf,
     /// The directory to create (must not exist), or with --format resp the file (`-`: stdout)
     #[arg(short, long, value_name = "PATH")]
@@ -91,9 +95,42 @@ pub struct Args {
     /// target would store them (which are otherwise copied as they are)
     #[arg(long)]
     pub re_encode: bool,
+    /// With an AOF: replay up to the first restore point (#TS) after this time
+    #[arg(long, value_name = "TIME", value_parser = crate::cmd::truncate::parse_time)]
+    pub until: Option<u64>,
+    /// With an AOF: skip commands that cannot be applied instead of stopping
+    #[arg(long)]
+    pub skip_unknown: bool,
     /// No progress bar
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// Whether `path` is an AOF rather than an RDB file.
+fn is_aof(path: &Path) -> bool {
+    if path.is_dir() {
+        return true;
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if name.ends_with(".manifest") || name.ends_with(".aof") {
+        return true;
+    }
+    let mut first = [0u8; 1];
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut first))
+        .is_ok_and(|()| first[0] == b'*' || first[0] == b'#')
+}
+
+/// Removes a file when dropped.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// Says what the command form changes that --lossy does not cover.
@@ -128,7 +165,42 @@ fn verdict(outcome: &transcode::Outcome) -> Option<i32> {
 }
 
 /// Runs the subcommand; returns the exit code.
-pub fn run(args: Args) -> Result<i32> {
+pub fn run(mut args: Args) -> Result<i32> {
+    // An AOF is replayed into a temporary RDB first, of the target's version (by default that
+    // of the log's RDB preamble or base, else 10 for a directory and 9 for a single file), then
+    // written out as from an RDB.
+    let _replayed = if args.file != Path::new("-") && is_aof(&args.file) {
+        let parent = match args.output.parent() {
+            Some(p) if !p.as_os_str().is_empty() && args.output != Path::new("-") => {
+                p.to_path_buf()
+            }
+            _ => std::env::temp_dir(),
+        };
+        std::fs::create_dir_all(&parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+        let tmp = parent.join(format!(".redkit-replay-{}.rdb", std::process::id()));
+        let guard = RemoveOnDrop(tmp.clone());
+        let code = crate::cmd::aof_to_rdb::run(crate::cmd::aof_to_rdb::Args {
+            path: args.file.clone(),
+            output: tmp.clone(),
+            rdb_version: args.rdb_version.or(args.target),
+            target: None,
+            until: args.until,
+            skip_unknown: args.skip_unknown,
+            quiet: true,
+            for_rewrite: true,
+        })?;
+        if code != crate::exit::OK {
+            return Ok(code);
+        }
+        args.file = tmp;
+        Some(guard)
+    } else {
+        if args.until.is_some() || args.skip_unknown {
+            bail!("--until and --skip-unknown apply to an AOF input");
+        }
+        None
+    };
     let mut opts = options(&args)?;
     let bar = crate::progress::bytes_bar(args.quiet || args.output == Path::new("-"));
     let input = crate::input::open(&args.file, bar.as_ref())?;
