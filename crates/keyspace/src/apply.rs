@@ -65,8 +65,8 @@ enum Ttl {
 macro_rules! typed {
     ($ks:expr, $key:expr, $variant:ident, $new:expr, $name:expr) => {{
         let db = $ks.db_mut();
-        let e = db.entry($key.to_vec()).or_insert_with(|| Entry {
-            value: Value::$variant($new),
+        let e = db.entry(Box::from($key)).or_insert_with(|| Entry {
+            value: Value::$variant(Default::default()),
             expire_ms: None,
         });
         match &mut e.value {
@@ -139,7 +139,7 @@ impl Keyspace {
             }
             None => {
                 db.insert(
-                    key.to_vec(),
+                    Box::from(key),
                     Entry {
                         value: Value::Str(v.to_vec()),
                         expire_ms: match ttl {
@@ -237,7 +237,7 @@ impl Keyspace {
                     return Ok(());
                 }
                 if let Some(e) = db.remove(a[1]) {
-                    db.insert(a[2].to_vec(), e);
+                    db.insert(Box::from(a[2]), e);
                 }
             }
             b"MOVE" => {
@@ -246,7 +246,7 @@ impl Keyspace {
                 let exists = self.dbs.get(&to).is_some_and(|d| d.contains_key(a[1]));
                 if !exists {
                     if let Some(e) = self.db_mut().remove(a[1]) {
-                        self.dbs.entry(to).or_default().insert(a[1].to_vec(), e);
+                        self.dbs.entry(to).or_default().insert(Box::from(a[1]), e);
                     }
                 }
             }
@@ -269,7 +269,7 @@ impl Keyspace {
                 if let Some(e) = self.db_mut().get(a[1]).cloned() {
                     let dst = self.dbs.entry(to).or_default();
                     if replace || !dst.contains_key(a[2]) {
-                        dst.insert(a[2].to_vec(), e);
+                        dst.insert(Box::from(a[2]), e);
                     }
                 }
             }
@@ -481,7 +481,7 @@ impl Keyspace {
                                 kept.push_back(v);
                             }
                         }
-                        *l = kept;
+                        **l = kept;
                     } else {
                         let mut kept = VecDeque::with_capacity(l.len());
                         while let Some(v) = l.pop_back() {
@@ -491,7 +491,7 @@ impl Keyspace {
                                 kept.push_front(v);
                             }
                         }
-                        *l = kept;
+                        **l = kept;
                     }
                 }
                 self.drop_if_empty(a[1]);
@@ -676,7 +676,7 @@ impl Keyspace {
                 for k in &a[2..] {
                     sets.push(
                         existing!(self, *k, Set, "S*STORE")
-                            .cloned()
+                            .map(|s| (**s).clone())
                             .unwrap_or_default(),
                     );
                 }
@@ -697,9 +697,9 @@ impl Keyspace {
                     db.remove(a[1]);
                 } else {
                     db.insert(
-                        a[1].to_vec(),
+                        Box::from(a[1]),
                         Entry {
-                            value: Value::Set(result),
+                            value: Value::Set(Box::new(result)),
                             expire_ms: None,
                         },
                     );

@@ -24,19 +24,22 @@ pub use load::{Loader, Unsupported};
 use rdb_parse::StreamId;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
-/// A value.
+/// The fields of a hash: field → (value, absolute field expiry in unix ms).
+pub type HashFields = HashMap<Vec<u8>, (Vec<u8>, Option<i64>)>;
+
+/// A value. Collections are boxed so that a key's entry stays small (most keys are strings).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// A string.
     Str(Vec<u8>),
     /// A list, head first.
-    List(VecDeque<Vec<u8>>),
+    List(Box<VecDeque<Vec<u8>>>),
     /// A set.
-    Set(HashSet<Vec<u8>>),
+    Set(Box<HashSet<Vec<u8>>>),
     /// A sorted set: member → score.
-    ZSet(HashMap<Vec<u8>, f64>),
+    ZSet(Box<HashMap<Vec<u8>, f64>>),
     /// A hash: field → (value, absolute field expiry in unix ms).
-    Hash(HashMap<Vec<u8>, (Vec<u8>, Option<i64>)>),
+    Hash(Box<HashFields>),
     /// A stream.
     Stream(Box<Stream>),
 }
@@ -124,7 +127,7 @@ impl std::error::Error for Error {}
 #[derive(Debug, Default)]
 pub struct Keyspace {
     /// Databases by number.
-    pub dbs: BTreeMap<u64, HashMap<Vec<u8>, Entry>>,
+    pub dbs: BTreeMap<u64, HashMap<Box<[u8]>, Entry>>,
     /// The selected database.
     pub db: u64,
     /// Function libraries: name → code.
@@ -200,7 +203,7 @@ impl Keyspace {
         }
     }
 
-    fn db_mut(&mut self) -> &mut HashMap<Vec<u8>, Entry> {
+    fn db_mut(&mut self) -> &mut HashMap<Box<[u8]>, Entry> {
         self.dbs.entry(self.db).or_default()
     }
 }

@@ -2,7 +2,6 @@
 
 use crate::{Entry, Fields, Group, Keyspace, Stream, Value};
 use rdb_parse::{Event, StreamId, ValueType};
-use std::collections::{HashMap, HashSet, VecDeque};
 
 /// Feeds the events of an RDB into a [`Keyspace`]: each key replaces any key of that name.
 #[derive(Default)]
@@ -28,10 +27,10 @@ impl Loader {
             Event::KeyStart(info) => {
                 let value = match info.value_type {
                     ValueType::String => Value::Str(Vec::new()),
-                    ValueType::List => Value::List(VecDeque::new()),
-                    ValueType::Set => Value::Set(HashSet::new()),
-                    ValueType::Zset => Value::ZSet(HashMap::new()),
-                    ValueType::Hash => Value::Hash(HashMap::new()),
+                    ValueType::List => Value::List(Default::default()),
+                    ValueType::Set => Value::Set(Default::default()),
+                    ValueType::Zset => Value::ZSet(Default::default()),
+                    ValueType::Hash => Value::Hash(Default::default()),
                     ValueType::Stream => Value::Stream(Box::default()),
                     other => return Err(Unsupported(format!("a {} value", other.name()))),
                 };
@@ -149,7 +148,7 @@ impl Loader {
             Event::ArrayElement { .. } => return Err(Unsupported("an array value".into())),
             Event::KeyEnd => {
                 if let Some((db, key, entry)) = self.key.take() {
-                    ks.dbs.entry(db).or_default().insert(key, entry);
+                    ks.dbs.entry(db).or_default().insert(key.into(), entry);
                 }
                 self.consumer = None;
             }

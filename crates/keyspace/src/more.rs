@@ -77,7 +77,7 @@ fn field_result(signed: bool, bits: u32, current: i128, incr: i128, ow: Overflow
 impl Keyspace {
     fn string_mut(&mut self, key: &[u8], name: &str) -> Result<&mut Vec<u8>, Error> {
         let db = self.db_mut();
-        let e = db.entry(key.to_vec()).or_insert_with(|| Entry {
+        let e = db.entry(Box::from(key)).or_insert_with(|| Entry {
             value: Value::Str(Vec::new()),
             expire_ms: None,
         });
@@ -152,7 +152,7 @@ impl Keyspace {
             db.remove(a[2]);
         } else {
             db.insert(
-                a[2].to_vec(),
+                Box::from(a[2]),
                 Entry {
                     value: Value::Str(out),
                     expire_ms: None,
@@ -272,7 +272,7 @@ impl Keyspace {
         for k in &a[3..3 + n] {
             let z = match self.db_mut().get(*k).map(|e| &e.value) {
                 None => HashMap::new(),
-                Some(Value::ZSet(z)) => z.clone(),
+                Some(Value::ZSet(z)) => (**z).clone(),
                 Some(Value::Set(s)) => s.iter().map(|m| (m.clone(), 1.0)).collect(),
                 Some(v) => return Err(Error::WrongType(format!("Z*STORE on a {}", v.type_name()))),
             };
@@ -341,9 +341,9 @@ impl Keyspace {
             db.remove(a[1]);
         } else {
             db.insert(
-                a[1].to_vec(),
+                Box::from(a[1]),
                 Entry {
-                    value: Value::ZSet(out),
+                    value: Value::ZSet(Box::new(out)),
                     expire_ms: None,
                 },
             );
@@ -421,7 +421,7 @@ impl Keyspace {
             (t, true) => Some(t),
             (t, false) => Some(self.now_ms + t),
         };
-        self.db_mut().insert(a[1].to_vec(), entry);
+        self.db_mut().insert(Box::from(a[1]), entry);
         Ok(())
     }
 }

@@ -34,19 +34,19 @@ impl Keyspace {
                     }
                     Value::List(l) => {
                         kw.begin(Kind::List, key, meta, Some(l.len() as u64));
-                        for v in l {
+                        for v in l.iter() {
                             kw.element(w, v)?;
                         }
                     }
                     Value::Set(s) => {
                         kw.begin(Kind::Set, key, meta, Some(s.len() as u64));
-                        for v in s {
+                        for v in s.iter() {
                             kw.element(w, v)?;
                         }
                     }
                     Value::ZSet(z) => {
                         kw.begin(Kind::ZSet, key, meta, Some(z.len() as u64));
-                        for (m, s) in z {
+                        for (m, s) in z.iter() {
                             kw.zmember(w, m, *s)?;
                         }
                     }
@@ -54,7 +54,7 @@ impl Keyspace {
                         let ttls = h.values().any(|(_, t)| t.is_some());
                         let kind = if ttls { Kind::HashTtl } else { Kind::Hash };
                         kw.begin(kind, key, meta, Some(h.len() as u64));
-                        for (f, (v, t)) in h {
+                        for (f, (v, t)) in h.iter() {
                             kw.hash_field(w, f, v, *t)?;
                         }
                     }
