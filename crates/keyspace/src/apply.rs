@@ -977,23 +977,12 @@ impl Keyspace {
             b"CREATE" => {
                 arity(a, 5)?;
                 let mkstream = a[5..].iter().any(|x| x.eq_ignore_ascii_case(b"MKSTREAM"));
-                let mut entries_read = None;
-                if let Some(p) = a
-                    .iter()
-                    .position(|x| x.eq_ignore_ascii_case(b"ENTRIESREAD"))
-                {
-                    let n = int(a.get(p + 1).copied().unwrap_or_default())?;
-                    entries_read = (n >= 0).then_some(n as u64);
-                }
+                let entries_read = entries_read_arg(a)?;
                 if !mkstream && !self.db_mut().contains_key(a[2]) {
                     return Err(Error::Syntax("XGROUP CREATE on no key".into()));
                 }
                 let s: &mut Box<Stream> = typed!(self, a[2], Stream, Box::default(), "XGROUP");
-                let last = if a[4] == b"$" {
-                    s.last_id
-                } else {
-                    stream_id(a[4])?
-                };
+                let last = group_start(s, a[4])?;
                 if s.groups.iter().all(|g| g.name != a[3]) {
                     s.groups.push(Group {
                         name: a[3].to_vec(),
@@ -1007,19 +996,8 @@ impl Keyspace {
             b"SETID" => {
                 arity(a, 5)?;
                 if let Some(s) = existing!(self, a[2], Stream, "XGROUP SETID") {
-                    let last = if a[4] == b"$" {
-                        s.last_id
-                    } else {
-                        stream_id(a[4])?
-                    };
-                    let mut entries_read = None;
-                    if let Some(p) = a
-                        .iter()
-                        .position(|x| x.eq_ignore_ascii_case(b"ENTRIESREAD"))
-                    {
-                        let n = int(a.get(p + 1).copied().unwrap_or_default())?;
-                        entries_read = (n >= 0).then_some(n as u64);
-                    }
+                    let last = group_start(s, a[4])?;
+                    let entries_read = entries_read_arg(a)?;
                     if let Some(g) = s.groups.iter_mut().find(|g| g.name == a[3]) {
                         g.last_id = last;
                         g.entries_read = entries_read;
@@ -1137,6 +1115,29 @@ fn trim_stream(s: &mut Stream, t: Trim) {
                 s.entries.pop_first();
             }
         }
+    }
+}
+
+/// The `ENTRIESREAD n` of XGROUP CREATE / SETID; `None` when absent or -1 (unknown).
+fn entries_read_arg(a: &[&[u8]]) -> Result<Option<u64>, Error> {
+    match a
+        .iter()
+        .position(|x| x.eq_ignore_ascii_case(b"ENTRIESREAD"))
+    {
+        Some(p) => {
+            let n = int(a.get(p + 1).copied().unwrap_or_default())?;
+            Ok((n >= 0).then_some(n as u64))
+        }
+        None => Ok(None),
+    }
+}
+
+/// A group's last delivered id as XGROUP gives it: an id, or `$` for the stream's last.
+fn group_start(s: &Stream, arg: &[u8]) -> Result<StreamId, Error> {
+    if arg == b"$" {
+        Ok(s.last_id)
+    } else {
+        stream_id(arg)
     }
 }
 

@@ -8,7 +8,7 @@
 mod common;
 
 use common::{
-    align_streams, assert_same_key, comparable, load_many, redkit, servers_required, testdata,
+    assert_same_dataset, assert_same_key, comparable, load_many, redkit, servers_required, testdata,
 };
 use serde_json::Value;
 use std::path::PathBuf;
@@ -61,13 +61,7 @@ fn replayed_logs_load_with_the_servers_dataset() {
             got["error"]
         );
         let want = comparable(&truth["final"]["keys"]);
-        let keys = got["keys"].as_array().unwrap();
-        for (g, w) in keys.iter().zip(&want) {
-            let (mut g, mut w) = (g.clone(), w.clone());
-            align_streams(&mut g, &mut w);
-            assert_same_key(&g, &w, rel);
-        }
-        assert_eq!(keys.len(), want.len(), "{rel}");
+        assert_same_dataset(got["keys"].as_array().unwrap(), &want, rel);
         compared += 1;
         if rel.ends_with("appendonlydir") {
             let direct = load_many(server, "aof", &[PathBuf::from(&aof)]).unwrap();
@@ -172,13 +166,7 @@ fn until_each_second_gives_that_seconds_dataset() {
         };
         for (path, want, t) in &outs {
             let keys = loaded[path.to_str().unwrap()]["keys"].as_array().unwrap();
-            let ctx = format!("{rel} --until {t}");
-            for (g, w) in keys.iter().zip(want) {
-                let (mut g, mut w) = (g.clone(), w.clone());
-                align_streams(&mut g, &mut w);
-                assert_same_key(&g, &w, &ctx);
-            }
-            assert_eq!(keys.len(), want.len(), "{ctx}");
+            assert_same_dataset(keys, want, &format!("{rel} --until {t}"));
             checked += 1;
         }
     }
@@ -394,12 +382,7 @@ fn rewritten_logs_load_with_the_final_dataset() {
                 got["error"]
             );
             let keys = got["keys"].as_array().unwrap();
-            for (g, w) in keys.iter().zip(&want) {
-                let (mut g, mut w) = (g.clone(), w.clone());
-                align_streams(&mut g, &mut w);
-                assert_same_key(&g, &w, &out.display().to_string());
-            }
-            assert_eq!(keys.len(), want.len(), "{}", out.display());
+            assert_same_dataset(keys, &want, &out.display().to_string());
             if let Some(d) = &direct {
                 assert_eq!(
                     got["digest"],

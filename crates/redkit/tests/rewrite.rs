@@ -8,7 +8,7 @@
 mod common;
 
 use common::{
-    align_streams, assert_same_key, comparable, files_with_suffix, load_many, redkit,
+    align_streams, assert_same_key, comparable, files_with_suffix, load_many, rdb_version, redkit,
     servers_required, testdata,
 };
 use serde_json::Value;
@@ -71,11 +71,6 @@ struct Case {
     source: PathBuf,
     /// The digest cannot equal the source's (a -0 score became 0).
     digest_differs: bool,
-}
-
-fn source_version(rdb: &Path) -> u32 {
-    let head = std::fs::read(rdb).unwrap();
-    std::str::from_utf8(&head[5..9]).unwrap().parse().unwrap()
 }
 
 /// Rewrites every source for `version`; returns the outputs to load and the refusal count.
@@ -166,7 +161,7 @@ fn check(server: &str, version: u32, mode: &str) {
     let sources: Vec<PathBuf> = cases
         .iter()
         .map(|c| c.source.clone())
-        .filter(|s| source_version(s) <= version)
+        .filter(|s| rdb_version(s) <= version)
         .collect();
     let direct = load_many(server, "rdb", &sources).unwrap();
     let digests: HashMap<String, String> = direct

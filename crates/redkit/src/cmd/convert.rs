@@ -41,11 +41,26 @@ pub struct Args {
     /// The file to write (atomically: a temporary file renamed at the end)
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
-    /// RDB version to write: 7 to 12, or 80 (Valkey 9)
+    #[command(flatten)]
+    pub write: WriteArgs,
+    /// Decode and re-encode every value, also those already stored as the target would store
+    /// them (which are otherwise copied as they are)
+    #[arg(long)]
+    pub re_encode: bool,
+    /// No progress bar
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// The options of the commands that write keys for a server (`convert`, `rewrite`): which
+/// version, what may be dropped, which keys, which databases.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WriteArgs {
+    /// RDB version of the server that will load the output: 7 to 12, or 80 (Valkey 9)
     #[arg(long, value_name = "N", value_parser = parse_version, conflicts_with = "target")]
     pub rdb_version: Option<u32>,
-    /// The server to write for: redis-6.2, redis-7.0, redis-7.2, redis-7.4, valkey-7, valkey-8,
-    /// valkey-9
+    /// The server that will load the output: redis-6.2, redis-7.0, redis-7.2, redis-7.4,
+    /// valkey-7, valkey-8, valkey-9
     #[arg(long, value_name = "SERVER", value_parser = parse_target)]
     pub target: Option<u32>,
     /// What may be dropped when the target cannot hold it: field-ttls, stream-meta, keys, all
@@ -57,13 +72,25 @@ pub struct Args {
     /// Write the keys of database FROM into database TO (repeatable)
     #[arg(long, value_name = "FROM:TO", value_parser = parse_db_map)]
     pub db_map: Vec<(u64, u64)>,
-    /// Decode and re-encode every value, also those already stored as the target would store
-    /// them (which are otherwise copied as they are)
-    #[arg(long)]
-    pub re_encode: bool,
-    /// No progress bar
-    #[arg(short, long)]
-    pub quiet: bool,
+}
+
+impl WriteArgs {
+    /// The RDB version asked for, if any.
+    pub fn version(&self) -> Option<u32> {
+        self.rdb_version.or(self.target)
+    }
+
+    /// The transcoding options these ask for (no stored values copied: see
+    /// [`Options::raw_source`]).
+    pub fn options(&self) -> Result<Options> {
+        Ok(Options {
+            version: self.version(),
+            filter: KeyFilter::from_args(self.filter.clone())?,
+            db_map: self.db_map.clone(),
+            lossy: self.lossy.unwrap_or_default(),
+            raw_source: None,
+        })
+    }
 }
 
 /// Parses `--rdb-version`.
@@ -134,7 +161,7 @@ pub fn report(out: &transcode::Outcome) -> Option<i32> {
 
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: Args) -> Result<i32> {
-    let filter = KeyFilter::from_args(args.filter.clone())?;
+    let mut opts = args.write.options()?;
     if args.output.is_dir() {
         bail!("{} is a directory", args.output.display());
     }
@@ -150,17 +177,9 @@ pub fn run(args: Args) -> Result<i32> {
         }
     });
     let mut rdb = RdbSink::new(sink, false, spool_dir);
-    let opts = Options {
-        version: args.rdb_version.or(args.target),
-        filter,
-        db_map: args.db_map.clone(),
-        lossy: args.lossy.unwrap_or_default(),
-        raw_source: if args.re_encode {
-            None
-        } else {
-            transcode::raw_source(&args.file, &input.info)
-        },
-    };
+    if !args.re_encode {
+        opts.raw_source = transcode::raw_source(&args.file, &input.info);
+    }
     let outcome = transcode::run(input.reader, &input.info.name, &opts, &mut rdb)?;
     if let Some(b) = bar {
         b.finish_and_clear();

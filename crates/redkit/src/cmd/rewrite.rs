@@ -1,11 +1,10 @@
 //! `redkit rewrite`: an RDB file as a fresh multi-part AOF directory (an RDB or command base,
 //! an empty incr file, a manifest), or as one RESP command stream for `redis-cli --pipe`.
 
-use crate::cmd::convert::{parse_db_map, parse_target, parse_version, report};
-use crate::filter::{FilterArgs, KeyFilter};
+use crate::cmd::convert::{report, WriteArgs};
 use crate::fsutil::{AtomicDir, AtomicFile};
 use crate::resp::RespSink;
-use crate::transcode::{self, parse_lossy, Lossy, Options, RdbSink};
+use crate::transcode::{self, Options, RdbSink};
 use anyhow::{bail, Context, Result};
 use manifest::{AofFile, FileType, Manifest};
 use std::fs::File;
@@ -76,21 +75,8 @@ pub struct Args {
     /// The `appendfilename` the files are named after
     #[arg(long, value_name = "NAME", default_value = "appendonly.aof")]
     pub filename: String,
-    /// RDB version of the server that will load it: 7 to 12, or 80 (Valkey 9)
-    #[arg(long, value_name = "N", value_parser = parse_version, conflicts_with = "target")]
-    pub rdb_version: Option<u32>,
-    /// The server that will load it: redis-6.2, redis-7.0, redis-7.2, redis-7.4, valkey-8,
-    /// valkey-9
-    #[arg(long, value_name = "SERVER", value_parser = parse_target)]
-    pub target: Option<u32>,
-    /// What may be dropped when the target cannot hold it: field-ttls, stream-meta, keys, all
-    #[arg(long, value_name = "WHAT", value_parser = parse_lossy)]
-    pub lossy: Option<Lossy>,
     #[command(flatten)]
-    pub filter: FilterArgs,
-    /// Write the keys of database FROM into database TO (repeatable)
-    #[arg(long, value_name = "FROM:TO", value_parser = parse_db_map)]
-    pub db_map: Vec<(u64, u64)>,
+    pub write: WriteArgs,
     /// With an RDB base: decode and re-encode every value, also those already stored as the
     /// target would store them (which are otherwise copied as they are)
     #[arg(long)]
@@ -144,16 +130,6 @@ fn note_negative_zeros(n: u64) {
     }
 }
 
-fn options(args: &Args) -> Result<Options> {
-    Ok(Options {
-        version: args.rdb_version.or(args.target),
-        filter: KeyFilter::from_args(args.filter.clone())?,
-        db_map: args.db_map.clone(),
-        lossy: args.lossy.unwrap_or_default(),
-        raw_source: None,
-    })
-}
-
 /// The outcome's verdict: an exit code when nothing may be written.
 fn verdict(outcome: &transcode::Outcome) -> Option<i32> {
     if let Some(e) = &outcome.parse_error {
@@ -183,7 +159,7 @@ pub fn run(mut args: Args) -> Result<i32> {
         let code = crate::cmd::aof_to_rdb::run(crate::cmd::aof_to_rdb::Args {
             path: args.file.clone(),
             output: tmp.clone(),
-            rdb_version: args.rdb_version.or(args.target),
+            rdb_version: args.write.version(),
             target: None,
             until: args.until,
             skip_unknown: args.skip_unknown,
@@ -201,7 +177,7 @@ pub fn run(mut args: Args) -> Result<i32> {
         }
         None
     };
-    let mut opts = options(&args)?;
+    let mut opts = args.write.options()?;
     let bar = crate::progress::bytes_bar(args.quiet || args.output == Path::new("-"));
     let input = crate::input::open(&args.file, bar.as_ref())?;
     if args.format == Format::Dir && args.base == Base::Rdb && !args.re_encode {

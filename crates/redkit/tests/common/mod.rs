@@ -204,3 +204,25 @@ pub fn assert_same_key(got: &Value, want: &Value, ctx: &str) {
         cut(&want[&field])
     );
 }
+
+/// The RDB version in a file's header (`REDIS0011`, `VALKEY080`).
+pub fn rdb_version(path: &Path) -> u32 {
+    let head = std::fs::read(path).unwrap();
+    let digits = if head.starts_with(b"VALKEY") {
+        &head[6..9]
+    } else {
+        &head[5..9]
+    };
+    std::str::from_utf8(digits).unwrap().parse().unwrap()
+}
+
+/// Asserts two datasets (truth.py key lists, in the same order) hold the same keys: each pair
+/// compared with [`assert_same_key`] after [`align_streams`], then their lengths.
+pub fn assert_same_dataset(got: &[Value], want: &[Value], ctx: &str) {
+    for (g, w) in got.iter().zip(want) {
+        let (mut g, mut w) = (g.clone(), w.clone());
+        align_streams(&mut g, &mut w);
+        assert_same_key(&g, &w, ctx);
+    }
+    assert_eq!(got.len(), want.len(), "{ctx}");
+}
