@@ -65,7 +65,7 @@ enum Ttl {
 macro_rules! typed {
     ($ks:expr, $key:expr, $variant:ident, $new:expr, $name:expr) => {{
         let db = $ks.db_mut();
-        let e = db.entry(Box::from($key)).or_insert_with(|| Entry {
+        let e = db.get_or_insert_with($key, || Entry {
             value: Value::$variant(Default::default()),
             expire_ms: None,
         });
@@ -105,7 +105,7 @@ impl Keyspace {
     /// Removes `key` when its collection became empty (as the server does).
     fn drop_if_empty(&mut self, key: &[u8]) {
         let db = self.db_mut();
-        let empty = match db.get(key).map(|e| &e.value) {
+        let empty = match db.get(key).and_then(|f| f.value()) {
             Some(Value::List(l)) => l.is_empty(),
             Some(Value::Set(s)) => s.is_empty(),
             Some(Value::ZSet(z)) => z.is_empty(),
@@ -121,43 +121,32 @@ impl Keyspace {
         self.put_string(key, v, if keep_ttl { Ttl::Keep } else { Ttl::Set(None) });
     }
 
-    /// Sets a string value with one lookup, reusing the old value's memory when there is one.
+    /// Sets a string value with one lookup, in place when the size allows.
     fn put_string(&mut self, key: &[u8], v: &[u8], ttl: Ttl) {
-        let db = self.db_mut();
-        match db.get_mut(key) {
-            Some(e) => {
-                match &mut e.value {
-                    Value::Str(s) => {
-                        s.clear();
-                        s.extend_from_slice(v);
-                    }
-                    other => *other = Value::Str(v.to_vec()),
-                }
-                if let Ttl::Set(t) = ttl {
-                    e.expire_ms = t;
-                }
-            }
-            None => {
-                db.insert(
-                    Box::from(key),
-                    Entry {
-                        value: Value::Str(v.to_vec()),
-                        expire_ms: match ttl {
-                            Ttl::Set(t) => t,
-                            Ttl::Keep => None,
-                        },
-                    },
-                );
-            }
-        }
+        let expire = match ttl {
+            Ttl::Keep => None,
+            Ttl::Set(t) => Some(t),
+        };
+        self.db_mut().put_str(key, v, expire);
     }
 
     fn string_of(&mut self, key: &[u8], name: &str) -> Result<Option<&mut Vec<u8>>, Error> {
         Ok(existing!(self, key, Str, name))
     }
 
+    /// A string's value, read without moving it (see [`crate::Db::get_mut`]).
+    pub(crate) fn string_value(&self, key: &[u8], name: &str) -> Result<Option<&[u8]>, Error> {
+        match self.dbs.get(&self.db).and_then(|d| d.get(key)) {
+            None => Ok(None),
+            Some(f) => match f.str() {
+                Some(s) => Ok(Some(s)),
+                None => Err(Error::WrongType(format!("{name} on a {}", f.type_name()))),
+            },
+        }
+    }
+
     fn incr_by(&mut self, key: &[u8], by: i64) -> Result<(), Error> {
-        let cur = match self.string_of(key, "INCRBY")? {
+        let cur = match self.string_value(key, "INCRBY")? {
             Some(v) => int(v)?,
             None => 0,
         };
@@ -169,22 +158,22 @@ impl Keyspace {
     }
 
     fn expire_at(&mut self, key: &[u8], ms: i64, opts: &[&[u8]]) -> Result<(), Error> {
-        let Some(e) = self.db_mut().get_mut(key) else {
+        let Some(cur) = self.db_mut().expire_ms(key) else {
             return Ok(());
         };
         for o in opts {
             let ok = match o.to_ascii_uppercase().as_slice() {
-                b"NX" => e.expire_ms.is_none(),
-                b"XX" => e.expire_ms.is_some(),
-                b"GT" => e.expire_ms.is_some_and(|c| ms > c),
-                b"LT" => e.expire_ms.is_none_or(|c| ms < c),
+                b"NX" => cur.is_none(),
+                b"XX" => cur.is_some(),
+                b"GT" => cur.is_some_and(|c| ms > c),
+                b"LT" => cur.is_none_or(|c| ms < c),
                 _ => return Err(Error::Syntax(format!("expire option {}", text(o)))),
             };
             if !ok {
                 return Ok(());
             }
         }
-        e.expire_ms = Some(ms);
+        self.db_mut().set_expire(key, Some(ms));
         Ok(())
     }
 
@@ -210,7 +199,7 @@ impl Keyspace {
             b"DEL" | b"UNLINK" => {
                 let db = self.db_mut();
                 for k in &a[1..] {
-                    db.remove(*k);
+                    db.remove(k);
                 }
             }
             b"EXPIREAT" | b"PEXPIREAT" | b"EXPIRE" | b"PEXPIRE" => {
@@ -226,9 +215,7 @@ impl Keyspace {
             }
             b"PERSIST" => {
                 arity(a, 2)?;
-                if let Some(e) = self.db_mut().get_mut(a[1]) {
-                    e.expire_ms = None;
-                }
+                self.db_mut().set_expire(a[1], None);
             }
             b"RENAME" | b"RENAMENX" => {
                 arity(a, 3)?;
@@ -237,7 +224,7 @@ impl Keyspace {
                     return Ok(());
                 }
                 if let Some(e) = db.remove(a[1]) {
-                    db.insert(Box::from(a[2]), e);
+                    db.insert(a[2], e);
                 }
             }
             b"MOVE" => {
@@ -246,7 +233,7 @@ impl Keyspace {
                 let exists = self.dbs.get(&to).is_some_and(|d| d.contains_key(a[1]));
                 if !exists {
                     if let Some(e) = self.db_mut().remove(a[1]) {
-                        self.dbs.entry(to).or_default().insert(Box::from(a[1]), e);
+                        self.dbs.entry(to).or_default().insert(a[1], e);
                     }
                 }
             }
@@ -266,10 +253,10 @@ impl Keyspace {
                     }
                     i += 1;
                 }
-                if let Some(e) = self.db_mut().get(a[1]).cloned() {
+                if let Some(e) = self.db_mut().get(a[1]).map(|f| f.to_entry()) {
                     let dst = self.dbs.entry(to).or_default();
                     if replace || !dst.contains_key(a[2]) {
-                        dst.insert(Box::from(a[2]), e);
+                        dst.insert(a[2], e);
                     }
                 }
             }
@@ -331,12 +318,11 @@ impl Keyspace {
                 arity(a, 4)?;
                 let n = int(a[2])?;
                 let ms = self.now_ms + if name == b"SETEX" { n * 1000 } else { n };
-                self.set_string(a[1], a[3], false);
-                self.db_mut().get_mut(a[1]).expect("just set").expire_ms = Some(ms);
+                self.put_string(a[1], a[3], Ttl::Set(Some(ms)));
             }
             b"GETSET" => {
                 arity(a, 3)?;
-                self.string_of(a[1], "GETSET")?;
+                self.string_value(a[1], "GETSET")?;
                 self.set_string(a[1], a[2], false);
             }
             b"GETDEL" => {
@@ -697,7 +683,7 @@ impl Keyspace {
                     db.remove(a[1]);
                 } else {
                     db.insert(
-                        Box::from(a[1]),
+                        a[1],
                         Entry {
                             value: Value::Set(Box::new(result)),
                             expire_ms: None,
@@ -1250,8 +1236,8 @@ mod tests {
         }
     }
 
-    fn get<'a>(ks: &'a Keyspace, key: &str) -> Option<&'a Value> {
-        ks.dbs.get(&ks.db)?.get(key.as_bytes()).map(|e| &e.value)
+    fn get(ks: &Keyspace, key: &str) -> Option<Value> {
+        Some(ks.dbs.get(&ks.db)?.get(key.as_bytes())?.to_entry().value)
     }
 
     // redis-server 7.0 gives "42" and "xyz" for the same commands.
@@ -1262,8 +1248,8 @@ mod tests {
             &mut ks,
             &["SET a 1", "INCRBY a 41", "APPEND b xy", "APPEND b z"],
         );
-        assert_eq!(get(&ks, "a"), Some(&Value::Str(b"42".to_vec())));
-        assert_eq!(get(&ks, "b"), Some(&Value::Str(b"xyz".to_vec())));
+        assert_eq!(get(&ks, "a"), Some(Value::Str(b"42".to_vec())));
+        assert_eq!(get(&ks, "b"), Some(Value::Str(b"xyz".to_vec())));
         // 0.1 + 0.2 is "0.3" on the server (long double): not redone here.
         assert!(ks
             .apply(&[b"INCRBYFLOAT".as_slice(), b"g", b"0.1"])

@@ -15,10 +15,12 @@
 //! A command outside that set is an [`Error::Unknown`], never silently skipped.
 
 mod apply;
+mod db;
 mod load;
 mod more;
 mod write;
 
+pub use db::{Db, Found};
 pub use load::{Loader, Unsupported};
 
 use rdb_parse::StreamId;
@@ -127,7 +129,7 @@ impl std::error::Error for Error {}
 #[derive(Debug, Default)]
 pub struct Keyspace {
     /// Databases by number.
-    pub dbs: BTreeMap<u64, HashMap<Box<[u8]>, Entry>>,
+    pub dbs: BTreeMap<u64, Db>,
     /// The selected database.
     pub db: u64,
     /// Function libraries: name → code.
@@ -147,12 +149,36 @@ impl Keyspace {
 
     /// Number of keys in all databases.
     pub fn len(&self) -> usize {
-        self.dbs.values().map(HashMap::len).sum()
+        self.dbs.values().map(Db::len).sum()
     }
 
     /// True when there is no key.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Looks `key` up in the selected database and changes nothing: a run of these before
+    /// the commands that use the keys lets their cache misses overlap.
+    pub fn touch(&self, key: &[u8]) -> bool {
+        self.dbs.get(&self.db).is_some_and(|d| d.contains_key(key))
+    }
+
+    /// Moves every key and function of `other` into this dataset (replacing keys of the same
+    /// name), as loading an RDB preamble does.
+    pub fn absorb(&mut self, other: Keyspace) {
+        for (n, db) in other.dbs {
+            match self.dbs.get_mut(&n) {
+                Some(mine) if !mine.is_empty() => {
+                    for (key, entry) in db.into_entries() {
+                        mine.insert(&key, entry);
+                    }
+                }
+                _ => {
+                    self.dbs.insert(n, db);
+                }
+            }
+        }
+        self.functions.extend(other.functions);
     }
 
     /// Whether a MULTI is open (its commands are held until EXEC).
@@ -203,7 +229,7 @@ impl Keyspace {
         }
     }
 
-    fn db_mut(&mut self) -> &mut HashMap<Box<[u8]>, Entry> {
+    fn db_mut(&mut self) -> &mut Db {
         self.dbs.entry(self.db).or_default()
     }
 }

@@ -148,7 +148,7 @@ impl Loader {
             Event::ArrayElement { .. } => return Err(Unsupported("an array value".into())),
             Event::KeyEnd => {
                 if let Some((db, key, entry)) = self.key.take() {
-                    ks.dbs.entry(db).or_default().insert(key.into(), entry);
+                    ks.dbs.entry(db).or_default().insert(&key, entry);
                 }
                 self.consumer = None;
             }

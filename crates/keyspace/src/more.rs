@@ -77,7 +77,7 @@ fn field_result(signed: bool, bits: u32, current: i128, incr: i128, ow: Overflow
 impl Keyspace {
     fn string_mut(&mut self, key: &[u8], name: &str) -> Result<&mut Vec<u8>, Error> {
         let db = self.db_mut();
-        let e = db.entry(Box::from(key)).or_insert_with(|| Entry {
+        let e = db.get_or_insert_with(key, || Entry {
             value: Value::Str(Vec::new()),
             expire_ms: None,
         });
@@ -86,20 +86,6 @@ impl Keyspace {
             other => Err(Error::WrongType(format!(
                 "{name} on a {}",
                 other.type_name()
-            ))),
-        }
-    }
-
-    fn string_copy(&mut self, key: &[u8], name: &str) -> Result<Option<Vec<u8>>, Error> {
-        match self.db_mut().get(key) {
-            None => Ok(None),
-            Some(Entry {
-                value: Value::Str(s),
-                ..
-            }) => Ok(Some(s.clone())),
-            Some(e) => Err(Error::WrongType(format!(
-                "{name} on a {}",
-                e.value.type_name()
             ))),
         }
     }
@@ -129,7 +115,8 @@ impl Keyspace {
         let op = a[1].to_ascii_uppercase();
         let mut srcs = Vec::new();
         for k in &a[3..] {
-            srcs.push(self.string_copy(k, "BITOP")?.unwrap_or_default());
+            let v = self.string_value(k, "BITOP")?.unwrap_or_default();
+            srcs.push(v.to_vec());
         }
         let len = srcs.iter().map(Vec::len).max().unwrap_or(0);
         let out: Vec<u8> = match op.as_slice() {
@@ -152,7 +139,7 @@ impl Keyspace {
             db.remove(a[2]);
         } else {
             db.insert(
-                Box::from(a[2]),
+                a[2],
                 Entry {
                     value: Value::Str(out),
                     expire_ms: None,
@@ -270,11 +257,14 @@ impl Keyspace {
         }
         let mut srcs: Vec<HashMap<Vec<u8>, f64>> = Vec::new();
         for k in &a[3..3 + n] {
-            let z = match self.db_mut().get(*k).map(|e| &e.value) {
+            let found = self.db_mut().get(k);
+            let z = match found.map(|f| (f, f.value())) {
                 None => HashMap::new(),
-                Some(Value::ZSet(z)) => (**z).clone(),
-                Some(Value::Set(s)) => s.iter().map(|m| (m.clone(), 1.0)).collect(),
-                Some(v) => return Err(Error::WrongType(format!("Z*STORE on a {}", v.type_name()))),
+                Some((_, Some(Value::ZSet(z)))) => (**z).clone(),
+                Some((_, Some(Value::Set(s)))) => s.iter().map(|m| (m.clone(), 1.0)).collect(),
+                Some((f, _)) => {
+                    return Err(Error::WrongType(format!("Z*STORE on a {}", f.type_name())))
+                }
             };
             srcs.push(z);
         }
@@ -341,7 +331,7 @@ impl Keyspace {
             db.remove(a[1]);
         } else {
             db.insert(
-                Box::from(a[1]),
+                a[1],
                 Entry {
                     value: Value::ZSet(Box::new(out)),
                     expire_ms: None,
@@ -421,7 +411,7 @@ impl Keyspace {
             (t, true) => Some(t),
             (t, false) => Some(self.now_ms + t),
         };
-        self.db_mut().insert(Box::from(a[1]), entry);
+        self.db_mut().insert(a[1], entry);
         Ok(())
     }
 }

@@ -20,18 +20,20 @@ impl Keyspace {
                 continue;
             }
             w.select_db(*db)?;
-            let expires = keys.values().filter(|e| e.expire_ms.is_some()).count();
+            let expires = keys.iter().filter(|(_, f)| f.expire_ms().is_some()).count();
             w.resize_db(keys.len() as u64, expires as u64)?;
-            for (key, e) in keys {
+            for (key, found) in keys.iter() {
                 let meta = KeyMeta {
-                    expire_ms: e.expire_ms,
+                    expire_ms: found.expire_ms(),
                     ..KeyMeta::default()
                 };
-                match &e.value {
-                    Value::Str(s) => {
-                        kw.begin(Kind::String, key, meta, None);
-                        kw.element(w, s)?;
-                    }
+                if let Some(s) = found.str() {
+                    kw.begin(Kind::String, key, meta, None);
+                    kw.element(w, s)?;
+                    continue;
+                }
+                match found.value().expect("not a string") {
+                    Value::Str(_) => unreachable!("strings are written above"),
                     Value::List(l) => {
                         kw.begin(Kind::List, key, meta, Some(l.len() as u64));
                         for v in l.iter() {

@@ -7,11 +7,16 @@ use crate::cmd::truncate::parse_time;
 use crate::fsutil::{AtomicFile, ThreadedWriter};
 use anyhow::{bail, Context, Result};
 use aof_parse::{AofReader, Item};
+use indicatif::ProgressBar;
 use keyspace::{Error as ApplyError, Keyspace, Loader};
+use manifest::FileType;
 use rdb_parse::escape;
 use rdb_write::{RdbWriter, Target};
 use std::fs::File;
+use std::io::Read;
+use std::ops::Range;
 use std::path::PathBuf;
+use std::sync::mpsc;
 
 const EXAMPLES: &str = "Examples:
   redkit aof-to-rdb appendonlydir -o dump.rdb                  the dataset at the end of the log
@@ -90,67 +95,47 @@ pub fn run(args: Args) -> Result<i32> {
     let mut skipped: Vec<String> = Vec::new();
     let mut skipped_total = 0u64;
     let mut preamble_version: Option<u32> = None;
-    let mut done_bytes = 0u64;
-    'files: for (path, _) in &files {
-        let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        let name = path.display().to_string();
-        let mut r = AofReader::new(std::io::BufReader::with_capacity(1 << 20, f));
-        loop {
-            let item = match r.next_item() {
-                Ok(Some(item)) => item,
-                Ok(None) => break,
-                Err(e) => {
-                    eprintln!("redkit: {name}: {e} (run redkit check-aof for details)");
-                    eprintln!("redkit: nothing written");
-                    return Ok(crate::exit::PROBLEMS);
+    // The log is read and split into commands on a second thread, in batches; this one
+    // applies them. Before a batch is applied, the keys it names are looked up once, so that
+    // their cache misses overlap instead of coming one after another.
+    let (tx, rx) = mpsc::sync_channel::<Batch>(2);
+    let (back_tx, back_rx) = mpsc::channel::<Batch>();
+    let outcome = std::thread::scope(|scope| -> Result<Option<i32>> {
+        let reader = scope.spawn(|| read_log(&files, args.until, tx, back_rx, bar.as_ref()));
+        let rx = rx; // dropped on an early return, which stops the reader
+        for mut batch in rx.iter() {
+            let ops = std::mem::take(&mut batch.ops);
+            // Each command's key is looked up AHEAD commands before it is applied.
+            let touch = |ks: &Keyspace, op: Option<&Op>| {
+                if let Some(Op::Command { args: r, .. }) = op {
+                    if r.len() >= 2 {
+                        std::hint::black_box(ks.touch(batch.arg(r.start + 1)));
+                    }
                 }
             };
-            match item {
-                Item::Preamble => {
-                    let p = r.rdb().expect("a preamble has a parser");
-                    let mut loader = Loader::new();
-                    loop {
-                        match p.next_event() {
-                            Ok(Some(ev)) => {
-                                if let rdb_parse::Event::Header { version, .. } = &ev {
-                                    preamble_version = Some(*version);
-                                }
-                                if let Err(e) = loader.event(&mut ks, &ev) {
-                                    bail!("{name}: the RDB preamble holds {}, which cannot be replayed", e.0);
-                                }
-                                if matches!(ev, rdb_parse::Event::Eof { .. }) {
-                                    break;
-                                }
-                            }
-                            Ok(None) => break,
-                            Err(e) => {
-                                eprintln!("redkit: {name}: RDB preamble: {e}");
-                                eprintln!("redkit: nothing written");
-                                return Ok(crate::exit::PROBLEMS);
-                            }
-                        }
-                    }
-                }
-                Item::Timestamp { unix_secs, .. } => {
-                    if args.until.is_some_and(|u| unix_secs > u) {
-                        break 'files;
-                    }
-                    timestamps += 1;
-                    ks.now_ms = unix_secs as i64 * 1000;
-                }
-                Item::Command(c) => {
-                    let argv: Vec<&[u8]> = c.args().collect();
-                    commands += 1;
-                    if let Err(e) = ks.apply(&argv) {
+            for op in ops.iter().take(AHEAD) {
+                touch(&ks, Some(op));
+            }
+            let mut ops = ops.into_iter();
+            while let Some(op) = ops.next() {
+                touch(&ks, ops.as_slice().get(AHEAD - 1));
+                match op {
+                    Op::Command {
+                        args: r,
+                        offset,
+                        file,
+                    } => {
+                        let argv: Vec<&[u8]> = r.map(|i| batch.arg(i)).collect();
+                        commands += 1;
+                        let Err(e) = ks.apply(&argv) else { continue };
                         let what = format!(
-                            "{name} offset {}: {}: {}",
-                            c.offset,
+                            "{} offset {offset}: {}: {e}",
+                            files[file].0.display(),
                             argv.iter()
                                 .take(4)
                                 .map(|a| escape(a))
                                 .collect::<Vec<_>>()
                                 .join(" "),
-                            e
                         );
                         if args.skip_unknown && matches!(e, ApplyError::Unknown(_)) {
                             skipped_total += 1;
@@ -161,16 +146,32 @@ pub fn run(args: Args) -> Result<i32> {
                         }
                         eprintln!("redkit: {what}");
                         eprintln!("redkit: nothing written (--skip-unknown skips commands that cannot be applied)");
-                        return Ok(crate::exit::PROBLEMS);
+                        return Ok(Some(crate::exit::PROBLEMS));
                     }
-                    if let Some(b) = &bar {
-                        b.set_position(done_bytes + r.offset());
+                    Op::Timestamp(secs) => {
+                        timestamps += 1;
+                        ks.now_ms = secs as i64 * 1000;
+                    }
+                    Op::Preamble { loaded, version } => {
+                        preamble_version = preamble_version.or(version);
+                        ks.absorb(*loaded);
+                    }
+                    Op::Failed(msg) => {
+                        eprintln!("redkit: {msg}");
+                        eprintln!("redkit: nothing written");
+                        return Ok(Some(crate::exit::PROBLEMS));
                     }
                 }
-                _ => {}
             }
+            batch.data.clear();
+            batch.args.clear();
+            let _ = back_tx.send(batch);
         }
-        done_bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        reader.join().expect("the log reader does not panic")?;
+        Ok(None)
+    })?;
+    if let Some(code) = outcome {
+        return Ok(code);
     }
     let open_multi = ks.in_multi();
     let version = args
@@ -184,8 +185,8 @@ pub fn run(args: Args) -> Result<i32> {
     let ttl_keys = ks
         .dbs
         .values()
-        .flat_map(|d| d.values())
-        .filter(|e| matches!(&e.value, keyspace::Value::Hash(h) if h.values().any(|(_, t)| t.is_some())))
+        .flat_map(|d| d.iter())
+        .filter(|(_, f)| matches!(f.value(), Some(keyspace::Value::Hash(h)) if h.values().any(|(_, t)| t.is_some())))
         .count();
     if ttl_keys > 0 && !target.field_ttls() {
         eprintln!("redkit: {ttl_keys} hash(es) have field TTLs, which RDB {version} cannot hold; nothing written (use --rdb-version 12)");
@@ -194,8 +195,8 @@ pub fn run(args: Args) -> Result<i32> {
     let has_streams = ks
         .dbs
         .values()
-        .flat_map(|d| d.values())
-        .any(|e| matches!(e.value, keyspace::Value::Stream(_)));
+        .flat_map(|d| d.iter())
+        .any(|(_, f)| matches!(f.value(), Some(keyspace::Value::Stream(_))));
     if has_streams && target.stream_version().is_none() {
         eprintln!(
             "redkit: the dataset has streams, which RDB {version} cannot hold; nothing written"
@@ -247,4 +248,151 @@ pub fn run(args: Args) -> Result<i32> {
         }
     }
     Ok(crate::exit::OK)
+}
+
+/// Commands read from the log, handed from the reading thread to the applying one.
+#[derive(Default)]
+struct Batch {
+    /// The arguments' bytes, one after another.
+    data: Vec<u8>,
+    /// Where each argument is in `data`.
+    args: Vec<Range<usize>>,
+    /// What to do, in log order.
+    ops: Vec<Op>,
+}
+
+impl Batch {
+    fn arg(&self, i: usize) -> &[u8] {
+        &self.data[self.args[i].clone()]
+    }
+}
+
+enum Op {
+    /// A command: its arguments (indexes into [`Batch::args`]), offset, and file (index).
+    Command {
+        args: Range<usize>,
+        offset: u64,
+        file: usize,
+    },
+    /// A `#TS` annotation.
+    Timestamp(u64),
+    /// An RDB preamble, loaded.
+    Preamble {
+        loaded: Box<Keyspace>,
+        version: Option<u32>,
+    },
+    /// The log cannot be read further: the message says where and why.
+    Failed(String),
+}
+
+/// A batch is handed over once it holds this many commands or bytes.
+const BATCH_OPS: usize = 4096;
+const BATCH_BYTES: usize = 4 << 20;
+/// How many commands ahead of the one applied a key is looked up.
+const AHEAD: usize = 32;
+
+/// Reads the log's files in order into batches sent to `tx` (reusing those sent back on
+/// `back`), stopping at the first #TS past `until`, and moves the progress bar.
+fn read_log(
+    files: &[(PathBuf, FileType)],
+    until: Option<u64>,
+    tx: mpsc::SyncSender<Batch>,
+    back: mpsc::Receiver<Batch>,
+    bar: Option<&ProgressBar>,
+) -> Result<()> {
+    let mut batch = Batch::default();
+    let mut done_bytes = 0u64;
+    'files: for (i, (path, _)) in files.iter().enumerate() {
+        let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let name = path.display().to_string();
+        let mut r = AofReader::new(std::io::BufReader::with_capacity(1 << 20, f));
+        loop {
+            let item = match r.next_item() {
+                Ok(Some(item)) => item,
+                Ok(None) => break,
+                Err(e) => {
+                    let msg = format!("{name}: {e} (run redkit check-aof for details)");
+                    batch.ops.push(Op::Failed(msg));
+                    break 'files;
+                }
+            };
+            match item {
+                Item::Preamble => match load_preamble(&mut r, &name)? {
+                    Ok((loaded, version)) => batch.ops.push(Op::Preamble {
+                        loaded: Box::new(loaded),
+                        version,
+                    }),
+                    Err(msg) => {
+                        batch.ops.push(Op::Failed(msg));
+                        break 'files;
+                    }
+                },
+                Item::Timestamp { unix_secs, .. } => {
+                    if until.is_some_and(|u| unix_secs > u) {
+                        break 'files;
+                    }
+                    batch.ops.push(Op::Timestamp(unix_secs));
+                }
+                Item::Command(c) => {
+                    let first = batch.args.len();
+                    for a in c.args() {
+                        let at = batch.data.len();
+                        batch.data.extend_from_slice(a);
+                        batch.args.push(at..batch.data.len());
+                    }
+                    batch.ops.push(Op::Command {
+                        args: first..batch.args.len(),
+                        offset: c.offset,
+                        file: i,
+                    });
+                    if batch.ops.len() >= BATCH_OPS || batch.data.len() >= BATCH_BYTES {
+                        if let Some(b) = bar {
+                            b.set_position(done_bytes + r.offset());
+                        }
+                        let next = back.try_recv().unwrap_or_default();
+                        if tx.send(std::mem::replace(&mut batch, next)).is_err() {
+                            return Ok(()); // the applying side stopped
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        done_bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    }
+    let _ = tx.send(batch);
+    Ok(())
+}
+
+/// Loads the RDB preamble `r` is at. The inner error is a damaged preamble's message.
+#[allow(clippy::type_complexity)]
+fn load_preamble<R: Read>(
+    r: &mut AofReader<R>,
+    name: &str,
+) -> Result<std::result::Result<(Keyspace, Option<u32>), String>> {
+    let p = r.rdb().expect("a preamble has a parser");
+    let mut ks = Keyspace::new();
+    let mut loader = Loader::new();
+    let mut version = None;
+    loop {
+        match p.next_event() {
+            Ok(Some(ev)) => {
+                if let rdb_parse::Event::Header { version: v, .. } = &ev {
+                    version = Some(*v);
+                }
+                if let Err(e) = loader.event(&mut ks, &ev) {
+                    bail!(
+                        "{name}: the RDB preamble holds {}, which cannot be replayed",
+                        e.0
+                    );
+                }
+                if matches!(ev, rdb_parse::Event::Eof { .. }) {
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => return Ok(Err(format!("{name}: RDB preamble: {e}"))),
+        }
+    }
+    Ok(Ok((ks, version)))
 }

@@ -1,0 +1,404 @@
+//! One database's keys, laid out for replaying large logs in little memory.
+//!
+//! Most keys of most datasets are strings, so a string key lives in one allocation holding its
+//! flags, expiry, key and value ([`Blob`]), in a table of 16-byte slots. Other keys (and strings
+//! that commands change in place, such as APPEND's and SETBIT's, which then grow without being
+//! copied every time) are [`Entry`] values in a second table. A key is in at most one of them.
+
+use crate::{Entry, Value};
+use hashbrown::hash_table::Entry as Slot;
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
+use std::hash::BuildHasher;
+
+/// Flag: an expiry (8 bytes, little-endian unix ms) follows the flags byte.
+const HAS_EXPIRE: u8 = 1;
+/// Flag: the key length is 4 bytes (little-endian) instead of 1.
+const LONG_KEY: u8 = 2;
+
+/// A string key with its value and expiry in one allocation:
+/// `flags, [expire: 8], klen: 1 or 4, key, value`.
+struct Blob(Box<[u8]>);
+
+impl Blob {
+    fn new(key: &[u8], value: &[u8], expire_ms: Option<i64>) -> Blob {
+        let long = key.len() > u8::MAX as usize;
+        let mut b = Vec::with_capacity(1 + 8 + 4 + key.len() + value.len());
+        b.push(if expire_ms.is_some() { HAS_EXPIRE } else { 0 } | if long { LONG_KEY } else { 0 });
+        if let Some(t) = expire_ms {
+            b.extend_from_slice(&t.to_le_bytes());
+        }
+        if long {
+            b.extend_from_slice(&(key.len() as u32).to_le_bytes());
+        } else {
+            b.push(key.len() as u8);
+        }
+        b.extend_from_slice(key);
+        b.extend_from_slice(value);
+        Blob(b.into_boxed_slice())
+    }
+
+    /// Offset of the key and its length.
+    #[inline]
+    fn key_at(&self) -> (usize, usize) {
+        let b = &self.0;
+        let mut at = 1 + if b[0] & HAS_EXPIRE != 0 { 8 } else { 0 };
+        let klen = if b[0] & LONG_KEY != 0 {
+            let n = u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"));
+            at += 4;
+            n as usize
+        } else {
+            at += 1;
+            b[at - 1] as usize
+        };
+        (at, klen)
+    }
+
+    #[inline]
+    fn key(&self) -> &[u8] {
+        let (at, n) = self.key_at();
+        &self.0[at..at + n]
+    }
+
+    fn value(&self) -> &[u8] {
+        let (at, n) = self.key_at();
+        &self.0[at + n..]
+    }
+
+    fn expire_ms(&self) -> Option<i64> {
+        (self.0[0] & HAS_EXPIRE != 0)
+            .then(|| i64::from_le_bytes(self.0[1..9].try_into().expect("8 bytes")))
+    }
+
+    /// Replaces the value (and the expiry, unless `keep`), in place when the size allows.
+    fn set(&mut self, value: &[u8], expire_ms: Option<i64>, keep: bool) {
+        let expire_ms = if keep { self.expire_ms() } else { expire_ms };
+        let (at, n) = self.key_at();
+        let same_shape = self.0.len() - at - n == value.len()
+            && (self.0[0] & HAS_EXPIRE != 0) == expire_ms.is_some();
+        if same_shape {
+            self.0[at + n..].copy_from_slice(value);
+            if let Some(t) = expire_ms {
+                self.0[1..9].copy_from_slice(&t.to_le_bytes());
+            }
+        } else {
+            *self = Blob::new(self.key(), value, expire_ms);
+        }
+    }
+
+    fn into_entry(self) -> Entry {
+        Entry {
+            value: Value::Str(self.value().to_vec()),
+            expire_ms: self.expire_ms(),
+        }
+    }
+}
+
+/// A key's value as stored: an inline string, or an [`Entry`].
+#[derive(Debug, Clone, Copy)]
+pub enum Found<'a> {
+    /// A string stored inline.
+    Str {
+        /// Its value.
+        value: &'a [u8],
+        /// Its expiry, unix ms.
+        expire_ms: Option<i64>,
+    },
+    /// Any other value (or a string changed in place).
+    Entry(&'a Entry),
+}
+
+impl<'a> Found<'a> {
+    /// The string value, if the key holds a string.
+    pub fn str(&self) -> Option<&'a [u8]> {
+        match *self {
+            Found::Str { value, .. } => Some(value),
+            Found::Entry(Entry {
+                value: Value::Str(s),
+                ..
+            }) => Some(s),
+            Found::Entry(_) => None,
+        }
+    }
+
+    /// The value, unless it is a string stored inline.
+    pub fn value(&self) -> Option<&'a Value> {
+        match *self {
+            Found::Str { .. } => None,
+            Found::Entry(e) => Some(&e.value),
+        }
+    }
+
+    /// The key's expiry, unix ms.
+    pub fn expire_ms(&self) -> Option<i64> {
+        match *self {
+            Found::Str { expire_ms, .. } => expire_ms,
+            Found::Entry(e) => e.expire_ms,
+        }
+    }
+
+    /// The type name `TYPE` gives.
+    pub fn type_name(&self) -> &'static str {
+        match *self {
+            Found::Str { .. } => "string",
+            Found::Entry(e) => e.value.type_name(),
+        }
+    }
+
+    /// An owned copy.
+    pub fn to_entry(&self) -> Entry {
+        match *self {
+            Found::Str { value, expire_ms } => Entry {
+                value: Value::Str(value.to_vec()),
+                expire_ms,
+            },
+            Found::Entry(e) => e.clone(),
+        }
+    }
+}
+
+/// The keys of one database.
+#[derive(Default)]
+pub struct Db {
+    state: DefaultHashBuilder,
+    strs: HashTable<Blob>,
+    rest: HashMap<Box<[u8]>, Entry>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("keys", &self.len()).finish()
+    }
+}
+
+impl Db {
+    #[inline]
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.state.hash_one(key)
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.strs.len() + self.rest.len()
+    }
+
+    /// True when there is no key.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes every key.
+    pub fn clear(&mut self) {
+        self.strs.clear();
+        self.rest.clear();
+    }
+
+    /// Whether `key` exists.
+    pub fn contains_key(&self, key: &[u8]) -> bool {
+        self.strs.find(self.hash(key), |b| b.key() == key).is_some() || self.rest.contains_key(key)
+    }
+
+    /// The value at `key`.
+    pub fn get(&self, key: &[u8]) -> Option<Found<'_>> {
+        if let Some(b) = self.strs.find(self.hash(key), |b| b.key() == key) {
+            return Some(Found::Str {
+                value: b.value(),
+                expire_ms: b.expire_ms(),
+            });
+        }
+        self.rest.get(key).map(Found::Entry)
+    }
+
+    /// The entry at `key`, to change; a string stored inline is moved beside the other values
+    /// first (so that changes in place stay cheap).
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let h = self.hash(key);
+        if let Ok(slot) = self.strs.find_entry(h, |b| b.key() == key) {
+            let (blob, _) = slot.remove();
+            return Some(
+                self.rest
+                    .entry(Box::from(key))
+                    .insert(blob.into_entry())
+                    .into_mut(),
+            );
+        }
+        self.rest.get_mut(key)
+    }
+
+    /// The entry at `key`, made by `make` when there is none (see [`Db::get_mut`]).
+    pub fn get_or_insert_with(&mut self, key: &[u8], make: impl FnOnce() -> Entry) -> &mut Entry {
+        if self.contains_key(key) {
+            return self.get_mut(key).expect("present");
+        }
+        self.rest.entry(Box::from(key)).or_insert_with(make)
+    }
+
+    /// Removes `key`, returning its entry.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let h = self.hash(key);
+        if let Ok(slot) = self.strs.find_entry(h, |b| b.key() == key) {
+            return Some(slot.remove().0.into_entry());
+        }
+        self.rest.remove(key)
+    }
+
+    /// Sets `key` to `entry`, replacing what it held.
+    pub fn insert(&mut self, key: &[u8], entry: Entry) {
+        match entry.value {
+            Value::Str(s) => self.put_str(key, &s, Some(entry.expire_ms)),
+            value => {
+                let h = self.hash(key);
+                if let Ok(slot) = self.strs.find_entry(h, |b| b.key() == key) {
+                    slot.remove();
+                }
+                self.rest.insert(
+                    Box::from(key),
+                    Entry {
+                        value,
+                        expire_ms: entry.expire_ms,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Sets `key` to the string `value` with the expiry `expire` (`None`: keep the key's).
+    pub fn put_str(&mut self, key: &[u8], value: &[u8], expire: Option<Option<i64>>) {
+        let h = self.hash(key);
+        if let Ok(mut slot) = self.strs.find_entry(h, |b| b.key() == key) {
+            slot.get_mut()
+                .set(value, expire.flatten(), expire.is_none());
+            return;
+        }
+        let mut expire_ms = expire.flatten();
+        if !self.rest.is_empty() {
+            if let Some(e) = self.rest.get_mut(key) {
+                if let Value::Str(s) = &mut e.value {
+                    s.clear();
+                    s.extend_from_slice(value);
+                    if let Some(t) = expire {
+                        e.expire_ms = t;
+                    }
+                    return;
+                }
+                let old = self.rest.remove(key).expect("present");
+                if expire.is_none() {
+                    expire_ms = old.expire_ms;
+                }
+            }
+        }
+        let state = &self.state;
+        match self
+            .strs
+            .entry(h, |b| b.key() == key, |b| state.hash_one(b.key()))
+        {
+            Slot::Vacant(v) => {
+                v.insert(Blob::new(key, value, expire_ms));
+            }
+            Slot::Occupied(_) => unreachable!("looked up above"),
+        }
+    }
+
+    /// The expiry of `key`: `None` when there is no such key.
+    pub fn expire_ms(&self, key: &[u8]) -> Option<Option<i64>> {
+        self.get(key).map(|f| f.expire_ms())
+    }
+
+    /// Sets the expiry of `key`; false when there is no such key.
+    pub fn set_expire(&mut self, key: &[u8], expire_ms: Option<i64>) -> bool {
+        let h = self.hash(key);
+        if let Ok(mut slot) = self.strs.find_entry(h, |b| b.key() == key) {
+            let b = slot.get_mut();
+            if b.expire_ms() != expire_ms {
+                *b = Blob::new(b.key(), b.value(), expire_ms);
+            }
+            return true;
+        }
+        match self.rest.get_mut(key) {
+            Some(e) => {
+                e.expire_ms = expire_ms;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Every key and its entry, taken out.
+    pub fn into_entries(self) -> impl Iterator<Item = (Vec<u8>, Entry)> {
+        self.strs
+            .into_iter()
+            .map(|b| (b.key().to_vec(), b.into_entry()))
+            .chain(self.rest.into_iter().map(|(k, e)| (k.into_vec(), e)))
+    }
+
+    /// Every key and its value, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], Found<'_>)> {
+        self.strs
+            .iter()
+            .map(|b| {
+                (
+                    b.key(),
+                    Found::Str {
+                        value: b.value(),
+                        expire_ms: b.expire_ms(),
+                    },
+                )
+            })
+            .chain(self.rest.iter().map(|(k, e)| (&k[..], Found::Entry(e))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[u8], t: Option<i64>) -> Entry {
+        Entry {
+            value: Value::Str(v.to_vec()),
+            expire_ms: t,
+        }
+    }
+
+    #[test]
+    fn strings_inline_and_moved() {
+        let mut db = Db::default();
+        let long_key = vec![b'k'; 300];
+        for key in [&b"a"[..], &long_key] {
+            db.put_str(key, b"one", Some(None));
+            assert_eq!(db.get(key).unwrap().str(), Some(&b"one"[..]));
+            db.put_str(key, b"two", Some(Some(5)));
+            assert_eq!(db.get(key).unwrap().expire_ms(), Some(5));
+            db.put_str(key, b"three", None);
+            assert_eq!(db.get(key).unwrap().to_entry(), s(b"three", Some(5)));
+            assert!(db.set_expire(key, None));
+            assert_eq!(db.get(key).unwrap().to_entry(), s(b"three", None));
+            // Changed in place: moved to the other table, same key and value.
+            db.get_mut(key).unwrap().expire_ms = Some(9);
+            assert_eq!(db.get(key).unwrap().to_entry(), s(b"three", Some(9)));
+            db.put_str(key, b"four", None);
+            assert_eq!(db.get(key).unwrap().to_entry(), s(b"four", Some(9)));
+            assert_eq!(db.len(), 1);
+            assert_eq!(db.remove(key), Some(s(b"four", Some(9))));
+            assert!(db.is_empty());
+        }
+    }
+
+    #[test]
+    fn types_replace_each_other() {
+        let mut db = Db::default();
+        db.put_str(b"k", b"v", Some(Some(7)));
+        let list = Entry {
+            value: Value::List(Box::default()),
+            expire_ms: None,
+        };
+        db.insert(b"k", list.clone());
+        assert_eq!(db.len(), 1);
+        assert_eq!(db.get(b"k").unwrap().type_name(), "list");
+        db.put_str(b"k", b"w", None);
+        assert_eq!(db.len(), 1);
+        assert_eq!(db.get(b"k").unwrap().to_entry(), s(b"w", None));
+        db.insert(b"k", s(b"x", Some(1)));
+        assert_eq!(db.iter().count(), 1);
+        assert_eq!(db.expire_ms(b"k"), Some(Some(1)));
+        assert_eq!(db.expire_ms(b"nope"), None);
+    }
+}
