@@ -15,6 +15,7 @@
 //! A command outside that set is an [`Error::Unknown`], never silently skipped.
 
 mod apply;
+pub mod hll;
 mod load;
 mod more;
 mod write;
