@@ -23,6 +23,9 @@
 
 use crate::Error;
 
+#[cfg(test)]
+mod tests;
+
 /// The default of the server setting `hll-sparse-max-bytes`: a sparse value may not grow past
 /// this many bytes (header included); a change that would make it longer turns it dense.
 pub const SPARSE_MAX_BYTES: usize = 3000;
