@@ -18,6 +18,10 @@
 //! `hll-sparse-max-bytes` (default 3000) decides when a sparse value becomes dense: the
 //! `*_with_sparse_max` functions take it; the others use the default.
 //!
+//! A sparse value is corrupt when its opcodes do not cover exactly 16384 registers; one that
+//! adds up past 2^31 registers is refused like any other, as patched servers do (Redis 7.0.15
+//! overflows a counter there, CVE-2025-32023).
+//!
 //! The cardinality estimate is Ertl's improved estimator in the server's floating-point
 //! operation order, as x86-64 builds of the server evaluate it (no fused multiply-add).
 
@@ -107,7 +111,8 @@ pub fn pfadd_with_sparse_max(
 /// destination (including the cached cardinality bytes) is kept and the cache is marked stale.
 /// Redis 7.0 and Valkey 8.1 follow the same rules.
 ///
-/// Errors: [`Error::WrongType`] when an input is not a HyperLogLog or is a corrupt sparse one.
+/// Errors: [`Error::WrongType`] when an input is not a HyperLogLog or is a corrupt sparse one;
+/// [`Error::Unknown`] as for [`pfadd`].
 pub fn pfmerge(dest: Option<&[u8]>, sources: &[Option<&[u8]>]) -> Result<Vec<u8>, Error> {
     pfmerge_with_sparse_max(dest, sources, SPARSE_MAX_BYTES)
 }
