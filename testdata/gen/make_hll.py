@@ -13,11 +13,15 @@ makes the server log the command to the AOF), and the value of the key the step 
 with GET: its length, its encoding, and its bytes in base64 (sparse values up to FULL_MAX bytes
 and a few chosen dense ones), else their SHA-256.
 
-Arguments are JSON strings (ASCII), {"b64": ...} for other bytes, or {"range": [prefix, a, b]}
-for the elements prefix + str(i), a <= i < b.
-
-Elements that land on a chosen register with a chosen value are built by inverting
-MurmurHash64A (seed 0xadc83b19) on 8-byte inputs; each is checked against the forward hash.
+Arguments are JSON strings (ASCII), or objects:
+    {"b64": ...}                 other bytes;
+    {"range": [prefix, a, b]}    the elements prefix + str(i), a <= i < b;
+    {"reg": [index, value, salt]}  the 8-byte element that raises register `index` to `value`
+                                 (1..=51), made by inverting MurmurHash64A (seed 0xadc83b19) on
+                                 the hash index | 1 << (13 + value) | salt << (14 + value)
+                                 (just `index` for 51), checked against the forward hash;
+    {"dense": {seed, choices, card, stale, len}}  a dense value whose register i is
+                                 choices[i-th splitmix64 output from seed % len(choices)].
 """
 import argparse
 import base64
@@ -34,7 +38,7 @@ import servers  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.path.join(ROOT, "testdata", "keyspace", "hll.json")
-FULL_MAX = 1200  # sparse values up to this length are stored whole
+FULL_MAX = 1000  # sparse values up to this length are stored whole
 MASK = (1 << 64) - 1
 M = 0xC6A4A7935BD1E995
 MINV = pow(M, -1, 1 << 64)
@@ -88,8 +92,8 @@ def invert8(h):
     return k.to_bytes(8, "little")
 
 
-def elem(index, count, salt=0):
-    """An element that raises register `index` to `count` (1..=51)."""
+def elem_bytes(index, count, salt=0):
+    """The 8 bytes of an element that raises register `index` to `count` (1..=51)."""
     if count == 51:
         h = index
     else:
@@ -97,6 +101,12 @@ def elem(index, count, salt=0):
     e = invert8(h)
     assert pattern(e) == (index, count), (index, count, pattern(e))
     return e
+
+
+def elem(index, count, salt=0):
+    """That element as an argument: {"reg": [index, count, salt]} in the JSON file."""
+    elem_bytes(index, count, salt)
+    return {"reg": [index, count, salt]}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -147,6 +157,8 @@ def expand(args):
             out.extend(f"{prefix}{i}".encode() for i in range(lo, hi))
         elif isinstance(a, dict) and "dense" in a:
             out.append(dense_from_spec(a["dense"]))
+        elif isinstance(a, dict) and "reg" in a:
+            out.append(elem_bytes(*a["reg"]))
         elif isinstance(a, str):
             out.append(a.encode())
         else:
@@ -230,6 +242,7 @@ class Case:
 
 def try_add(case, key, element):
     """Length and encoding byte `key` would have after PFADD of `element` (on a copy)."""
+    element = expand([element])[0]
     c = case.c
     c.execute_command("DEL", "__try")
     c.execute_command("COPY", key, "__try")
@@ -471,6 +484,16 @@ def case_crafted(k):
     k.run("c10", "PFADD", "c10", "a", note="header only")
     k.run("c10", "PFADD", "c10", elem(3, 45))
     k.run("c10", "PFADD", "c10")
+    # Non-canonical runs where the merge after a split reaches the fifth opcode it scans:
+    # x x | y y y | y | y y | zeros, then register 3 raised: y z y, then y+y and y+y merged.
+    tail = bytes([0x7F, 0xF7])  # XZERO 16376
+    k.run("c12", "SET", "c12", hll_bytes(1, body=bytes([0x81, 0x86, 0x84, 0x85]) + tail))
+    k.run("c12", "PFADD", "c12", elem(3, 5), note="fifth opcode scanned merges")
+    k.run("c13", "SET", "c13", hll_bytes(1, body=bytes([0x01, 0x86, 0x84, 0x85]) + tail))
+    k.run("c13", "PFADD", "c13", elem(3, 5), note="a ZERO first, fifth opcode merges")
+    k.run("c14", "SET", "c14", hll_bytes(1, body=bytes([0x80] * 6) + bytes([0x7F, 0xF9])))
+    k.run("c14", "PFADD", "c14", elem(1, 1, salt=1), note="no change: nothing merged")
+    k.run("c14", "PFADD", "c14", elem(0, 2), note="VAL 1 raised in place, then merges")
     # The last opcode is half an XZERO: its second byte is the terminator (zero), so the
     # opcodes cover 64*3 + 63 + 16129 = 16384 registers.
     trunc = bytes([63, 63, 63, 62, 0x7F])

@@ -263,6 +263,14 @@ fn expand_args(cmd: &[Json]) -> Vec<Vec<u8>> {
             Json::Str(s) => out.push(s.as_bytes().to_vec()),
             Json::Obj(_) if a.get("b64").is_some() => out.push(base64(a.field("b64").str())),
             Json::Obj(_) if a.get("dense").is_some() => out.push(dense_from_spec(a.field("dense"))),
+            Json::Obj(_) if a.get("reg").is_some() => {
+                let r = a.field("reg").arr();
+                out.push(elem_for(
+                    r[0].int() as usize,
+                    r[1].int() as u8,
+                    r[2].int() as u64,
+                ));
+            }
             Json::Obj(_) if a.get("range").is_some() => {
                 let r = a.field("range").arr();
                 let prefix = r[0].str();
@@ -575,7 +583,7 @@ fn hll_corrupt_values_do_not_panic() {
             }
         }
         let e = rng.bytes();
-        let high = elem_for(rng.next() as usize % REGISTERS, 40);
+        let high = elem_for(rng.next() as usize % REGISTERS, 40, rng.next());
         let _ = pfadd(Some(&v), &[&e, &high]);
         let _ = pfadd_with_sparse_max(Some(&v), &[&e], 0);
         let _ = pfmerge(Some(&v), &[Some(&sparse), Some(&v)]);
@@ -585,9 +593,10 @@ fn hll_corrupt_values_do_not_panic() {
     }
 }
 
-/// An 8-byte element that raises register `index` to `count` (1..=50), found by inverting
-/// MurmurHash64A.
-fn elem_for(index: usize, count: u8) -> Vec<u8> {
+/// The 8-byte element whose hash is `index | 1 << (13 + count) | salt << (14 + count)` (just
+/// `index` for 51), so that it raises register `index` to `count` (1..=51): MurmurHash64A
+/// inverted.
+fn elem_for(index: usize, count: u8, salt: u64) -> Vec<u8> {
     const M: u64 = 0xc6a4_a793_5bd1_e995;
     let mut minv: u64 = 1;
     for _ in 0..7 {
@@ -595,7 +604,12 @@ fn elem_for(index: usize, count: u8) -> Vec<u8> {
     }
     // Undoes `h ^= h >> 47; h *= M` (an xorshift by 47 undoes itself).
     let unmix = |h: u64| (h ^ (h >> 47)).wrapping_mul(minv);
-    let hash = index as u64 | 1 << (13 + u32::from(count));
+    let hash = if count == 51 {
+        index as u64
+    } else {
+        let c = u32::from(count);
+        index as u64 | 1 << (13 + c) | salt.checked_shl(14 + c).unwrap_or(0)
+    };
     // The finalisation undone, then the block mixed into the seeded state.
     let mixed_block = unmix(unmix(hash)) ^ (0xadc8_3b19 ^ 8u64.wrapping_mul(M));
     let k = unmix(mixed_block.wrapping_mul(minv));
