@@ -16,6 +16,7 @@
 
 mod apply;
 mod db;
+pub mod hll;
 mod load;
 mod more;
 mod write;
