@@ -7,7 +7,8 @@ The commands are those `aof-to-rdb` applies and those the server logs in such a 
 (INCRBYFLOAT as SET ... KEEPTTL, SPOP as SREM, GETEX as PEXPIREAT/PERSIST, expiries as
 PEXPIREAT, XADD * with its id): strings, keys and databases (with TTLs short enough to fire
 during the run, which the server logs as DEL), lists, sets, sorted sets, hashes, streams with
-consumer groups, MULTI/EXEC. Errors the server answers (WRONGTYPE and the like) are part of
+consumer groups, HyperLogLogs (sparse and dense), ZRANGESTORE, scripts (logged as their effects
+in MULTI/EXEC), SWAPDB and FLUSHDB, MULTI/EXEC. Errors the server answers (WRONGTYPE and the like) are part of
 the workload: the server does not log them.
 
 Usage: python3 testdata/gen/random_aof.py SERVER SEED COMMANDS OUTDIR [PREAMBLE]
@@ -29,7 +30,7 @@ from redis.exceptions import ResponseError  # noqa: E402
 
 
 def key(rng, kind):
-    return f"{kind}:{rng.randrange(12)}"
+    return f"{kind}:{rng.randrange(4 if kind == 'hll' else 12)}"
 
 
 def member(rng):
@@ -51,7 +52,7 @@ def score(rng):
 
 
 def command(rng):
-    s, l, st, z, h, x = (key(rng, k) for k in "s l set z h x".split())
+    s, l, st, z, h, x, hll = (key(rng, k) for k in "s l set z h x hll".split())
     pick = rng.randrange(1000)
     choices = [
         lambda: ["SET", s, member(rng)],
@@ -146,6 +147,23 @@ def command(rng):
         lambda: ["SPOP", st, str(rng.randrange(1, 4))],
         lambda: ["BLPOP", l, key(rng, "l"), "0.01"],
         lambda: ["BZPOPMIN", z, "0.01"],
+        # HyperLogLogs: small ones stay sparse, a few large adds make them dense; PFCOUNT of
+        # one key is logged when it refreshes the cached cardinality.
+        lambda: ["PFADD", hll, *[member(rng) for _ in range(rng.randrange(0, 8))]],
+        lambda: ["PFADD", hll, *[f"e{rng.randrange(10**6)}" for _ in range(rng.randrange(200, 900))]],
+        lambda: ["PFMERGE", hll, "hll:" + str(rng.randrange(4)), "hll:" + str(rng.randrange(4))],
+        lambda: ["PFCOUNT", hll],
+        lambda: ["ZRANGESTORE", key(rng, "z"), z, str(rng.randrange(-4, 3)), str(rng.randrange(-3, 6)), *rng.choice([[], ["REV"]])],
+        lambda: ["ZRANGESTORE", key(rng, "z"), z, *rng.choice([["-inf", "+inf"], ["(-5", "10"], ["0", "(50"]]), "BYSCORE",
+                 *rng.choice([[], ["LIMIT", str(rng.randrange(-1, 3)), str(rng.randrange(-1, 4))]])],
+        lambda: ["ZRANGESTORE", key(rng, "z"), z, "+inf", "-inf", "BYSCORE", "REV"],
+        lambda: ["ZRANGESTORE", "lex:" + str(rng.randrange(3)), "lex:" + str(rng.randrange(3)),
+                 *rng.choice([["-", "+"], ["[m1", "(m3"], ["(m30", "[m1"]]), "BYLEX", *rng.choice([[], ["REV"]])],
+        # A script: the server logs its effects inside MULTI/EXEC.
+        lambda: ["EVAL", "redis.call('SET', KEYS[1], ARGV[1]) redis.call('RPUSH', KEYS[2], ARGV[1]) "
+                 "redis.call('INCRBY', KEYS[3], 2) return 1", "3", s, l, "n:" + str(rng.randrange(4)), member(rng)],
+        lambda: ["SWAPDB", str(rng.randrange(3)), str(rng.randrange(3))] if rng.random() < 0.3 else ["SET", s, member(rng)],
+        lambda: ["FLUSHDB"] if rng.random() < 0.05 else ["DEL", s],
     ]
     choice = choices[pick % len(choices)]
     return choice if choice == "restore" else choice()

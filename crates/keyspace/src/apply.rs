@@ -697,6 +697,8 @@ impl Keyspace {
             b"BITFIELD" => self.bitfield(a)?,
             b"ZUNIONSTORE" | b"ZINTERSTORE" | b"ZDIFFSTORE" => self.zstore(name, a)?,
             b"RESTORE" => self.restore(a)?,
+            b"ZRANGESTORE" => self.zrangestore(a)?,
+            b"PFADD" | b"PFMERGE" | b"PFCOUNT" | b"PFDEBUG" => self.hyperloglog(name, a)?,
             b"ZREM" => {
                 arity(a, 3)?;
                 if let Some(z) = existing!(self, a[1], ZSet, "ZREM") {
@@ -833,6 +835,96 @@ impl Keyspace {
             b"FUNCTION" => self.function(a)?,
             b"PING" | b"PUBLISH" => {}
             _ => return Err(Error::Unknown(text(name))),
+        }
+        Ok(())
+    }
+
+    /// ZRANGESTORE dst src min max [BYSCORE | BYLEX] [REV] [LIMIT offset count]: the
+    /// range is stored at dst (without a TTL), or dst deleted when it is empty.
+    fn zrangestore(&mut self, a: &[&[u8]]) -> Result<(), Error> {
+        arity(a, 5)?;
+        let (mut by_score, mut by_lex, mut rev) = (false, false, false);
+        let mut limit: Option<(i64, i64)> = None;
+        let mut i = 5;
+        while i < a.len() {
+            match a[i].to_ascii_uppercase().as_slice() {
+                b"BYSCORE" => by_score = true,
+                b"BYLEX" => by_lex = true,
+                b"REV" => rev = true,
+                b"LIMIT" if i + 2 < a.len() => {
+                    limit = Some((int(a[i + 1])?, int(a[i + 2])?));
+                    i += 2;
+                }
+                _ => return Err(Error::Syntax(format!("ZRANGESTORE option {}", text(a[i])))),
+            }
+            i += 1;
+        }
+        if (by_score && by_lex) || (limit.is_some() && !by_score && !by_lex) {
+            return Err(Error::Syntax("ZRANGESTORE options".into()));
+        }
+        let mut order = match existing!(self, a[2], ZSet, "ZRANGESTORE") {
+            Some(z) => sorted(z),
+            None => Vec::new(),
+        };
+        // With REV, the range is given from its high end.
+        let (lo, hi) = if rev && (by_score || by_lex) {
+            (a[4], a[3])
+        } else {
+            (a[3], a[4])
+        };
+        if by_score {
+            let (lo, hi) = (score_bound(lo)?, score_bound(hi)?);
+            order.retain(|(_, s)| lo.below(*s) && hi.above(*s));
+        } else if by_lex {
+            let (lo, hi) = (lex_bound(lo)?, lex_bound(hi)?);
+            order.retain(|(m, _)| lex_ge(m, &lo) && lex_le(m, &hi));
+        }
+        if rev {
+            order.reverse();
+        }
+        let picked: Vec<(Vec<u8>, f64)> = if by_score || by_lex {
+            match limit {
+                // A negative offset selects nothing; a negative count, everything after it.
+                Some((off, _)) if off < 0 => Vec::new(),
+                Some((off, count)) => {
+                    let it = order.into_iter().skip(off as usize);
+                    if count < 0 {
+                        it.collect()
+                    } else {
+                        it.take(count as usize).collect()
+                    }
+                }
+                None => order,
+            }
+        } else {
+            let n = order.len() as i64;
+            let (mut s, mut e) = (int(lo)?, int(hi)?);
+            if s < 0 {
+                s += n;
+            }
+            if e < 0 {
+                e += n;
+            }
+            s = s.max(0);
+            if s > e || s >= n {
+                Vec::new()
+            } else {
+                let e = e.min(n - 1);
+                order.drain(s as usize..=e as usize).collect()
+            }
+        };
+        let db = self.db_mut();
+        if picked.is_empty() {
+            db.remove(a[1]);
+        } else {
+            let z: HashMap<Vec<u8>, f64> = picked.into_iter().collect();
+            db.insert(
+                a[1],
+                Entry {
+                    value: Value::ZSet(Box::new(z)),
+                    expire_ms: None,
+                },
+            );
         }
         Ok(())
     }
@@ -1130,7 +1222,12 @@ fn group_start(s: &Stream, arg: &[u8]) -> Result<StreamId, Error> {
 /// Members by (score, member), as the server orders a sorted set.
 fn sorted(z: &HashMap<Vec<u8>, f64>) -> Vec<(Vec<u8>, f64)> {
     let mut v: Vec<(Vec<u8>, f64)> = z.iter().map(|(m, s)| (m.clone(), *s)).collect();
-    v.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    // -0 and 0 are equal scores (the members decide), as in the server.
+    v.sort_by(|a, b| {
+        a.1.partial_cmp(&b.1)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| a.0.cmp(&b.0))
+    });
     v
 }
 

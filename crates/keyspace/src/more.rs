@@ -414,4 +414,58 @@ impl Keyspace {
         self.db_mut().insert(a[1], entry);
         Ok(())
     }
+
+    /// PFADD, PFMERGE, PFCOUNT (logged when it refreshes the cached cardinality of one key)
+    /// and PFDEBUG TODENSE/GETREG (logged when they convert the value to dense): the value
+    /// changes as the server changes it, byte for byte; the key keeps its TTL.
+    pub(crate) fn hyperloglog(&mut self, name: &[u8], a: &[&[u8]]) -> Result<(), Error> {
+        let wrong = |e: Error| match e {
+            Error::WrongType(m) => Error::WrongType(format!("{}: {m}", text(name))),
+            other => other,
+        };
+        let (key, new) = match name {
+            b"PFADD" => {
+                if a.len() < 2 {
+                    return Err(Error::Syntax("PFADD key [element ...]".into()));
+                }
+                let cur = self.string_value(a[1], "PFADD")?;
+                (a[1], Some(crate::hll::pfadd(cur, &a[2..]).map_err(wrong)?))
+            }
+            b"PFMERGE" => {
+                if a.len() < 2 {
+                    return Err(Error::Syntax("PFMERGE destkey [sourcekey ...]".into()));
+                }
+                let mut sources = Vec::with_capacity(a.len() - 2);
+                for k in &a[2..] {
+                    sources.push(self.string_value(k, "PFMERGE")?);
+                }
+                let dest = self.string_value(a[1], "PFMERGE")?;
+                let merged = crate::hll::pfmerge(dest, &sources).map_err(wrong)?;
+                (a[1], Some(merged))
+            }
+            // With several keys, or on a missing key, PFCOUNT changes nothing.
+            b"PFCOUNT" if a.len() == 2 => match self.string_value(a[1], "PFCOUNT")? {
+                Some(v) => (a[1], crate::hll::pfcount_cache(v).map_err(wrong)?),
+                None => return Ok(()),
+            },
+            b"PFCOUNT" => return Ok(()),
+            _ => {
+                if a.len() < 3 {
+                    return Err(Error::Syntax("PFDEBUG subcommand key".into()));
+                }
+                match a[1].to_ascii_uppercase().as_slice() {
+                    b"TODENSE" | b"GETREG" => match self.string_value(a[2], "PFDEBUG")? {
+                        Some(v) => (a[2], crate::hll::pfdebug_todense(v).map_err(wrong)?),
+                        None => return Err(Error::Syntax("PFDEBUG on a missing key".into())),
+                    },
+                    // ENCODING, DECODE and the like only read.
+                    _ => return Ok(()),
+                }
+            }
+        };
+        if let Some(v) = new {
+            self.db_mut().put_str(key, &v, None);
+        }
+        Ok(())
+    }
 }
