@@ -17,6 +17,7 @@
 mod apply;
 mod load;
 mod more;
+pub mod sort;
 mod write;
 
 pub use load::{Loader, Unsupported};
