@@ -15,6 +15,7 @@
 //! A command outside that set is an [`Error::Unknown`], never silently skipped.
 
 mod apply;
+pub mod geo;
 mod load;
 mod more;
 pub mod sort;
