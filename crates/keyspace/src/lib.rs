@@ -16,9 +16,11 @@
 
 mod apply;
 mod db;
+pub mod geo;
 pub mod hll;
 mod load;
 mod more;
+pub mod sort;
 mod write;
 
 pub use db::{Db, Found};
