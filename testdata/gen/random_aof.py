@@ -7,7 +7,7 @@ The commands are those `aof-to-rdb` applies and those the server logs in such a 
 (INCRBYFLOAT as SET ... KEEPTTL, SPOP as SREM, GETEX as PEXPIREAT/PERSIST, expiries as
 PEXPIREAT, XADD * with its id): strings, keys and databases (with TTLs short enough to fire
 during the run, which the server logs as DEL), lists, sets, sorted sets, hashes, streams with
-consumer groups, HyperLogLogs (sparse and dense), ZRANGESTORE, scripts (logged as their effects
+consumer groups, HyperLogLogs (sparse and dense), ZRANGESTORE, GEO*STORE, SORT ... STORE, scripts (logged as their effects
 in MULTI/EXEC), SWAPDB and FLUSHDB, MULTI/EXEC. Errors the server answers (WRONGTYPE and the like) are part of
 the workload: the server does not log them.
 
@@ -164,6 +164,22 @@ def command(rng):
                  "redis.call('INCRBY', KEYS[3], 2) return 1", "3", s, l, "n:" + str(rng.randrange(4)), member(rng)],
         lambda: ["SWAPDB", str(rng.randrange(3)), str(rng.randrange(3))] if rng.random() < 0.3 else ["SET", s, member(rng)],
         lambda: ["FLUSHDB"] if rng.random() < 0.05 else ["DEL", s],
+        lambda: ["GEOSEARCHSTORE", "geo:" + str(rng.randrange(3)), "geo:" + str(rng.randrange(3)),
+                 *rng.choice([["FROMLONLAT", f"{rng.uniform(-180, 180):.4f}", f"{rng.uniform(-85, 85):.4f}"],
+                              ["FROMMEMBER", member(rng)]]),
+                 *rng.choice([["BYRADIUS", str(rng.randrange(100, 20000)), "km"],
+                              ["BYBOX", str(rng.randrange(100, 20000)), str(rng.randrange(100, 9000)), "mi"]]),
+                 rng.choice(["ASC", "DESC"]), *rng.choice([[], ["COUNT", str(rng.randrange(1, 4))], ["COUNT", "2", "ANY"]]),
+                 *rng.choice([[], ["STOREDIST"]])],
+        lambda: ["GEORADIUS", "geo:" + str(rng.randrange(3)), f"{rng.uniform(-180, 180):.4f}", f"{rng.uniform(-85, 85):.4f}",
+                 str(rng.randrange(500, 20000)), "km", rng.choice(["STORE", "STOREDIST"]), "geo:" + str(rng.randrange(3))],
+        lambda: ["GEORADIUSBYMEMBER", "geo:" + str(rng.randrange(3)), member(rng), str(rng.randrange(500, 20000)), "km",
+                 "STORE", "geo:" + str(rng.randrange(3))],
+        # SORT ... STORE: ALPHA on sets (members are unique, so no ties), BY and GET on lists.
+        lambda: ["SORT", st, "ALPHA", *rng.choice([[], ["DESC"], ["LIMIT", str(rng.randrange(-1, 3)), str(rng.randrange(-1, 5))]]),
+                 "STORE", key(rng, "l")],
+        lambda: ["SORT", l, *rng.choice([["ALPHA"], ["BY", "nosort"], ["BY", "s:*", "ALPHA"], ["BY", "h:*->count"]]),
+                 *rng.choice([[], ["GET", "#", "GET", "s:*"], ["GET", "h:*->m1"]]), "STORE", key(rng, "l")],
     ]
     choice = choices[pick % len(choices)]
     return choice if choice == "restore" else choice()

@@ -698,6 +698,8 @@ impl Keyspace {
             b"ZUNIONSTORE" | b"ZINTERSTORE" | b"ZDIFFSTORE" => self.zstore(name, a)?,
             b"RESTORE" => self.restore(a)?,
             b"ZRANGESTORE" => self.zrangestore(a)?,
+            b"GEOSEARCHSTORE" | b"GEORADIUS" | b"GEORADIUSBYMEMBER" => self.geo_store(a)?,
+            b"SORT" => self.sort_store(a)?,
             b"PFADD" | b"PFMERGE" | b"PFCOUNT" | b"PFDEBUG" => self.hyperloglog(name, a)?,
             b"ZREM" => {
                 arity(a, 3)?;
@@ -913,19 +915,7 @@ impl Keyspace {
                 order.drain(s as usize..=e as usize).collect()
             }
         };
-        let db = self.db_mut();
-        if picked.is_empty() {
-            db.remove(a[1]);
-        } else {
-            let z: HashMap<Vec<u8>, f64> = picked.into_iter().collect();
-            db.insert(
-                a[1],
-                Entry {
-                    value: Value::ZSet(Box::new(z)),
-                    expire_ms: None,
-                },
-            );
-        }
+        self.store_zset(a[1], picked);
         Ok(())
     }
 

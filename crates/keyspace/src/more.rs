@@ -326,18 +326,7 @@ impl Keyspace {
                 }
             }
         }
-        let db = self.db_mut();
-        if out.is_empty() {
-            db.remove(a[1]);
-        } else {
-            db.insert(
-                a[1],
-                Entry {
-                    value: Value::ZSet(Box::new(out)),
-                    expire_ms: None,
-                },
-            );
-        }
+        self.store_zset(a[1], out.into_iter().collect());
         Ok(())
     }
 
@@ -465,6 +454,97 @@ impl Keyspace {
         };
         if let Some(v) = new {
             self.db_mut().put_str(key, &v, None);
+        }
+        Ok(())
+    }
+
+    /// The value at `key` in the selected database, read without moving it.
+    fn found(&self, key: &[u8]) -> Option<crate::Found<'_>> {
+        self.dbs.get(&self.db)?.get(key)
+    }
+
+    /// Writes `members` as the sorted set at `dest` (without a TTL), or deletes `dest` when
+    /// there is none, as the *STORE commands do.
+    pub(crate) fn store_zset(&mut self, dest: &[u8], members: Vec<(Vec<u8>, f64)>) {
+        let db = self.db_mut();
+        if members.is_empty() {
+            db.remove(dest);
+        } else {
+            let z = Box::new(members.into_iter().collect());
+            db.insert(
+                dest,
+                Entry {
+                    value: Value::ZSet(z),
+                    expire_ms: None,
+                },
+            );
+        }
+    }
+
+    /// GEOSEARCHSTORE, and GEORADIUS / GEORADIUSBYMEMBER with STORE or STOREDIST.
+    pub(crate) fn geo_store(&mut self, a: &[&[u8]]) -> Result<(), Error> {
+        let src = crate::geo::geo_source_key(a)?;
+        let stored = match self.found(src) {
+            None => crate::geo::geo_store(a, None)?,
+            Some(f) => match f.value() {
+                Some(Value::ZSet(z)) => crate::geo::geo_store(a, Some(z))?,
+                _ => {
+                    return Err(Error::WrongType(format!(
+                        "{} on a {}",
+                        text(a[0]),
+                        f.type_name()
+                    )))
+                }
+            },
+        };
+        self.store_zset(&stored.dest, stored.members);
+        Ok(())
+    }
+
+    /// SORT ... STORE: the sorted list at the destination (deleted when empty). BY and GET
+    /// patterns read strings and hash fields of the selected database.
+    pub(crate) fn sort_store(&mut self, a: &[&[u8]]) -> Result<(), Error> {
+        use crate::sort::SortSource;
+        let src = crate::sort::sort_source_key(a)?;
+        let found = self.found(src);
+        let source = match found.map(|f| (f, f.value())) {
+            None => SortSource::Missing,
+            Some((_, Some(Value::List(l)))) => {
+                SortSource::List(l.iter().map(Vec::as_slice).collect())
+            }
+            Some((_, Some(Value::Set(s)))) => {
+                SortSource::Set(s.iter().map(Vec::as_slice).collect())
+            }
+            Some((_, Some(Value::ZSet(z)))) => {
+                SortSource::ZSet(z.iter().map(|(m, s)| (m.as_slice(), *s)).collect())
+            }
+            Some((f, _)) => return Err(Error::WrongType(format!("SORT on a {}", f.type_name()))),
+        };
+        let lookup = |key: &[u8], field: Option<&[u8]>| -> Option<Vec<u8>> {
+            let f = self.found(key)?;
+            match field {
+                None => f.str().map(<[u8]>::to_vec),
+                Some(field) => match f.value()? {
+                    Value::Hash(h) => h.get(field).map(|(v, _)| v.clone()),
+                    _ => None,
+                },
+            }
+        };
+        let Some((dest, list)) = crate::sort::sort_store(a, source, &lookup)? else {
+            return Ok(()); // no STORE: nothing changes
+        };
+        let db = self.db_mut();
+        if list.is_empty() {
+            db.remove(&dest);
+        } else {
+            let l = Box::new(list.into_iter().collect());
+            db.insert(
+                &dest,
+                Entry {
+                    value: Value::List(l),
+                    expire_ms: None,
+                },
+            );
         }
         Ok(())
     }

@@ -178,7 +178,8 @@ fn until_each_second_gives_that_seconds_dataset() {
 }
 
 /// Random workloads (testdata/gen/random_aof.py: 3,000 write commands of every family
-/// `aof-to-rdb` applies, TTLs that fire during the run, errors, transactions, a rewrite halfway)
+/// `aof-to-rdb` applies, TTLs that fire during the run, errors, transactions, scripts,
+/// HyperLogLogs sparse and dense, GEO*STORE, SORT ... STORE, SWAPDB, FLUSHDB, a rewrite halfway)
 /// run on Redis 7.0 and Valkey 8.1 with AOF on: the server loading its log and the server
 /// loading redkit's RDB of the same log hold the same keys, values and expiries, and the same
 /// `DEBUG DIGEST`. Consumers' seen times are left out: the server sets them when it loads the

@@ -31,14 +31,17 @@ says which). A command that cannot be applied stops the run with its file, offse
 arguments; --skip-unknown skips the unknown ones and counts them. A MULTI left open at the end
 of the log is not applied, as the server does not apply it.
 
-Applied today: strings (SET family, APPEND, SETRANGE, INCR family, SETBIT, BITOP, BITFIELD),
+Applied: strings (SET family, APPEND, SETRANGE, INCR family, SETBIT, BITOP, BITFIELD),
 keys and databases (SELECT, DEL, EXPIRE family, PERSIST, RENAME, MOVE, COPY, SWAPDB,
 FLUSHDB/FLUSHALL, RESTORE), lists, sets (with SINTERSTORE/SUNIONSTORE/SDIFFSTORE), sorted sets
-(ZADD, ZINCRBY, ZREM, ZPOPMIN/MAX, ZREMRANGEBYRANK/SCORE/LEX, ZUNIONSTORE/ZINTERSTORE/
-ZDIFFSTORE), hashes (HSET, HDEL, HINCRBY, HPEXPIREAT, HPERSIST), streams (XADD with explicit
-ids, XDEL, XSETID, XACK, XCLAIM, XGROUP), MULTI/EXEC, FUNCTION LOAD/DELETE/FLUSH. Not yet:
-ZRANGESTORE, GEO*STORE, HyperLogLog, SORT ... STORE, XTRIM and trimming XADD, module commands;
-they stop the run (or are skipped with --skip-unknown).
+(ZADD, ZINCRBY, ZREM, ZPOPMIN/MAX, ZREMRANGEBY*, ZUNIONSTORE/ZINTERSTORE/ZDIFFSTORE,
+ZRANGESTORE, GEOADD, GEOSEARCHSTORE, GEORADIUS[BYMEMBER] ... STORE), SORT ... STORE, hashes
+(HSET, HDEL, HINCRBY, HPEXPIREAT, HPERSIST), HyperLogLogs (PFADD, PFMERGE, PFCOUNT, byte for
+byte), streams (XADD with explicit ids, XDEL, XSETID, XACK, XCLAIM, XGROUP, exact XTRIM and
+MAXLEN/MINID), scripts' effects in MULTI/EXEC, FUNCTION LOAD/DELETE/FLUSH. Not applied:
+approximate stream trimming (~), INCRBYFLOAT/HINCRBYFLOAT (the server logs their results as
+SET/HSET), module commands, scripts in logs older than Redis 5 (EVAL logged as such); they stop
+the run (or are skipped with --skip-unknown).
 
 Exit status: 0 written, 1 a command could not be applied or the log is damaged (nothing
 written), 2 usage or I/O error.";
