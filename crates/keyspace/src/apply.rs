@@ -1372,6 +1372,16 @@ mod tests {
     #[test]
     fn unknown_commands_are_errors() {
         let mut ks = Keyspace::new();
-        assert!(ks.apply(&[b"PFADD".as_slice(), b"k", b"a"]).is_err());
+        for cmd in [
+            &[b"EVAL".as_slice(), b"return 1", b"0"][..],
+            &[b"MODULE.CMD".as_slice(), b"k"],
+            &[b"XTRIM".as_slice(), b"x", b"MAXLEN", b"~", b"10"],
+        ] {
+            assert!(
+                matches!(ks.apply(cmd), Err(crate::Error::Unknown(_))),
+                "{:?}",
+                ks.apply(cmd)
+            );
+        }
     }
 }
