@@ -104,31 +104,34 @@ pub fn run(args: Args) -> Result<i32> {
     let (tx, rx) = mpsc::sync_channel::<Batch>(2);
     let (back_tx, back_rx) = mpsc::channel::<Batch>();
     let outcome = std::thread::scope(|scope| -> Result<Option<i32>> {
-        let reader = scope.spawn(|| read_log(&files, args.until, tx, back_rx, bar.as_ref()));
+        let reader = std::thread::Builder::new()
+            .name("aof-reader".into())
+            .spawn_scoped(scope, || {
+                read_log(&files, args.until, tx, back_rx, bar.as_ref())
+            })
+            .context("cannot start a thread")?;
         let rx = rx; // dropped on an early return, which stops the reader
         for mut batch in rx.iter() {
-            let ops = std::mem::take(&mut batch.ops);
-            // Each command's key is looked up AHEAD commands before it is applied.
-            let touch = |ks: &Keyspace, op: Option<&Op>| {
-                if let Some(Op::Command { args: r, .. }) = op {
+            let mut ops = std::mem::take(&mut batch.ops);
+            // The keys of the batch are looked up first: their cache misses overlap, and the
+            // commands then find their entries in the cache.
+            for op in &ops {
+                if let Op::Command { args: r, .. } = op {
                     if r.len() >= 2 {
                         std::hint::black_box(ks.touch(batch.arg(r.start + 1)));
                     }
                 }
-            };
-            for op in ops.iter().take(AHEAD) {
-                touch(&ks, Some(op));
             }
-            let mut ops = ops.into_iter();
-            while let Some(op) = ops.next() {
-                touch(&ks, ops.as_slice().get(AHEAD - 1));
+            let mut argv: Vec<&[u8]> = Vec::new();
+            for op in ops.drain(..) {
                 match op {
                     Op::Command {
                         args: r,
                         offset,
                         file,
                     } => {
-                        let argv: Vec<&[u8]> = r.map(|i| batch.arg(i)).collect();
+                        argv.clear();
+                        argv.extend(r.map(|i| batch.arg(i)));
                         commands += 1;
                         let Err(e) = ks.apply(&argv) else { continue };
                         let what = format!(
@@ -166,6 +169,7 @@ pub fn run(args: Args) -> Result<i32> {
                     }
                 }
             }
+            batch.ops = ops;
             batch.data.clear();
             batch.args.clear();
             let _ = back_tx.send(batch);
@@ -289,10 +293,8 @@ enum Op {
 }
 
 /// A batch is handed over once it holds this many commands or bytes.
-const BATCH_OPS: usize = 4096;
+const BATCH_OPS: usize = 256;
 const BATCH_BYTES: usize = 4 << 20;
-/// How many commands ahead of the one applied a key is looked up.
-const AHEAD: usize = 32;
 
 /// Reads the log's files in order into batches sent to `tx` (reusing those sent back on
 /// `back`), stopping at the first #TS past `until`, and moves the progress bar.
