@@ -182,13 +182,14 @@ fn until_each_second_gives_that_seconds_dataset() {
 /// HyperLogLogs sparse and dense, GEO*STORE, SORT ... STORE, SWAPDB, FLUSHDB, a rewrite halfway)
 /// run on Redis 7.0 and Valkey 8.1 with AOF on: the server loading its log and the server
 /// loading redkit's RDB of the same log hold the same keys, values and expiries, and the same
-/// `DEBUG DIGEST`. Consumers' seen times are left out: the server sets them when it loads the
+/// `DEBUG DIGEST`; so do the directories `redkit rewrite` makes of the log (RDB and command
+/// bases). Consumers' seen times are left out: the server sets them when it loads the
 /// log.
 #[test]
 fn random_workloads_replay_as_the_server_loads_them() {
     let scratch = std::env::temp_dir().join(format!("redkit-a2r-random-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
-    let mut compared = 0;
+    let (mut compared, mut compared_rewrites) = (0, 0);
     for (server, version, preamble) in [("redis-7.0", "10", "yes"), ("valkey-8.1", "11", "no")] {
         for seed in 1..=3 {
             let dir = scratch.join(format!("{server}-{seed}"));
@@ -228,7 +229,43 @@ fn random_workloads_replay_as_the_server_loads_them() {
                 "{server} seed {seed}: {}",
                 String::from_utf8_lossy(&r.stderr)
             );
-            let theirs = load_many(server, "aof", std::slice::from_ref(&aof)).unwrap();
+            // The log rewritten offline, with both kinds of base, loads with the same digest.
+            let mut rewritten = Vec::new();
+            for base in ["rdb", "aof"] {
+                let rw = dir.join(format!("rewritten-{base}/appendonlydir"));
+                let r = redkit(&[
+                    "rewrite",
+                    aof.to_str().unwrap(),
+                    "-o",
+                    rw.to_str().unwrap(),
+                    "--base",
+                    base,
+                    "--rdb-version",
+                    version,
+                    "-q",
+                ]);
+                assert_eq!(
+                    r.status.code(),
+                    Some(0),
+                    "{server} seed {seed} rewrite --base {base}: {}",
+                    String::from_utf8_lossy(&r.stderr)
+                );
+                rewritten.push(rw);
+            }
+            let mut dirs = vec![aof.clone()];
+            dirs.extend(rewritten.iter().cloned());
+            let theirs = load_many(server, "aof", &dirs).unwrap();
+            for rw in &rewritten {
+                let got = &theirs[rw.to_str().unwrap()];
+                assert!(got.get("error").is_none(), "{}: {got:?}", rw.display());
+                assert_eq!(
+                    got["digest"],
+                    theirs[aof.to_str().unwrap()]["digest"],
+                    "{server} seed {seed}: DEBUG DIGEST of {}",
+                    rw.display()
+                );
+                compared_rewrites += 1;
+            }
             let ours = load_many(server, "rdb", std::slice::from_ref(&out)).unwrap();
             let (t, o) = (&theirs[aof.to_str().unwrap()], &ours[out.to_str().unwrap()]);
             assert!(
@@ -257,7 +294,7 @@ fn random_workloads_replay_as_the_server_loads_them() {
             compared += 1;
         }
     }
-    eprintln!("{compared} random workloads replayed, keys and digests equal");
+    eprintln!("{compared} random workloads replayed, keys and digests equal; {compared_rewrites} rewrites, digests equal");
     let _ = std::fs::remove_dir_all(&scratch);
 }
 
