@@ -3,6 +3,14 @@
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 
+/// The style of [`bytes_bar`] with a message after the counts (e.g. commands and keys).
+pub fn counted_style() -> ProgressStyle {
+    ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, {eta}) {msg}",
+    )
+    .expect("static template")
+}
+
 /// A byte progress bar on stderr, or `None` when stderr is not a terminal or `quiet` is set.
 pub fn bytes_bar(quiet: bool) -> Option<ProgressBar> {
     if quiet || !std::io::stderr().is_terminal() {

@@ -85,6 +85,7 @@ pub fn run(args: Args) -> Result<i32> {
         .sum();
     let bar = crate::progress::bytes_bar(args.quiet);
     if let Some(b) = &bar {
+        b.set_style(crate::progress::counted_style());
         b.set_length(total);
     }
     let mut ks = Keyspace::new();
@@ -168,6 +169,9 @@ pub fn run(args: Args) -> Result<i32> {
                         return Ok(Some(crate::exit::PROBLEMS));
                     }
                 }
+            }
+            if let Some(b) = &bar {
+                b.set_message(format!("{commands} commands, {} keys", ks.len()));
             }
             batch.ops = ops;
             batch.data.clear();
