@@ -1,8 +1,8 @@
 //! The semantics of each write command.
 
-use crate::{Entry, Error, Group, Keyspace, Stream, Value};
+use crate::{Entry, Error, Group, Keyspace, Map, Set, Stream, Value};
 use rdb_parse::StreamId;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 
 pub(crate) fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -525,7 +525,7 @@ impl Keyspace {
             // ----- sets -----
             b"SADD" => {
                 arity(a, 3)?;
-                let s = typed!(self, a[1], Set, HashSet::new(), "SADD");
+                let s = typed!(self, a[1], Set, Set::default(), "SADD");
                 for m in &a[2..] {
                     s.insert(m.to_vec());
                 }
@@ -547,7 +547,7 @@ impl Keyspace {
                 };
                 self.drop_if_empty(a[1]);
                 if moved {
-                    typed!(self, a[2], Set, HashSet::new(), "SMOVE").insert(a[3].to_vec());
+                    typed!(self, a[2], Set, Set::default(), "SMOVE").insert(a[3].to_vec());
                 }
             }
             // ----- sorted sets -----
@@ -575,7 +575,7 @@ impl Keyspace {
                 if pairs.is_empty() || pairs.len() % 2 != 0 {
                     return Err(Error::Syntax("ZADD pairs".into()));
                 }
-                let z = typed!(self, a[1], ZSet, HashMap::new(), "ZADD");
+                let z = typed!(self, a[1], ZSet, Map::default(), "ZADD");
                 for p in pairs.chunks(2) {
                     let s = float(p[0])?;
                     match z.get(p[1]).copied() {
@@ -598,7 +598,7 @@ impl Keyspace {
             b"ZINCRBY" => {
                 arity(a, 4)?;
                 let by = float(a[2])?;
-                let z = typed!(self, a[1], ZSet, HashMap::new(), "ZINCRBY");
+                let z = typed!(self, a[1], ZSet, Map::default(), "ZINCRBY");
                 let v = z.get(a[3]).copied().unwrap_or(0.0) + by;
                 if v.is_nan() {
                     return Err(Error::Syntax("ZINCRBY to NaN".into()));
@@ -658,7 +658,7 @@ impl Keyspace {
             }
             b"SINTERSTORE" | b"SUNIONSTORE" | b"SDIFFSTORE" => {
                 arity(a, 3)?;
-                let mut sets: Vec<HashSet<Vec<u8>>> = Vec::new();
+                let mut sets: Vec<Set<Vec<u8>>> = Vec::new();
                 for k in &a[2..] {
                     sets.push(
                         existing!(self, *k, Set, "S*STORE")
@@ -668,7 +668,7 @@ impl Keyspace {
                 }
                 let mut it = sets.into_iter();
                 let first = it.next().unwrap_or_default();
-                let result: HashSet<Vec<u8>> = match name {
+                let result: Set<Vec<u8>> = match name {
                     b"SINTERSTORE" => {
                         it.fold(first, |acc, s| acc.intersection(&s).cloned().collect())
                     }
@@ -716,14 +716,14 @@ impl Keyspace {
                 if a.len() % 2 != 0 {
                     return Err(Error::Syntax("HSET pairs".into()));
                 }
-                let h = typed!(self, a[1], Hash, HashMap::new(), "HSET");
+                let h = typed!(self, a[1], Hash, Map::default(), "HSET");
                 for p in a[2..].chunks(2) {
                     h.insert(p[0].to_vec(), (p[1].to_vec(), None));
                 }
             }
             b"HSETNX" => {
                 arity(a, 4)?;
-                let h = typed!(self, a[1], Hash, HashMap::new(), "HSETNX");
+                let h = typed!(self, a[1], Hash, Map::default(), "HSETNX");
                 h.entry(a[2].to_vec()).or_insert((a[3].to_vec(), None));
             }
             b"HDEL" => {
@@ -737,7 +737,7 @@ impl Keyspace {
             }
             b"HINCRBY" => {
                 arity(a, 4)?;
-                let h = typed!(self, a[1], Hash, HashMap::new(), "HINCRBY");
+                let h = typed!(self, a[1], Hash, Map::default(), "HINCRBY");
                 let slot = h.entry(a[2].to_vec()).or_insert((b"0".to_vec(), None));
                 let n = int(&slot.0)?
                     .checked_add(int(a[3])?)
@@ -1218,7 +1218,7 @@ fn group_start(s: &Stream, arg: &[u8]) -> Result<StreamId, Error> {
 }
 
 /// Members by (score, member), as the server orders a sorted set.
-fn sorted(z: &HashMap<Vec<u8>, f64>) -> Vec<(Vec<u8>, f64)> {
+fn sorted(z: &Map<Vec<u8>, f64>) -> Vec<(Vec<u8>, f64)> {
     let mut v: Vec<(Vec<u8>, f64)> = z.iter().map(|(m, s)| (m.clone(), *s)).collect();
     // -0 and 0 are equal scores (the members decide), as in the server.
     v.sort_by(|a, b| {

@@ -5,9 +5,10 @@
 //! that commands change in place, such as APPEND's and SETBIT's, which then grow without being
 //! copied every time) are [`Entry`] values in a second table. A key is in at most one of them.
 
+use crate::FixedHasher;
 use crate::{Entry, Value};
 use hashbrown::hash_table::Entry as Slot;
-use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
+use hashbrown::{HashMap, HashTable};
 use std::hash::BuildHasher;
 
 /// Flag: an expiry (8 bytes, little-endian unix ms) follows the flags byte.
@@ -159,9 +160,9 @@ impl<'a> Found<'a> {
 /// The keys of one database.
 #[derive(Default)]
 pub struct Db {
-    state: DefaultHashBuilder,
+    state: FixedHasher,
     strs: HashTable<Blob>,
-    rest: HashMap<Box<[u8]>, Entry>,
+    rest: HashMap<Box<[u8]>, Entry, FixedHasher>,
 }
 
 impl std::fmt::Debug for Db {

@@ -113,7 +113,7 @@ pub fn geo_source_key<'a>(argv: &[&'a [u8]]) -> Result<&'a [u8], Error> {
 /// 8.1 ([`GeoMath::Current`]); see [`geo_store_with`].
 pub fn geo_store(
     argv: &[&[u8]],
-    source: Option<&HashMap<Vec<u8>, f64>>,
+    source: Option<&crate::Map<Vec<u8>, f64>>,
 ) -> Result<GeoStore, Error> {
     geo_store_with(argv, source, GeoMath::default())
 }
@@ -150,12 +150,12 @@ type Point<'a> = (&'a [u8], f64, f64);
 /// WITHDIST/WITHHASH/WITHCOORD with a store). `math` chooses the server's distance code.
 pub fn geo_store_with(
     argv: &[&[u8]],
-    source: Option<&HashMap<Vec<u8>, f64>>,
+    source: Option<&crate::Map<Vec<u8>, f64>>,
     math: GeoMath,
 ) -> Result<GeoStore, Error> {
     let kind = command(argv)?;
     let syntax = |what: &str| Error::Syntax(what.to_string());
-    let member_xy = |zset: &HashMap<Vec<u8>, f64>, m: &[u8]| -> Result<[f64; 2], Error> {
+    let member_xy = |zset: &crate::Map<Vec<u8>, f64>, m: &[u8]| -> Result<[f64; 2], Error> {
         zset.get(m)
             .map(|&score| decode_score(score))
             .ok_or_else(|| syntax("could not decode requested zset member"))
@@ -889,7 +889,7 @@ fn members_of_cells<'a>(
 mod tests {
     use super::*;
 
-    fn set(points: &[(&str, f64, f64)]) -> HashMap<Vec<u8>, f64> {
+    fn set(points: &[(&str, f64, f64)]) -> crate::Map<Vec<u8>, f64> {
         points
             .iter()
             .map(|&(m, lon, lat)| {
@@ -899,7 +899,7 @@ mod tests {
             .collect()
     }
 
-    fn run(argv: &[&str], src: Option<&HashMap<Vec<u8>, f64>>) -> Result<GeoStore, Error> {
+    fn run(argv: &[&str], src: Option<&crate::Map<Vec<u8>, f64>>) -> Result<GeoStore, Error> {
         let argv: Vec<&[u8]> = argv.iter().map(|s| s.as_bytes()).collect();
         geo_store(&argv, src)
     }
@@ -1065,7 +1065,7 @@ mod tests {
         );
         let text = std::fs::read_to_string(path).expect("testdata/keyspace/geo.json");
         let fixture: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let mut sets: HashMap<String, HashMap<Vec<u8>, f64>> = HashMap::new();
+        let mut sets: HashMap<String, crate::Map<Vec<u8>, f64>> = HashMap::new();
         for (name, members) in fixture["sets"].as_object().unwrap() {
             let zset = members
                 .as_array()

@@ -27,10 +27,20 @@ pub use db::{Db, Found};
 pub use load::{Loader, Unsupported};
 
 use rdb_parse::StreamId;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+
+/// The hasher of every table here. Its seed is fixed so that the same log always gives the
+/// same RDB, byte for byte (tables are written in their iteration order).
+pub type FixedHasher = foldhash::fast::FixedState;
+
+/// A hash map with [`FixedHasher`].
+pub type Map<K, V> = std::collections::HashMap<K, V, FixedHasher>;
+
+/// A hash set with [`FixedHasher`].
+pub type Set<T> = std::collections::HashSet<T, FixedHasher>;
 
 /// The fields of a hash: field → (value, absolute field expiry in unix ms).
-pub type HashFields = HashMap<Vec<u8>, (Vec<u8>, Option<i64>)>;
+pub type HashFields = Map<Vec<u8>, (Vec<u8>, Option<i64>)>;
 
 /// A value. Collections are boxed so that a key's entry stays small (most keys are strings).
 #[derive(Debug, Clone, PartialEq)]
@@ -40,9 +50,9 @@ pub enum Value {
     /// A list, head first.
     List(Box<VecDeque<Vec<u8>>>),
     /// A set.
-    Set(Box<HashSet<Vec<u8>>>),
+    Set(Box<Set<Vec<u8>>>),
     /// A sorted set: member → score.
-    ZSet(Box<HashMap<Vec<u8>, f64>>),
+    ZSet(Box<Map<Vec<u8>, f64>>),
     /// A hash: field → (value, absolute field expiry in unix ms).
     Hash(Box<HashFields>),
     /// A stream.

@@ -1,8 +1,7 @@
 //! Bit operations, sorted-set stores and RESTORE.
 
 use crate::apply::{float, int, text};
-use crate::{Entry, Error, Keyspace, Loader, Value};
-use std::collections::HashMap;
+use crate::{Entry, Error, Keyspace, Loader, Map, Value};
 
 /// Strings are at most 512 MB.
 const MAX_BITS: u64 = 512 * 8 * 1024 * 1024;
@@ -255,11 +254,11 @@ impl Keyspace {
                 _ => return Err(Error::Syntax("Z*STORE option".into())),
             }
         }
-        let mut srcs: Vec<HashMap<Vec<u8>, f64>> = Vec::new();
+        let mut srcs: Vec<Map<Vec<u8>, f64>> = Vec::new();
         for k in &a[3..3 + n] {
             let found = self.db_mut().get(k);
             let z = match found.map(|f| (f, f.value())) {
-                None => HashMap::new(),
+                None => Map::default(),
                 Some((_, Some(Value::ZSet(z)))) => (**z).clone(),
                 Some((_, Some(Value::Set(s)))) => s.iter().map(|m| (m.clone(), 1.0)).collect(),
                 Some((f, _)) => {
@@ -290,7 +289,7 @@ impl Keyspace {
                 s
             }
         };
-        let mut out: HashMap<Vec<u8>, f64> = HashMap::new();
+        let mut out: Map<Vec<u8>, f64> = Map::default();
         match name {
             b"ZUNIONSTORE" => {
                 for (z, w) in srcs.iter().zip(&weights) {

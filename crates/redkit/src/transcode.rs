@@ -185,28 +185,33 @@ pub fn redis_ver(version: u32) -> &'static str {
     }
 }
 
+/// Writes the AUX fields redkit puts at the head of every RDB it makes: the server version
+/// that reads `version`, 64 bits, the creation time (SOURCE_DATE_EPOCH, the reproducible-builds
+/// convention, fixes it so that two runs write the same bytes), and whether it is an AOF base.
+pub fn write_aux<W: Write>(w: &mut RdbWriter<W>, version: u32, aof_base: bool) -> io::Result<()> {
+    w.aux(b"redis-ver", redis_ver(version).as_bytes())?;
+    if version >= 80 {
+        w.aux(b"valkey-ver", b"9.0.0")?;
+    }
+    w.aux(b"redis-bits", b"64")?;
+    let now = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        });
+    w.aux(b"ctime", now.to_string().as_bytes())?;
+    w.aux(b"used-mem", b"0")?;
+    w.aux(b"aof-base", if aof_base { b"1" } else { b"0" })
+}
+
 impl<W: Write> Sink for RdbSink<W> {
     fn start(&mut self, target: Target) -> io::Result<()> {
         let mut w = RdbWriter::new(self.out.take().expect("once"), target.version, true)?;
-        w.aux(b"redis-ver", redis_ver(target.version).as_bytes())?;
-        if target.version >= 80 {
-            w.aux(b"valkey-ver", b"9.0.0")?;
-        }
-        w.aux(b"redis-bits", b"64")?;
-        // SOURCE_DATE_EPOCH (the reproducible-builds convention) fixes the creation time, so
-        // that two runs write the same bytes.
-        let now = std::env::var("SOURCE_DATE_EPOCH")
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or_else(|| {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0)
-            });
-        w.aux(b"ctime", now.to_string().as_bytes())?;
-        w.aux(b"used-mem", b"0")?;
-        w.aux(b"aof-base", if self.aof_base { b"1" } else { b"0" })?;
+        write_aux(&mut w, target.version, self.aof_base)?;
         let mut kw = KeyWriter::new(target);
         kw.spool(self.spool_dir.clone(), 32 << 20);
         self.w = Some(w);

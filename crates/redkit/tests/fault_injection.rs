@@ -1,5 +1,6 @@
 //! Fault injection: `check-aof --fix`, `check-aof --salvage`, `truncate -o`,
-//! `truncate --in-place`, `convert` and `rewrite` stopped at every step in turn (`REDKIT_CRASH_AT=N` makes the N-th step
+//! `truncate --in-place`, `convert`, `rewrite` (from an RDB and from an AOF) and `aof-to-rdb`
+//! stopped at every step in turn (`REDKIT_CRASH_AT=N` makes the N-th step
 //! abort the process, leaving what `kill -9` leaves: no cleanup, temporary files in place).
 //!
 //! After each stop: the original is intact, or (for the commands that change it) exactly
@@ -143,6 +144,7 @@ fn garbage_dir(work: &Path) -> PathBuf {
 }
 
 fn intact_dir(work: &Path) -> PathBuf {
+    std::fs::create_dir_all(work.join("out")).unwrap();
     let dir = work.join("in/appendonlydir");
     copy_tree(&fixture("redis-7.0.15/mp-preamble/appendonlydir"), &dir);
     dir
@@ -322,6 +324,34 @@ fn scenarios() -> Vec<Scenario> {
             },
             check_stopped: check_output_all_or_nothing,
             min_stops: 6,
+        },
+        Scenario {
+            name: "aof-to-rdb -o",
+            setup: intact_dir,
+            args: |input, work| {
+                vec![
+                    "aof-to-rdb".into(),
+                    input.display().to_string(),
+                    "-o".into(),
+                    work.join("out/converted.rdb").display().to_string(),
+                ]
+            },
+            check_stopped: check_file_all_or_nothing,
+            min_stops: 3,
+        },
+        Scenario {
+            name: "rewrite -o (from an AOF)",
+            setup: intact_dir,
+            args: |input, work| {
+                vec![
+                    "rewrite".into(),
+                    input.display().to_string(),
+                    "-o".into(),
+                    work.join("out/appendonlydir").display().to_string(),
+                ]
+            },
+            check_stopped: check_output_all_or_nothing,
+            min_stops: 9,
         },
     ]
 }

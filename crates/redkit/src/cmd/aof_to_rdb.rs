@@ -219,13 +219,7 @@ pub fn run(args: Args) -> Result<i32> {
     }
     let out = AtomicFile::create(&args.output)?;
     let mut w = RdbWriter::new(ThreadedWriter::new(out.file()?), version, true)?;
-    w.aux(
-        b"redis-ver",
-        crate::transcode::redis_ver(version).as_bytes(),
-    )?;
-    w.aux(b"redis-bits", b"64")?;
-    w.aux(b"ctime", (run_ms / 1000).to_string().as_bytes())?;
-    w.aux(b"aof-base", b"0")?;
+    crate::transcode::write_aux(&mut w, version, false)?;
     ks.write_rdb(&mut w, target)?;
     w.finish()?.finish()?;
     out.commit()?;

@@ -154,7 +154,8 @@ pub fn run(mut args: Args) -> Result<i32> {
         };
         std::fs::create_dir_all(&parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
-        let tmp = parent.join(format!(".redkit-replay-{}.rdb", std::process::id()));
+        // Named like the other temporary files, which a stopped run may leave behind.
+        let tmp = parent.join(format!("temp-replay-{}.rdb", std::process::id()));
         let guard = RemoveOnDrop(tmp.clone());
         let code = crate::cmd::aof_to_rdb::run(crate::cmd::aof_to_rdb::Args {
             path: args.file.clone(),
