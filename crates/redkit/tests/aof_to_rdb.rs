@@ -87,8 +87,9 @@ fn unknown_commands_are_named_with_their_offset() {
     std::fs::create_dir_all(&dir).unwrap();
     let aof = dir.join("appendonly.aof");
     let set = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n";
-    let pfadd = b"*3\r\n$5\r\nPFADD\r\n$1\r\nh\r\n$1\r\na\r\n";
-    std::fs::write(&aof, [&set[..], &pfadd[..]].concat()).unwrap();
+    // A module's command.
+    let module = b"*3\r\n$10\r\nBF.INSERT1\r\n$1\r\nh\r\n$1\r\na\r\n";
+    std::fs::write(&aof, [&set[..], &module[..]].concat()).unwrap();
     let out = dir.join("out.rdb");
     let r = redkit(&[
         "aof-to-rdb",
@@ -100,7 +101,7 @@ fn unknown_commands_are_named_with_their_offset() {
     assert_eq!(r.status.code(), Some(1));
     let err = String::from_utf8_lossy(&r.stderr);
     assert!(
-        err.contains(&format!("offset {}", set.len())) && err.contains("PFADD"),
+        err.contains(&format!("offset {}", set.len())) && err.contains("BF.INSERT1"),
         "{err}"
     );
     assert!(!out.exists());

@@ -351,7 +351,7 @@ fn scenarios() -> Vec<Scenario> {
                 ]
             },
             check_stopped: check_output_all_or_nothing,
-            min_stops: 9,
+            min_stops: 6,
         },
     ]
 }

@@ -71,13 +71,84 @@ pub struct Args {
     /// No progress bar
     #[arg(short, long)]
     pub quiet: bool,
-    /// Set by `rewrite`, which replays into a temporary file: the summary says "Replayed".
-    #[arg(skip)]
-    pub for_rewrite: bool,
+}
+
+/// A log replayed: the dataset and what the summary says of it.
+pub struct Replayed {
+    /// The dataset at the end of the log (or at `--until`).
+    pub ks: Keyspace,
+    /// The RDB version to write: asked for, else the preamble's, else the form's default.
+    pub version: u32,
+    commands: u64,
+    files: usize,
+    timestamps: u64,
+    skipped: Vec<String>,
+    skipped_total: u64,
+    open_multi: bool,
 }
 
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: Args) -> Result<i32> {
+    let r = match replay(&args)? {
+        Ok(r) => r,
+        Err(code) => return Ok(code),
+    };
+    let out = AtomicFile::create(&args.output)?;
+    write_rdb(&r, ThreadedWriter::new(out.file()?), false)?.finish()?;
+    out.commit()?;
+    r.summary(
+        &format!("Wrote {}:", args.output.display()),
+        args.until.is_some(),
+    );
+    Ok(crate::exit::OK)
+}
+
+/// Writes the dataset as an RDB of its version to `out` (an AOF base when `aof_base`).
+pub fn write_rdb<W: std::io::Write>(r: &Replayed, out: W, aof_base: bool) -> Result<W> {
+    let mut w = RdbWriter::new(out, r.version, true)?;
+    crate::transcode::write_aux(&mut w, r.version, aof_base)?;
+    r.ks.write_rdb(&mut w, Target { version: r.version })?;
+    Ok(w.finish()?)
+}
+
+impl Replayed {
+    /// Prints the summary: `what` (e.g. "Wrote FILE:"), counts, the time base, notes.
+    pub fn summary(&self, what: &str, until: bool) {
+        eprintln!(
+            "{what} RDB {}, {} key(s), {} function librar(ies) from {} command(s) in {} file(s){}.",
+            self.version,
+            self.ks.len(),
+            self.ks.functions.len(),
+            self.commands,
+            self.files,
+            if until { " (up to --until)" } else { "" }
+        );
+        eprintln!(
+            "Relative times counted from {}.",
+            if self.timestamps > 0 {
+                "the #TS annotations of the log"
+            } else {
+                "the time of this run (the log has no #TS annotation)"
+            }
+        );
+        if self.open_multi {
+            eprintln!("redkit: note: the log ends inside a MULTI: those commands were not applied");
+        }
+        if self.skipped_total > 0 {
+            eprintln!(
+                "redkit: {} command(s) skipped (--skip-unknown):",
+                self.skipped_total
+            );
+            for s in &self.skipped {
+                eprintln!("  {s}");
+            }
+        }
+    }
+}
+
+/// Replays the log `args` names into a dataset, checked against the version to write. The
+/// inner error is the exit code of a problem already reported (nothing written).
+pub fn replay(args: &Args) -> Result<std::result::Result<Replayed, i32>> {
     let (manifest, files) = aof_files(&args.path)?;
     let total: u64 = files
         .iter()
@@ -182,7 +253,7 @@ pub fn run(args: Args) -> Result<i32> {
         Ok(None)
     })?;
     if let Some(code) = outcome {
-        return Ok(code);
+        return Ok(Err(code));
     }
     let open_multi = ks.in_multi();
     let version = args
@@ -201,7 +272,7 @@ pub fn run(args: Args) -> Result<i32> {
         .count();
     if ttl_keys > 0 && !target.field_ttls() {
         eprintln!("redkit: {ttl_keys} hash(es) have field TTLs, which RDB {version} cannot hold; nothing written (use --rdb-version 12)");
-        return Ok(crate::exit::PROBLEMS);
+        return Ok(Err(crate::exit::PROBLEMS));
     }
     let has_streams = ks
         .dbs
@@ -212,47 +283,21 @@ pub fn run(args: Args) -> Result<i32> {
         eprintln!(
             "redkit: the dataset has streams, which RDB {version} cannot hold; nothing written"
         );
-        return Ok(crate::exit::PROBLEMS);
+        return Ok(Err(crate::exit::PROBLEMS));
     }
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let out = AtomicFile::create(&args.output)?;
-    let mut w = RdbWriter::new(ThreadedWriter::new(out.file()?), version, true)?;
-    crate::transcode::write_aux(&mut w, version, false)?;
-    ks.write_rdb(&mut w, target)?;
-    w.finish()?.finish()?;
-    out.commit()?;
-    eprintln!(
-        "{} RDB {version}, {} key(s), {} function librar(ies) from {commands} command(s) in {} file(s){}.",
-        if args.for_rewrite {
-            format!("Replayed {}:", args.path.display())
-        } else {
-            format!("Wrote {}:", args.output.display())
-        },
-        ks.len(),
-        ks.functions.len(),
-        files.len(),
-        if args.until.is_some() { " (up to --until)" } else { "" }
-    );
-    eprintln!(
-        "Relative times counted from {}.",
-        if timestamps > 0 {
-            "the #TS annotations of the log"
-        } else {
-            "the time of this run (the log has no #TS annotation)"
-        }
-    );
-    if open_multi {
-        eprintln!("redkit: note: the log ends inside a MULTI: those commands were not applied");
-    }
-    if skipped_total > 0 {
-        eprintln!("redkit: {skipped_total} command(s) skipped (--skip-unknown):");
-        for s in &skipped {
-            eprintln!("  {s}");
-        }
-    }
-    Ok(crate::exit::OK)
+    Ok(Ok(Replayed {
+        ks,
+        version,
+        commands,
+        files: files.len(),
+        timestamps,
+        skipped,
+        skipped_total,
+        open_multi,
+    }))
 }
 
 /// Commands read from the log, handed from the reading thread to the applying one.

@@ -2,7 +2,7 @@
 //! an empty incr file, a manifest), or as one RESP command stream for `redis-cli --pipe`.
 
 use crate::cmd::convert::{report, WriteArgs};
-use crate::fsutil::{AtomicDir, AtomicFile};
+use crate::fsutil::{AtomicDir, AtomicFile, ThreadedWriter};
 use crate::resp::RespSink;
 use crate::transcode::{self, Options, RdbSink};
 use anyhow::{bail, Context, Result};
@@ -142,10 +142,36 @@ fn verdict(outcome: &transcode::Outcome) -> Option<i32> {
 
 /// Runs the subcommand; returns the exit code.
 pub fn run(mut args: Args) -> Result<i32> {
-    // An AOF is replayed into a temporary RDB first, of the target's version (by default that
-    // of the log's RDB preamble or base, else 10 for a directory and 9 for a single file), then
-    // written out as from an RDB.
+    // An AOF is replayed first. Its dataset is written straight into the directory's RDB
+    // base when nothing is filtered; otherwise into a temporary RDB of the target's version
+    // (by default that of the log's RDB preamble or base, else 10 for a directory and 9 for a
+    // single file), then written out as from an RDB.
     let _replayed = if args.file != Path::new("-") && is_aof(&args.file) {
+        let replay_args = crate::cmd::aof_to_rdb::Args {
+            path: args.file.clone(),
+            output: args.output.clone(),
+            rdb_version: args.write.version(),
+            target: None,
+            until: args.until,
+            skip_unknown: args.skip_unknown,
+            quiet: args.quiet || args.output == Path::new("-"),
+        };
+        let r = match crate::cmd::aof_to_rdb::replay(&replay_args)? {
+            Ok(r) => r,
+            Err(code) => return Ok(code),
+        };
+        r.summary(
+            &format!("Replayed {}:", args.file.display()),
+            args.until.is_some(),
+        );
+        let opts = args.write.options()?;
+        if args.format == Format::Dir
+            && args.base == Base::Rdb
+            && opts.filter.is_all()
+            && opts.db_map.is_empty()
+        {
+            return replayed_directory(&args, &r);
+        }
         let parent = match args.output.parent() {
             Some(p) if !p.as_os_str().is_empty() && args.output != Path::new("-") => {
                 p.to_path_buf()
@@ -157,19 +183,10 @@ pub fn run(mut args: Args) -> Result<i32> {
         // Named like the other temporary files, which a stopped run may leave behind.
         let tmp = parent.join(format!("temp-replay-{}.rdb", std::process::id()));
         let guard = RemoveOnDrop(tmp.clone());
-        let code = crate::cmd::aof_to_rdb::run(crate::cmd::aof_to_rdb::Args {
-            path: args.file.clone(),
-            output: tmp.clone(),
-            rdb_version: args.write.version(),
-            target: None,
-            until: args.until,
-            skip_unknown: args.skip_unknown,
-            quiet: true,
-            for_rewrite: true,
-        })?;
-        if code != crate::exit::OK {
-            return Ok(code);
-        }
+        let out = AtomicFile::create(&tmp)?;
+        crate::cmd::aof_to_rdb::write_rdb(&r, ThreadedWriter::new(out.file()?), false)?.finish()?;
+        out.commit()?;
+        drop(r);
         args.file = tmp;
         Some(guard)
     } else {
@@ -236,17 +253,7 @@ fn resp_file(args: &Args, opts: &Options, reader: Box<dyn Read>, name: &str) -> 
 }
 
 fn directory(args: &Args, opts: &Options, reader: Box<dyn Read>, name: &str) -> Result<i32> {
-    if args.filename.contains('/') || args.filename.is_empty() {
-        bail!("--filename must be a plain file name");
-    }
-    let dir = AtomicDir::create(&args.output)?;
-    let ext = match args.base {
-        Base::Rdb => "rdb",
-        Base::Aof => "aof",
-    };
-    let base_name = format!("{}.1.base.{ext}", args.filename);
-    let incr_name = format!("{}.1.incr.aof", args.filename);
-    let base_path = dir.path().join(&base_name);
+    let (dir, base_name, base_path) = create_dir(args)?;
     let file = File::create(&base_path)
         .with_context(|| format!("cannot create {}", base_path.display()))?;
     let out = BufWriter::with_capacity(1 << 20, file);
@@ -272,9 +279,46 @@ fn directory(args: &Args, opts: &Options, reader: Box<dyn Read>, name: &str) -> 
         }
     };
     let file = file.into_inner().map_err(|e| e.into_error())?;
+    finish_dir(args, dir, &base_name, file, outcome.keys, &detail)
+}
+
+/// Creates the output directory (under a temporary name) and names its base file.
+fn create_dir(args: &Args) -> Result<(AtomicDir, String, PathBuf)> {
+    if args.filename.contains('/') || args.filename.is_empty() {
+        bail!("--filename must be a plain file name");
+    }
+    let dir = AtomicDir::create(&args.output)?;
+    let ext = match args.base {
+        Base::Rdb => "rdb",
+        Base::Aof => "aof",
+    };
+    let base_name = format!("{}.1.base.{ext}", args.filename);
+    let base_path = dir.path().join(&base_name);
+    Ok((dir, base_name, base_path))
+}
+
+/// A replayed log's dataset written straight into the directory's RDB base.
+fn replayed_directory(args: &Args, r: &crate::cmd::aof_to_rdb::Replayed) -> Result<i32> {
+    let (dir, base_name, base_path) = create_dir(args)?;
+    let file = File::create(&base_path)
+        .with_context(|| format!("cannot create {}", base_path.display()))?;
+    crate::cmd::aof_to_rdb::write_rdb(r, ThreadedWriter::new(file.try_clone()?), true)?.finish()?;
+    finish_dir(args, dir, &base_name, file, r.ks.len() as u64, "")
+}
+
+/// Syncs the base, adds the empty incr file and the manifest, and puts the directory in place.
+fn finish_dir(
+    args: &Args,
+    dir: AtomicDir,
+    base_name: &str,
+    file: File,
+    keys: u64,
+    detail: &str,
+) -> Result<i32> {
+    let incr_name = format!("{}.1.incr.aof", args.filename);
     crate::fsutil::crash_point("base written, not synced");
     file.sync_all()
-        .with_context(|| format!("cannot sync {}", base_path.display()))?;
+        .with_context(|| format!("cannot sync {base_name}"))?;
     crate::fsutil::crash_point("base synced, incr file not created");
     let incr = File::create(dir.path().join(&incr_name))?;
     incr.sync_all()?;
@@ -289,9 +333,8 @@ fn directory(args: &Args, opts: &Options, reader: Box<dyn Read>, name: &str) -> 
     m.sync_all()?;
     dir.commit()?;
     eprintln!(
-        "Wrote {}: {base_name} ({} key(s){detail}), {incr_name} (empty), {}.manifest.",
+        "Wrote {}: {base_name} ({keys} key(s){detail}), {incr_name} (empty), {}.manifest.",
         args.output.display(),
-        outcome.keys,
         args.filename
     );
     Ok(crate::exit::OK)
