@@ -1,5 +1,14 @@
 //! `redkit`: an offline, streaming toolkit for Redis and Valkey persistence files.
 
+/// `println!` for reports: a stdout whose reader went away (`redkit check-rdb F | head`) is
+/// not an error, the command goes on and its exit status still tells its verdict.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 mod cmd;
 mod commands;
 mod exit;

@@ -77,8 +77,11 @@ pub struct Args {
 pub struct Replayed {
     /// The dataset at the end of the log (or at `--until`).
     pub ks: Keyspace,
-    /// The RDB version to write: asked for, else the preamble's, else the form's default.
+    /// The RDB version to write: asked for, else [`Replayed::default_version`].
     pub version: u32,
+    /// The version written when none is asked for: the preamble's, else 10 for a multi-part
+    /// directory and 9 for a single file.
+    pub default_version: u32,
     commands: u64,
     files: usize,
     timestamps: u64,
@@ -256,13 +259,12 @@ pub fn replay(args: &Args) -> Result<std::result::Result<Replayed, i32>> {
         return Ok(Err(code));
     }
     let open_multi = ks.in_multi();
-    let version = args
-        .rdb_version
-        .or(args.target)
-        .or(preamble_version.filter(|v| (7..=12).contains(v)))
+    let default_version = preamble_version
+        .filter(|v| (7..=12).contains(v))
         // Without a preamble: what the oldest server writing that form of log loads (a
         // multi-part directory comes from Redis 7.0+, a single file from an older server).
         .unwrap_or(if manifest.is_some() { 10 } else { 9 });
+    let version = args.rdb_version.or(args.target).unwrap_or(default_version);
     let target = Target { version };
     let ttl_keys = ks
         .dbs
@@ -291,6 +293,7 @@ pub fn replay(args: &Args) -> Result<std::result::Result<Replayed, i32>> {
     Ok(Ok(Replayed {
         ks,
         version,
+        default_version,
         commands,
         files: files.len(),
         timestamps,

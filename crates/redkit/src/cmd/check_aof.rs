@@ -528,7 +528,7 @@ pub(crate) fn truncate_to(path: &Path, len: u64) -> Result<()> {
 /// `--fix`: one fixable problem in the last file is cut away, after showing what goes.
 fn fix(args: &Args, files: &[FileReport], problems: &[Value]) -> Result<i32> {
     if problems.is_empty() {
-        println!("nothing to fix");
+        outln!("nothing to fix");
         return Ok(exit::OK);
     }
     let unfixable: Vec<&Value> = problems.iter().filter(|p| p["fixable"] != true).collect();
@@ -559,8 +559,8 @@ fn fix(args: &Args, files: &[FileReport], problems: &[Value]) -> Result<i32> {
         .as_u64()
         .context("problem without a cut offset")?;
     let (commands, ts) = describe_cut(&file.path, cut)?;
-    println!("Plan: cut {} at offset {cut}", file.path.display());
-    println!(
+    outln!("Plan: cut {} at offset {cut}", file.path.display());
+    outln!(
         "  removes {} bytes: {commands} complete command(s){}",
         file.size - cut,
         match ts {
@@ -572,13 +572,13 @@ fn fix(args: &Args, files: &[FileReport], problems: &[Value]) -> Result<i32> {
         Some(at) => command_at(&file.path, at)?,
         None => "(none)".into(),
     };
-    println!("  keeps {cut} bytes; the last command kept: {last_kept}");
-    println!(
+    outln!("  keeps {cut} bytes; the last command kept: {last_kept}");
+    outln!(
         "  the cut bytes are saved first in {}.cut-{cut}",
         file.path.display()
     );
     if args.dry_run {
-        println!("dry run: nothing was changed");
+        outln!("dry run: nothing was changed");
         return Ok(exit::PROBLEMS);
     }
     if !args.yes && !confirm("Cut the file?")? {
@@ -594,11 +594,11 @@ fn fix(args: &Args, files: &[FileReport], problems: &[Value]) -> Result<i32> {
             after.problems[0]
         );
     }
-    println!(
+    outln!(
         "Fixed: {} is now {cut} bytes and valid.",
         file.path.display()
     );
-    println!("To undo: cat {} >> {}", keep.display(), file.path.display());
+    outln!("To undo: cat {} >> {}", keep.display(), file.path.display());
     Ok(exit::OK)
 }
 
@@ -703,15 +703,15 @@ fn salvage(out: &Path, manifest_path: Option<&Path>, files: &[FileReport]) -> Re
     })();
     let skipped = result?;
     staged.commit()?;
-    println!(
+    outln!(
         "Salvaged into {}; skipped {} damaged range(s):",
         out.display(),
         skipped.len()
     );
     for (file, a, b, why) in &skipped {
-        println!("- {file}: bytes {a}..{b} ({} bytes): {why}", b - a);
+        outln!("- {file}: bytes {a}..{b} ({} bytes): {why}", b - a);
     }
-    println!(
+    outln!(
         "The original is unchanged; check the copy with: redkit check-aof {}",
         out.display()
     );
@@ -857,7 +857,7 @@ pub fn run(args: Args) -> Result<i32> {
         b.finish_and_clear();
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_report(&report);
     }
@@ -904,12 +904,12 @@ fn print_report(r: &Value) {
             Cell::new(ts),
         ]);
     }
-    println!("{t}");
+    outln!("{t}");
     let problems = r["problems"].as_array().cloned().unwrap_or_default();
     if problems.is_empty() {
-        println!("VALID: {} ({})", s(&r["path"]), s(&r["kind"]));
+        outln!("VALID: {} ({})", s(&r["path"]), s(&r["kind"]));
     } else {
-        println!("INVALID: {} problem(s)", problems.len());
+        outln!("INVALID: {} problem(s)", problems.len());
         for p in &problems {
             let mut line = format!("- {}: {}", s(&p["file"]), s(&p["message"]));
             if let Some(cut) = p["cut_at"].as_u64() {
@@ -925,7 +925,7 @@ fn print_report(r: &Value) {
                     line.push_str(" (not the last file: cutting would lose what follows)");
                 }
             }
-            println!("{line}");
+            outln!("{line}");
         }
     }
     for w in r["warnings"].as_array().into_iter().flatten() {

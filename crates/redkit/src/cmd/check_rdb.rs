@@ -271,7 +271,7 @@ pub fn run(args: Args) -> Result<i32> {
     };
     let report = json_report(&args, &info, &st, &error, &pos, status, read);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_tables(&report);
         if let Some(e) = &error {
@@ -448,7 +448,7 @@ fn print_tables(r: &Value) {
     for (k, v) in rows {
         t.add_row(vec![Cell::new(k), Cell::new(v)]);
     }
-    println!("{t}");
+    outln!("{t}");
 
     if let Some(dbs) = r["databases"].as_array().filter(|a| !a.is_empty()) {
         let mut t = table();
@@ -460,7 +460,7 @@ fn print_tables(r: &Value) {
                 Cell::new(s(&d["expires"])).set_alignment(CellAlignment::Right),
             ]);
         }
-        println!("{t}");
+        outln!("{t}");
     }
     if let Some(types) = r["types"].as_array().filter(|a| !a.is_empty()) {
         let mut t = table();
@@ -474,7 +474,7 @@ fn print_tables(r: &Value) {
                 Cell::new(s(&d["bytes"])).set_alignment(CellAlignment::Right),
             ]);
         }
-        println!("{t}");
+        outln!("{t}");
     }
     for (field, unit) in [
         ("largest_by_elements", "elements"),
@@ -491,7 +491,7 @@ fn print_tables(r: &Value) {
                     Cell::new(s(&d[unit])).set_alignment(CellAlignment::Right),
                 ]);
             }
-            println!("{t}");
+            outln!("{t}");
         }
     }
 }

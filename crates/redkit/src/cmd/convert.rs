@@ -195,7 +195,7 @@ pub fn run(args: Args) -> Result<i32> {
     let (sink, spilled) = rdb.finish()?;
     sink.finish()?;
     out.commit()?;
-    println!(
+    outln!(
         "Wrote {}: RDB {}, {} key(s) ({} copied as stored){}{}.",
         args.output.display(),
         outcome.version,

@@ -163,7 +163,7 @@ pub fn run(args: Args) -> Result<i32> {
         }
     };
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(
                 &json!({"path": args.path.display().to_string(), "restore_points": rows})
@@ -172,7 +172,7 @@ pub fn run(args: Args) -> Result<i32> {
         return Ok(crate::exit::OK);
     }
     if pts.is_empty() {
-        println!(
+        outln!(
             "{} has no restore points: it was written without aof-timestamp-enabled yes",
             args.path.display()
         );
@@ -217,6 +217,6 @@ pub fn run(args: Args) -> Result<i32> {
             ]);
         }
     }
-    println!("{t}");
+    outln!("{t}");
     Ok(crate::exit::OK)
 }

@@ -146,11 +146,22 @@ pub fn run(mut args: Args) -> Result<i32> {
     // base when nothing is filtered; otherwise into a temporary RDB of the target's version
     // (by default that of the log's RDB preamble or base, else 10 for a directory and 9 for a
     // single file), then written out as from an RDB.
+    let mut replayed_version = None;
     let _replayed = if args.file != Path::new("-") && is_aof(&args.file) {
+        // With --lossy, the replay is kept whole (RDB 12 holds all of it) and the conversion
+        // to the target drops what --lossy allows, listing it.
+        let lossy = args
+            .write
+            .lossy
+            .is_some_and(|l| l.field_ttls || l.stream_meta || l.keys);
         let replay_args = crate::cmd::aof_to_rdb::Args {
             path: args.file.clone(),
             output: args.output.clone(),
-            rdb_version: args.write.version(),
+            rdb_version: if lossy {
+                Some(12)
+            } else {
+                args.write.version()
+            },
             target: None,
             until: args.until,
             skip_unknown: args.skip_unknown,
@@ -165,7 +176,9 @@ pub fn run(mut args: Args) -> Result<i32> {
             args.until.is_some(),
         );
         let opts = args.write.options()?;
-        if args.format == Format::Dir
+        replayed_version = Some(args.write.version().unwrap_or(r.default_version));
+        if !lossy
+            && args.format == Format::Dir
             && args.base == Base::Rdb
             && opts.filter.is_all()
             && opts.db_map.is_empty()
@@ -196,6 +209,7 @@ pub fn run(mut args: Args) -> Result<i32> {
         None
     };
     let mut opts = args.write.options()?;
+    opts.version = opts.version.or(replayed_version);
     let bar = crate::progress::bytes_bar(args.quiet || args.output == Path::new("-"));
     let input = crate::input::open(&args.file, bar.as_ref())?;
     if args.format == Format::Dir && args.base == Base::Rdb && !args.re_encode {

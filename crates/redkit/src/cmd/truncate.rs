@@ -160,7 +160,7 @@ fn in_place(
     cut_point: Option<&crate::cmd::restore_points::Point>,
 ) -> Result<i32> {
     let Some(p) = cut_point else {
-        println!(
+        outln!(
             "No restore point is later than {}: nothing to cut.",
             args.to
         );
@@ -174,7 +174,7 @@ fn in_place(
     let cut = outside_multi(cut_path, p.offset)?;
     let later: Vec<&PathBuf> = files[idx + 1..].iter().map(|(f, _)| f).collect();
     let size = std::fs::metadata(cut_path)?.len();
-    println!(
+    outln!(
         "Plan: keep everything logged before {} ({}): cut {} at offset {cut} ({} bytes go to {}.cut-{cut}){}",
         utc(p.unix_secs),
         p.unix_secs,
@@ -233,7 +233,7 @@ fn in_place(
         if let Some(dir) = mp.parent().filter(|d| !d.as_os_str().is_empty()) {
             sync_dir(dir)?;
         }
-        println!(
+        outln!(
             "Done. Kept: the bytes cut in {}, the old manifest in {}{}. To undo: cat {} >> {}{}, then mv {} {}.",
             saved.display(),
             backup.display(),
@@ -246,7 +246,7 @@ fn in_place(
         );
     } else {
         let saved = crate::cmd::check_aof::cut_file(cut_path, cut)?;
-        println!(
+        outln!(
             "Done. To undo: cat {} >> {}",
             saved.display(),
             cut_path.display()
@@ -329,7 +329,7 @@ pub fn run(args: Args) -> Result<i32> {
     staged.commit()?;
     match (cut_point, cut_info) {
         (Some(p), Some((file, at))) => {
-            println!(
+            outln!(
                 "Wrote {}: everything logged before {} ({}), cut in {file} at offset {at}{}; {} file(s).",
                 output.display(),
                 utc(p.unix_secs),
@@ -342,7 +342,7 @@ pub fn run(args: Args) -> Result<i32> {
                 kept.len()
             );
         }
-        _ => println!(
+        _ => outln!(
             "Wrote {}: no restore point is later than {}, so it holds the whole log ({} file(s)).",
             output.display(),
             args.to,
