@@ -436,3 +436,73 @@ fn rewritten_logs_load_with_the_final_dataset() {
     assert!(compared == 10 || !servers_required(), "{compared} compared");
     let _ = std::fs::remove_dir_all(&scratch);
 }
+
+/// The Redis 7.4 log, whose hash field TTLs RDB 11 cannot hold: `rewrite --rdb-version 11`
+/// refuses it and writes nothing; with `--lossy field-ttls` the directory loads in Valkey 8.1
+/// with every key of the log's truth file, the field TTLs left out (consumers' seen times aside:
+/// the server sets them when it loads).
+#[test]
+fn rewrite_lossy_drops_field_ttls_and_loads_in_valkey() {
+    let dir = testdata().join("aof/redis-7.4.1/mp-timestamped");
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("truth.json")).unwrap()).unwrap();
+    let scratch = std::env::temp_dir().join(format!("redkit-a2r-lossy-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let log = dir.join("appendonlydir");
+    let out = scratch.join("appendonlydir");
+    let rewrite = |lossy: bool| {
+        let mut a = vec![
+            "rewrite",
+            log.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--rdb-version",
+            "11",
+            "-q",
+        ];
+        if lossy {
+            a.extend(["--lossy", "field-ttls"]);
+        }
+        redkit(&a)
+    };
+    let r = rewrite(false);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("field TTLs"));
+    assert!(!out.exists());
+    let r = rewrite(true);
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert!(String::from_utf8_lossy(&r.stderr).contains("1 field TTL(s)"));
+    let Some(loaded) = load_many("valkey-8.1", "aof", std::slice::from_ref(&out)) else {
+        return;
+    };
+    let got = &loaded[out.to_str().unwrap()];
+    assert!(got.get("error").is_none(), "{got:?}");
+    let mut want = comparable(&truth["keys"]);
+    let mut got: Vec<Value> = got["keys"].as_array().unwrap().clone();
+    for k in want.iter_mut().chain(got.iter_mut()) {
+        if k["type"] == "hash" {
+            for f in k["value"].as_array_mut().unwrap() {
+                f[2] = Value::Null;
+            }
+        }
+        if k["type"] == "stream" {
+            for g in k["value"]["groups"].as_array_mut().unwrap() {
+                for c in g["consumers"].as_array_mut().unwrap() {
+                    c["seen_time_ms"] = Value::Null;
+                    c["active_time_ms"] = Value::Null;
+                }
+            }
+        }
+    }
+    assert_same_dataset(
+        &got,
+        &want,
+        "7.4 log rewritten to RDB 11 --lossy field-ttls",
+    );
+    let _ = std::fs::remove_dir_all(&scratch);
+}
