@@ -8,7 +8,8 @@
 mod common;
 
 use common::{
-    assert_same_dataset, assert_same_key, comparable, load_many, redkit, servers_required, testdata,
+    assert_same_dataset, assert_same_key, comparable, load_many, redkit, redkit_ok,
+    servers_required, testdata,
 };
 use serde_json::Value;
 use std::path::PathBuf;
@@ -36,20 +37,17 @@ fn replayed_logs_load_with_the_servers_dataset() {
         let truth_path = aof.parent().unwrap().join("truth.json");
         let truth: Value = serde_json::from_slice(&std::fs::read(&truth_path).unwrap()).unwrap();
         let out = scratch.join(format!("{i}.rdb"));
-        let r = redkit(&[
-            "aof-to-rdb",
-            aof.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--rdb-version",
-            version,
-            "-q",
-        ]);
-        assert_eq!(
-            r.status.code(),
-            Some(0),
-            "{rel}: {}",
-            String::from_utf8_lossy(&r.stderr)
+        redkit_ok(
+            &[
+                "aof-to-rdb",
+                aof.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+                "--rdb-version",
+                version,
+                "-q",
+            ],
+            rel,
         );
         let Some(loaded) = load_many(server, "rdb", std::slice::from_ref(&out)) else {
             continue;
@@ -215,41 +213,35 @@ fn random_workloads_replay_as_the_server_loads_them() {
             }
             let aof = dir.join("appendonlydir");
             let out = dir.join("replayed.rdb");
-            let r = redkit(&[
-                "aof-to-rdb",
-                aof.to_str().unwrap(),
-                "-o",
-                out.to_str().unwrap(),
-                "--rdb-version",
-                version,
-                "-q",
-            ]);
-            assert_eq!(
-                r.status.code(),
-                Some(0),
-                "{server} seed {seed}: {}",
-                String::from_utf8_lossy(&r.stderr)
+            redkit_ok(
+                &[
+                    "aof-to-rdb",
+                    aof.to_str().unwrap(),
+                    "-o",
+                    out.to_str().unwrap(),
+                    "--rdb-version",
+                    version,
+                    "-q",
+                ],
+                &format!("{server} seed {seed}"),
             );
             // The log rewritten offline, with both kinds of base, loads with the same digest.
             let mut rewritten = Vec::new();
             for base in ["rdb", "aof"] {
                 let rw = dir.join(format!("rewritten-{base}/appendonlydir"));
-                let r = redkit(&[
-                    "rewrite",
-                    aof.to_str().unwrap(),
-                    "-o",
-                    rw.to_str().unwrap(),
-                    "--base",
-                    base,
-                    "--rdb-version",
-                    version,
-                    "-q",
-                ]);
-                assert_eq!(
-                    r.status.code(),
-                    Some(0),
-                    "{server} seed {seed} rewrite --base {base}: {}",
-                    String::from_utf8_lossy(&r.stderr)
+                redkit_ok(
+                    &[
+                        "rewrite",
+                        aof.to_str().unwrap(),
+                        "-o",
+                        rw.to_str().unwrap(),
+                        "--base",
+                        base,
+                        "--rdb-version",
+                        version,
+                        "-q",
+                    ],
+                    &format!("{server} seed {seed} rewrite --base {base}"),
                 );
                 rewritten.push(rw);
             }
@@ -316,20 +308,17 @@ fn redis_7_4_log_replays_to_the_recorded_key_names() {
     for (i, batch) in timeline.iter().enumerate() {
         let out = scratch.join(format!("{i}.rdb"));
         let until = batch["unix_second"].as_u64().unwrap().to_string();
-        let r = redkit(&[
-            "aof-to-rdb",
-            dir.join("appendonlydir").to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--until",
-            &until,
-            "-q",
-        ]);
-        assert_eq!(
-            r.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&r.stderr)
+        redkit_ok(
+            &[
+                "aof-to-rdb",
+                dir.join("appendonlydir").to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+                "--until",
+                &until,
+                "-q",
+            ],
+            "",
         );
         let dump = redkit(&["dump-json", out.to_str().unwrap()]);
         let mut got: Vec<String> = String::from_utf8(dump.stdout)
@@ -380,20 +369,17 @@ fn rewritten_logs_load_with_the_final_dataset() {
         let mut outs = Vec::new();
         for base in ["rdb", "aof"] {
             let out = scratch.join(format!("{i}-{base}/appendonlydir"));
-            let r = redkit(&[
-                "rewrite",
-                aof.to_str().unwrap(),
-                "-o",
-                out.to_str().unwrap(),
-                "--base",
-                base,
-                "-q",
-            ]);
-            assert_eq!(
-                r.status.code(),
-                Some(0),
-                "{rel} {base}: {}",
-                String::from_utf8_lossy(&r.stderr)
+            redkit_ok(
+                &[
+                    "rewrite",
+                    aof.to_str().unwrap(),
+                    "-o",
+                    out.to_str().unwrap(),
+                    "--base",
+                    base,
+                    "-q",
+                ],
+                &format!("{rel} {base}"),
             );
             // No temporary replay file is left beside the output.
             let left: Vec<_> = std::fs::read_dir(out.parent().unwrap())

@@ -20,6 +20,20 @@ pub fn redkit(args: &[&str]) -> Output {
         .expect("run redkit")
 }
 
+/// Runs the redkit binary with `args` and asserts it succeeds (`ctx` and its stderr otherwise).
+#[allow(dead_code)] // not every test file uses it
+pub fn redkit_ok(args: &[&str], ctx: &str) -> Output {
+    let r = redkit(args);
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{ctx}: redkit {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&r.stderr)
+    );
+    r
+}
+
 /// All files under `dir` (recursively) whose name ends with `suffix`, sorted.
 pub fn files_with_suffix(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
