@@ -105,11 +105,15 @@ impl Keyspace {
     /// Removes `key` when its collection became empty (as the server does).
     fn drop_if_empty(&mut self, key: &[u8]) {
         let db = self.db_mut();
-        let empty = match db.get(key).and_then(|f| f.value()) {
-            Some(Value::List(l)) => l.is_empty(),
-            Some(Value::Set(s)) => s.is_empty(),
-            Some(Value::ZSet(z)) => z.is_empty(),
-            Some(Value::Hash(h)) => h.is_empty(),
+        // (A packed collection is deleted as soon as it is empty.)
+        let empty = match db.get(key) {
+            Some(crate::Found::Entry(e)) => match &e.value {
+                Value::List(l) => l.is_empty(),
+                Value::Set(s) => s.is_empty(),
+                Value::ZSet(z) => z.is_empty(),
+                Value::Hash(h) => h.is_empty(),
+                _ => false,
+            },
             _ => false,
         };
         if empty {
@@ -177,7 +181,71 @@ impl Keyspace {
         Ok(())
     }
 
+    /// The common writes to small collections, done on their packed form (see
+    /// [`crate::packed`]); false when the command is not one of them, or the key is not (or
+    /// would no longer be) a packed collection of that type: the general path applies it then.
+    fn packed_fast_path(&mut self, name: &[u8], a: &[&[u8]]) -> bool {
+        use crate::packed::{self as p, Kind};
+        if a.len() < 2 {
+            return false;
+        }
+        let (key, rest) = (a[1], &a[2..]);
+        let db = self.db_mut();
+        match name {
+            b"HSET" | b"HMSET" if !rest.is_empty() && rest.len() % 2 == 0 => {
+                db.packed_update(key, Kind::Hash, true, |b| p::hash_set(b, rest, false))
+            }
+            b"HSETNX" if rest.len() == 2 => {
+                db.packed_update(key, Kind::Hash, true, |b| p::hash_set(b, rest, true))
+            }
+            b"HDEL" if !rest.is_empty() => db.packed_update(key, Kind::Hash, false, |b| {
+                Some(p::remove(Kind::Hash, b, rest))
+            }),
+            b"HINCRBY" if rest.len() == 2 => db.packed_update(key, Kind::Hash, true, |b| {
+                let by = int(rest[1]).ok()?;
+                let cur = p::hash_get(b, rest[0]).map_or(Ok(0), int).ok()?;
+                let n = cur.checked_add(by)?.to_string();
+                p::hash_set(b, &[rest[0], n.as_bytes()], false)
+            }),
+            b"SADD" if !rest.is_empty() => {
+                db.packed_update(key, Kind::Set, true, |b| p::set_add(b, rest))
+            }
+            b"SREM" if !rest.is_empty() => db.packed_update(key, Kind::Set, false, |b| {
+                Some(p::remove(Kind::Set, b, rest))
+            }),
+            // ZADD without options: its first argument is a score.
+            b"ZADD" if rest.len() >= 2 && rest.len() % 2 == 0 && float(rest[0]).is_ok() => {
+                db.packed_update(key, Kind::ZSet, true, |b| p::zset_add(b, rest))
+            }
+            b"ZREM" if !rest.is_empty() => db.packed_update(key, Kind::ZSet, false, |b| {
+                Some(p::remove(Kind::ZSet, b, rest))
+            }),
+            b"RPUSH" | b"LPUSH" | b"RPUSHX" | b"LPUSHX" if !rest.is_empty() => {
+                let create = !name.ends_with(b"X");
+                let front = name[0] == b'L';
+                db.packed_update(key, Kind::List, create, |b| p::list_push(b, rest, front))
+            }
+            b"LPOP" | b"RPOP" if rest.len() <= 1 => {
+                let count = match rest.first() {
+                    None => 1,
+                    Some(c) => match int(c) {
+                        Ok(c) if c >= 0 => c as usize,
+                        _ => return false,
+                    },
+                };
+                let front = name[0] == b'L';
+                db.packed_update(key, Kind::List, false, |b| {
+                    Some(p::list_pop(b, count, front))
+                })
+            }
+            _ => false,
+        }
+    }
+
     pub(crate) fn apply_one(&mut self, name: &[u8], a: &[&[u8]]) -> Result<(), Error> {
+        if self.packed_fast_path(name, a) {
+            return Ok(());
+        }
         match name {
             // ----- databases and keys -----
             b"SELECT" => {

@@ -1,30 +1,52 @@
 //! One database's keys, laid out for replaying large logs in little memory.
 //!
-//! Most keys of most datasets are strings, so a string key lives in one allocation holding its
-//! flags, expiry, key and value ([`Blob`]), in a table of 16-byte slots. Other keys (and strings
-//! that commands change in place, such as APPEND's and SETBIT's, which then grow without being
-//! copied every time) are [`Entry`] values in a second table. A key is in at most one of them.
+//! Most keys of most datasets are strings or small collections, so such a key lives in one
+//! allocation holding its flags, expiry, key and value ([`Blob`]: a string's bytes, or a small
+//! collection packed as in [`crate::packed`]), in a table of 16-byte slots. Other keys (larger
+//! collections, streams, and strings that commands change in place, such as APPEND's and
+//! SETBIT's, which then grow without being copied every time) are [`Entry`] values in a second
+//! table. A key is in at most one of them.
 
+use crate::packed::{self, Kind};
 use crate::FixedHasher;
 use crate::{Entry, Value};
 use hashbrown::hash_table::Entry as Slot;
 use hashbrown::{HashMap, HashTable};
+use std::borrow::Cow;
 use std::hash::BuildHasher;
 
 /// Flag: an expiry (8 bytes, little-endian unix ms) follows the flags byte.
 const HAS_EXPIRE: u8 = 1;
 /// Flag: the key length is 4 bytes (little-endian) instead of 1.
 const LONG_KEY: u8 = 2;
+/// Flags: what the value is (bits 2 to 4): a string, or a packed collection.
+const KIND_SHIFT: u8 = 2;
+const KIND_MASK: u8 = 0b111 << KIND_SHIFT;
 
-/// A string key with its value and expiry in one allocation:
+fn kind_bits(kind: Option<Kind>) -> u8 {
+    let n = match kind {
+        None => 0,
+        Some(Kind::List) => 1,
+        Some(Kind::Set) => 2,
+        Some(Kind::ZSet) => 3,
+        Some(Kind::Hash) => 4,
+    };
+    n << KIND_SHIFT
+}
+
+/// A key with its value (a string, or a packed collection) and expiry in one allocation:
 /// `flags, [expire: 8], klen: 1 or 4, key, value`.
 struct Blob(Box<[u8]>);
 
 impl Blob {
-    fn new(key: &[u8], value: &[u8], expire_ms: Option<i64>) -> Blob {
+    fn new(key: &[u8], value: &[u8], expire_ms: Option<i64>, kind: Option<Kind>) -> Blob {
         let long = key.len() > u8::MAX as usize;
         let mut b = Vec::with_capacity(1 + 8 + 4 + key.len() + value.len());
-        b.push(if expire_ms.is_some() { HAS_EXPIRE } else { 0 } | if long { LONG_KEY } else { 0 });
+        b.push(
+            if expire_ms.is_some() { HAS_EXPIRE } else { 0 }
+                | if long { LONG_KEY } else { 0 }
+                | kind_bits(kind),
+        );
         if let Some(t) = expire_ms {
             b.extend_from_slice(&t.to_le_bytes());
         }
@@ -65,16 +87,43 @@ impl Blob {
         &self.0[at + n..]
     }
 
+    /// The packed collection's kind; `None` for a string.
+    fn kind(&self) -> Option<Kind> {
+        match (self.0[0] & KIND_MASK) >> KIND_SHIFT {
+            0 => None,
+            1 => Some(Kind::List),
+            2 => Some(Kind::Set),
+            3 => Some(Kind::ZSet),
+            _ => Some(Kind::Hash),
+        }
+    }
+
+    fn found(&self) -> Found<'_> {
+        match self.kind() {
+            None => Found::Str {
+                value: self.value(),
+                expire_ms: self.expire_ms(),
+            },
+            Some(kind) => Found::Packed {
+                kind,
+                payload: self.value(),
+                expire_ms: self.expire_ms(),
+            },
+        }
+    }
+
     fn expire_ms(&self) -> Option<i64> {
         (self.0[0] & HAS_EXPIRE != 0)
             .then(|| i64::from_le_bytes(self.0[1..9].try_into().expect("8 bytes")))
     }
 
-    /// Replaces the value (and the expiry, unless `keep`), in place when the size allows.
+    /// Replaces the value by a string (and the expiry, unless `keep`), in place when the size
+    /// allows.
     fn set(&mut self, value: &[u8], expire_ms: Option<i64>, keep: bool) {
         let expire_ms = if keep { self.expire_ms() } else { expire_ms };
         let (at, n) = self.key_at();
         let same_shape = self.0.len() - at - n == value.len()
+            && self.kind().is_none()
             && (self.0[0] & HAS_EXPIRE != 0) == expire_ms.is_some();
         if same_shape {
             self.0[at + n..].copy_from_slice(value);
@@ -82,15 +131,12 @@ impl Blob {
                 self.0[1..9].copy_from_slice(&t.to_le_bytes());
             }
         } else {
-            *self = Blob::new(self.key(), value, expire_ms);
+            *self = Blob::new(self.key(), value, expire_ms, None);
         }
     }
 
     fn into_entry(self) -> Entry {
-        Entry {
-            value: Value::Str(self.value().to_vec()),
-            expire_ms: self.expire_ms(),
-        }
+        self.found().to_entry()
     }
 }
 
@@ -101,6 +147,15 @@ pub enum Found<'a> {
     Str {
         /// Its value.
         value: &'a [u8],
+        /// Its expiry, unix ms.
+        expire_ms: Option<i64>,
+    },
+    /// A small collection, packed.
+    Packed {
+        /// What it is.
+        kind: Kind,
+        /// Its entries (see [`crate::packed`]).
+        payload: &'a [u8],
         /// Its expiry, unix ms.
         expire_ms: Option<i64>,
     },
@@ -117,22 +172,23 @@ impl<'a> Found<'a> {
                 value: Value::Str(s),
                 ..
             }) => Some(s),
-            Found::Entry(_) => None,
+            _ => None,
         }
     }
 
-    /// The value, unless it is a string stored inline.
-    pub fn value(&self) -> Option<&'a Value> {
+    /// The value, unless it is a string stored inline (a packed collection comes unpacked).
+    pub fn value(&self) -> Option<Cow<'a, Value>> {
         match *self {
             Found::Str { .. } => None,
-            Found::Entry(e) => Some(&e.value),
+            Found::Packed { kind, payload, .. } => Some(Cow::Owned(packed::unpack(kind, payload))),
+            Found::Entry(e) => Some(Cow::Borrowed(&e.value)),
         }
     }
 
     /// The key's expiry, unix ms.
     pub fn expire_ms(&self) -> Option<i64> {
         match *self {
-            Found::Str { expire_ms, .. } => expire_ms,
+            Found::Str { expire_ms, .. } | Found::Packed { expire_ms, .. } => expire_ms,
             Found::Entry(e) => e.expire_ms,
         }
     }
@@ -141,6 +197,12 @@ impl<'a> Found<'a> {
     pub fn type_name(&self) -> &'static str {
         match *self {
             Found::Str { .. } => "string",
+            Found::Packed { kind, .. } => match kind {
+                Kind::List => "list",
+                Kind::Set => "set",
+                Kind::ZSet => "zset",
+                Kind::Hash => "hash",
+            },
             Found::Entry(e) => e.value.type_name(),
         }
     }
@@ -150,6 +212,14 @@ impl<'a> Found<'a> {
         match *self {
             Found::Str { value, expire_ms } => Entry {
                 value: Value::Str(value.to_vec()),
+                expire_ms,
+            },
+            Found::Packed {
+                kind,
+                payload,
+                expire_ms,
+            } => Entry {
+                value: packed::unpack(kind, payload),
                 expire_ms,
             },
             Found::Entry(e) => e.clone(),
@@ -201,16 +271,13 @@ impl Db {
     /// The value at `key`.
     pub fn get(&self, key: &[u8]) -> Option<Found<'_>> {
         if let Some(b) = self.strs.find(self.hash(key), |b| b.key() == key) {
-            return Some(Found::Str {
-                value: b.value(),
-                expire_ms: b.expire_ms(),
-            });
+            return Some(b.found());
         }
         self.rest.get(key).map(Found::Entry)
     }
 
-    /// The entry at `key`, to change; a string stored inline is moved beside the other values
-    /// first (so that changes in place stay cheap).
+    /// The entry at `key`, to change; a value stored inline (a string, a packed collection) is
+    /// moved beside the other values first, unpacked (so that changes in place stay cheap).
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let h = self.hash(key);
         if let Ok(slot) = self.strs.find_entry(h, |b| b.key() == key) {
@@ -242,8 +309,12 @@ impl Db {
         self.rest.remove(key)
     }
 
-    /// Sets `key` to `entry`, replacing what it held.
+    /// Sets `key` to `entry`, replacing what it held; a small collection is packed.
     pub fn insert(&mut self, key: &[u8], entry: Entry) {
+        if let Some((kind, payload)) = packed::pack(&entry.value) {
+            self.put_blob(key, Blob::new(key, &payload, entry.expire_ms, Some(kind)));
+            return;
+        }
         match entry.value {
             Value::Str(s) => self.put_str(key, &s, Some(entry.expire_ms)),
             value => {
@@ -293,9 +364,74 @@ impl Db {
             .entry(h, |b| b.key() == key, |b| state.hash_one(b.key()))
         {
             Slot::Vacant(v) => {
-                v.insert(Blob::new(key, value, expire_ms));
+                v.insert(Blob::new(key, value, expire_ms, None));
             }
             Slot::Occupied(_) => unreachable!("looked up above"),
+        }
+    }
+
+    /// Puts `blob` at `key`, replacing what it held.
+    fn put_blob(&mut self, key: &[u8], blob: Blob) {
+        if !self.rest.is_empty() {
+            self.rest.remove(key);
+        }
+        let h = self.hash(key);
+        let state = &self.state;
+        match self
+            .strs
+            .entry(h, |b| b.key() == key, |b| state.hash_one(b.key()))
+        {
+            Slot::Vacant(v) => {
+                v.insert(blob);
+            }
+            Slot::Occupied(mut o) => *o.get_mut() = blob,
+        }
+    }
+
+    /// Changes the packed collection of `kind` at `key` with `change` (which gets its payload,
+    /// empty when the key does not exist and `create` is set, and returns the new one, or
+    /// `None` when the result would not stay packed). An empty result deletes the key. False
+    /// when nothing was done: the key holds something else (another type, a collection too
+    /// large to pack), is missing and not to be created, or `change` returned `None`; the
+    /// caller then applies the command to the unpacked value.
+    pub fn packed_update(
+        &mut self,
+        key: &[u8],
+        kind: Kind,
+        create: bool,
+        change: impl FnOnce(&[u8]) -> Option<Vec<u8>>,
+    ) -> bool {
+        let h = self.hash(key);
+        match self.strs.find_entry(h, |b| b.key() == key) {
+            Ok(mut slot) => {
+                let b = slot.get_mut();
+                if b.kind() != Some(kind) {
+                    return false;
+                }
+                let Some(new) = change(b.value()) else {
+                    return false;
+                };
+                if new.is_empty() {
+                    slot.remove();
+                } else {
+                    *b = Blob::new(b.key(), &new, b.expire_ms(), Some(kind));
+                }
+                true
+            }
+            Err(_) if !create || self.rest.contains_key(key) => false,
+            Err(_) => {
+                let Some(new) = change(&[]) else {
+                    return false;
+                };
+                if !new.is_empty() {
+                    let state = &self.state;
+                    self.strs
+                        .insert_unique(h, Blob::new(key, &new, None, Some(kind)), |b| {
+                            state.hash_one(b.key())
+                        });
+                }
+                true
+            }
         }
     }
 
@@ -310,7 +446,7 @@ impl Db {
         if let Ok(mut slot) = self.strs.find_entry(h, |b| b.key() == key) {
             let b = slot.get_mut();
             if b.expire_ms() != expire_ms {
-                *b = Blob::new(b.key(), b.value(), expire_ms);
+                *b = Blob::new(b.key(), b.value(), expire_ms, b.kind());
             }
             return true;
         }
@@ -335,15 +471,7 @@ impl Db {
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], Found<'_>)> {
         self.strs
             .iter()
-            .map(|b| {
-                (
-                    b.key(),
-                    Found::Str {
-                        value: b.value(),
-                        expire_ms: b.expire_ms(),
-                    },
-                )
-            })
+            .map(|b| (b.key(), b.found()))
             .chain(self.rest.iter().map(|(k, e)| (&k[..], Found::Entry(e))))
     }
 }

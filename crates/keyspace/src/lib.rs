@@ -20,6 +20,7 @@ pub mod geo;
 pub mod hll;
 mod load;
 mod more;
+pub mod packed;
 pub mod sort;
 mod write;
 

@@ -256,13 +256,18 @@ impl Keyspace {
         }
         let mut srcs: Vec<Map<Vec<u8>, f64>> = Vec::new();
         for k in &a[3..3 + n] {
-            let found = self.db_mut().get(k);
-            let z = match found.map(|f| (f, f.value())) {
-                None => Map::default(),
-                Some((_, Some(Value::ZSet(z)))) => (**z).clone(),
-                Some((_, Some(Value::Set(s)))) => s.iter().map(|m| (m.clone(), 1.0)).collect(),
-                Some((f, _)) => {
-                    return Err(Error::WrongType(format!("Z*STORE on a {}", f.type_name())))
+            let Some(found) = self.db_mut().get(k) else {
+                srcs.push(Map::default());
+                continue;
+            };
+            let z = match found.value().as_deref() {
+                Some(Value::ZSet(z)) => (**z).clone(),
+                Some(Value::Set(s)) => s.iter().map(|m| (m.clone(), 1.0)).collect(),
+                _ => {
+                    return Err(Error::WrongType(format!(
+                        "Z*STORE on a {}",
+                        found.type_name()
+                    )))
                 }
             };
             srcs.push(z);
@@ -485,7 +490,7 @@ impl Keyspace {
         let src = crate::geo::geo_source_key(a)?;
         let stored = match self.found(src) {
             None => crate::geo::geo_store(a, None)?,
-            Some(f) => match f.value() {
+            Some(f) => match f.value().as_deref() {
                 Some(Value::ZSet(z)) => crate::geo::geo_store(a, Some(z))?,
                 _ => {
                     return Err(Error::WrongType(format!(
@@ -506,24 +511,21 @@ impl Keyspace {
         use crate::sort::SortSource;
         let src = crate::sort::sort_source_key(a)?;
         let found = self.found(src);
-        let source = match found.map(|f| (f, f.value())) {
-            None => SortSource::Missing,
-            Some((_, Some(Value::List(l)))) => {
-                SortSource::List(l.iter().map(Vec::as_slice).collect())
-            }
-            Some((_, Some(Value::Set(s)))) => {
-                SortSource::Set(s.iter().map(Vec::as_slice).collect())
-            }
-            Some((_, Some(Value::ZSet(z)))) => {
+        let value = found.and_then(|f| f.value());
+        let source = match (found, value.as_deref()) {
+            (None, _) => SortSource::Missing,
+            (_, Some(Value::List(l))) => SortSource::List(l.iter().map(Vec::as_slice).collect()),
+            (_, Some(Value::Set(s))) => SortSource::Set(s.iter().map(Vec::as_slice).collect()),
+            (_, Some(Value::ZSet(z))) => {
                 SortSource::ZSet(z.iter().map(|(m, s)| (m.as_slice(), *s)).collect())
             }
-            Some((f, _)) => return Err(Error::WrongType(format!("SORT on a {}", f.type_name()))),
+            (Some(f), _) => return Err(Error::WrongType(format!("SORT on a {}", f.type_name()))),
         };
         let lookup = |key: &[u8], field: Option<&[u8]>| -> Option<Vec<u8>> {
             let f = self.found(key)?;
             match field {
                 None => f.str().map(<[u8]>::to_vec),
-                Some(field) => match f.value()? {
+                Some(field) => match f.value()?.as_ref() {
                     Value::Hash(h) => h.get(field).map(|(v, _)| v.clone()),
                     _ => None,
                 },

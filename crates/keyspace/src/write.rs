@@ -1,6 +1,6 @@
 //! Writing a keyspace as an RDB file, in the encodings the target server writes.
 
-use crate::{Keyspace, Value};
+use crate::{packed, Found, Keyspace, Value};
 use rdb_parse::{StreamId, StreamMeta};
 use rdb_write::{KeyMeta, KeyWriter, Kind, RdbWriter, Target};
 use std::io::{self, Write};
@@ -32,7 +32,39 @@ impl Keyspace {
                     kw.element(w, s)?;
                     continue;
                 }
-                match found.value().expect("not a string") {
+                if let Found::Packed { kind, payload, .. } = found {
+                    let n = Some(packed::len(kind, payload) as u64);
+                    let mut items = packed::items(payload);
+                    match kind {
+                        packed::Kind::List | packed::Kind::Set => {
+                            let k = if kind == packed::Kind::List {
+                                Kind::List
+                            } else {
+                                Kind::Set
+                            };
+                            kw.begin(k, key, meta, n);
+                            for v in items {
+                                kw.element(w, v)?;
+                            }
+                        }
+                        packed::Kind::ZSet => {
+                            kw.begin(Kind::ZSet, key, meta, n);
+                            while let (Some(m), Some(s)) = (items.next(), items.next()) {
+                                let s = f64::from_le_bytes(s.try_into().expect("8-byte score"));
+                                kw.zmember(w, m, s)?;
+                            }
+                        }
+                        packed::Kind::Hash => {
+                            kw.begin(Kind::Hash, key, meta, n);
+                            while let (Some(f), Some(v)) = (items.next(), items.next()) {
+                                kw.hash_field(w, f, v, None)?;
+                            }
+                        }
+                    }
+                    kw.end(w)?;
+                    continue;
+                }
+                match found.value().expect("not a string").as_ref() {
                     Value::Str(_) => unreachable!("strings are written above"),
                     Value::List(l) => {
                         kw.begin(Kind::List, key, meta, Some(l.len() as u64));

@@ -8,7 +8,7 @@ use crate::fsutil::{AtomicFile, ThreadedWriter};
 use anyhow::{bail, Context, Result};
 use aof_parse::{AofReader, Item};
 use indicatif::ProgressBar;
-use keyspace::{Error as ApplyError, Keyspace, Loader};
+use keyspace::{Entry, Error as ApplyError, Found, Keyspace, Loader, Value};
 use manifest::FileType;
 use rdb_parse::escape;
 use rdb_write::{RdbWriter, Target};
@@ -270,17 +270,22 @@ pub fn replay(args: &Args) -> Result<std::result::Result<Replayed, i32>> {
         .dbs
         .values()
         .flat_map(|d| d.iter())
-        .filter(|(_, f)| matches!(f.value(), Some(keyspace::Value::Hash(h)) if h.values().any(|(_, t)| t.is_some())))
+        // (Packed collections have neither field TTLs nor streams.)
+        .filter(|(_, f)| matches!(f, Found::Entry(Entry { value: Value::Hash(h), .. }) if h.values().any(|(_, t)| t.is_some())))
         .count();
     if ttl_keys > 0 && !target.field_ttls() {
         eprintln!("redkit: {ttl_keys} hash(es) have field TTLs, which RDB {version} cannot hold; nothing written (use --rdb-version 12)");
         return Ok(Err(crate::exit::PROBLEMS));
     }
-    let has_streams = ks
-        .dbs
-        .values()
-        .flat_map(|d| d.iter())
-        .any(|(_, f)| matches!(f.value(), Some(keyspace::Value::Stream(_))));
+    let has_streams = ks.dbs.values().flat_map(|d| d.iter()).any(|(_, f)| {
+        matches!(
+            f,
+            Found::Entry(Entry {
+                value: Value::Stream(_),
+                ..
+            })
+        )
+    });
     if has_streams && target.stream_version().is_none() {
         eprintln!(
             "redkit: the dataset has streams, which RDB {version} cannot hold; nothing written"

@@ -1,0 +1,365 @@
+//! Small collections packed into one byte string, as the server keeps them in a listpack: a
+//! list's elements, a set's members, a sorted set's members each followed by its score (8
+//! bytes), a hash's fields each followed by its value; every byte string is preceded by its
+//! length (LEB128). A collection stays packed while it has at most [`MAX_ENTRIES`] entries of at
+//! most [`MAX_BYTES`] bytes each (the servers' default listpack limits) and, for a hash, no field
+//! TTL. The changes the common write commands make are done here on the packed form; the
+//! functions return `None` when the result would not stay packed (the caller then unpacks).
+
+use crate::{HashFields, Map, Set, Value};
+use std::collections::VecDeque;
+
+/// Most entries (elements, members, fields) of a packed collection.
+pub const MAX_ENTRIES: usize = 128;
+/// Longest element, member, field or value of a packed collection.
+pub const MAX_BYTES: usize = 64;
+
+/// The kind of a packed collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A list.
+    List,
+    /// A set.
+    Set,
+    /// A sorted set.
+    ZSet,
+    /// A hash without field TTLs.
+    Hash,
+}
+
+fn put(out: &mut Vec<u8>, item: &[u8]) {
+    let mut n = item.len();
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+    out.extend_from_slice(item);
+}
+
+/// The byte strings of a payload, in order.
+pub struct Items<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Iterator for Items<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.at >= self.b.len() {
+            return None;
+        }
+        let (mut n, mut shift) = (0usize, 0);
+        loop {
+            let c = self.b[self.at];
+            self.at += 1;
+            n |= ((c & 0x7f) as usize) << shift;
+            if c & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+        }
+        let item = &self.b[self.at..self.at + n];
+        self.at += n;
+        Some(item)
+    }
+}
+
+/// The byte strings of `payload`: elements, members and 8-byte scores, or fields and values.
+pub fn items(payload: &[u8]) -> Items<'_> {
+    Items { b: payload, at: 0 }
+}
+
+/// Pairs of a sorted set's or a hash's payload.
+fn pairs(payload: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    let mut it = items(payload);
+    std::iter::from_fn(move || Some((it.next()?, it.next()?)))
+}
+
+fn score(b: &[u8]) -> f64 {
+    f64::from_le_bytes(b.try_into().expect("8-byte score"))
+}
+
+/// How many entries `payload` holds.
+pub fn len(kind: Kind, payload: &[u8]) -> usize {
+    match kind {
+        Kind::List | Kind::Set => items(payload).count(),
+        Kind::ZSet | Kind::Hash => items(payload).count() / 2,
+    }
+}
+
+fn fits(items: &[&[u8]]) -> bool {
+    items.iter().all(|i| i.len() <= MAX_BYTES)
+}
+
+/// The packed form of `value`, when it is a collection small enough.
+pub fn pack(value: &Value) -> Option<(Kind, Vec<u8>)> {
+    let mut out = Vec::new();
+    let kind = match value {
+        Value::List(l) if l.len() <= MAX_ENTRIES && l.iter().all(|e| e.len() <= MAX_BYTES) => {
+            l.iter().for_each(|e| put(&mut out, e));
+            Kind::List
+        }
+        Value::Set(s) if s.len() <= MAX_ENTRIES && s.iter().all(|e| e.len() <= MAX_BYTES) => {
+            s.iter().for_each(|e| put(&mut out, e));
+            Kind::Set
+        }
+        Value::ZSet(z) if z.len() <= MAX_ENTRIES && z.keys().all(|m| m.len() <= MAX_BYTES) => {
+            for (m, s) in z.iter() {
+                put(&mut out, m);
+                put(&mut out, &s.to_le_bytes());
+            }
+            Kind::ZSet
+        }
+        Value::Hash(h)
+            if h.len() <= MAX_ENTRIES
+                && h.iter().all(|(f, (v, t))| {
+                    t.is_none() && f.len() <= MAX_BYTES && v.len() <= MAX_BYTES
+                }) =>
+        {
+            for (f, (v, _)) in h.iter() {
+                put(&mut out, f);
+                put(&mut out, v);
+            }
+            Kind::Hash
+        }
+        _ => return None,
+    };
+    Some((kind, out))
+}
+
+/// The collection `payload` holds.
+pub fn unpack(kind: Kind, payload: &[u8]) -> Value {
+    match kind {
+        Kind::List => Value::List(Box::new(
+            items(payload).map(<[u8]>::to_vec).collect::<VecDeque<_>>(),
+        )),
+        Kind::Set => Value::Set(Box::new(
+            items(payload).map(<[u8]>::to_vec).collect::<Set<_>>(),
+        )),
+        Kind::ZSet => Value::ZSet(Box::new(
+            pairs(payload)
+                .map(|(m, s)| (m.to_vec(), score(s)))
+                .collect::<Map<_, _>>(),
+        )),
+        Kind::Hash => Value::Hash(Box::new(
+            pairs(payload)
+                .map(|(f, v)| (f.to_vec(), (v.to_vec(), None)))
+                .collect::<HashFields>(),
+        )),
+    }
+}
+
+/// Sets fields of a hash (`nx`: only those it does not have), as HSET/HMSET/HSETNX do.
+pub fn hash_set(payload: &[u8], pairs_in: &[&[u8]], nx: bool) -> Option<Vec<u8>> {
+    if pairs_in.len() % 2 != 0 || !fits(pairs_in) {
+        return None;
+    }
+    let mut fields: Vec<(&[u8], &[u8])> = pairs(payload).collect();
+    for p in pairs_in.chunks(2) {
+        match fields.iter_mut().find(|(f, _)| *f == p[0]) {
+            Some(_) if nx => {}
+            Some(e) => e.1 = p[1],
+            None => fields.push((p[0], p[1])),
+        }
+    }
+    if fields.len() > MAX_ENTRIES {
+        return None;
+    }
+    let mut out = Vec::with_capacity(payload.len() + 16);
+    for (f, v) in fields {
+        put(&mut out, f);
+        put(&mut out, v);
+    }
+    Some(out)
+}
+
+/// The value of a hash's field.
+pub fn hash_get<'a>(payload: &'a [u8], field: &[u8]) -> Option<&'a [u8]> {
+    pairs(payload).find(|(f, _)| *f == field).map(|(_, v)| v)
+}
+
+/// Removes entries (hash fields, set or sorted-set members) named in `names`.
+pub fn remove(kind: Kind, payload: &[u8], names: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len());
+    match kind {
+        Kind::Set | Kind::List => {
+            for m in items(payload).filter(|m| !names.contains(m)) {
+                put(&mut out, m);
+            }
+        }
+        Kind::ZSet | Kind::Hash => {
+            for (a, b) in pairs(payload).filter(|(a, _)| !names.contains(a)) {
+                put(&mut out, a);
+                put(&mut out, b);
+            }
+        }
+    }
+    out
+}
+
+/// Adds members to a set, as SADD does.
+pub fn set_add(payload: &[u8], members: &[&[u8]]) -> Option<Vec<u8>> {
+    if !fits(members) {
+        return None;
+    }
+    let mut out = payload.to_vec();
+    let mut n = len(Kind::Set, payload);
+    for (i, m) in members.iter().enumerate() {
+        if items(payload).any(|e| e == *m) || members[..i].contains(m) {
+            continue;
+        }
+        n += 1;
+        if n > MAX_ENTRIES {
+            return None;
+        }
+        put(&mut out, m);
+    }
+    Some(out)
+}
+
+/// Sets scores of a sorted set, as ZADD without options does (`pairs_in`: score, member, ...).
+pub fn zset_add(payload: &[u8], pairs_in: &[&[u8]]) -> Option<Vec<u8>> {
+    if pairs_in.len() % 2 != 0 {
+        return None;
+    }
+    let mut members: Vec<(&[u8], f64)> = pairs(payload).map(|(m, s)| (m, score(s))).collect();
+    for p in pairs_in.chunks(2) {
+        // Scores the server would refuse or compute (NaN) are left to the general path.
+        let s = crate::apply::float(p[0]).ok()?;
+        if p[1].len() > MAX_BYTES {
+            return None;
+        }
+        match members.iter_mut().find(|(m, _)| *m == p[1]) {
+            Some(e) => e.1 = s,
+            None => members.push((p[1], s)),
+        }
+    }
+    if members.len() > MAX_ENTRIES {
+        return None;
+    }
+    let mut out = Vec::with_capacity(payload.len() + 16);
+    for (m, s) in members {
+        put(&mut out, m);
+        put(&mut out, &s.to_le_bytes());
+    }
+    Some(out)
+}
+
+/// Pushes elements onto a list, one after another at its head (`front`) or tail.
+pub fn list_push(payload: &[u8], elements: &[&[u8]], front: bool) -> Option<Vec<u8>> {
+    if !fits(elements) || len(Kind::List, payload) + elements.len() > MAX_ENTRIES {
+        return None;
+    }
+    let mut out =
+        Vec::with_capacity(payload.len() + elements.iter().map(|e| e.len() + 1).sum::<usize>());
+    if front {
+        for e in elements.iter().rev() {
+            put(&mut out, e);
+        }
+        out.extend_from_slice(payload);
+    } else {
+        out.extend_from_slice(payload);
+        for e in elements {
+            put(&mut out, e);
+        }
+    }
+    Some(out)
+}
+
+/// Pops `count` elements from a list's head (`front`) or tail.
+pub fn list_pop(payload: &[u8], count: usize, front: bool) -> Vec<u8> {
+    let all: Vec<&[u8]> = items(payload).collect();
+    let keep = all.len().saturating_sub(count);
+    let kept = if front {
+        &all[all.len() - keep..]
+    } else {
+        &all[..keep]
+    };
+    let mut out = Vec::with_capacity(payload.len());
+    for e in kept {
+        put(&mut out, e);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash(pairs: &[(&str, &str)]) -> Value {
+        Value::Hash(Box::new(
+            pairs
+                .iter()
+                .map(|(f, v)| (f.as_bytes().to_vec(), (v.as_bytes().to_vec(), None)))
+                .collect(),
+        ))
+    }
+
+    #[test]
+    fn round_trips_and_limits() {
+        let long = vec![b'x'; 300];
+        let values = [
+            hash(&[("a", "1"), ("b", "")]),
+            Value::List(Box::new(
+                [b"x".to_vec(), long.clone()].into_iter().collect(),
+            )),
+            Value::Set(Box::new([b"m".to_vec(), vec![]].into_iter().collect())),
+            Value::ZSet(Box::new(
+                [(b"z".to_vec(), -0.0), (b"y".to_vec(), f64::INFINITY)]
+                    .into_iter()
+                    .collect(),
+            )),
+        ];
+        for v in &values {
+            match pack(v) {
+                Some((kind, p)) => {
+                    let back = unpack(kind, &p);
+                    if let (Value::ZSet(a), Value::ZSet(b)) = (&back, v) {
+                        for (m, s) in a.iter() {
+                            assert_eq!(s.to_bits(), b[m].to_bits());
+                        }
+                    }
+                    assert_eq!(&back, v);
+                }
+                // The list holds a 300-byte element: not packed.
+                None => assert!(matches!(v, Value::List(_))),
+            }
+        }
+    }
+
+    #[test]
+    fn edits_match_the_unpacked_collections() {
+        let (_, p) = pack(&hash(&[("a", "1")])).unwrap();
+        let p = hash_set(&p, &[b"b", b"2", b"a", b"3"], false).unwrap();
+        let p2 = hash_set(&p, &[b"a", b"9", b"c", b"4"], true).unwrap();
+        assert_eq!(
+            unpack(Kind::Hash, &p2),
+            hash(&[("a", "3"), ("b", "2"), ("c", "4")])
+        );
+        assert_eq!(
+            unpack(Kind::Hash, &remove(Kind::Hash, &p2, &[b"a", b"zz"])),
+            hash(&[("b", "2"), ("c", "4")])
+        );
+        let l = list_push(&[], &[b"a", b"b"], false).unwrap();
+        let l = list_push(&l, &[b"c", b"d"], true).unwrap(); // d c a b
+        let got: Vec<&[u8]> = items(&l).collect();
+        assert_eq!(got, [&b"d"[..], b"c", b"a", b"b"]);
+        let got: Vec<Vec<u8>> = items(&list_pop(&l, 3, true)).map(|e| e.to_vec()).collect();
+        assert_eq!(got, [b"b".to_vec()]);
+        let got: Vec<Vec<u8>> = items(&list_pop(&l, 1, false)).map(|e| e.to_vec()).collect();
+        assert_eq!(got, [b"d".to_vec(), b"c".to_vec(), b"a".to_vec()]);
+        let s = set_add(&[], &[b"a", b"a", b"b"]).unwrap();
+        assert_eq!(len(Kind::Set, &s), 2);
+        let z = zset_add(&[], &[b"1.5", b"m", b"2", b"m"]).unwrap();
+        assert_eq!(len(Kind::ZSet, &z), 1);
+        assert!(zset_add(&z, &[b"nan", b"m"]).is_none());
+        // Past the limits: not packed.
+        let many: Vec<Vec<u8>> = (0..=MAX_ENTRIES)
+            .map(|i| i.to_string().into_bytes())
+            .collect();
+        let refs: Vec<&[u8]> = many.iter().map(Vec::as_slice).collect();
+        assert!(set_add(&[], &refs).is_none());
+        assert!(hash_set(&[], &[b"f", &[b'v'; MAX_BYTES + 1]], false).is_none());
+    }
+}
