@@ -1158,15 +1158,14 @@ fn parse_trim(a: &[&[u8]], mut i: usize) -> Result<(Option<Trim>, usize), Error>
         Trim::MinId(stream_id(arg)?)
     };
     i += 1;
+    // LIMIT bounds an approximate trim only: the server logs the exact trim it made with the
+    // LIMIT it was given, and ignores LIMIT when it loads the log.
     if a.get(i).is_some_and(|w| w.eq_ignore_ascii_case(b"LIMIT")) {
         i += 2;
-        approx = true;
     }
     if approx {
         // The server trims whole nodes then: what it removes depends on its node layout.
-        return Err(Error::Unknown(
-            "approximate stream trimming (~ or LIMIT)".into(),
-        ));
+        return Err(Error::Unknown("approximate stream trimming (~)".into()));
     }
     Ok((Some(t), i))
 }
