@@ -6,10 +6,12 @@ commands must give that dataset).
 
 Usage:
     python3 testdata/gen/make_command_cases.py [--server NAME ...] [--case SUBSTRING ...]
-                                               [--show]
+                                               [--update] [--show]
 
     --server  redis-7.0 and/or valkey-8.1 (default: both; one that is not installed is an error)
     --case    only the cases whose name contains one of these (the fixture is not written)
+    --update  with --case: replace (or add) those cases in the existing fixture, the others
+              kept as they are
     --show    print each step, its reply and what it logged (implies not writing)
 
 Each server runs with `appendonly yes`, `appendfsync always`, `aof-use-rdb-preamble yes` and
@@ -985,47 +987,62 @@ def dumps(doc):
     return "\n".join(lines) + "\n"
 
 
+def case_json(c, runs, names):
+    entry = {"name": c.name, "family": c.family}
+    if c.note:
+        entry["note"] = c.note
+    if c.config:
+        entry["config"] = c.config
+    entry["steps"] = [step_json(s) for s in c.steps]
+    entry["runs"] = {name: runs[name][c.name] for name in names}
+    return entry
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--server", action="append", choices=SERVER_NAMES)
     ap.add_argument("--case", action="append")
     ap.add_argument("--show", action="store_true")
+    ap.add_argument("--update", action="store_true")
     args = ap.parse_args()
     names = args.server or list(SERVER_NAMES)
     cases = [c for c in CASES if not args.case or any(s in c.name for s in args.case)]
     if not cases:
         sys.exit("no case matches")
+    if args.update and (args.show or len(names) < len(SERVER_NAMES)):
+        sys.exit("--update runs the cases on every server, and does not go with --show")
     runs, versions = {}, {}
     for name in names:
         versions[name], runs[name] = run_server(name, cases, args.show)
-    if args.case or args.show or len(names) < len(SERVER_NAMES):
+    if args.update:
+        with open(OUT) as f:
+            doc = json.load(f)
+        if doc["servers"] != versions:
+            sys.exit(f"{OUT} was made by {doc['servers']}, not {versions}: regenerate it whole")
+        known = {c.name for c in CASES}
+        entries = {e["name"]: e for e in doc["cases"] if e["name"] in known}
+        entries.update({c.name: case_json(c, runs, names) for c in cases})
+        doc["cases"] = [entries[c.name] for c in CASES if c.name in entries]
+    elif args.case or args.show or len(names) < len(SERVER_NAMES):
         print(f"{len(cases)} case(s) run on {', '.join(names)}; {OUT} not written")
         return
-    doc = {
-        "servers": versions,
-        "notes": [
-            "made by testdata/gen/make_command_cases.py; the format is described there",
-            "keys are truth.read_keys records: byte strings in hex, expire_at_ms absolute",
-            "logged: per step, the commands the server appended to its AOF for that step",
-        ],
-        "cases": [],
-    }
-    for c in cases:
-        entry = {"name": c.name, "family": c.family}
-        if c.note:
-            entry["note"] = c.note
-        if c.config:
-            entry["config"] = c.config
-        entry["steps"] = [step_json(s) for s in c.steps]
-        entry["runs"] = {name: runs[name][c.name] for name in names}
-        doc["cases"].append(entry)
+    else:
+        doc = {
+            "servers": versions,
+            "notes": [
+                "made by testdata/gen/make_command_cases.py; the format is described there",
+                "keys are truth.read_keys records: byte strings in hex, expire_at_ms absolute",
+                "logged: per step, the commands the server appended to its AOF for that step",
+            ],
+            "cases": [case_json(c, runs, names) for c in cases],
+        }
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:
         f.write(dumps(doc))
     counts = {}
-    for c in cases:
-        counts[c.family] = counts.get(c.family, 0) + 1
-    print(f"wrote {OUT}: {len(cases)} cases x {len(names)} servers "
+    for c in doc["cases"]:
+        counts[c["family"]] = counts.get(c["family"], 0) + 1
+    print(f"wrote {OUT}: {len(doc['cases'])} cases x {len(names)} servers "
           f"({', '.join(f'{k} {v}' for k, v in counts.items())}), {os.path.getsize(OUT)} bytes")
 
 
