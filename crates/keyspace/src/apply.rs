@@ -22,12 +22,50 @@ pub(crate) fn float(b: &[u8]) -> Result<f64, Error> {
         "-inf" | "-infinity" => f64::NEG_INFINITY,
         _ => s
             .parse::<f64>()
-            .map_err(|_| Error::Syntax(format!("not a float: {s}")))?,
+            .ok()
+            .or_else(|| hex_float(s))
+            .ok_or_else(|| Error::Syntax(format!("not a float: {s}")))?,
     };
     if v.is_nan() {
         return Err(Error::Syntax("NaN".into()));
     }
     Ok(v)
+}
+
+/// A hexadecimal float as the server's strtod reads it: `[+-]0x<hex>[.<hex>][p[+-]<exp>]`.
+fn hex_float(s: &str) -> Option<f64> {
+    let (neg, rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let rest = rest
+        .strip_prefix("0x")
+        .or_else(|| rest.strip_prefix("0X"))?;
+    let (digits, exp) = match rest.split_once(['p', 'P']) {
+        Some((d, e)) => (d, e.parse::<i32>().ok()?),
+        None => (rest, 0),
+    };
+    let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if whole.is_empty() && frac.is_empty() {
+        return None;
+    }
+    // The first 30 significant digits (120 bits) decide the value, rounded once to a double.
+    let (mut m, mut e) = (0u128, exp);
+    for (i, c) in whole.chars().chain(frac.chars()).enumerate() {
+        let d = c.to_digit(16)?;
+        if m >> 116 == 0 {
+            m = m * 16 + u128::from(d);
+            if i >= whole.len() {
+                e = e.saturating_sub(4);
+            }
+        } else if i < whole.len() {
+            e = e.saturating_add(4);
+        }
+    }
+    // Two steps, so that a large mantissa with a very negative exponent does not underflow.
+    let half = 2f64.powi(e / 2);
+    let v = m as f64 * half * half * 2f64.powi(e % 2);
+    Some(if neg { -v } else { v })
 }
 
 fn stream_id(b: &[u8]) -> Result<StreamId, Error> {
