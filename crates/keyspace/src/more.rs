@@ -203,6 +203,12 @@ impl Keyspace {
             return Ok(());
         }
         let s = self.string_mut(a[1], "BITFIELD")?;
+        // The server first grows the string to the last field written, even when OVERFLOW
+        // FAIL then skips that write.
+        let end = ops.iter().map(|o| o.3 + u64::from(o.2)).max().unwrap_or(0);
+        if (s.len() as u64) < end.div_ceil(8) {
+            s.resize(end.div_ceil(8) as usize, 0);
+        }
         for (incr, signed, bits, off, v, ow) in ops {
             let raw = get_bits(s, off, bits);
             let current: i128 = if signed && bits < 64 && raw >> (bits - 1) & 1 == 1 {
