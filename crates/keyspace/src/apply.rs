@@ -15,6 +15,19 @@ pub(crate) fn int(b: &[u8]) -> Result<i64, Error> {
         .ok_or_else(|| Error::Syntax(format!("not an integer: {}", text(b))))
 }
 
+/// An integer that must not be negative: a count, an offset, a database number.
+pub(crate) fn uint(b: &[u8]) -> Result<u64, Error> {
+    let n = int(b)?;
+    u64::try_from(n).map_err(|_| Error::Syntax(format!("negative: {n}")))
+}
+
+/// `base + n * unit` ms, or an error where the server answers "invalid expire time".
+pub(crate) fn expiry(base: i64, n: i64, unit: i64) -> Result<i64, Error> {
+    n.checked_mul(unit)
+        .and_then(|ms| ms.checked_add(base))
+        .ok_or_else(|| Error::Syntax(format!("invalid expire time: {n}")))
+}
+
 pub(crate) fn float(b: &[u8]) -> Result<f64, Error> {
     let s = std::str::from_utf8(b).map_err(|_| Error::Syntax("not a float".into()))?;
     let v = match s.to_ascii_lowercase().as_str() {
@@ -220,7 +233,7 @@ impl Keyspace {
             // ----- databases and keys -----
             b"SELECT" => {
                 arity(a, 2)?;
-                self.db = int(a[1])? as u64;
+                self.db = uint(a[1])?;
             }
             b"FLUSHDB" => {
                 self.db_mut().clear();
@@ -228,7 +241,7 @@ impl Keyspace {
             b"FLUSHALL" => self.dbs.clear(),
             b"SWAPDB" => {
                 arity(a, 3)?;
-                let (x, y) = (int(a[1])? as u64, int(a[2])? as u64);
+                let (x, y) = (uint(a[1])?, uint(a[2])?);
                 let dx = self.dbs.remove(&x).unwrap_or_default();
                 let dy = self.dbs.remove(&y).unwrap_or_default();
                 self.dbs.insert(x, dy);
@@ -245,9 +258,9 @@ impl Keyspace {
                 let n = int(a[2])?;
                 let ms = match name {
                     b"PEXPIREAT" => n,
-                    b"EXPIREAT" => n.saturating_mul(1000),
-                    b"EXPIRE" => self.now_ms.saturating_add(n.saturating_mul(1000)),
-                    _ => self.now_ms.saturating_add(n),
+                    b"EXPIREAT" => expiry(0, n, 1000)?,
+                    b"EXPIRE" => expiry(self.now_ms, n, 1000)?,
+                    _ => expiry(self.now_ms, n, 1)?,
                 };
                 self.expire_at(a[1], ms, &a[3..])?;
             }
@@ -267,7 +280,7 @@ impl Keyspace {
             }
             b"MOVE" => {
                 arity(a, 3)?;
-                let to = int(a[2])? as u64;
+                let to = uint(a[2])?;
                 let exists = self.dbs.get(&to).is_some_and(|d| d.contains_key(a[1]));
                 if !exists {
                     if let Some(e) = self.db_mut().remove(a[1]) {
@@ -283,7 +296,7 @@ impl Keyspace {
                 while i < a.len() {
                     match a[i].to_ascii_uppercase().as_slice() {
                         b"DB" if i + 1 < a.len() => {
-                            to = int(a[i + 1])? as u64;
+                            to = uint(a[i + 1])?;
                             i += 1;
                         }
                         b"REPLACE" => replace = true,
@@ -314,11 +327,11 @@ impl Keyspace {
                         (b"GET", _) => {}
                         (b"KEEPTTL", _) => keep_ttl = true,
                         (b"EX", Some(v)) => {
-                            expire = Some(self.now_ms + int(v)? * 1000);
+                            expire = Some(expiry(self.now_ms, int(v)?, 1000)?);
                             i += 1;
                         }
                         (b"PX", Some(v)) => {
-                            expire = Some(self.now_ms + int(v)?);
+                            expire = Some(expiry(self.now_ms, int(v)?, 1)?);
                             i += 1;
                         }
                         (b"EXAT", Some(v)) => {
@@ -355,7 +368,7 @@ impl Keyspace {
             b"SETEX" | b"PSETEX" => {
                 arity(a, 4)?;
                 let n = int(a[2])?;
-                let ms = self.now_ms + if name == b"SETEX" { n * 1000 } else { n };
+                let ms = expiry(self.now_ms, n, if name == b"SETEX" { 1000 } else { 1 })?;
                 self.put_string(a[1], a[3], Ttl::Set(Some(ms)));
             }
             b"GETSET" => {
@@ -393,7 +406,7 @@ impl Keyspace {
             }
             b"SETRANGE" => {
                 arity(a, 4)?;
-                let off = int(a[2])? as usize;
+                let off = uint(a[2])? as usize;
                 if off + a[3].len() > 512 << 20 {
                     return Err(Error::Syntax("SETRANGE past 512 MB".into()));
                 }
@@ -409,8 +422,10 @@ impl Keyspace {
                 }
                 v[off..off + a[3].len()].copy_from_slice(a[3]);
             }
-            b"INCR" => self.incr_by(a[1], 1)?,
-            b"DECR" => self.incr_by(a[1], -1)?,
+            b"INCR" | b"DECR" => {
+                arity(a, 2)?;
+                self.incr_by(a[1], if name == b"INCR" { 1 } else { -1 })?
+            }
             b"INCRBY" => {
                 arity(a, 3)?;
                 self.incr_by(a[1], int(a[2])?)?
@@ -445,11 +460,11 @@ impl Keyspace {
             b"LPOP" | b"RPOP" => {
                 arity(a, 2)?;
                 let n = match a.get(2) {
-                    Some(c) => int(c)? as usize,
+                    Some(c) => uint(c)? as usize,
                     None => 1,
                 };
                 if let Some(l) = existing!(self, a[1], List, "a pop") {
-                    for _ in 0..n {
+                    for _ in 0..n.min(l.len()) {
                         if name[0] == b'L' {
                             l.pop_front();
                         } else {
@@ -1017,7 +1032,7 @@ impl Keyspace {
             let arg = a.get(i + 1).copied();
             match (a[i].to_ascii_uppercase().as_slice(), arg) {
                 (b"IDLE", Some(v)) => {
-                    time = Some(now - int(v)?);
+                    time = Some(now.saturating_sub(int(v)?));
                     i += 1;
                 }
                 (b"TIME", Some(v)) => {

@@ -1,6 +1,6 @@
 //! Bit operations, sorted-set stores and RESTORE.
 
-use crate::apply::{float, int, text};
+use crate::apply::{expiry, float, int, text, uint};
 use crate::{Entry, Error, Keyspace, Loader, Value};
 use std::collections::HashMap;
 
@@ -187,10 +187,10 @@ impl Keyspace {
                         return Err(Error::Syntax("BITFIELD type".into()));
                     }
                     let off = match o.strip_prefix(b"#") {
-                        Some(n) => (int(n)? as u64).saturating_mul(bits as u64),
-                        None => int(o)? as u64,
+                        Some(n) => uint(n)?.saturating_mul(bits as u64),
+                        None => uint(o)?,
                     };
-                    if off + bits as u64 > MAX_BITS {
+                    if off.saturating_add(bits as u64) > MAX_BITS {
                         return Err(Error::Syntax("BITFIELD offset".into()));
                     }
                     ops.push((op.as_slice() == b"INCRBY", signed, bits, off, int(v)?, ow));
@@ -239,7 +239,7 @@ impl Keyspace {
         if a.len() < 4 {
             return Err(Error::Syntax("Z*STORE dest numkeys key...".into()));
         }
-        let n = int(a[2])? as usize;
+        let n = uint(a[2])? as usize;
         if n == 0 || a.len() < 3 + n {
             return Err(Error::Syntax("Z*STORE numkeys".into()));
         }
@@ -404,7 +404,7 @@ impl Keyspace {
         entry.expire_ms = match (ttl, abs) {
             (0, _) => None,
             (t, true) => Some(t),
-            (t, false) => Some(self.now_ms + t),
+            (t, false) => Some(expiry(self.now_ms, t, 1)?),
         };
         self.db_mut().insert(a[1], entry);
         Ok(())
