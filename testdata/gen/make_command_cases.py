@@ -440,6 +440,7 @@ case(K, "swapdb_empty", "SET a 0\nSWAPDB 0 3")
 case(K, "swapdb_bad", "SWAPDB 0 99")
 case(K, "flushdb", "SET a 0\nSELECT 1\nSET a 1\nFLUSHDB\nSET b 1")
 case(K, "flushall", "SET a 0\nSELECT 1\nSET a 1\nFLUSHALL\nSET b 1")
+case(K, "flush_async", "SET a 0\nSELECT 1\nSET a 1\nFLUSHDB ASYNC\nSET b 1\nSELECT 2\nSET c 2\nFLUSHALL SYNC\nSET d 2")
 case(K, "select", "SELECT 3\nSET a 3\nSELECT 15\nRPUSH l x\nSELECT 0\nSET a 0")
 case(K, "select_bad", "SELECT 16\nSET a 0")
 
@@ -767,6 +768,7 @@ case(P, "pfmerge_missing", "PFMERGE d m1 m2\nPFMERGE e")
 case(P, "pfadd_dense", [["PFADD", "h"] + [f"e{i}" for i in range(900)], "PFCOUNT h"])
 case(P, "pfadd_keeps_ttl", "PFADD h a\nEXPIRE h 5000\nPFADD h b")
 case(P, "pfadd_wrongtype", "SET h notanhll\nPFADD h a\nRPUSH l x\nPFADD l a")
+case(P, "pfmerge_into_existing", "PFADD d x\nEXPIRE d 5000\nPFADD a y z\nPFMERGE d a")
 case(P, "pfmerge_wrongtype", "PFADD a x\nSET b v\nPFMERGE d a b")
 
 # ----- SORT ... STORE -------------------------------------------------------------------------
@@ -781,7 +783,28 @@ case(O, "sort_zset", "ZADD z 3 c 1 a 2 b\nSORT z BY nosort STORE d")
 case(O, "sort_empty_deletes", "RPUSH d old\nSORT missing STORE d")
 case(O, "sort_replaces_ttl", "RPUSH l 2 1\nSET d x EX 5000\nSORT l STORE d")
 case(O, "sort_not_number", "RPUSH l a b\nSORT l STORE d")
+case(O, "sort_set_numeric", "SADD s 10 9 100 -1 2.5\nSORT s STORE d\nSORT s DESC LIMIT 1 2 STORE e")
+case(O, "sort_by_hash_field", "RPUSH l a b c\nHSET w_a n 3\nHSET w_b n 1\nHSET w_c n 2\nSORT l BY w_*->n GET # GET w_*->n STORE d")
+case(O, "sort_get_missing", "RPUSH l 2 1\nSET v_1 one\nSORT l GET v_* STORE d",
+     note="GET of a missing key stores an empty string")
 case(O, "sort_wrongtype", "SET l v\nSORT l STORE d")
+
+# ----- names and options in lower case (logged as the client sent them) -----------------------
+
+W = "lowercase"
+case(W, "strings", "set k v nx ex 5000\nset k v2 xx keepttl get\nsetex j 5000 v\nincrbyfloat f 1.5\n"
+     "getex k persist\nsetrange k 3 x\nbitfield b overflow sat incrby u8 0 300 set i4 #1 -1")
+case(W, "keys", "set a v\nexpire a 5000 nx\npexpire a 6000000 gt\ncopy a b db 1 replace\nrename a c\n"
+     "move c 2\nselect 1\nswapdb 1 3\nflushdb async")
+case(W, "lists", "rpush l a b c d\nlmove l m left right\nlinsert l before c x\nlrem l -1 x\nltrim l 0 1\n"
+     "lpop l 1\nlmpop 1 m right count 1")
+case(W, "zsets", "zadd z gt ch 1 a 2 b\nzadd z xx incr 5 a\nzincrby z 1 b\nzrangestore d z (1 +inf byscore limit 0 1\n"
+     "zunionstore u 2 z d weights 1 2 aggregate max\nzremrangebyscore z -inf (7\nzpopmax z")
+case(W, "streams", "xadd x maxlen = 5 1-1 f v\nxadd x nomkstream 2-1 f v\nxgroup create x g 0 mkstream\n"
+     "xreadgroup group g c count 1 streams x >\nxclaim x g d 0 1-1 force justid\nxack x g 1-1\n"
+     "xtrim x minid = 2\nxsetid x 3-0 entriesadded 5 maxdeletedid 1-1\nxgroup setid x g 0 entriesread 0")
+case(W, "sort_geo", "rpush l 3 1 2\nsort l desc limit 0 2 store d\ngeoadd g 13.361389 38.115556 p 15.087269 37.502669 c\n"
+     "geosearchstore e g frommember p byradius 300 km asc count 1 storedist")
 
 # ----- transactions, scripts and functions ----------------------------------------------------
 
