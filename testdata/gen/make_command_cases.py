@@ -39,7 +39,7 @@ commands.json:
         name: "family/what", family, note (optional),
         config: {name: value} (optional), CONFIG SET for the case only,
         steps: [argv | {"conn2": argv} | {"conn2_reply": true}], where an argument "$DUMP"
-               stands for the reply of the last DUMP step,
+               stands for the reply of the last DUMP or FUNCTION DUMP step,
         runs: {server: {
             replies: [...],        one per step: int, string, null, list, {"error": text}
             logged: [[argv, ...]], one list per step: the commands the server logged for it
@@ -52,7 +52,8 @@ commands.json:
             functions: [...],      truth.read_functions, for the function cases only
             end_ms: N,             the server's time after the case, unix ms
             expect: absent (the replay gives `reloaded`, else `keys`) |
-                    {"refused": NAME, "reason": ...}  the replay stops at the logged NAME
+                    {"refused": NAME, "reason": ...}  the replay stops at the first logged
+                                                      command starting with the words of NAME
                                                       (exit 1), by design |
                     {"differs": reason}               a known difference of the replay
         }}}]
@@ -720,6 +721,7 @@ case(X, "xgroup_create_mkstream", "XGROUP CREATE x g $ MKSTREAM\nXGROUP CREATE y
 case(X, "xgroup_create_entriesread", "XADD x 1-1 f v\nXADD x 2-1 f v\nXGROUP CREATE x g 1-1 ENTRIESREAD 1")
 case(X, "xgroup_create_exists", "XADD x 1-1 f v\nXGROUP CREATE x g 0\nXGROUP CREATE x g $")
 case(X, "xgroup_create_missing", "XGROUP CREATE x g 0")
+case(X, "xgroup_create_past_last", "XADD x 1-1 f v\nXGROUP CREATE x g 9-9\nXADD x 10-1 f v\nXREADGROUP GROUP g c STREAMS x >")
 case(X, "xgroup_setid", "XADD x 1-1 f v\nXADD x 2-1 f v\nXGROUP CREATE x g $\nXGROUP SETID x g 0\nXGROUP CREATE x h 0\nXGROUP SETID x h $ ENTRIESREAD 2")
 case(X, "xgroup_destroy", "XADD x 1-1 f v\nXGROUP CREATE x g 0\nXGROUP CREATE x h 0\nXGROUP DESTROY x g\nXGROUP DESTROY x nope")
 case(X, "xgroup_createconsumer", "XADD x 1-1 f v\nXGROUP CREATE x g 0\nXGROUP CREATECONSUMER x g c\nXGROUP CREATECONSUMER x g c\nXGROUP CREATECONSUMER x g d")
@@ -749,6 +751,8 @@ case(X, "xclaim_deleted_entry", "XADD x 1-1 f v\nXADD x 2-1 f v\nXGROUP CREATE x
 case(X, "xclaim_lastid", "XADD x 1-1 f v\nXADD x 2-1 f v\nXGROUP CREATE x g 0\nXCLAIM x g d 0 1-1 FORCE LASTID 2-1")
 case(X, "xautoclaim", "XADD x 1-1 f v\nXADD x 2-1 f v\nXADD x 3-1 f v\nXGROUP CREATE x g 0\n"
      "XREADGROUP GROUP g c STREAMS x >\nXAUTOCLAIM x g d 0 0 COUNT 2\nXAUTOCLAIM x g e 0 0 JUSTID")
+case(X, "xautoclaim_cursor", "XADD x 1-1 f v\nXADD x 2-1 f v\nXADD x 3-1 f v\nXGROUP CREATE x g 0\n"
+     "XREADGROUP GROUP g c STREAMS x >\nXAUTOCLAIM x g d 0 2-1 COUNT 1\nXAUTOCLAIM x g e 0 0 COUNT 1 JUSTID")
 case(X, "xautoclaim_deleted_entry", "XADD x 1-1 f v\nXADD x 2-1 f v\nXGROUP CREATE x g 0\n"
      "XREADGROUP GROUP g c STREAMS x >\nXDEL x 1-1\nXAUTOCLAIM x g d 0 0")
 case(X, "xautoclaim_min_idle", "XADD x 1-1 f v\nXGROUP CREATE x g 0\nXREADGROUP GROUP g c STREAMS x >\nXAUTOCLAIM x g d 3600000 0")
@@ -848,6 +852,13 @@ case(M, "function_delete", [["FUNCTION", "LOAD", LIB], ["FUNCTION", "LOAD", LIB_
                             "FUNCTION DELETE lib", "FUNCTION DELETE nope"], functions=True)
 case(M, "function_flush", [["FUNCTION", "LOAD", LIB], ["FUNCTION", "LOAD", LIB_OTHER], "SET k v", "FUNCTION FLUSH"],
      functions=True)
+case(M, "function_restore", [["FUNCTION", "LOAD", LIB], "FUNCTION DUMP", "FUNCTION FLUSH", "FUNCTION RESTORE $DUMP",
+                             ["FCALL", "put", "1", "k", "v"]], functions=True,
+     expect=Refused("FUNCTION RESTORE", "the replay applies FUNCTION LOAD, DELETE and FLUSH; "
+                    "FUNCTION RESTORE, which the server logs with its DUMP payload, is not applied"))
+case(M, "multi_with_eval", ["MULTI", "SET a 1", ["EVAL", "redis.call('INCR', KEYS[1]) return redis.call('RPUSH', 'l', 'x')", "1", "a"],
+                            "EXEC"])
+case(M, "publish", "SET a 1\nPUBLISH ch hello\nSET b 2")
 case(M, "fcall_ro_no_write", [["FUNCTION", "LOAD", LIB_OTHER], ["FCALL_RO", "noop", "0"]], functions=True)
 
 
@@ -897,7 +908,7 @@ def run_case(srv, conn, conn2, sync, incr, c, show):
             reply = conn2.read()
         else:
             reply = conn.call([dumped if a == b"$DUMP" else a for a in step])
-            if step[0] == b"DUMP":
+            if step[0] == b"DUMP" or step[:2] == [b"FUNCTION", b"DUMP"]:
                 dumped = reply
         if isinstance(step, Send2):
             time.sleep(0.05)  # let the server take it up before the next step
