@@ -442,6 +442,11 @@ case(K, "swapdb_bad", "SWAPDB 0 99")
 case(K, "flushdb", "SET a 0\nSELECT 1\nSET a 1\nFLUSHDB\nSET b 1")
 case(K, "flushall", "SET a 0\nSELECT 1\nSET a 1\nFLUSHALL\nSET b 1")
 case(K, "flush_async", "SET a 0\nSELECT 1\nSET a 1\nFLUSHDB ASYNC\nSET b 1\nSELECT 2\nSET c 2\nFLUSHALL SYNC\nSET d 2")
+case(K, "writes_keep_ttl", "SADD s a\nZADD z 1 a\nXADD x 1-1 f v\nRPUSH l a\nEXPIRE s 5000\nEXPIRE z 6000\n"
+     "EXPIRE x 7000\nEXPIRE l 8000\nSADD s b\nSREM s a\nZADD z 2 b\nZINCRBY z 1 a\nZREM z a\nXADD x 2-1 f v\n"
+     "XDEL x 1-1\nXGROUP CREATE x g 0\nLSET l 0 b\nLINSERT l AFTER b c\nLTRIM l 0 0")
+case(K, "repeated_in_one_command", "MSETNX a 1 a 2\nHSET h f 1 f 2\nZADD z 1 m 2 m\nZADD y NX 1 m 2 m\n"
+     "ZADD w GT 1 m 0 m 3 m\nSADD s x x\nSREM s x x\nRPUSH l a\nXADD x 1-1 f 1 f 2\nDEL l l\nMSET b 1 b 2")
 case(K, "select", "SELECT 3\nSET a 3\nSELECT 15\nRPUSH l x\nSELECT 0\nSET a 0")
 case(K, "select_bad", "SELECT 16\nSET a 0")
 
