@@ -15,6 +15,19 @@ pub(crate) fn int(b: &[u8]) -> Result<i64, Error> {
         .ok_or_else(|| Error::Syntax(format!("not an integer: {}", text(b))))
 }
 
+/// An integer that must not be negative: a count, an offset, a database number.
+pub(crate) fn uint(b: &[u8]) -> Result<u64, Error> {
+    let n = int(b)?;
+    u64::try_from(n).map_err(|_| Error::Syntax(format!("negative: {n}")))
+}
+
+/// `base + n * unit` ms, or an error where the server answers "invalid expire time".
+pub(crate) fn expiry(base: i64, n: i64, unit: i64) -> Result<i64, Error> {
+    n.checked_mul(unit)
+        .and_then(|ms| ms.checked_add(base))
+        .ok_or_else(|| Error::Syntax(format!("invalid expire time: {n}")))
+}
+
 pub(crate) fn float(b: &[u8]) -> Result<f64, Error> {
     let s = std::str::from_utf8(b).map_err(|_| Error::Syntax("not a float".into()))?;
     let v = match s.to_ascii_lowercase().as_str() {
@@ -22,12 +35,50 @@ pub(crate) fn float(b: &[u8]) -> Result<f64, Error> {
         "-inf" | "-infinity" => f64::NEG_INFINITY,
         _ => s
             .parse::<f64>()
-            .map_err(|_| Error::Syntax(format!("not a float: {s}")))?,
+            .ok()
+            .or_else(|| hex_float(s))
+            .ok_or_else(|| Error::Syntax(format!("not a float: {s}")))?,
     };
     if v.is_nan() {
         return Err(Error::Syntax("NaN".into()));
     }
     Ok(v)
+}
+
+/// A hexadecimal float as the server's strtod reads it: `[+-]0x<hex>[.<hex>][p[+-]<exp>]`.
+fn hex_float(s: &str) -> Option<f64> {
+    let (neg, rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let rest = rest
+        .strip_prefix("0x")
+        .or_else(|| rest.strip_prefix("0X"))?;
+    let (digits, exp) = match rest.split_once(['p', 'P']) {
+        Some((d, e)) => (d, e.parse::<i32>().ok()?),
+        None => (rest, 0),
+    };
+    let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if whole.is_empty() && frac.is_empty() {
+        return None;
+    }
+    // The first 30 significant digits (120 bits) decide the value, rounded once to a double.
+    let (mut m, mut e) = (0u128, exp);
+    for (i, c) in whole.chars().chain(frac.chars()).enumerate() {
+        let d = c.to_digit(16)?;
+        if m >> 116 == 0 {
+            m = m * 16 + u128::from(d);
+            if i >= whole.len() {
+                e = e.saturating_sub(4);
+            }
+        } else if i < whole.len() {
+            e = e.saturating_add(4);
+        }
+    }
+    // Two steps, so that a large mantissa with a very negative exponent does not underflow.
+    let half = 2f64.powi(e / 2);
+    let v = m as f64 * half * half * 2f64.powi(e % 2);
+    Some(if neg { -v } else { v })
 }
 
 fn stream_id(b: &[u8]) -> Result<StreamId, Error> {
@@ -250,7 +301,7 @@ impl Keyspace {
             // ----- databases and keys -----
             b"SELECT" => {
                 arity(a, 2)?;
-                self.db = int(a[1])? as u64;
+                self.db = uint(a[1])?;
             }
             b"FLUSHDB" => {
                 self.db_mut().clear();
@@ -258,7 +309,7 @@ impl Keyspace {
             b"FLUSHALL" => self.dbs.clear(),
             b"SWAPDB" => {
                 arity(a, 3)?;
-                let (x, y) = (int(a[1])? as u64, int(a[2])? as u64);
+                let (x, y) = (uint(a[1])?, uint(a[2])?);
                 let dx = self.dbs.remove(&x).unwrap_or_default();
                 let dy = self.dbs.remove(&y).unwrap_or_default();
                 self.dbs.insert(x, dy);
@@ -275,9 +326,9 @@ impl Keyspace {
                 let n = int(a[2])?;
                 let ms = match name {
                     b"PEXPIREAT" => n,
-                    b"EXPIREAT" => n.saturating_mul(1000),
-                    b"EXPIRE" => self.now_ms.saturating_add(n.saturating_mul(1000)),
-                    _ => self.now_ms.saturating_add(n),
+                    b"EXPIREAT" => expiry(0, n, 1000)?,
+                    b"EXPIRE" => expiry(self.now_ms, n, 1000)?,
+                    _ => expiry(self.now_ms, n, 1)?,
                 };
                 self.expire_at(a[1], ms, &a[3..])?;
             }
@@ -297,7 +348,7 @@ impl Keyspace {
             }
             b"MOVE" => {
                 arity(a, 3)?;
-                let to = int(a[2])? as u64;
+                let to = uint(a[2])?;
                 let exists = self.dbs.get(&to).is_some_and(|d| d.contains_key(a[1]));
                 if !exists {
                     if let Some(e) = self.db_mut().remove(a[1]) {
@@ -313,7 +364,7 @@ impl Keyspace {
                 while i < a.len() {
                     match a[i].to_ascii_uppercase().as_slice() {
                         b"DB" if i + 1 < a.len() => {
-                            to = int(a[i + 1])? as u64;
+                            to = uint(a[i + 1])?;
                             i += 1;
                         }
                         b"REPLACE" => replace = true,
@@ -344,11 +395,11 @@ impl Keyspace {
                         (b"GET", _) => {}
                         (b"KEEPTTL", _) => keep_ttl = true,
                         (b"EX", Some(v)) => {
-                            expire = Some(self.now_ms + int(v)? * 1000);
+                            expire = Some(expiry(self.now_ms, int(v)?, 1000)?);
                             i += 1;
                         }
                         (b"PX", Some(v)) => {
-                            expire = Some(self.now_ms + int(v)?);
+                            expire = Some(expiry(self.now_ms, int(v)?, 1)?);
                             i += 1;
                         }
                         (b"EXAT", Some(v)) => {
@@ -385,7 +436,7 @@ impl Keyspace {
             b"SETEX" | b"PSETEX" => {
                 arity(a, 4)?;
                 let n = int(a[2])?;
-                let ms = self.now_ms + if name == b"SETEX" { n * 1000 } else { n };
+                let ms = expiry(self.now_ms, n, if name == b"SETEX" { 1000 } else { 1 })?;
                 self.put_string(a[1], a[3], Ttl::Set(Some(ms)));
             }
             b"GETSET" => {
@@ -423,7 +474,7 @@ impl Keyspace {
             }
             b"SETRANGE" => {
                 arity(a, 4)?;
-                let off = int(a[2])? as usize;
+                let off = uint(a[2])? as usize;
                 if off + a[3].len() > 512 << 20 {
                     return Err(Error::Syntax("SETRANGE past 512 MB".into()));
                 }
@@ -439,8 +490,10 @@ impl Keyspace {
                 }
                 v[off..off + a[3].len()].copy_from_slice(a[3]);
             }
-            b"INCR" => self.incr_by(a[1], 1)?,
-            b"DECR" => self.incr_by(a[1], -1)?,
+            b"INCR" | b"DECR" => {
+                arity(a, 2)?;
+                self.incr_by(a[1], if name == b"INCR" { 1 } else { -1 })?
+            }
             b"INCRBY" => {
                 arity(a, 3)?;
                 self.incr_by(a[1], int(a[2])?)?
@@ -475,11 +528,11 @@ impl Keyspace {
             b"LPOP" | b"RPOP" => {
                 arity(a, 2)?;
                 let n = match a.get(2) {
-                    Some(c) => int(c)? as usize,
+                    Some(c) => uint(c)? as usize,
                     None => 1,
                 };
                 if let Some(l) = existing!(self, a[1], List, "a pop") {
-                    for _ in 0..n {
+                    for _ in 0..n.min(l.len()) {
                         if name[0] == b'L' {
                             l.pop_front();
                         } else {
@@ -1055,7 +1108,7 @@ impl Keyspace {
             let arg = a.get(i + 1).copied();
             match (a[i].to_ascii_uppercase().as_slice(), arg) {
                 (b"IDLE", Some(v)) => {
-                    time = Some(now - int(v)?);
+                    time = Some(now.saturating_sub(int(v)?));
                     i += 1;
                 }
                 (b"TIME", Some(v)) => {
@@ -1234,15 +1287,14 @@ fn parse_trim(a: &[&[u8]], mut i: usize) -> Result<(Option<Trim>, usize), Error>
         Trim::MinId(stream_id(arg)?)
     };
     i += 1;
+    // LIMIT bounds an approximate trim only: the server logs the exact trim it made with the
+    // LIMIT it was given, and ignores LIMIT when it loads the log.
     if a.get(i).is_some_and(|w| w.eq_ignore_ascii_case(b"LIMIT")) {
         i += 2;
-        approx = true;
     }
     if approx {
         // The server trims whole nodes then: what it removes depends on its node layout.
-        return Err(Error::Unknown(
-            "approximate stream trimming (~ or LIMIT)".into(),
-        ));
+        return Err(Error::Unknown("approximate stream trimming (~)".into()));
     }
     Ok((Some(t), i))
 }

@@ -1,6 +1,6 @@
 //! Bit operations, sorted-set stores and RESTORE.
 
-use crate::apply::{float, int, text};
+use crate::apply::{expiry, float, int, text, uint};
 use crate::{Entry, Error, Keyspace, Loader, Map, Value};
 
 /// Strings are at most 512 MB.
@@ -186,10 +186,10 @@ impl Keyspace {
                         return Err(Error::Syntax("BITFIELD type".into()));
                     }
                     let off = match o.strip_prefix(b"#") {
-                        Some(n) => (int(n)? as u64).saturating_mul(bits as u64),
-                        None => int(o)? as u64,
+                        Some(n) => uint(n)?.saturating_mul(bits as u64),
+                        None => uint(o)?,
                     };
-                    if off + bits as u64 > MAX_BITS {
+                    if off.saturating_add(bits as u64) > MAX_BITS {
                         return Err(Error::Syntax("BITFIELD offset".into()));
                     }
                     ops.push((op.as_slice() == b"INCRBY", signed, bits, off, int(v)?, ow));
@@ -202,6 +202,12 @@ impl Keyspace {
             return Ok(());
         }
         let s = self.string_mut(a[1], "BITFIELD")?;
+        // The server first grows the string to the last field written, even when OVERFLOW
+        // FAIL then skips that write.
+        let end = ops.iter().map(|o| o.3 + u64::from(o.2)).max().unwrap_or(0);
+        if (s.len() as u64) < end.div_ceil(8) {
+            s.resize(end.div_ceil(8) as usize, 0);
+        }
         for (incr, signed, bits, off, v, ow) in ops {
             let raw = get_bits(s, off, bits);
             let current: i128 = if signed && bits < 64 && raw >> (bits - 1) & 1 == 1 {
@@ -232,7 +238,7 @@ impl Keyspace {
         if a.len() < 4 {
             return Err(Error::Syntax("Z*STORE dest numkeys key...".into()));
         }
-        let n = int(a[2])? as usize;
+        let n = uint(a[2])? as usize;
         if n == 0 || a.len() < 3 + n {
             return Err(Error::Syntax("Z*STORE numkeys".into()));
         }
@@ -402,7 +408,7 @@ impl Keyspace {
         entry.expire_ms = match (ttl, abs) {
             (0, _) => None,
             (t, true) => Some(t),
-            (t, false) => Some(self.now_ms + t),
+            (t, false) => Some(expiry(self.now_ms, t, 1)?),
         };
         self.db_mut().insert(a[1], entry);
         Ok(())

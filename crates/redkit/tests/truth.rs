@@ -405,7 +405,7 @@ fn replayed_redis_7_4_logs_match_their_truth() {
             // the intset any server would make of those members.
             let all_ints = |v: &Value| {
                 v.as_array().unwrap().iter().all(|m| {
-                    let b = m.as_str().and_then(|h| hex_to_bytes(h)).unwrap_or_default();
+                    let b = m.as_str().and_then(hex_to_bytes).unwrap_or_default();
                     std::str::from_utf8(&b)
                         .is_ok_and(|s| s.parse::<i64>().is_ok_and(|n| n.to_string() == s))
                 })
