@@ -268,6 +268,12 @@ impl Keyspace {
             b"ZADD" if rest.len() >= 2 && rest.len() % 2 == 0 && float(rest[0]).is_ok() => {
                 db.packed_update(key, Kind::ZSet, true, |b| p::zset_add(b, rest))
             }
+            b"ZINCRBY" if rest.len() == 2 => {
+                let Ok(by) = float(rest[0]) else {
+                    return false;
+                };
+                db.packed_update(key, Kind::ZSet, true, |b| p::zset_incr(b, by, rest[1]))
+            }
             b"ZREM" if !rest.is_empty() => db.packed_update(key, Kind::ZSet, false, |b| {
                 Some(p::remove(Kind::ZSet, b, rest))
             }),
@@ -720,7 +726,8 @@ impl Keyspace {
                 arity(a, 4)?;
                 let by = float(a[2])?;
                 let z = typed!(self, a[1], ZSet, Map::default(), "ZINCRBY");
-                let v = z.get(a[3]).copied().unwrap_or(0.0) + by;
+                // A new member gets the increment itself (-0 stays -0).
+                let v = z.get(a[3]).map_or(by, |s| s + by);
                 if v.is_nan() {
                     return Err(Error::Syntax("ZINCRBY to NaN".into()));
                 }

@@ -107,7 +107,7 @@ pub fn pack(value: &Value) -> Option<(Kind, Vec<u8>)> {
         Value::ZSet(z) if z.len() <= MAX_ENTRIES && z.keys().all(|m| m.len() <= MAX_BYTES) => {
             for (m, s) in z.iter() {
                 put(&mut out, m);
-                put(&mut out, &s.to_le_bytes());
+                put(&mut out, &listpack_score(*s).to_le_bytes());
             }
             Kind::ZSet
         }
@@ -223,16 +223,24 @@ pub fn zset_add(payload: &[u8], pairs_in: &[&[u8]]) -> Option<Vec<u8>> {
     if pairs_in.len() % 2 != 0 {
         return None;
     }
-    let mut members: Vec<(&[u8], f64)> = pairs(payload).map(|(m, s)| (m, score(s))).collect();
+    let mut scored = Vec::with_capacity(pairs_in.len() / 2);
     for p in pairs_in.chunks(2) {
-        // Scores the server would refuse or compute (NaN) are left to the general path.
-        let s = crate::apply::float(p[0]).ok()?;
-        if p[1].len() > MAX_BYTES {
+        // Scores the server would refuse (NaN, not a number) are left to the general path.
+        scored.push((crate::apply::float(p[0]).ok()?, p[1]));
+    }
+    zset_put(payload, &scored)
+}
+
+fn zset_put(payload: &[u8], scored: &[(f64, &[u8])]) -> Option<Vec<u8>> {
+    let mut members: Vec<(&[u8], f64)> = pairs(payload).map(|(m, s)| (m, score(s))).collect();
+    for &(s, member) in scored {
+        if member.len() > MAX_BYTES {
             return None;
         }
-        match members.iter_mut().find(|(m, _)| *m == p[1]) {
+        let s = listpack_score(s);
+        match members.iter_mut().find(|(m, _)| *m == member) {
             Some(e) => e.1 = s,
-            None => members.push((p[1], s)),
+            None => members.push((member, s)),
         }
     }
     if members.len() > MAX_ENTRIES {
@@ -244,6 +252,28 @@ pub fn zset_add(payload: &[u8], pairs_in: &[&[u8]]) -> Option<Vec<u8>> {
         put(&mut out, &s.to_le_bytes());
     }
     Some(out)
+}
+
+/// Adds `by` to a member's score (0 for a new member), as ZINCRBY does; `None` for a NaN
+/// result (the server refuses it) or a member too long to stay packed.
+pub fn zset_incr(payload: &[u8], by: f64, member: &[u8]) -> Option<Vec<u8>> {
+    let cur = pairs(payload)
+        .find(|(m, _)| *m == member)
+        .map(|(_, s)| score(s));
+    let new = cur.map_or(by, |c| c + by);
+    if new.is_nan() {
+        return None;
+    }
+    zset_put(payload, &[(new, member)])
+}
+
+/// A score as a listpack keeps it: -0 becomes 0 (stored as the integer 0).
+fn listpack_score(s: f64) -> f64 {
+    if s == 0.0 {
+        0.0
+    } else {
+        s
+    }
 }
 
 /// Pushes elements onto a list, one after another at its head (`front`) or tail.
