@@ -336,7 +336,7 @@ mod tests {
             )),
             Value::Set(Box::new([b"m".to_vec(), vec![]].into_iter().collect())),
             Value::ZSet(Box::new(
-                [(b"z".to_vec(), -0.0), (b"y".to_vec(), f64::INFINITY)]
+                [(b"z".to_vec(), -1.5), (b"y".to_vec(), f64::INFINITY)]
                     .into_iter()
                     .collect(),
             )),
@@ -383,6 +383,12 @@ mod tests {
         assert_eq!(len(Kind::Set, &s), 2);
         let z = zset_add(&[], &[b"1.5", b"m", b"2", b"m"]).unwrap();
         assert_eq!(len(Kind::ZSet, &z), 1);
+        // As in a listpack, -0 is held as 0.
+        let z = zset_incr(&z, -0.0, b"n").unwrap();
+        let Value::ZSet(u) = unpack(Kind::ZSet, &z) else {
+            unreachable!()
+        };
+        assert_eq!((u[&b"m"[..]], u[&b"n"[..]].to_bits()), (2.0, 0));
         assert!(zset_add(&z, &[b"nan", b"m"]).is_none());
         // Past the limits: not packed.
         let many: Vec<Vec<u8>> = (0..=MAX_ENTRIES)
