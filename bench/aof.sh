@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # AOF benchmark: a ~1 GiB multi-part AOF written by redis-server 7.0 (SETs sent by
 # redis-benchmark over a unix socket, timestamps on, no rewrite), then redis-check-aof and
-# redkit check-aof timed side by side: 3 runs each, the page cache warmed before every run.
+# redkit check-aof timed side by side, the server loading it (then SAVE or BGREWRITEAOF) beside
+# redkit aof-to-rdb and rewrite; and a log of HSETs into a million small hashes, loaded by the
+# server and replayed by aof-to-rdb. 3 runs each, the page cache warmed before every run.
 # Writes its section of docs/benchmarks.md between the aof-bench markers.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -9,25 +11,38 @@ DATA=${BENCH_DATA:-$ROOT/bench/data}/aof
 REDKIT=${REDKIT:-$ROOT/target/release/redkit}
 CHECKER=${REDIS_CHECK_AOF:-redis-check-aof}
 COMMANDS=${AOF_COMMANDS:-8000000}
+HASH_COMMANDS=${AOF_HASH_COMMANDS:-3000000}
 DOC=${BENCH_DOC:-$ROOT/docs/benchmarks.md}
 RUNS=${RUNS:-3}
 
 command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
-mkdir -p "$DATA"
-MARK="$DATA/made-$COMMANDS"
-if [ ! -f "$MARK" ]; then
-    rm -rf "$DATA/appendonlydir" "$DATA"/made-*
+# make_log DIR MARK BENCHMARK-ARGS...: DIR/appendonlydir written by redis-server 7.0 while
+# redis-benchmark sends the commands (once: MARK records the seconds it took).
+make_log() {
+    local dir=$1 mark=$2
+    shift 2
+    mkdir -p "$dir"
+    [ -f "$mark" ] && return 0
+    rm -rf "$dir/appendonlydir" "$dir"/made-*
+    local start
     start=$(date +%s)
-    redis-server --port 0 --unixsocket "$DATA/s.sock" --dir "$DATA" --save "" \
+    redis-server --port 0 --unixsocket "$dir/s.sock" --dir "$dir" --save "" \
         --appendonly yes --aof-timestamp-enabled yes --auto-aof-rewrite-percentage 0 \
-        --daemonize yes --pidfile "$DATA/redis.pid" --logfile "$DATA/redis.log"
-    for _ in $(seq 50); do [ -S "$DATA/s.sock" ] && break; sleep 0.1; done
-    redis-benchmark -s "$DATA/s.sock" -t set -n "$COMMANDS" -d 100 -r 1000000 -P 64 -q >/dev/null 2>&1
-    redis-cli -s "$DATA/s.sock" shutdown nosave >/dev/null 2>&1 || true
-    for _ in $(seq 100); do [ -f "$DATA/redis.pid" ] || break; sleep 0.1; done
-    echo "$(( $(date +%s) - start ))" > "$MARK"
-fi
+        --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
+    for _ in $(seq 50); do [ -S "$dir/s.sock" ] && break; sleep 0.1; done
+    redis-benchmark -s "$dir/s.sock" -r 1000000 -P 64 -q "$@" >/dev/null 2>&1
+    redis-cli -s "$dir/s.sock" shutdown nosave >/dev/null 2>&1 || true
+    for _ in $(seq 100); do [ -f "$dir/redis.pid" ] || break; sleep 0.1; done
+    echo "$(( $(date +%s) - start ))" > "$mark"
+}
+MARK="$DATA/made-$COMMANDS"
+make_log "$DATA" "$MARK" -t set -n "$COMMANDS" -d 100
+HDATA="$DATA-hash"
+HMARK="$HDATA/made-$HASH_COMMANDS"
+make_log "$HDATA" "$HMARK" -n "$HASH_COMMANDS" hset 'h:__rand_int__' 'f:__rand_int__' value-value-value
 DIR="$DATA/appendonlydir"
+HDIR="$HDATA/appendonlydir"
+HBYTES=$(cat "$HDIR"/* | wc -c)
 BYTES=$(cat "$DIR"/* | wc -c)
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -69,15 +84,17 @@ load_and_rewrite() {
     wait "$pid" || true
 }
 export -f load_and_rewrite
-for tool in checker redkit server aof2rdb server-rewrite rewrite; do
+for tool in checker redkit server aof2rdb server-rewrite rewrite server-hash aof2rdb-hash; do
     walls=(); rss=0
     for run in $(seq "$RUNS"); do
         rm -rf "$WORK/rewritten"
-        if [ "$tool" = server ] || [ "$tool" = server-rewrite ]; then
+        src=$DIR
+        case $tool in *-hash) src=$HDIR ;; esac
+        if [ "$tool" = server ] || [ "$tool" = server-rewrite ] || [ "$tool" = server-hash ]; then
             # The server may append to the log it loads: it gets a copy (made before timing).
-            rm -rf "$WORK/srv"; mkdir -p "$WORK/srv"; cp -r "$DIR" "$WORK/srv/appendonlydir"
+            rm -rf "$WORK/srv"; mkdir -p "$WORK/srv"; cp -r "$src" "$WORK/srv/appendonlydir"
         fi
-        cat "$DIR"/* > /dev/null
+        cat "$src"/* > /dev/null
         case $tool in
             checker) cmd=("$CHECKER" "$DIR/appendonly.aof.manifest") ;;
             redkit) cmd=("$REDKIT" check-aof "$DIR") ;;
@@ -85,6 +102,8 @@ for tool in checker redkit server aof2rdb server-rewrite rewrite; do
             aof2rdb) cmd=("$REDKIT" aof-to-rdb -q "$DIR" -o "$WORK/replayed.rdb" --rdb-version 10) ;;
             server-rewrite) cmd=(bash -c 'load_and_rewrite "$0"' "$WORK/srv") ;;
             rewrite) cmd=("$REDKIT" rewrite -q "$DIR" -o "$WORK/rewritten") ;;
+            server-hash) cmd=(bash -c 'load_and_save "$0"' "$WORK/srv") ;;
+            aof2rdb-hash) cmd=("$REDKIT" aof-to-rdb -q "$HDIR" -o "$WORK/replayed.rdb" --rdb-version 10) ;;
         esac
         /usr/bin/time -o "$WORK/time" -f '%e %M' "${cmd[@]}" >/dev/null 2>"$WORK/stderr" \
             || { echo "bench-aof: $tool failed:" >&2; tail -5 "$WORK/stderr" >&2; exit 1; }
@@ -100,6 +119,8 @@ mbps() { awk -v b="$BYTES" -v s="$1" 'BEGIN {printf "%.0f", b / s / 1e6}'; }
 speedup=$(awk -v a="${WALL[checker]}" -v b="${WALL[redkit]}" 'BEGIN {printf "%.1f", a / b}')
 replay=$(awk -v a="${WALL[server]}" -v b="${WALL[aof2rdb]}" 'BEGIN {printf "%.1f", a / b}')
 rewrite=$(awk -v a="${WALL[server-rewrite]}" -v b="${WALL[rewrite]}" 'BEGIN {printf "%.1f", a / b}')
+hreplay=$(awk -v a="${WALL[server-hash]}" -v b="${WALL[aof2rdb-hash]}" 'BEGIN {printf "%.1f", a / b}')
+hmbps() { awk -v b="$HBYTES" -v s="$1" 'BEGIN {printf "%.0f", b / s / 1e6}'; }
 section=$(cat <<TXT
 <!-- aof-bench:begin -->
 <!-- Generated by bench/aof.sh; edits between these markers are overwritten. -->
@@ -123,6 +144,17 @@ the files once with \`cat\`.
 redkit check-aof is ${speedup}x redis-check-aof here; redkit aof-to-rdb is ${replay}x the server
 loading the log and saving a snapshot, and redkit rewrite ${rewrite}x the server loading the log
 and rewriting it (the server's RSS is the largest of \`bash\`, the server and its forked child).
+
+A second log, of small collections: $(printf "%'d" "$HBYTES") bytes, $HASH_COMMANDS HSETs of
+random fields into a million random hashes (\`redis-benchmark -r 1000000 hset h:__rand_int__
+f:__rand_int__ value-value-value\`; generation took $(cat "$HMARK") s).
+
+| command | median wall (s) | MB/s | peak RSS (MiB) |
+| --- | ---: | ---: | ---: |
+| redis-server loads the directory, then \`SAVE\` | ${WALL[server-hash]} | $(hmbps "${WALL[server-hash]}") | $(( RSS[server-hash] / 1024 )) |
+| \`redkit aof-to-rdb appendonlydir -o OUT --rdb-version 10\` | ${WALL[aof2rdb-hash]} | $(hmbps "${WALL[aof2rdb-hash]}") | $(( RSS[aof2rdb-hash] / 1024 )) |
+
+redkit aof-to-rdb is ${hreplay}x the server on this log.
 <!-- aof-bench:end -->
 TXT
 )
