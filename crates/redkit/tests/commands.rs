@@ -25,9 +25,8 @@
 
 mod common;
 
-use common::{hex, redkit, testdata, unbase64};
+use common::{b64_hex, dump_value_as_truth, redkit, testdata, unbase64};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -57,20 +56,6 @@ fn resp(args: &[Vec<u8>]) -> Vec<u8> {
         out.extend_from_slice(b"\r\n");
     }
     out
-}
-
-/// Bytes (base64 in our dump) in the truth's form: hex, or {len, sha256, head_hex} past 65536.
-fn truth_bytes(b64: &Value) -> Value {
-    let b = unbase64(b64.as_str().expect("base64 string"));
-    if b.len() > 65536 {
-        json!({"len": b.len(), "sha256": hex(&Sha256::digest(&b)), "head_hex": hex(&b[..32])})
-    } else {
-        Value::String(hex(&b))
-    }
-}
-
-fn b64_hex(v: &Value) -> String {
-    hex(&unbase64(v.as_str().expect("base64 string")))
 }
 
 /// A score as its bits: equal scores compare equal, and -0 differs from 0.
@@ -194,44 +179,7 @@ fn truth_key(t: &Value) -> Value {
 
 /// One of our dump's lines in the comparable form.
 fn our_key(o: &Value) -> Value {
-    let v = &o["value"];
-    let value = match o["type"].as_str().unwrap() {
-        "string" => truth_bytes(v),
-        "list" => Value::Array(v.as_array().unwrap().iter().map(truth_bytes).collect()),
-        "set" => sorted(v.as_array().unwrap().iter().map(truth_bytes).collect()),
-        "zset" => {
-            let mut m: Vec<(String, Value)> = v
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| (b64_hex(&p[0]), score_bits(&p[1])))
-                .collect();
-            m.sort_by(|a, b| a.0.cmp(&b.0));
-            json!(m
-                .into_iter()
-                .map(|(k, s)| json!([k, s]))
-                .collect::<Vec<_>>())
-        }
-        "hash" => {
-            let ttls = o.get("field_expire_at_ms").and_then(Value::as_object);
-            let mut m: Vec<(String, Value, Value)> = v
-                .as_object()
-                .expect("base64 mode writes hashes as objects")
-                .iter()
-                .map(|(f, val)| {
-                    let ttl = ttls.and_then(|t| t.get(f)).cloned().unwrap_or(Value::Null);
-                    (hex(&unbase64(f)), truth_bytes(val), ttl)
-                })
-                .collect();
-            m.sort_by(|a, b| a.0.cmp(&b.0));
-            json!(m
-                .into_iter()
-                .map(|(f, val, t)| json!([f, val, t]))
-                .collect::<Vec<_>>())
-        }
-        "stream" => our_stream(v),
-        other => panic!("unexpected type {other}"),
-    };
+    let value = dump_value_as_truth(o, score_bits, our_stream);
     json!({"db": o["db"], "key": b64_hex(&o["key"]), "type": o["type"],
            "expire_at_ms": o.get("expire_at_ms").cloned().unwrap_or(Value::Null),
            "value": value})

@@ -3,25 +3,9 @@
 
 mod common;
 
-use common::{files_with_suffix, hex, redkit, testdata, unbase64};
+use common::{b64_hex, dump_value_as_truth, files_with_suffix, redkit, testdata};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use std::path::Path;
-
-/// A byte string of our dump (base64) in the truth's form: hex, or {len, sha256, head_hex}
-/// past 65536 bytes.
-fn truth_bytes(v: &Value) -> Value {
-    let b = unbase64(v.as_str().expect("base64 string"));
-    if b.len() > 65536 {
-        json!({"len": b.len(), "sha256": hex(&Sha256::digest(&b)), "head_hex": hex(&b[..32])})
-    } else {
-        Value::String(hex(&b))
-    }
-}
-
-fn plain_hex(v: &Value) -> String {
-    hex(&unbase64(v.as_str().expect("base64 string")))
-}
 
 /// A score as a comparable value: a number, or "inf" / "-inf".
 fn score(v: &Value) -> Value {
@@ -41,50 +25,8 @@ fn truth_score(v: &Value) -> Value {
 
 /// Converts one of our JSON lines to the truth's key form (value normalised for comparison).
 fn normalise(ours: &Value) -> Value {
-    let t = ours["type"].as_str().unwrap();
-    let v = &ours["value"];
-    let value = match t {
-        "string" => truth_bytes(v),
-        "list" => Value::Array(v.as_array().unwrap().iter().map(truth_bytes).collect()),
-        "set" => {
-            let mut m: Vec<Value> = v.as_array().unwrap().iter().map(truth_bytes).collect();
-            m.sort_by_key(|x| x.to_string());
-            Value::Array(m)
-        }
-        "zset" => {
-            let mut m: Vec<(String, Value)> = v
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| (plain_hex(&p[0]), score(&p[1])))
-                .collect();
-            m.sort_by(|a, b| a.0.cmp(&b.0));
-            json!(m
-                .into_iter()
-                .map(|(k, s)| json!([k, s]))
-                .collect::<Vec<_>>())
-        }
-        "hash" => {
-            let ttls = ours.get("field_expire_at_ms").and_then(Value::as_object);
-            let mut m: Vec<(String, Value, Value)> = v
-                .as_object()
-                .expect("base64 mode writes hashes as objects")
-                .iter()
-                .map(|(f, val)| {
-                    let ttl = ttls.and_then(|t| t.get(f)).cloned().unwrap_or(Value::Null);
-                    (hex(&unbase64(f)), truth_bytes(val), ttl)
-                })
-                .collect();
-            m.sort_by(|a, b| a.0.cmp(&b.0));
-            json!(m
-                .into_iter()
-                .map(|(f, val, t)| json!([f, val, t]))
-                .collect::<Vec<_>>())
-        }
-        "stream" => v.clone(),
-        other => panic!("unexpected type {other}"),
-    };
-    json!({"db": ours["db"], "key": plain_hex(&ours["key"]), "type": t, "encoding": ours["encoding"],
+    let value = dump_value_as_truth(ours, score, Value::clone);
+    json!({"db": ours["db"], "key": b64_hex(&ours["key"]), "type": ours["type"], "encoding": ours["encoding"],
            "expire_at_ms": ours.get("expire_at_ms").cloned().unwrap_or(Value::Null), "value": value,
            "idle_s": ours.get("idle_s").cloned().unwrap_or(Value::Null),
            "freq": ours.get("freq").cloned().unwrap_or(Value::Null)})
@@ -146,7 +88,7 @@ fn compare_stream(ctx: &str, ours: &Value, truth: &Value) {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|p| json!([plain_hex(&p[0]), plain_hex(&p[1])]))
+                .map(|p| json!([b64_hex(&p[0]), b64_hex(&p[1])]))
                 .collect();
             json!([e["id"], fields])
         })
@@ -156,16 +98,12 @@ fn compare_stream(ctx: &str, ours: &Value, truth: &Value) {
     let tgroups = truth["groups"].as_array().unwrap();
     assert_eq!(groups.len(), tgroups.len(), "{ctx}: group count");
     let mut groups: Vec<&Value> = groups.iter().collect();
-    groups.sort_by_key(|g| plain_hex(&g["name"]));
+    groups.sort_by_key(|g| b64_hex(&g["name"]));
     let mut tgroups: Vec<&Value> = tgroups.iter().collect();
     tgroups.sort_by_key(|g| g["name"].as_str().unwrap().to_string());
     for (g, tg) in groups.iter().zip(tgroups) {
         let gctx = format!("{ctx}: group {}", tg["name_repr"]);
-        assert_eq!(
-            plain_hex(&g["name"]),
-            tg["name"].as_str().unwrap(),
-            "{gctx}"
-        );
+        assert_eq!(b64_hex(&g["name"]), tg["name"].as_str().unwrap(), "{gctx}");
         assert_eq!(
             g["last_delivered_id"], tg["last_delivered_id"],
             "{gctx}: last id"
@@ -183,7 +121,7 @@ fn compare_stream(ctx: &str, ours: &Value, truth: &Value) {
             .map(|p| {
                 json!([
                     p["id"],
-                    plain_hex(&p["consumer"]),
+                    b64_hex(&p["consumer"]),
                     p["delivery_time_ms"],
                     p["delivery_count"]
                 ])
@@ -215,7 +153,7 @@ fn compare_stream(ctx: &str, ours: &Value, truth: &Value) {
                         json!([i, t, n])
                     })
                     .collect();
-                json!({"name": plain_hex(&c["name"]), "seen_time_ms": c["seen_time_ms"],
+                json!({"name": b64_hex(&c["name"]), "seen_time_ms": c["seen_time_ms"],
                        "active_time_ms": c["active_time_ms"], "pending": pending})
             })
             .collect();

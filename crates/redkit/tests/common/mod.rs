@@ -3,7 +3,8 @@
 
 pub mod server;
 
-use serde_json::Value;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -21,7 +22,6 @@ pub fn redkit(args: &[&str]) -> Output {
 }
 
 /// Runs the redkit binary with `args` and asserts it succeeds (`ctx` and its stderr otherwise).
-#[allow(dead_code)] // not every test file uses it
 pub fn redkit_ok(args: &[&str], ctx: &str) -> Output {
     let r = redkit(args);
     assert_eq!(
@@ -239,4 +239,68 @@ pub fn assert_same_dataset(got: &[Value], want: &[Value], ctx: &str) {
         assert_same_key(&g, &w, ctx);
     }
     assert_eq!(got.len(), want.len(), "{ctx}");
+}
+
+/// A byte string of our dump (base64) in the truth's form: hex, or {len, sha256, head_hex}
+/// past 65536 bytes.
+pub fn truth_bytes(v: &Value) -> Value {
+    let b = unbase64(v.as_str().expect("base64 string"));
+    if b.len() > 65536 {
+        json!({"len": b.len(), "sha256": hex(&Sha256::digest(&b)), "head_hex": hex(&b[..32])})
+    } else {
+        Value::String(hex(&b))
+    }
+}
+
+/// A byte string of our dump (base64) as plain hex.
+pub fn b64_hex(v: &Value) -> String {
+    hex(&unbase64(v.as_str().expect("base64 string")))
+}
+
+/// The value of one line of `dump-json --bytes base64` in the truth's form (sets sorted,
+/// sorted-set members and hash fields sorted by their bytes, hash fields as [field, value,
+/// ttl]); scores go through `score`, streams through `stream`.
+pub fn dump_value_as_truth(
+    line: &Value,
+    score: fn(&Value) -> Value,
+    stream: fn(&Value) -> Value,
+) -> Value {
+    let v = &line["value"];
+    match line["type"].as_str().unwrap() {
+        "string" => truth_bytes(v),
+        "list" => Value::Array(v.as_array().unwrap().iter().map(truth_bytes).collect()),
+        "set" => {
+            let mut m: Vec<Value> = v.as_array().unwrap().iter().map(truth_bytes).collect();
+            m.sort_by_key(|x| x.to_string());
+            Value::Array(m)
+        }
+        "zset" => {
+            let mut m: Vec<(String, Value)> = v
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| (b64_hex(&p[0]), score(&p[1])))
+                .collect();
+            m.sort_by(|a, b| a.0.cmp(&b.0));
+            m.into_iter().map(|(k, s)| json!([k, s])).collect()
+        }
+        "hash" => {
+            let ttls = line.get("field_expire_at_ms").and_then(Value::as_object);
+            let mut m: Vec<(String, Value, Value)> = v
+                .as_object()
+                .expect("base64 mode writes hashes as objects")
+                .iter()
+                .map(|(f, val)| {
+                    let ttl = ttls.and_then(|t| t.get(f)).cloned().unwrap_or(Value::Null);
+                    (hex(&unbase64(f)), truth_bytes(val), ttl)
+                })
+                .collect();
+            m.sort_by(|a, b| a.0.cmp(&b.0));
+            m.into_iter()
+                .map(|(f, val, t)| json!([f, val, t]))
+                .collect()
+        }
+        "stream" => stream(v),
+        other => panic!("unexpected type {other}"),
+    }
 }
