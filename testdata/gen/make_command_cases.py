@@ -859,9 +859,10 @@ case(M, "function_delete", [["FUNCTION", "LOAD", LIB], ["FUNCTION", "LOAD", LIB_
 case(M, "function_flush", [["FUNCTION", "LOAD", LIB], ["FUNCTION", "LOAD", LIB_OTHER], "SET k v", "FUNCTION FLUSH"],
      functions=True)
 case(M, "function_restore", [["FUNCTION", "LOAD", LIB], "FUNCTION DUMP", "FUNCTION FLUSH", "FUNCTION RESTORE $DUMP",
-                             ["FCALL", "put", "1", "k", "v"]], functions=True,
-     expect=Refused("FUNCTION RESTORE", "the replay applies FUNCTION LOAD, DELETE and FLUSH; "
-                    "FUNCTION RESTORE, which the server logs with its DUMP payload, is not applied"))
+                             ["FCALL", "put", "1", "k", "v"]], functions=True)
+case(M, "function_restore_policies", [["FUNCTION", "LOAD", LIB], "FUNCTION DUMP", ["FUNCTION", "LOAD", LIB_OTHER],
+                                      "FUNCTION RESTORE $DUMP REPLACE", "FUNCTION RESTORE $DUMP",
+                                      "FUNCTION RESTORE $DUMP FLUSH"], functions=True)
 case(M, "multi_with_eval", ["MULTI", "SET a 1", ["EVAL", "redis.call('INCR', KEYS[1]) return redis.call('RPUSH', 'l', 'x')", "1", "a"],
                             "EXEC"])
 case(M, "publish", "SET a 1\nPUBLISH ch hello\nSET b 2")

@@ -1253,6 +1253,7 @@ impl Keyspace {
                 self.functions.remove(a[2]);
             }
             b"FLUSH" => self.functions.clear(),
+            b"RESTORE" => self.function_restore(a)?,
             other => return Err(Error::Unknown(format!("FUNCTION {}", text(other)))),
         }
         Ok(())

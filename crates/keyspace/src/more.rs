@@ -363,43 +363,17 @@ impl Keyspace {
                 "RESTORE onto an existing key without REPLACE".into(),
             ));
         }
-        let p = a[3];
-        if p.len() < 11 {
-            return Err(Error::Syntax("RESTORE payload too short".into()));
+        let (value, version) = dump_payload(a[3], "RESTORE")?;
+        if value.is_empty() {
+            return Err(Error::Syntax("RESTORE payload without a value".into()));
         }
-        let (body, crc) = p.split_at(p.len() - 8);
-        let stored = u64::from_le_bytes(crc.try_into().expect("8 bytes"));
-        let mut d = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Redis);
-        d.update(body);
-        if stored != 0 && stored != d.finalize() {
-            return Err(Error::Syntax("RESTORE payload checksum".into()));
-        }
-        let (value, ver) = body.split_at(body.len() - 2);
-        let version = u16::from_le_bytes([ver[0], ver[1]]) as u32;
-        // A one-key RDB around the value, its checksum disabled (checked above).
-        let mut rdb = if version >= 80 {
-            format!("VALKEY{version:03}").into_bytes()
-        } else {
-            format!("REDIS{version:04}").into_bytes()
-        };
+        // A one-key RDB around the value.
+        let mut rdb = rdb_magic(version);
         rdb.push(value[0]);
         rdb.push(1);
         rdb.push(b'k');
         rdb.extend_from_slice(&value[1..]);
-        rdb.push(0xFF);
-        rdb.extend_from_slice(&[0; 8]);
-        let mut tmp = Keyspace::new();
-        let mut loader = Loader::new();
-        let mut parser = rdb_parse::Parser::new(&rdb[..]);
-        loop {
-            match parser.next_event() {
-                Ok(Some(ev)) => loader
-                    .event(&mut tmp, &ev)
-                    .map_err(|e| Error::Unknown(format!("RESTORE of {}", e.0)))?,
-                Ok(None) => break,
-                Err(e) => return Err(Error::Syntax(format!("RESTORE payload: {}", e.kind()))),
-            }
-        }
+        let mut tmp = load_rdb(rdb, "RESTORE")?;
         let mut entry = tmp
             .dbs
             .remove(&0)
@@ -554,5 +528,75 @@ impl Keyspace {
             );
         }
         Ok(())
+    }
+
+    /// FUNCTION RESTORE payload [FLUSH | APPEND | REPLACE]: the libraries of a FUNCTION DUMP.
+    pub(crate) fn function_restore(&mut self, a: &[&[u8]]) -> Result<(), Error> {
+        if a.len() < 3 || a.len() > 4 {
+            return Err(Error::Syntax("FUNCTION RESTORE payload [policy]".into()));
+        }
+        let policy = a.get(3).map(|p| p.to_ascii_uppercase()).unwrap_or_default();
+        let (body, version) = dump_payload(a[2], "FUNCTION RESTORE")?;
+        let mut rdb = rdb_magic(version);
+        rdb.extend_from_slice(body);
+        let tmp = load_rdb(rdb, "FUNCTION RESTORE")?;
+        match policy.as_slice() {
+            b"FLUSH" => self.functions.clear(),
+            b"REPLACE" => {}
+            b"" | b"APPEND" => {
+                if tmp.functions.keys().any(|n| self.functions.contains_key(n)) {
+                    return Err(Error::Syntax(
+                        "FUNCTION RESTORE of an existing library".into(),
+                    ));
+                }
+            }
+            _ => return Err(Error::Syntax("FUNCTION RESTORE policy".into())),
+        }
+        self.functions.extend(tmp.functions);
+        Ok(())
+    }
+}
+
+/// The value and RDB version of a DUMP payload (`value, version: 2 bytes, CRC-64: 8 bytes`),
+/// its checksum checked (0: not computed).
+fn dump_payload<'a>(p: &'a [u8], what: &str) -> Result<(&'a [u8], u32), Error> {
+    if p.len() < 10 {
+        return Err(Error::Syntax(format!("{what} payload too short")));
+    }
+    let (body, crc) = p.split_at(p.len() - 8);
+    let stored = u64::from_le_bytes(crc.try_into().expect("8 bytes"));
+    let mut d = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Redis);
+    d.update(body);
+    if stored != 0 && stored != d.finalize() {
+        return Err(Error::Syntax(format!("{what} payload checksum")));
+    }
+    let (value, ver) = body.split_at(body.len() - 2);
+    Ok((value, u16::from_le_bytes([ver[0], ver[1]]) as u32))
+}
+
+/// The header of an RDB file of `version`.
+fn rdb_magic(version: u32) -> Vec<u8> {
+    if version >= 80 {
+        format!("VALKEY{version:03}").into_bytes()
+    } else {
+        format!("REDIS{version:04}").into_bytes()
+    }
+}
+
+/// Loads `rdb` (a header and records; the end and a disabled checksum are added here).
+fn load_rdb(mut rdb: Vec<u8>, what: &str) -> Result<Keyspace, Error> {
+    rdb.push(0xFF);
+    rdb.extend_from_slice(&[0; 8]);
+    let mut tmp = Keyspace::new();
+    let mut loader = Loader::new();
+    let mut parser = rdb_parse::Parser::new(&rdb[..]);
+    loop {
+        match parser.next_event() {
+            Ok(Some(ev)) => loader
+                .event(&mut tmp, &ev)
+                .map_err(|e| Error::Unknown(format!("{what} of {}", e.0)))?,
+            Ok(None) => return Ok(tmp),
+            Err(e) => return Err(Error::Syntax(format!("{what} payload: {}", e.kind()))),
+        }
     }
 }
