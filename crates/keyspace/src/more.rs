@@ -443,7 +443,7 @@ impl Keyspace {
     }
 
     /// The value at `key` in the selected database, read without moving it.
-    fn found(&self, key: &[u8]) -> Option<crate::Found<'_>> {
+    pub(crate) fn found(&self, key: &[u8]) -> Option<crate::Found<'_>> {
         self.dbs.get(&self.db)?.get(key)
     }
 
