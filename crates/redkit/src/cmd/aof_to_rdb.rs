@@ -36,12 +36,13 @@ keys and databases (SELECT, DEL, EXPIRE family, PERSIST, RENAME, MOVE, COPY, SWA
 FLUSHDB/FLUSHALL, RESTORE), lists, sets (with SINTERSTORE/SUNIONSTORE/SDIFFSTORE), sorted sets
 (ZADD, ZINCRBY, ZREM, ZPOPMIN/MAX, ZREMRANGEBY*, ZUNIONSTORE/ZINTERSTORE/ZDIFFSTORE,
 ZRANGESTORE, GEOADD, GEOSEARCHSTORE, GEORADIUS[BYMEMBER] ... STORE), SORT ... STORE, hashes
-(HSET, HDEL, HINCRBY, HPEXPIREAT, HPERSIST), HyperLogLogs (PFADD, PFMERGE, PFCOUNT, byte for
-byte), streams (XADD with explicit ids, XDEL, XSETID, XACK, XCLAIM, XGROUP, exact XTRIM and
-MAXLEN/MINID), scripts' effects in MULTI/EXEC, FUNCTION LOAD/DELETE/FLUSH. Not applied:
-approximate stream trimming (~), INCRBYFLOAT/HINCRBYFLOAT (the server logs their results as
-SET/HSET), module commands, scripts in logs older than Redis 5 (EVAL logged as such); they stop
-the run (or are skipped with --skip-unknown).
+(HSET, HDEL, HINCRBY, HSETEX, HPEXPIREAT, HPERSIST), HyperLogLogs (PFADD, PFMERGE, PFCOUNT,
+byte for byte), streams (XADD, XDEL, XSETID, XACK, XCLAIM, XGROUP, exact XTRIM and
+MAXLEN/MINID), scripts' effects in MULTI/EXEC, FUNCTION LOAD/DELETE/FLUSH/RESTORE. Not
+applied: approximate stream trimming (~, in logs of servers before 6.2), INCRBYFLOAT and
+HINCRBYFLOAT as such (servers log their results as SET, HSET or HSETEX), module commands,
+scripts logged as EVAL (servers before 5.0); they stop the run (or are skipped with
+--skip-unknown).
 
 Exit status: 0 written, 1 a command could not be applied or the log is damaged (nothing
 written), 2 usage or I/O error.";
