@@ -330,6 +330,17 @@ impl Keyspace {
         if self.packed_fast_path(name, a) {
             return Ok(());
         }
+        self.apply_general(name, a)?;
+        // A small collection the general path changed goes back to the packed form.
+        if let Some(key) = a.get(1) {
+            if let Some(db) = self.dbs.get_mut(&self.db) {
+                db.repack(key);
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_general(&mut self, name: &[u8], a: &[&[u8]]) -> Result<(), Error> {
         match name {
             // ----- databases and keys -----
             b"SELECT" => {
@@ -1641,6 +1652,36 @@ mod tests {
         assert!(ks
             .apply(&[b"HSETEX".as_slice(), b"h", b"FIELDS", b"2", b"a", b"1"])
             .is_err());
+    }
+
+    /// A small collection the general path changed is packed again (a sorted set holding -0
+    /// is not: the server keeps -0 only in a large one).
+    #[test]
+    fn general_path_results_are_packed_again() {
+        let mut ks = Keyspace::new();
+        let packed = |ks: &Keyspace, k: &str| {
+            matches!(
+                ks.dbs[&0].get(k.as_bytes()),
+                Some(crate::Found::Packed { .. })
+            )
+        };
+        run(&mut ks, &["HSET h f v", "LPUSH l a b c", "ZADD z 1 a"]);
+        assert!(packed(&ks, "h") && packed(&ks, "l") && packed(&ks, "z"));
+        run(&mut ks, &["HPEXPIREAT h 4102444800000 FIELDS 1 f"]);
+        assert!(!packed(&ks, "h"), "a field TTL is not packed");
+        run(
+            &mut ks,
+            &["HPERSIST h FIELDS 1 f", "LREM l 1 b", "ZADD z XX 2 a"],
+        );
+        assert!(packed(&ks, "h") && packed(&ks, "l") && packed(&ks, "z"));
+        run(&mut ks, &["ZADD z XX -0 a"]);
+        assert!(!packed(&ks, "z"));
+        assert_eq!(
+            get(&ks, "l"),
+            Some(Value::List(Box::new(
+                [b"c".to_vec(), b"a".to_vec()].into_iter().collect()
+            )))
+        );
     }
 
     #[test]

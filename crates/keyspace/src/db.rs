@@ -388,6 +388,29 @@ impl Db {
         }
     }
 
+    /// Packs the collection at `key` if it is small enough (see [`crate::packed`]) and is
+    /// not a sorted set with a -0 score (which the server keeps only in a large one).
+    pub fn repack(&mut self, key: &[u8]) {
+        if self.rest.is_empty() {
+            return;
+        }
+        let Some(e) = self.rest.get(key) else {
+            return;
+        };
+        if let Value::ZSet(z) = &e.value {
+            if z.values().any(|s| *s == 0.0 && s.is_sign_negative()) {
+                return;
+            }
+        }
+        if matches!(e.value, Value::Str(_) | Value::Stream(_)) {
+            return;
+        }
+        if let Some((kind, payload)) = packed::pack(&e.value) {
+            let blob = Blob::new(key, &payload, e.expire_ms, Some(kind));
+            self.put_blob(key, blob);
+        }
+    }
+
     /// Changes the packed collection of `kind` at `key` with `change` (which gets its payload,
     /// empty when the key does not exist and `create` is set, and returns the new one, or
     /// `None` when the result would not stay packed). An empty result deletes the key. False
