@@ -203,9 +203,15 @@ const SYNC_EVERY: usize = 64 << 20;
 
 impl ThreadedWriter {
     /// Starts the writing thread on `out`.
-    pub fn new(mut out: File) -> ThreadedWriter {
-        let (to_thread, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(QUEUED_BUFS);
-        let (back, from_thread) = std::sync::mpsc::sync_channel::<Vec<u8>>(QUEUED_BUFS);
+    pub fn new(out: File) -> ThreadedWriter {
+        Self::with_queue(out, QUEUED_BUFS)
+    }
+
+    /// Starts the writing thread on `out`, with at most `queued` buffers of 1 MiB waiting for
+    /// it (when the caller already holds much memory, fewer keep the peak down).
+    pub fn with_queue(mut out: File, queued: usize) -> ThreadedWriter {
+        let (to_thread, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(queued);
+        let (back, from_thread) = std::sync::mpsc::sync_channel::<Vec<u8>>(queued);
         let thread = std::thread::spawn(move || -> std::io::Result<()> {
             let mut unsynced = 0usize;
             for mut b in rx {

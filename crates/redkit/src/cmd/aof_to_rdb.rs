@@ -98,7 +98,12 @@ pub fn run(args: Args) -> Result<i32> {
         Err(code) => return Ok(code),
     };
     let out = AtomicFile::create(&args.output)?;
-    write_rdb(&r, ThreadedWriter::new(out.file()?), false)?.finish()?;
+    write_rdb(
+        &r,
+        ThreadedWriter::with_queue(out.file()?, WRITE_QUEUE),
+        false,
+    )?
+    .finish()?;
     out.commit()?;
     r.summary(
         &format!("Wrote {}:", args.output.display()),
@@ -343,6 +348,9 @@ enum Op {
     /// The log cannot be read further: the message says where and why.
     Failed(String),
 }
+
+/// Buffers of 1 MiB queued for the writing thread: the dataset is in memory already.
+pub const WRITE_QUEUE: usize = 4;
 
 /// A batch is handed over once it holds this many commands or bytes.
 const BATCH_OPS: usize = 256;

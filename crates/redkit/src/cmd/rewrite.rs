@@ -197,7 +197,13 @@ pub fn run(mut args: Args) -> Result<i32> {
         let tmp = parent.join(format!("temp-replay-{}.rdb", std::process::id()));
         let guard = RemoveOnDrop(tmp.clone());
         let out = AtomicFile::create(&tmp)?;
-        crate::cmd::aof_to_rdb::write_rdb(&r, ThreadedWriter::new(out.file()?), false)?.finish()?;
+        let queue = crate::cmd::aof_to_rdb::WRITE_QUEUE;
+        crate::cmd::aof_to_rdb::write_rdb(
+            &r,
+            ThreadedWriter::with_queue(out.file()?, queue),
+            false,
+        )?
+        .finish()?;
         out.commit()?;
         drop(r);
         args.file = tmp;
@@ -316,7 +322,13 @@ fn replayed_directory(args: &Args, r: &crate::cmd::aof_to_rdb::Replayed) -> Resu
     let (dir, base_name, base_path) = create_dir(args)?;
     let file = File::create(&base_path)
         .with_context(|| format!("cannot create {}", base_path.display()))?;
-    crate::cmd::aof_to_rdb::write_rdb(r, ThreadedWriter::new(file.try_clone()?), true)?.finish()?;
+    let queue = crate::cmd::aof_to_rdb::WRITE_QUEUE;
+    crate::cmd::aof_to_rdb::write_rdb(
+        r,
+        ThreadedWriter::with_queue(file.try_clone()?, queue),
+        true,
+    )?
+    .finish()?;
     finish_dir(args, dir, &base_name, file, r.ks.len() as u64, "")
 }
 
