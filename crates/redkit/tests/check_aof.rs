@@ -99,8 +99,13 @@ fn agrees_with_the_servers_checker(flavor: &Flavor) {
         ),
         ("cut right after MULTI", original[..multi + 15].to_vec()),
         ("garbage in the middle", {
+            // On the first command start past the middle (a byte inside a value would leave
+            // the file valid).
             let mut d = original.clone();
-            d[original.len() / 2] = b'!';
+            let at = (original.len() / 2..original.len())
+                .find(|&i| original[i] == b'*' && original[i - 2..i] == *b"\r\n")
+                .expect("a command in the second half");
+            d[at] = b'!';
             d
         }),
         ("zero-filled tail", {
