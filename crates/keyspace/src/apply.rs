@@ -218,7 +218,7 @@ impl Keyspace {
 
     /// A string's value, read without moving it (see [`crate::Db::get_mut`]).
     pub(crate) fn string_value(&self, key: &[u8], name: &str) -> Result<Option<&[u8]>, Error> {
-        match self.dbs.get(&self.db).and_then(|d| d.get(key)) {
+        match self.found(key) {
             None => Ok(None),
             Some(f) => match f.str() {
                 Some(s) => Ok(Some(s)),

@@ -8,7 +8,7 @@
 mod common;
 
 use common::{
-    assert_same_dataset, assert_same_key, comparable, load_many, redkit, redkit_ok,
+    assert_same_dataset, assert_same_key, comparable, load_many, redkit, redkit_ok, scratch,
     servers_required, testdata,
 };
 use serde_json::Value;
@@ -16,9 +16,7 @@ use std::path::PathBuf;
 
 #[test]
 fn replayed_logs_load_with_the_servers_dataset() {
-    let scratch = std::env::temp_dir().join(format!("redkit-a2r-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&scratch);
-    std::fs::create_dir_all(&scratch).unwrap();
+    let scratch = scratch("a2r");
     let cases = [
         ("redis-6.0.9/single-plain/appendonly.aof", "redis-6.0", "9"),
         (
@@ -80,9 +78,7 @@ fn replayed_logs_load_with_the_servers_dataset() {
 /// written; --skip-unknown skips it and says so.
 #[test]
 fn unknown_commands_are_named_with_their_offset() {
-    let dir = std::env::temp_dir().join(format!("redkit-a2r-unknown-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("a2r-unknown");
     let aof = dir.join("appendonly.aof");
     let set = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n";
     // A module's command.
@@ -125,9 +121,7 @@ fn unknown_commands_are_named_with_their_offset() {
 /// second S in which the server wrote, exactly the dataset that server had at the end of S.
 #[test]
 fn until_each_second_gives_that_seconds_dataset() {
-    let scratch = std::env::temp_dir().join(format!("redkit-a2r-until-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&scratch);
-    std::fs::create_dir_all(&scratch).unwrap();
+    let scratch = scratch("a2r-until");
     let mut checked = 0;
     for (rel, server, version) in [
         ("redis-7.0.15/mp-preamble/appendonlydir", "redis-7.0", "10"),
@@ -186,8 +180,7 @@ fn until_each_second_gives_that_seconds_dataset() {
 /// log.
 #[test]
 fn random_workloads_replay_as_the_server_loads_them() {
-    let scratch = std::env::temp_dir().join(format!("redkit-a2r-random-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&scratch);
+    let scratch = scratch("a2r-random");
     let (mut compared, mut compared_rewrites) = (0, 0);
     for (server, version, preamble) in [("redis-7.0", "10", "yes"), ("valkey-8.1", "11", "no")] {
         for seed in 1..=3 {
@@ -300,9 +293,7 @@ fn redis_7_4_log_replays_to_the_recorded_key_names() {
     let dir = testdata().join("aof/redis-7.4.1/mp-timestamped");
     let truth: Value =
         serde_json::from_slice(&std::fs::read(dir.join("truth.json")).unwrap()).unwrap();
-    let scratch = std::env::temp_dir().join(format!("redkit-a2r-74-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&scratch);
-    std::fs::create_dir_all(&scratch).unwrap();
+    let scratch = scratch("a2r-74");
     let timeline = truth["timeline"].as_array().unwrap();
     assert_eq!(timeline.len(), 6);
     for (i, batch) in timeline.iter().enumerate() {
@@ -347,9 +338,7 @@ fn redis_7_4_log_replays_to_the_recorded_key_names() {
 /// DEBUG DIGEST as the log itself.
 #[test]
 fn rewritten_logs_load_with_the_final_dataset() {
-    let scratch = std::env::temp_dir().join(format!("redkit-a2r-rw-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&scratch);
-    std::fs::create_dir_all(&scratch).unwrap();
+    let scratch = scratch("a2r-rw");
     let mut compared = 0;
     for (i, (rel, server)) in [
         ("redis-6.0.9/single-plain/appendonly.aof", "redis-7.0"),
@@ -432,8 +421,7 @@ fn rewrite_lossy_drops_field_ttls_and_loads_in_valkey() {
     let dir = testdata().join("aof/redis-7.4.1/mp-timestamped");
     let truth: Value =
         serde_json::from_slice(&std::fs::read(dir.join("truth.json")).unwrap()).unwrap();
-    let scratch = std::env::temp_dir().join(format!("redkit-a2r-lossy-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&scratch);
+    let scratch = scratch("a2r-lossy");
     let log = dir.join("appendonlydir");
     let out = scratch.join("appendonlydir");
     let rewrite = |lossy: bool| {

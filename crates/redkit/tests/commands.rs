@@ -25,9 +25,11 @@
 
 mod common;
 
-use common::{b64_hex, dump_value_as_truth, redkit, testdata, unbase64};
+use common::{
+    b64_hex, dump_value_as_truth, redkit, scratch, stream_entries_as_truth, testdata, unbase64,
+};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -111,20 +113,7 @@ fn truth_stream(t: &Value) -> Value {
 
 /// A stream in the comparable form, from our dump (base64 mode).
 fn our_stream(v: &Value) -> Value {
-    let entries: Vec<Value> = v["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            let fields: Vec<Value> = e["fields"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| json!([b64_hex(&p[0]), b64_hex(&p[1])]))
-                .collect();
-            json!([e["id"], fields])
-        })
-        .collect();
+    let entries = stream_entries_as_truth(v);
     let groups = v["groups"]
         .as_array()
         .unwrap()
@@ -364,13 +353,6 @@ fn check(dir: &Path, id: &str, case: &Value, server: &str, run: &Value) -> Resul
             "{ctx}: marked as a known difference ({why}) but the replay now matches: remove the mark"
         )),
     }
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("redkit-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]

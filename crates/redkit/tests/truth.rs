@@ -3,7 +3,10 @@
 
 mod common;
 
-use common::{b64_hex, dump_value_as_truth, files_with_suffix, redkit, testdata};
+use common::{
+    b64_hex, dump_value_as_truth, files_with_suffix, redkit, scratch, stream_entries_as_truth,
+    testdata,
+};
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -79,20 +82,7 @@ fn compare_stream(ctx: &str, ours: &Value, truth: &Value) {
             "{ctx}: first id"
         );
     }
-    let entries: Vec<Value> = ours["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            let fields: Vec<Value> = e["fields"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| json!([b64_hex(&p[0]), b64_hex(&p[1])]))
-                .collect();
-            json!([e["id"], fields])
-        })
-        .collect();
+    let entries = stream_entries_as_truth(ours);
     assert_eq!(Value::Array(entries), truth["entries"], "{ctx}: entries");
     let groups = ours["groups"].as_array().unwrap();
     let tgroups = truth["groups"].as_array().unwrap();
@@ -326,9 +316,7 @@ fn every_testdata_rdb_matches_its_truth() {
 /// replay sets them), encodings included.
 #[test]
 fn replayed_redis_7_4_logs_match_their_truth() {
-    let scratch = std::env::temp_dir().join(format!("redkit-truth-aof-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&scratch);
-    std::fs::create_dir_all(&scratch).unwrap();
+    let scratch = scratch("truth-aof");
     let mut failures = Vec::new();
     for case in ["mp-rewrite-preamble", "mp-timestamped"] {
         let dir = testdata().join("aof/redis-7.4.1").join(case);

@@ -13,6 +13,14 @@ pub fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
 }
 
+/// A fresh, empty directory for one test: `redkit-NAME-PID` in the temporary directory.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("redkit-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// Runs the redkit binary with `args`.
 pub fn redkit(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_redkit"))
@@ -303,4 +311,23 @@ pub fn dump_value_as_truth(
         "stream" => stream(v),
         other => panic!("unexpected type {other}"),
     }
+}
+
+/// The entries of a stream of our dump (base64 mode) as the truth writes them:
+/// `[id, [[field_hex, value_hex], ...]]`.
+pub fn stream_entries_as_truth(v: &Value) -> Vec<Value> {
+    v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let fields: Vec<Value> = e["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| json!([b64_hex(&p[0]), b64_hex(&p[1])]))
+                .collect();
+            json!([e["id"], fields])
+        })
+        .collect()
 }
