@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes crates/redkit/src/commands.rs: every command name and arity that redis-server 7.0 and
+"""Writes crates/aof-parse/src/commands.rs: every command name and arity that redis-server 7.0 and
 valkey-server 8.1 report through COMMAND, read from the running servers (unix sockets only),
 and the write commands of later releases that cannot be installed here (NEWER below).
 
@@ -11,7 +11,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "testdata", "gen"))
 import servers  # noqa: E402  (testdata/gen/servers.py starts and stops the servers)
 
-OUT = os.path.join(os.path.dirname(__file__), "..", "crates", "redkit", "src", "commands.rs")
+OUT = os.path.join(os.path.dirname(__file__), "..", "crates", "aof-parse", "src", "commands.rs")
 
 
 # Write commands added after Redis 7.0 / Valkey 8.1, with the arity of their command table entry

@@ -24,6 +24,12 @@
 //! # Ok::<(), aof_parse::Error>(())
 //! ```
 
+pub mod commands;
+pub mod scan;
+mod table;
+
+pub use table::{arity_ok, CommandTable, Verdict};
+
 use std::fmt;
 use std::io::{self, Chain, Cursor, Read};
 

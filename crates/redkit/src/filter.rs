@@ -62,6 +62,10 @@ impl KeyFilter {
                 regex::bytes::Regex::new(&r).with_context(|| format!("invalid --key-regex '{r}'"))
             })
             .transpose()?;
+        if let Some(g) = &glob {
+            check_glob(g.as_bytes())
+                .map_err(|why| anyhow::anyhow!("invalid --key '{g}': {why}"))?;
+        }
         Ok(KeyFilter {
             dbs,
             glob: glob.map(String::into_bytes),
@@ -87,6 +91,30 @@ impl KeyFilter {
             && self.glob.as_deref().is_none_or(|g| glob_match(g, key))
             && self.regex.as_ref().is_none_or(|r| r.is_match(key))
     }
+}
+
+/// Refuses what is surely a mistake in a glob, though Redis would read it somehow: a class
+/// `[` without its `]`, or a `\\` with nothing to escape at the end.
+pub fn check_glob(p: &[u8]) -> Result<(), String> {
+    let mut i = 0;
+    while i < p.len() {
+        match p[i] {
+            b'\\' if i + 1 == p.len() => return Err("it ends with a lone \\".into()),
+            b'\\' => i += 2,
+            b'[' => {
+                let mut q = i + 1;
+                while q < p.len() && p[q] != b']' {
+                    q += if p[q] == b'\\' { 2 } else { 1 };
+                }
+                if q >= p.len() {
+                    return Err(format!("the class opened at byte {i} has no ]"));
+                }
+                i = q + 1;
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(())
 }
 
 /// Redis's glob matching (`KEYS`, `SCAN MATCH`): `*`, `?`, `[abc]`, `[^a-z]`, `\x`.
@@ -181,7 +209,16 @@ fn class_match(pattern: &[u8], p: usize, c: u8) -> Option<(bool, usize)> {
 
 #[cfg(test)]
 mod tests {
-    use super::glob_match;
+    use super::{check_glob, glob_match};
+
+    #[test]
+    fn glob_mistakes() {
+        assert!(check_glob(b"user:*").is_ok());
+        assert!(check_glob(b"a[bc]d\\*").is_ok());
+        assert!(check_glob(b"a[bc").is_err());
+        assert!(check_glob(b"a\\").is_err());
+        assert!(check_glob(b"a[\\]]").is_ok());
+    }
 
     #[test]
     fn redis_glob() {

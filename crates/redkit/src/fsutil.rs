@@ -1,8 +1,9 @@
-//! Writing files safely: a temporary file in the target directory, fsync, rename, fsync dir.
+//! File surgery: cutting a file with the cut bytes kept first, syncing directories, and the
+//! crash points of the fault-injection tests.
 
-use anyhow::{Context, Result};
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use anyhow::{bail, Context, Result};
+use std::fs::{self, File};
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -27,21 +28,6 @@ pub fn crash_point(what: &str) {
     }
 }
 
-/// A file written under a temporary name and renamed into place only when complete.
-pub struct AtomicFile {
-    file: File,
-    tmp: PathBuf,
-    target: PathBuf,
-    done: bool,
-}
-
-fn dir_of(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
 /// Flushes a directory entry to disk (after a rename or create in it).
 pub fn sync_dir(dir: &Path) -> Result<()> {
     let d = File::open(dir).with_context(|| format!("cannot open directory {}", dir.display()))?;
@@ -49,246 +35,165 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
         .with_context(|| format!("cannot sync directory {}", dir.display()))
 }
 
-impl AtomicFile {
-    /// Creates `temp-<name>.<pid>` beside `target`.
-    pub fn create(target: &Path) -> Result<Self> {
-        let name = target
-            .file_name()
-            .with_context(|| format!("{} is not a file name", target.display()))?;
-        let tmp = dir_of(target).join(format!(
-            "temp-{}.{}",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
-        Ok(AtomicFile {
-            file,
-            tmp,
-            target: target.to_path_buf(),
-            done: false,
-        })
-    }
-
-    /// A handle to write through.
-    pub fn file(&self) -> Result<File> {
-        self.file
-            .try_clone()
-            .context("cannot duplicate file handle")
-    }
-
-    fn finish_to(mut self, dest: &Path) -> Result<PathBuf> {
-        crash_point("temporary file written, not synced");
-        self.file
-            .sync_all()
-            .with_context(|| format!("cannot sync {}", self.tmp.display()))?;
-        crash_point("temporary file synced, not renamed");
-        fs::rename(&self.tmp, dest).with_context(|| {
-            format!("cannot rename {} to {}", self.tmp.display(), dest.display())
-        })?;
-        crash_point("file renamed into place, directory not synced");
-        sync_dir(&dir_of(dest))?;
-        self.done = true;
-        Ok(dest.to_path_buf())
-    }
-
-    /// Syncs and renames the file to its target name.
-    pub fn commit(self) -> Result<PathBuf> {
-        let target = self.target.clone();
-        self.finish_to(&target)
-    }
-
-    /// Keeps an incomplete output as `<target>.partial`; returns that path.
-    pub fn keep_partial(self) -> Result<PathBuf> {
-        let mut p = self.target.clone().into_os_string();
-        p.push(".partial");
-        self.finish_to(Path::new(&p))
-    }
+/// Cuts `path` at `cut`, first keeping the cut bytes in `<path>.cut-<cut>`; returns that path.
+pub fn cut_file(path: &Path, cut: u64) -> Result<PathBuf> {
+    let keep = cut_file_keep_only(path, cut)?;
+    truncate_to(path, cut)?;
+    Ok(keep)
 }
 
-impl Drop for AtomicFile {
-    fn drop(&mut self) {
-        if !self.done {
-            let _ = fs::remove_file(&self.tmp);
-        }
-    }
-}
-
-/// A directory built under a temporary name beside its target and renamed into place only when
-/// complete; removed if dropped before [`AtomicDir::commit`].
-pub struct AtomicDir {
-    tmp: PathBuf,
-    target: PathBuf,
-    done: bool,
-}
-
-impl AtomicDir {
-    /// Creates `temp-<name>.<pid>` beside `target`, which must not exist.
-    pub fn create(target: &Path) -> Result<Self> {
-        if target.exists() {
-            anyhow::bail!(
-                "{} exists: give a new directory (nothing is overwritten)",
-                target.display()
+/// Writes the bytes of `path` from `cut` on to `<path>.cut-<cut>` (temp file, fsync, rename).
+/// When that file is already there holding exactly those bytes (an earlier run stopped before
+/// it could cut), it is kept as it is.
+pub fn cut_file_keep_only(path: &Path, cut: u64) -> Result<PathBuf> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut keep_name = path.as_os_str().to_owned();
+    keep_name.push(format!(".cut-{cut}"));
+    let keep = PathBuf::from(keep_name);
+    if keep.exists() {
+        if holds_tail(&keep, path, cut)? {
+            eprintln!(
+                "redkit: {} already holds the bytes to cut (from an earlier run): keeping it",
+                keep.display()
             );
+            return Ok(keep);
         }
-        let parent = dir_of(target);
-        fs::create_dir_all(&parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-        let name = target
+        bail!(
+            "{} already exists: move it away first (it holds bytes an earlier fix cut)",
+            keep.display()
+        );
+    }
+    let saved = crate::output::AtomicFile::create(&keep)?;
+    {
+        let mut src =
+            File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        src.seek(SeekFrom::Start(cut))?;
+        let mut dst = saved.file()?;
+        std::io::copy(&mut src.by_ref(), &mut dst)
+            .with_context(|| format!("cannot write {}", keep.display()))?;
+    }
+    saved.commit()
+}
+
+/// Whether `keep` holds exactly the bytes of `path` from `cut` to its end.
+fn holds_tail(keep: &Path, path: &Path, cut: u64) -> Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let size = std::fs::metadata(path)?.len();
+    if std::fs::metadata(keep)?.len() != size.saturating_sub(cut) {
+        return Ok(false);
+    }
+    let mut a = std::io::BufReader::new(File::open(keep)?);
+    let mut src = File::open(path)?;
+    src.seek(SeekFrom::Start(cut))?;
+    let mut b = std::io::BufReader::new(src);
+    let (mut x, mut y) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
+    loop {
+        let n = a.read(&mut x)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        b.read_exact(&mut y[..n])?;
+        if x[..n] != y[..n] {
+            return Ok(false);
+        }
+    }
+}
+
+/// Truncates `path` to `len` bytes and syncs it and its directory.
+pub fn truncate_to(path: &Path, len: u64) -> Result<()> {
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .with_context(|| format!("cannot open {} for writing", path.display()))?;
+    crash_point("cut bytes saved, file not truncated");
+    f.set_len(len)
+        .with_context(|| format!("cannot truncate {}", path.display()))?;
+    crash_point("file truncated, not synced");
+    f.sync_all()?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// The processes other than this one that hold one of `paths` open (Linux: `/proc/*/fd`), as
+/// (pid, command name, path). Empty where `/proc` cannot be read.
+pub fn held_open_by_others(paths: &[&Path]) -> Vec<(u32, String, PathBuf)> {
+    use std::os::unix::fs::MetadataExt;
+    let wanted: Vec<((u64, u64), &Path)> = paths
+        .iter()
+        .filter_map(|p| fs::metadata(p).ok().map(|m| ((m.dev(), m.ino()), *p)))
+        .collect();
+    let mut found = Vec::new();
+    let me = std::process::id();
+    let Ok(procs) = fs::read_dir("/proc") else {
+        return found;
+    };
+    for proc_entry in procs.flatten() {
+        let Some(pid) = proc_entry
             .file_name()
-            .with_context(|| format!("{} needs a directory name", target.display()))?;
-        let tmp = parent.join(format!(
-            "temp-{}.{}",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
-        fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        Ok(AtomicDir {
-            tmp,
-            target: target.to_path_buf(),
-            done: false,
-        })
-    }
-
-    /// Where to write the files.
-    pub fn path(&self) -> &Path {
-        &self.tmp
-    }
-
-    /// Syncs the directory, renames it to its target and syncs the parent.
-    pub fn commit(mut self) -> Result<()> {
-        crash_point("temporary directory written, not synced");
-        sync_dir(&self.tmp)?;
-        crash_point("temporary directory synced, not renamed");
-        fs::rename(&self.tmp, &self.target).with_context(|| {
-            format!(
-                "cannot rename {} to {}",
-                self.tmp.display(),
-                self.target.display()
-            )
-        })?;
-        crash_point("directory renamed into place, parent not synced");
-        sync_dir(&dir_of(&self.target))?;
-        self.done = true;
-        Ok(())
-    }
-}
-
-impl Drop for AtomicDir {
-    fn drop(&mut self) {
-        if !self.done {
-            let _ = fs::remove_dir_all(&self.tmp);
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == me {
+            continue;
         }
-    }
-}
-
-/// A writer that hands full 1 MiB buffers to a thread which writes them to the file, so that
-/// the write system calls overlap with the work of the caller. Errors of the thread come back
-/// on a later write or on [`ThreadedWriter::finish`].
-pub struct ThreadedWriter {
-    buf: Vec<u8>,
-    to_thread: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
-    from_thread: std::sync::mpsc::Receiver<Vec<u8>>,
-    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
-}
-
-const THREADED_BUF: usize = 1 << 20;
-/// Buffers queued for the thread at most (memory: this many MiB).
-const QUEUED_BUFS: usize = 32;
-/// Bytes written between two syncs by the thread.
-const SYNC_EVERY: usize = 64 << 20;
-
-impl ThreadedWriter {
-    /// Starts the writing thread on `out`.
-    pub fn new(out: File) -> ThreadedWriter {
-        Self::with_queue(out, QUEUED_BUFS)
-    }
-
-    /// Starts the writing thread on `out`, with at most `queued` buffers of 1 MiB waiting for
-    /// it (when the caller already holds much memory, fewer keep the peak down).
-    pub fn with_queue(mut out: File, queued: usize) -> ThreadedWriter {
-        let (to_thread, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(queued);
-        let (back, from_thread) = std::sync::mpsc::sync_channel::<Vec<u8>>(queued);
-        let thread = std::thread::spawn(move || -> std::io::Result<()> {
-            let mut unsynced = 0usize;
-            for mut b in rx {
-                out.write_all(&b)?;
-                // Sync as we go, while the caller keeps working, so that the final sync of
-                // the commit has little left to do.
-                unsynced += b.len();
-                if unsynced >= SYNC_EVERY {
-                    out.sync_data()?;
-                    unsynced = 0;
-                }
-                b.clear();
-                let _ = back.try_send(b);
+        let Ok(fds) = fs::read_dir(proc_entry.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            let Ok(m) = fs::metadata(fd.path()) else {
+                continue;
+            };
+            if let Some((_, p)) = wanted.iter().find(|(id, _)| *id == (m.dev(), m.ino())) {
+                let comm = fs::read_to_string(proc_entry.path().join("comm"))
+                    .map(|s| s.trim().to_string())
+                    .unwrap_or_default();
+                found.push((pid, comm, p.to_path_buf()));
             }
-            Ok(())
-        });
-        ThreadedWriter {
-            buf: Vec::with_capacity(THREADED_BUF),
-            to_thread: Some(to_thread),
-            from_thread,
-            thread: Some(thread),
         }
     }
-
-    fn send(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let next = self
-            .from_thread
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(THREADED_BUF));
-        let full = std::mem::replace(&mut self.buf, next);
-        let sent = self.to_thread.as_ref().map(|t| t.send(full));
-        if !matches!(sent, Some(Ok(()))) {
-            // The thread stopped: its error says why.
-            return Err(self
-                .join()
-                .err()
-                .unwrap_or_else(|| std::io::Error::other("the writing thread stopped")));
-        }
-        Ok(())
-    }
-
-    fn join(&mut self) -> std::io::Result<()> {
-        self.to_thread = None;
-        match self.thread.take().map(|t| t.join()) {
-            Some(Ok(r)) => r,
-            Some(Err(_)) => Err(std::io::Error::other("the writing thread panicked")),
-            None => Ok(()),
-        }
-    }
-
-    /// Writes what is buffered and waits for the thread to finish.
-    pub fn finish(mut self) -> std::io::Result<()> {
-        self.send()?;
-        self.join()
-    }
+    found
 }
 
-impl Write for ThreadedWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        if self.buf.len() + data.len() > THREADED_BUF && !self.buf.is_empty() {
-            self.send()?;
-        }
-        self.buf.extend_from_slice(data);
-        Ok(data.len())
+/// Refuses (unless `force`) a repair of files that another process holds open, such as a
+/// server still appending to its log.
+pub fn refuse_if_held_open(paths: &[&Path], force: bool) -> Result<()> {
+    let held = held_open_by_others(paths);
+    if held.is_empty() {
+        return Ok(());
     }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        // Buffers are written by the thread; `finish` waits for them.
-        Ok(())
+    let list: Vec<String> = held
+        .iter()
+        .map(|(pid, comm, p)| format!("{} (pid {pid}, {comm})", p.display()))
+        .collect();
+    if force {
+        eprintln!(
+            "redkit: warning: --force: going on though other processes hold open: {}",
+            list.join(", ")
+        );
+        return Ok(());
     }
+    bail!(
+        "other processes hold open: {}; stop the server first (a server appending while the \
+         log is cut leaves neither state), or --force",
+        list.join(", ")
+    )
 }
 
-impl Drop for ThreadedWriter {
-    fn drop(&mut self) {
-        let _ = self.join();
+/// Refuses a repair when a file's size changed since it was planned (something appends).
+pub fn check_size_unchanged(path: &Path, planned: u64) -> Result<()> {
+    let now = fs::metadata(path)
+        .with_context(|| format!("cannot stat {}", path.display()))?
+        .len();
+    if now != planned {
+        bail!(
+            "{} changed size while the repair was planned ({planned} -> {now} bytes): something \
+             writes to it; stop the server first; nothing was changed",
+            path.display()
+        );
     }
+    Ok(())
 }

@@ -1,10 +1,14 @@
-//! Opening what the user named: a path or `-` (stdin), gzip-compressed or not (sniffed).
+//! What the user named as input, for every command: a file or `-` (stdin), gzip-compressed or
+//! not (sniffed), and for the AOF commands a multi-part directory, its manifest, or one file.
 
-use anyhow::{Context, Result};
+use crate::output::Inputs;
+use anyhow::{bail, Context, Result};
 use indicatif::ProgressBar;
+use manifest::Manifest;
 use std::fs::File;
 use std::io::{self, Cursor, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// An opened input: a reader of the decoded bytes, and what we know about it.
 pub struct Input {
@@ -23,6 +27,16 @@ pub struct InputInfo {
     pub gzip: bool,
     /// A display name (`<stdin>` for `-`).
     pub name: String,
+    /// Set when the gzip layer failed (truncated or corrupt compressed data): the decoded
+    /// stream then simply ends, and this says why.
+    pub gzip_fault: Arc<Mutex<Option<String>>>,
+}
+
+impl InputInfo {
+    /// Why the gzip layer stopped early, if it did.
+    pub fn gzip_fault(&self) -> Option<String> {
+        self.gzip_fault.lock().ok().and_then(|g| g.clone())
+    }
 }
 
 /// Counts the bytes read through it into a progress bar.
@@ -46,6 +60,56 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// Counts compressed bytes read (to place a gzip fault).
+struct Tally<R> {
+    inner: R,
+    read: Arc<Mutex<u64>>,
+}
+
+impl<R: Read> Read for Tally<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Ok(mut r) = self.read.lock() {
+            *r += n as u64;
+        }
+        Ok(n)
+    }
+}
+
+/// A gzip decoder whose faults end the stream and are recorded, so that a damaged `.gz` is
+/// reported as damaged content (exit 1) with what went wrong, never as an I/O error.
+struct Gunzip<R: Read> {
+    inner: flate2::read::MultiGzDecoder<Tally<R>>,
+    compressed: Arc<Mutex<u64>>,
+    fault: Arc<Mutex<Option<String>>>,
+    done: bool,
+}
+
+impl<R: Read> Read for Gunzip<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.done {
+            return Ok(0);
+        }
+        match self.inner.read(buf) {
+            Ok(n) => Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(e),
+            Err(e) => {
+                let at = self.compressed.lock().map(|r| *r).unwrap_or(0);
+                let what = if e.kind() == io::ErrorKind::UnexpectedEof {
+                    "truncated gzip data".to_string()
+                } else {
+                    format!("corrupt gzip data ({e})")
+                };
+                if let Ok(mut f) = self.fault.lock() {
+                    *f = Some(format!("{what}, near compressed offset {at}"));
+                }
+                self.done = true;
+                Ok(0)
+            }
+        }
+    }
+}
+
 /// Opens `path` (`-` is stdin), decompressing gzip when the first bytes say so. Progress counts
 /// raw bytes read from the file.
 pub fn open(path: &Path, bar: Option<&ProgressBar>) -> Result<Input> {
@@ -57,9 +121,14 @@ pub fn open(path: &Path, bar: Option<&ProgressBar>) -> Result<Input> {
             .metadata()
             .with_context(|| format!("cannot stat {}", path.display()))?;
         if meta.is_dir() {
-            anyhow::bail!("{} is a directory, not an RDB file", path.display());
+            bail!(
+                "{} is a directory, not an RDB file (for an AOF directory: redkit check-aof {})",
+                path.display(),
+                path.display()
+            );
         }
-        (Box::new(file), Some(meta.len()), path.display().to_string())
+        let size = meta.is_file().then_some(meta.len());
+        (Box::new(file), size, path.display().to_string())
     };
     let mut raw: Box<dyn Read> = match bar {
         Some(bar) => {
@@ -86,8 +155,18 @@ pub fn open(path: &Path, bar: Option<&ProgressBar>) -> Result<Input> {
     }
     let gzip = got == 2 && head == [0x1f, 0x8b];
     let chained = Cursor::new(head[..got].to_vec()).chain(raw);
+    let fault = Arc::new(Mutex::new(None));
     let reader: Box<dyn Read> = if gzip {
-        Box::new(flate2::read::MultiGzDecoder::new(chained))
+        let compressed = Arc::new(Mutex::new(0));
+        Box::new(Gunzip {
+            inner: flate2::read::MultiGzDecoder::new(Tally {
+                inner: chained,
+                read: compressed.clone(),
+            }),
+            compressed,
+            fault: fault.clone(),
+            done: false,
+        })
     } else {
         Box::new(chained)
     };
@@ -97,6 +176,181 @@ pub fn open(path: &Path, bar: Option<&ProgressBar>) -> Result<Input> {
             file_size,
             gzip,
             name,
+            gzip_fault: fault,
         },
     })
+}
+
+/// The input files and directories of `path`, which no output may touch.
+pub fn protect(path: &Path) -> Inputs {
+    let mut inputs = Inputs::default();
+    add_protected(&mut inputs, path);
+    inputs
+}
+
+/// Adds `path` (a file, a directory, or a manifest and its directory) to `inputs`.
+pub fn add_protected(inputs: &mut Inputs, path: &Path) {
+    if path.is_dir() {
+        inputs.dir(path);
+    } else {
+        inputs.file(path);
+        if looks_like_manifest(path).unwrap_or(false) {
+            inputs.dir(path.parent().unwrap_or(Path::new(".")));
+        }
+    }
+}
+
+/// One file of an AOF, in load order.
+#[derive(Debug, Clone)]
+pub struct AofPart {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its name, for messages and reports.
+    pub name: String,
+}
+
+/// An AOF as named on the command line: its manifest (for a multi-part AOF) and its files in
+/// load order.
+#[derive(Debug)]
+pub struct Aof {
+    /// The manifest's path and contents.
+    pub manifest: Option<(PathBuf, Manifest)>,
+    /// The files, in load order.
+    pub files: Vec<AofPart>,
+}
+
+impl Aof {
+    /// Total size of the files, for progress.
+    pub fn total_size(&self) -> u64 {
+        self.files
+            .iter()
+            .filter_map(|f| std::fs::metadata(&f.path).ok().map(|m| m.len()))
+            .sum()
+    }
+}
+
+fn dir_of(p: &Path) -> PathBuf {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
+}
+
+/// Opens the AOF `path` names: a directory, its manifest, or a single file. A manifest that
+/// does not parse is an error here (`check-aof` reports it as a problem instead).
+pub fn aof(path: &Path) -> Result<Aof> {
+    if path == Path::new("-") {
+        bail!("this command reads an AOF from a file or directory, not from standard input");
+    }
+    let Some(mp) = locate_manifest(path)? else {
+        return Ok(Aof {
+            manifest: None,
+            files: vec![AofPart {
+                path: path.to_path_buf(),
+                name: file_name(path),
+            }],
+        });
+    };
+    let text = std::fs::read(&mp).with_context(|| format!("cannot read {}", mp.display()))?;
+    let m = Manifest::parse(&text).with_context(|| format!("in {}", mp.display()))?;
+    let dir = dir_of(&mp);
+    let files = m
+        .loaded()
+        .map(|f| {
+            let name = String::from_utf8_lossy(&f.name).into_owned();
+            AofPart {
+                path: dir.join(&name),
+                name,
+            }
+        })
+        .collect();
+    Ok(Aof {
+        manifest: Some((mp, m)),
+        files,
+    })
+}
+
+/// Finds the manifest in a directory: the single `*.manifest` file.
+fn manifest_in(dir: &Path) -> Result<PathBuf> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read directory {}", dir.display()))?
+    {
+        let p = e?.path();
+        if p.extension().is_some_and(|x| x == "manifest")
+            && !p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("temp-"))
+        {
+            found.push(p);
+        }
+    }
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => bail!(
+            "{} holds no *.manifest file: not a multi-part AOF directory",
+            dir.display()
+        ),
+        _ => bail!(
+            "{} holds several manifests: name the one to use",
+            dir.display()
+        ),
+    }
+}
+
+/// The manifest `path` stands for: the one in a directory, `path` itself when it is a
+/// manifest, or `None` for a single-file AOF.
+pub fn locate_manifest(path: &Path) -> Result<Option<PathBuf>> {
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot open {}", path.display()))?;
+    Ok(if meta.is_dir() {
+        Some(manifest_in(path)?)
+    } else if looks_like_manifest(path)? {
+        Some(path.to_path_buf())
+    } else {
+        None
+    })
+}
+
+/// True when the file is named `*.manifest` or its first line that is not a comment starts
+/// with `file ` (a manifest).
+fn looks_like_manifest(path: &Path) -> Result<bool> {
+    if path.extension().is_some_and(|x| x == "manifest") {
+        return Ok(true);
+    }
+    let mut head = vec![0u8; 4096];
+    let n = {
+        let mut f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        f.read(&mut head)?
+    };
+    let head = &head[..n];
+    Ok(head
+        .split(|&b| b == b'\n')
+        .find(|l| !l.starts_with(b"#"))
+        .is_some_and(|l| l.starts_with(b"file ")))
+}
+
+/// Whether `path` is an AOF (a directory, a manifest, a file named `*.aof`, or a file that
+/// starts with a command or an annotation) rather than an RDB file.
+pub fn is_aof(path: &Path) -> bool {
+    if path == Path::new("-") {
+        return false;
+    }
+    if path.is_dir() {
+        return true;
+    }
+    let name = file_name(path);
+    if name.ends_with(".manifest") || name.ends_with(".aof") {
+        return true;
+    }
+    let mut first = [0u8; 1];
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut first))
+        .is_ok_and(|()| first[0] == b'*' || first[0] == b'#')
 }

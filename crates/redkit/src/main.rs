@@ -9,22 +9,31 @@ macro_rules! outln {
     }};
 }
 
+mod args;
 mod cmd;
-mod commands;
 mod exit;
 mod filter;
 mod fsutil;
 mod input;
+mod json;
 mod output;
 mod progress;
+mod prompt;
+mod replay;
+mod report;
 mod resp;
+mod time;
 mod transcode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Offline, streaming tools for Redis and Valkey persistence files (RDB snapshots, AOF logs).
 ///
-/// Every command reads its input once, in bounded memory, and never modifies it.
+/// Every command reads its input once, in bounded memory (aof-to-rdb and rewrite of an AOF hold
+/// the replayed dataset, as the server would). Outputs are written to a temporary file and
+/// renamed; an existing output is replaced only with --force, an input never. Only two commands
+/// change their input, after asking: check-aof --fix and truncate --in-place, which keep what
+/// they cut.
 #[derive(Debug, Parser)]
 #[command(name = "redkit", version, propagate_version = true)]
 struct Cli {
@@ -36,20 +45,27 @@ struct Cli {
 enum Command {
     /// Check that an RDB file is sound (CRC64, structure, every encoding) and summarise it
     CheckRdb(cmd::check_rdb::Args),
-    /// Check that an AOF loads: manifest, files, RESP framing, MULTI/EXEC, annotations
+    /// Check that an AOF loads: manifest, files, RESP framing, MULTI/EXEC, annotations;
+    /// --fix cuts a torn tail (modifies the file, keeps the cut bytes)
     CheckAof(cmd::check_aof::Args),
     /// List the restore points (#TS annotations) of an AOF
     RestorePoints(cmd::restore_points::Args),
     /// Point-in-time restore: a new AOF directory cut at the first restore point after a time
+    /// (--in-place cuts the original, keeping what it cuts)
     Truncate(cmd::truncate::Args),
     /// Dump an RDB file as JSON Lines, one object per key
     DumpJson(cmd::dump_json::Args),
     /// Convert an RDB file for another server version, or a subset of its keys
     Convert(cmd::convert::Args),
-    /// Write an RDB file as a multi-part AOF directory, or as RESP commands for redis-cli --pipe
+    /// Write an RDB file or an AOF's dataset as a multi-part AOF directory, or as RESP commands
+    /// for redis-cli --pipe
     Rewrite(cmd::rewrite::Args),
-    /// Replay an AOF offline and write the dataset as an RDB file
+    /// Replay an AOF offline (the dataset is held in memory) and write it as an RDB file
     AofToRdb(cmd::aof_to_rdb::Args),
+    /// Print a shell completion script
+    Completions(cmd::completions::Args),
+    /// Print the man page
+    Man(cmd::completions::ManArgs),
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
@@ -70,6 +86,8 @@ fn main() {
         Command::Convert(args) => cmd::convert::run(args),
         Command::Rewrite(args) => cmd::rewrite::run(args),
         Command::AofToRdb(args) => cmd::aof_to_rdb::run(args),
+        Command::Completions(args) => cmd::completions::run(args, Cli::command()),
+        Command::Man(args) => cmd::completions::man(args, Cli::command()),
     };
     let code = match result {
         Ok(code) => code,

@@ -1,289 +1,581 @@
-//! JSON writing for byte strings, streamed element by element.
+//! Every write of every command: where an output may go, and how it gets there.
+//!
+//! The rules, the same for every command:
+//! - `-` and `/dev/stdout` are standard output where the output is a stream (dump-json,
+//!   convert, aof-to-rdb, `rewrite --format resp`), and a usage error elsewhere;
+//! - an output that is an input, lies inside an input directory, or is a file of an input's
+//!   AOF directory is refused, `--force` or not;
+//! - an existing output that is not a regular file (a FIFO, a device, a symlink) is refused,
+//!   `--force` or not; an existing regular file (or AOF directory) is replaced only with
+//!   `--force`;
+//! - files are written under a temporary name beside the output (`temp-<name>.<pid>`), synced
+//!   and renamed; the directory is synced. Temporary files that a stopped run left for the same
+//!   output are removed first. Parent directories that a failed run created are removed.
 
-use base64::Engine;
-use rdb_parse::Str;
-use std::io::{self, Write};
+use crate::fsutil::{crash_point, sync_dir};
+use anyhow::{bail, Context, Result};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
-/// How byte strings are written in JSON.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum BytesMode {
-    /// Valid UTF-8 as a JSON string, anything else as `{"base64": "..."}`.
-    Auto,
-    /// Every byte string, object keys included, as a base64 JSON string.
-    Base64,
+/// Where an output goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dest {
+    /// Standard output.
+    Stdout,
+    /// A file or directory, written atomically.
+    Path(PathBuf),
 }
 
-/// A JSON writer over a sink, with the byte-string rules of `--bytes`. It renders into its own
-/// buffer and writes it out in large blocks.
-pub struct Json<W: Write> {
-    out: W,
-    buf: Vec<u8>,
-    mode: BytesMode,
-    scratch: Vec<u8>,
+impl Dest {
+    /// The path, or `None` for standard output.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Dest::Stdout => None,
+            Dest::Path(p) => Some(p),
+        }
+    }
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
-const FLUSH_AT: usize = 256 * 1024;
-
-/// For each byte: 0 when it needs no escape in a JSON string, else the letter after `\`
-/// (`u` for the `\u00XX` form).
-static ESCAPE: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        t[i] = b'u';
-        i += 1;
-    }
-    t[b'\n' as usize] = b'n';
-    t[b'\r' as usize] = b'r';
-    t[b'\t' as usize] = b't';
-    t[b'"' as usize] = b'"';
-    t[b'\\' as usize] = b'\\';
-    t
-};
-
-const NEEDS_ESCAPE: u8 = 1;
-const NON_ASCII: u8 = 2;
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// Whether any byte of the 8 in `w` needs a JSON escape (control bytes, `"`, `\\`).
-#[inline]
-fn word_needs_escape(w: u64) -> bool {
-    // A byte of `v` is zero: the classic "has zero byte" test.
-    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
-    (w.wrapping_sub(ONES * 0x20) & !w & HIGHS)
-        | has_zero(w ^ (ONES * b'"' as u64))
-        | has_zero(w ^ (ONES * b'\\' as u64))
-        != 0
+/// What the output is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// One file, which may also be standard output.
+    Stream,
+    /// A directory.
+    Dir,
 }
 
-/// One pass over `s`, 8 bytes at a time: whether any byte needs a JSON escape (control
-/// bytes, `"`, `\\`), and whether any is outside ASCII.
-#[inline]
-fn scan(s: &[u8]) -> u8 {
-    let mut escape = false;
-    let mut high = 0u64;
-    let mut chunks = s.chunks_exact(8);
-    for c in &mut chunks {
-        let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-        high |= w;
-        escape |= word_needs_escape(w);
-    }
-    let mut flags = 0u8;
-    for &b in chunks.remainder() {
-        flags |= ((b < 0x20) | (b == b'"') | (b == b'\\')) as u8;
-        high |= b as u64;
-    }
-    if escape {
-        flags |= NEEDS_ESCAPE;
-    }
-    if high & HIGHS != 0 {
-        flags |= NON_ASCII;
-    }
-    flags
+/// The inputs of a run, which no output may touch.
+#[derive(Debug, Default, Clone)]
+pub struct Inputs {
+    /// Input files, canonical.
+    files: Vec<PathBuf>,
+    /// Input directories (an AOF directory, the directory of a manifest), canonical.
+    dirs: Vec<PathBuf>,
 }
 
-/// For each byte, what it becomes inside a JSON string, in an 8-byte cell, and its length.
-static ESCAPED: [([u8; 8], u8); 256] = {
-    let mut t = [([0u8; 8], 1u8); 256];
-    let mut i = 0;
-    while i < 256 {
-        let e = ESCAPE[i];
-        t[i] = if e == 0 {
-            ([i as u8, 0, 0, 0, 0, 0, 0, 0], 1)
-        } else if e == b'u' {
-            ([b'\\', b'u', b'0', b'0', HEX[i >> 4], HEX[i & 15], 0, 0], 6)
-        } else {
-            ([b'\\', e, 0, 0, 0, 0, 0, 0], 2)
-        };
-        i += 1;
-    }
-    t
-};
-
-impl<W: Write> Json<W> {
-    /// A writer in `mode`.
-    pub fn new(w: W, mode: BytesMode) -> Self {
-        Json {
-            out: w,
-            buf: Vec::with_capacity(FLUSH_AT + 4096),
-            mode,
-            scratch: Vec::new(),
+impl Inputs {
+    /// Protects an input file (`-` is ignored).
+    pub fn file(&mut self, p: &Path) {
+        if p != Path::new("-") {
+            self.files
+                .push(fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()));
         }
     }
 
-    /// The byte-string mode.
-    pub fn mode(&self) -> BytesMode {
-        self.mode
+    /// Protects an input directory and everything in it.
+    pub fn dir(&mut self, p: &Path) {
+        let p = if p.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            p
+        };
+        self.dirs
+            .push(fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()));
+    }
+}
+
+/// The canonical form of a path that may not exist yet: its deepest existing ancestor made
+/// canonical, the rest appended.
+fn canonical_of_new(p: &Path) -> PathBuf {
+    if let Ok(c) = fs::canonicalize(p) {
+        return c;
+    }
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    let mut rest = Vec::new();
+    let mut cur = abs.as_path();
+    loop {
+        if let Ok(c) = fs::canonicalize(cur) {
+            let mut out = c;
+            for part in rest.iter().rev() {
+                out.push(part);
+            }
+            return out;
+        }
+        match (cur.parent(), cur.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                cur = parent;
+            }
+            _ => return abs,
+        }
+    }
+}
+
+/// Decides where an output named `path` goes, or refuses it (a usage error: exit 2).
+pub fn plan(path: &Path, kind: Kind, force: bool, inputs: &Inputs) -> Result<Dest> {
+    if path == Path::new("-") || path == Path::new("/dev/stdout") {
+        return match kind {
+            Kind::Stream => Ok(Dest::Stdout),
+            Kind::Dir => {
+                bail!("this output is a directory: `-` (standard output) is not possible here")
+            }
+        };
+    }
+    if path.as_os_str().is_empty() {
+        bail!("the output path is empty");
+    }
+    let canon = canonical_of_new(path);
+    for f in &inputs.files {
+        if *f == canon {
+            bail!(
+                "{} is the input: an output never replaces its input (--force or not)",
+                path.display()
+            );
+        }
+    }
+    for d in &inputs.dirs {
+        if canon.starts_with(d) {
+            bail!(
+                "{} lies inside the input directory {}: an output never goes there (--force or not)",
+                path.display(),
+                d.display()
+            );
+        }
+        if d.starts_with(&canon) {
+            bail!(
+                "{} holds the input directory {}: an output never replaces it (--force or not)",
+                path.display(),
+                d.display()
+            );
+        }
+    }
+    if let Ok(meta) = fs::symlink_metadata(path) {
+        let ft = meta.file_type();
+        let what = if ft.is_symlink() {
+            Some("a symbolic link")
+        } else if ft.is_dir() && kind != Kind::Dir {
+            Some("a directory")
+        } else if ft.is_file() && kind == Kind::Dir {
+            Some("a file")
+        } else if !ft.is_file() && !ft.is_dir() {
+            Some("not a regular file (a FIFO, socket or device)")
+        } else {
+            None
+        };
+        if let Some(what) = what {
+            bail!(
+                "{} exists and is {what}: refused, --force or not; name a new {}",
+                path.display(),
+                if kind == Kind::Dir {
+                    "directory"
+                } else {
+                    "file"
+                }
+            );
+        }
+        if !force {
+            bail!(
+                "{} exists: nothing is overwritten without --force",
+                path.display()
+            );
+        }
+        if kind == Kind::Dir && !replaceable_dir(path)? {
+            bail!(
+                "{} exists and is neither empty nor an AOF directory: --force replaces only those",
+                path.display()
+            );
+        }
+    }
+    Ok(Dest::Path(path.to_path_buf()))
+}
+
+/// Whether `--force` may replace the directory: it is empty, or holds a manifest and only
+/// files (an AOF directory).
+fn replaceable_dir(dir: &Path) -> Result<bool> {
+    let mut manifest = false;
+    let mut empty = true;
+    for e in fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+        let e = e?;
+        empty = false;
+        if !e.file_type()?.is_file() {
+            return Ok(false);
+        }
+        if e.file_name().to_string_lossy().ends_with(".manifest") {
+            manifest = true;
+        }
+    }
+    Ok(empty || manifest)
+}
+
+fn dir_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Creates the missing parents of `path`; returns those it created, outermost first.
+fn make_parents(path: &Path) -> Result<Vec<PathBuf>> {
+    let mut missing = Vec::new();
+    let mut cur = dir_of(path);
+    while fs::symlink_metadata(&cur).is_err() {
+        missing.push(cur.clone());
+        match cur.parent() {
+            Some(p) if !p.as_os_str().is_empty() => cur = p.to_path_buf(),
+            _ => break,
+        }
+    }
+    missing.reverse();
+    for d in &missing {
+        fs::create_dir(d).with_context(|| format!("cannot create directory {}", d.display()))?;
+    }
+    Ok(missing)
+}
+
+/// Removes directories made by [`make_parents`] (innermost first), when still empty.
+fn remove_made(made: &[PathBuf]) {
+    for d in made.iter().rev() {
+        let _ = fs::remove_dir(d);
+    }
+}
+
+/// Whether a process with this id runs.
+fn alive(pid: u32) -> bool {
+    pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Removes what stopped runs left for the output `target`: `temp-<name>.<pid>` beside it whose
+/// process is gone.
+fn remove_stale(target: &Path) {
+    let Some(name) = target.file_name() else {
+        return;
+    };
+    let prefix = format!("temp-{}.", name.to_string_lossy());
+    let Ok(rd) = fs::read_dir(dir_of(target)) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        // `temp-<name>.<pid>`, and what a run makes beside it (`.<pid>.replay.rdb`, `.old`).
+        let Some(rest) = n.strip_prefix(&prefix) else {
+            continue;
+        };
+        let Ok(pid) = rest.split('.').next().unwrap_or("").parse::<u32>() else {
+            continue;
+        };
+        if alive(pid) {
+            continue;
+        }
+        let p = e.path();
+        let removed = match e.file_type() {
+            Ok(t) if t.is_dir() => fs::remove_dir_all(&p).is_ok(),
+            Ok(t) if t.is_file() => fs::remove_file(&p).is_ok(),
+            _ => false,
+        };
+        if removed {
+            eprintln!("redkit: removed {}, left by a stopped run", p.display());
+        }
+    }
+}
+
+/// The temporary name for `target`.
+fn temp_name(target: &Path) -> Result<PathBuf> {
+    let name = target
+        .file_name()
+        .with_context(|| format!("{} is not a file name", target.display()))?;
+    Ok(dir_of(target).join(format!(
+        "temp-{}.{}",
+        name.to_string_lossy(),
+        std::process::id()
+    )))
+}
+
+/// A file written under a temporary name and renamed into place only when complete.
+pub struct AtomicFile {
+    file: File,
+    tmp: PathBuf,
+    target: PathBuf,
+    made: Vec<PathBuf>,
+    done: bool,
+}
+
+impl AtomicFile {
+    /// Creates `temp-<name>.<pid>` beside `target` (and the missing parents), after removing
+    /// what stopped runs left for it.
+    pub fn create(target: &Path) -> Result<Self> {
+        let made = make_parents(target)?;
+        remove_stale(target);
+        let tmp = temp_name(target)?;
+        let file = match OpenOptions::new().write(true).create_new(true).open(&tmp) {
+            Ok(f) => f,
+            Err(e) => {
+                remove_made(&made);
+                return Err(e).with_context(|| format!("cannot create {}", target.display()));
+            }
+        };
+        Ok(AtomicFile {
+            file,
+            tmp,
+            target: target.to_path_buf(),
+            made,
+            done: false,
+        })
     }
 
-    /// Writes raw JSON text.
-    #[inline]
-    pub fn raw(&mut self, s: &[u8]) -> io::Result<()> {
-        self.buf.extend_from_slice(s);
-        self.maybe_flush()
+    /// A handle to write through.
+    pub fn file(&self) -> Result<File> {
+        self.file
+            .try_clone()
+            .context("cannot duplicate file handle")
     }
 
-    #[inline]
-    fn maybe_flush(&mut self) -> io::Result<()> {
-        if self.buf.len() >= FLUSH_AT {
-            self.out.write_all(&self.buf)?;
-            self.buf.clear();
+    /// The directory the file goes to (for spooling beside it).
+    pub fn dir(&self) -> PathBuf {
+        dir_of(&self.target)
+    }
+
+    fn finish_to(mut self, dest: &Path) -> Result<PathBuf> {
+        crash_point("temporary file written, not synced");
+        self.file
+            .sync_all()
+            .with_context(|| format!("cannot sync {}", dest.display()))?;
+        crash_point("temporary file synced, not renamed");
+        fs::rename(&self.tmp, dest).with_context(|| format!("cannot write {}", dest.display()))?;
+        crash_point("file renamed into place, directory not synced");
+        sync_dir(&dir_of(dest))?;
+        self.done = true;
+        Ok(dest.to_path_buf())
+    }
+
+    /// Syncs and renames the file to its target name.
+    pub fn commit(self) -> Result<PathBuf> {
+        let target = self.target.clone();
+        self.finish_to(&target)
+    }
+
+    /// Keeps an incomplete output as `<target>.partial` (or `.partial-N`, the first name
+    /// free: nothing is replaced); returns that path.
+    pub fn keep_partial(self) -> Result<PathBuf> {
+        let mut n = 1;
+        let dest = loop {
+            let mut p = self.target.clone().into_os_string();
+            p.push(if n == 1 {
+                ".partial".to_string()
+            } else {
+                format!(".partial-{n}")
+            });
+            let p = PathBuf::from(p);
+            if fs::symlink_metadata(&p).is_err() {
+                break p;
+            }
+            n += 1;
+        };
+        self.finish_to(&dest)
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_file(&self.tmp);
+            remove_made(&self.made);
+        }
+    }
+}
+
+/// A directory built under a temporary name beside its target and renamed into place only when
+/// complete; removed if dropped before [`AtomicDir::commit`].
+pub struct AtomicDir {
+    tmp: PathBuf,
+    target: PathBuf,
+    made: Vec<PathBuf>,
+    done: bool,
+}
+
+impl AtomicDir {
+    /// Creates `temp-<name>.<pid>` beside `target` (and the missing parents), after removing
+    /// what stopped runs left for it. The target was checked by [`plan`]; an existing one is
+    /// replaced at commit (`--force`).
+    pub fn create(target: &Path) -> Result<Self> {
+        let made = make_parents(target)?;
+        remove_stale(target);
+        let tmp = temp_name(target)?;
+        if let Err(e) = fs::create_dir(&tmp) {
+            remove_made(&made);
+            return Err(e).with_context(|| format!("cannot create {}", target.display()));
+        }
+        Ok(AtomicDir {
+            tmp,
+            target: target.to_path_buf(),
+            made,
+            done: false,
+        })
+    }
+
+    /// Where to write the files.
+    pub fn path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Syncs the directory, renames it to its target and syncs the parent. An existing target
+    /// (allowed by `--force`) is moved aside first and removed once the new one is in place.
+    pub fn commit(mut self) -> Result<()> {
+        crash_point("temporary directory written, not synced");
+        sync_dir(&self.tmp)?;
+        crash_point("temporary directory synced, not renamed");
+        let old = if fs::symlink_metadata(&self.target).is_ok() {
+            let mut aside = temp_name(&self.target)?.into_os_string();
+            aside.push(".old");
+            let aside = PathBuf::from(aside);
+            fs::rename(&self.target, &aside)
+                .with_context(|| format!("cannot move {} aside", self.target.display()))?;
+            Some(aside)
+        } else {
+            None
+        };
+        fs::rename(&self.tmp, &self.target)
+            .with_context(|| format!("cannot write {}", self.target.display()))?;
+        crash_point("directory renamed into place, parent not synced");
+        sync_dir(&dir_of(&self.target))?;
+        if let Some(old) = old {
+            fs::remove_dir_all(&old)
+                .with_context(|| format!("cannot remove the replaced {}", old.display()))?;
+        }
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for AtomicDir {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_dir_all(&self.tmp);
+            remove_made(&self.made);
+        }
+    }
+}
+
+/// A writer that hands full 1 MiB buffers to a thread which writes them to the file, so that
+/// the write system calls overlap with the work of the caller. Errors of the thread come back
+/// on a later write or on [`ThreadedWriter::finish`].
+pub struct ThreadedWriter {
+    buf: Vec<u8>,
+    to_thread: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    from_thread: std::sync::mpsc::Receiver<Vec<u8>>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+const THREADED_BUF: usize = 1 << 20;
+/// Buffers queued for the thread at most (memory: this many MiB).
+const QUEUED_BUFS: usize = 32;
+/// Bytes written between two syncs by the thread.
+const SYNC_EVERY: usize = 64 << 20;
+
+/// Where a [`ThreadedWriter`] writes.
+pub trait SyncWrite: Write + Send + 'static {
+    /// Flushes what was written to the disk (nothing for a pipe).
+    fn sync_data(&mut self) -> std::io::Result<()>;
+}
+
+impl SyncWrite for File {
+    fn sync_data(&mut self) -> std::io::Result<()> {
+        File::sync_data(self)
+    }
+}
+
+impl SyncWrite for std::io::Stdout {
+    fn sync_data(&mut self) -> std::io::Result<()> {
+        self.flush()
+    }
+}
+
+impl ThreadedWriter {
+    /// Starts the writing thread on `out`.
+    pub fn new(out: impl SyncWrite) -> ThreadedWriter {
+        Self::with_queue(out, QUEUED_BUFS)
+    }
+
+    /// Starts the writing thread on `out`, with at most `queued` buffers of 1 MiB waiting for
+    /// it (when the caller already holds much memory, fewer keep the peak down).
+    pub fn with_queue(mut out: impl SyncWrite, queued: usize) -> ThreadedWriter {
+        let (to_thread, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(queued);
+        let (back, from_thread) = std::sync::mpsc::sync_channel::<Vec<u8>>(queued);
+        let thread = std::thread::spawn(move || -> std::io::Result<()> {
+            let mut unsynced = 0usize;
+            for mut b in rx {
+                out.write_all(&b)?;
+                // Sync as we go, while the caller keeps working, so that the final sync of
+                // the commit has little left to do.
+                unsynced += b.len();
+                if unsynced >= SYNC_EVERY {
+                    out.sync_data()?;
+                    unsynced = 0;
+                }
+                b.clear();
+                let _ = back.try_send(b);
+            }
+            out.flush()
+        });
+        ThreadedWriter {
+            buf: Vec::with_capacity(THREADED_BUF),
+            to_thread: Some(to_thread),
+            from_thread,
+            thread: Some(thread),
+        }
+    }
+
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let next = self
+            .from_thread
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(THREADED_BUF));
+        let full = std::mem::replace(&mut self.buf, next);
+        let sent = self.to_thread.as_ref().map(|t| t.send(full));
+        if !matches!(sent, Some(Ok(()))) {
+            // The thread stopped: its error says why.
+            return Err(self
+                .join()
+                .err()
+                .unwrap_or_else(|| std::io::Error::other("the writing thread stopped")));
         }
         Ok(())
     }
 
-    /// Writes an integer.
-    pub fn int(&mut self, v: i64) -> io::Result<()> {
-        let mut b = [0u8; 20];
-        self.buf.extend_from_slice(rdb_parse::format_i64(v, &mut b));
-        self.maybe_flush()
-    }
-
-    /// Writes an unsigned integer.
-    pub fn uint(&mut self, v: u64) -> io::Result<()> {
-        match i64::try_from(v) {
-            Ok(v) => self.int(v),
-            Err(_) => {
-                write!(self.buf, "{v}")?;
-                self.maybe_flush()
-            }
+    fn join(&mut self) -> std::io::Result<()> {
+        self.to_thread = None;
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(std::io::Error::other("the writing thread panicked")),
+            None => Ok(()),
         }
     }
 
-    /// Writes a double as a JSON number, or `"inf"` / `"-inf"`.
-    pub fn double(&mut self, v: f64) -> io::Result<()> {
-        if v == f64::INFINITY {
-            self.raw(b"\"inf\"")
-        } else if v == f64::NEG_INFINITY {
-            self.raw(b"\"-inf\"")
-        } else if v.is_nan() {
-            self.raw(b"\"nan\"")
-        } else {
-            serde_json::to_writer(&mut self.buf, &v).map_err(io::Error::other)?;
-            self.maybe_flush()
+    /// Writes what is buffered and waits for the thread to finish.
+    pub fn finish(mut self) -> std::io::Result<()> {
+        self.send()?;
+        self.join()
+    }
+}
+
+impl Write for ThreadedWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len() + data.len() > THREADED_BUF && !self.buf.is_empty() {
+            self.send()?;
         }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
     }
 
-    /// Writes text known to be UTF-8 as a JSON string.
-    pub fn text(&mut self, s: &str) -> io::Result<()> {
-        self.quoted(s.as_bytes())
+    fn flush(&mut self) -> std::io::Result<()> {
+        // Buffers are written by the thread; `finish` waits for them.
+        Ok(())
     }
+}
 
-    /// Writes bytes known to be UTF-8 as a JSON string, escaping what JSON requires.
-    fn quoted(&mut self, s: &[u8]) -> io::Result<()> {
-        let plain = scan(s) & NEEDS_ESCAPE == 0;
-        self.quoted_scanned(s, plain)
-    }
-
-    /// [`Json::quoted`] once the caller knows whether `s` needs escapes.
-    fn quoted_scanned(&mut self, s: &[u8], plain: bool) -> io::Result<()> {
-        let buf = &mut self.buf;
-        if plain {
-            buf.reserve(s.len() + 2);
-            buf.push(b'"');
-            buf.extend_from_slice(s);
-            buf.push(b'"');
-            return self.maybe_flush();
-        }
-        // Escapes: every byte's output (itself, or its escape) comes from a table of 8-byte
-        // cells written whole, with room for the worst case; then trim.
-        let old = buf.len();
-        buf.resize(old + s.len() * 6 + 8, 0);
-        let out = &mut buf[old..];
-        out[0] = b'"';
-        let mut j = 1;
-        let mut chunks = s.chunks_exact(8);
-        for c in &mut chunks {
-            let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-            if word_needs_escape(w) {
-                for &b in c {
-                    let (cell, len) = &ESCAPED[b as usize];
-                    out[j..j + 8].copy_from_slice(cell);
-                    j += *len as usize;
-                }
-            } else {
-                // Eight plain bytes: one move.
-                out[j..j + 8].copy_from_slice(c);
-                j += 8;
-            }
-        }
-        for &b in chunks.remainder() {
-            let (cell, len) = &ESCAPED[b as usize];
-            out[j..j + 8].copy_from_slice(cell);
-            j += *len as usize;
-        }
-        out[j] = b'"';
-        buf.truncate(old + j + 1);
-        self.maybe_flush()
-    }
-
-    fn base64_string(&mut self, b: &[u8]) -> io::Result<()> {
-        self.scratch.clear();
-        let need = base64::encoded_len(b.len(), true).unwrap_or(0);
-        self.scratch.resize(need, 0);
-        let n = base64::engine::general_purpose::STANDARD
-            .encode_slice(b, &mut self.scratch)
-            .map_err(io::Error::other)?;
-        self.buf.push(b'"');
-        self.buf.extend_from_slice(&self.scratch[..n]);
-        self.buf.push(b'"');
-        self.maybe_flush()
-    }
-
-    /// Writes a byte string as a JSON value following the mode.
-    pub fn bytes(&mut self, b: &[u8]) -> io::Result<()> {
-        match self.mode {
-            BytesMode::Base64 => self.base64_string(b),
-            BytesMode::Auto => {
-                // One pass tells ASCII (valid UTF-8 without more work) and escapes apart.
-                let flags = scan(b);
-                if flags & NON_ASCII == 0 || std::str::from_utf8(b).is_ok() {
-                    self.quoted_scanned(b, flags & NEEDS_ESCAPE == 0)
-                } else {
-                    self.buf.extend_from_slice(b"{\"base64\":");
-                    self.base64_string(b)?;
-                    self.raw(b"}")
-                }
-            }
-        }
-    }
-
-    /// Writes a byte string as an object key (caller has checked it is UTF-8 in auto mode).
-    pub fn key(&mut self, b: &[u8]) -> io::Result<()> {
-        match self.mode {
-            BytesMode::Base64 => self.base64_string(b)?,
-            BytesMode::Auto => self.quoted(b)?,
-        }
-        self.raw(b":")
-    }
-
-    /// Writes a Redis string (integers as their decimal text) following the mode.
-    #[inline]
-    pub fn str(&mut self, s: Str<'_>) -> io::Result<()> {
-        match s {
-            Str::Bytes(b) => self.bytes(b),
-            Str::Int(v) if self.mode == BytesMode::Auto => {
-                self.buf.push(b'"');
-                self.int(v)?;
-                self.raw(b"\"")
-            }
-            Str::Int(v) => {
-                let mut buf = [0u8; 20];
-                let t = rdb_parse::format_i64(v, &mut buf);
-                let t = t.to_vec();
-                self.base64_string(&t)
-            }
-        }
-    }
-
-    /// Flushes the buffered output.
-    pub fn flush(&mut self) -> io::Result<()> {
-        self.out.write_all(&self.buf)?;
-        self.buf.clear();
-        self.out.flush()
+impl Drop for ThreadedWriter {
+    fn drop(&mut self) {
+        let _ = self.join();
     }
 }
 
@@ -291,77 +583,79 @@ impl<W: Write> Json<W> {
 mod tests {
     use super::*;
 
-    fn render(
-        mode: BytesMode,
-        f: impl FnOnce(&mut Json<&mut Vec<u8>>) -> io::Result<()>,
-    ) -> String {
-        let mut v = Vec::new();
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("redkit-out-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn stdout_only_for_streams() {
+        let none = Inputs::default();
+        assert_eq!(
+            plan(Path::new("-"), Kind::Stream, false, &none).unwrap(),
+            Dest::Stdout
+        );
+        assert_eq!(
+            plan(Path::new("/dev/stdout"), Kind::Stream, false, &none).unwrap(),
+            Dest::Stdout
+        );
+        assert!(plan(Path::new("-"), Kind::Dir, false, &none).is_err());
+    }
+
+    #[test]
+    fn refusals() {
+        let d = scratch("refusals");
+        let input = d.join("in.rdb");
+        fs::write(&input, b"x").unwrap();
+        let aofdir = d.join("aofdir");
+        fs::create_dir(&aofdir).unwrap();
+        let mut inputs = Inputs::default();
+        inputs.file(&input);
+        inputs.dir(&aofdir);
+        // The input itself, also by another spelling, and with --force.
+        for p in [input.clone(), d.join("aofdir/../in.rdb")] {
+            assert!(plan(&p, Kind::Stream, true, &inputs).is_err(), "{p:?}");
+        }
+        // Inside the input directory, even a new file.
+        assert!(plan(&aofdir.join("new.rdb"), Kind::Stream, true, &inputs).is_err());
+        assert!(plan(&d, Kind::Dir, true, &inputs).is_err());
+        // Existing: only with --force.
+        let other = d.join("other.rdb");
+        fs::write(&other, b"y").unwrap();
+        assert!(plan(&other, Kind::Stream, false, &inputs).is_err());
+        assert!(plan(&other, Kind::Stream, true, &inputs).is_ok());
+        // Not regular: never.
+        let link = d.join("link.rdb");
+        std::os::unix::fs::symlink(&other, &link).unwrap();
+        assert!(plan(&link, Kind::Stream, true, &inputs).is_err());
+        assert!(plan(Path::new("/dev/null"), Kind::Stream, true, &inputs).is_err());
+        // New: fine.
+        assert_eq!(
+            plan(&d.join("new.rdb"), Kind::Stream, false, &inputs).unwrap(),
+            Dest::Path(d.join("new.rdb"))
+        );
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn failed_writes_leave_nothing() {
+        let d = scratch("nothing");
+        let target = d.join("a/b/out.rdb");
         {
-            let mut j = Json::new(&mut v, mode);
-            f(&mut j).unwrap();
-            j.flush().unwrap();
+            let f = AtomicFile::create(&target).unwrap();
+            f.file().unwrap().write_all(b"partial").unwrap();
         }
-        String::from_utf8(v).unwrap()
-    }
-
-    #[test]
-    fn scan_agrees_with_a_byte_loop() {
-        let mut seed = 7u64;
-        for _ in 0..20_000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            let len = (seed % 40) as usize;
-            let s: Vec<u8> = (0..len)
-                .map(|i| {
-                    let r = (seed >> (i % 50)) as u8;
-                    // Mostly printable ASCII, sometimes a byte of interest.
-                    match r % 16 {
-                        0 => b'"',
-                        1 => b'\\',
-                        2 => r % 0x20,
-                        3 => 0x80 | r,
-                        _ => 0x20 + r % 0x5f,
-                    }
-                })
-                .collect();
-            let want_escape = s.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
-            let want_high = s.iter().any(|&b| b >= 0x80);
-            let f = scan(&s);
-            // A high byte may also set the escape flag (it is then handled by from_utf8 and the
-            // escaping pass, which only ever escapes what needs it).
-            if !want_high {
-                assert_eq!(f & NEEDS_ESCAPE != 0, want_escape, "{s:?}");
-            } else if want_escape {
-                assert!(f & NEEDS_ESCAPE != 0, "{s:?}");
-            }
-            assert_eq!(f & NON_ASCII != 0, want_high, "{s:?}");
-        }
-    }
-
-    #[test]
-    fn byte_strings() {
-        assert_eq!(
-            render(BytesMode::Auto, |j| j.bytes(b"a\"b\\\n\x01")),
-            r#""a\"b\\\n\u0001""#
-        );
-        assert_eq!(
-            render(BytesMode::Auto, |j| j.bytes(b"\xff")),
-            r#"{"base64":"/w=="}"#
-        );
-        assert_eq!(render(BytesMode::Base64, |j| j.bytes(b"hi")), r#""aGk=""#);
-        assert_eq!(
-            render(BytesMode::Auto, |j| j.str(Str::Int(-12))),
-            r#""-12""#
-        );
-        assert_eq!(
-            render(BytesMode::Base64, |j| j.str(Str::Int(5))),
-            r#""NQ==""#
-        );
-        assert_eq!(
-            render(BytesMode::Auto, |j| j.double(f64::NEG_INFINITY)),
-            r#""-inf""#
-        );
-        assert_eq!(render(BytesMode::Auto, |j| j.double(1.5)), "1.5");
+        assert!(!d.join("a").exists(), "the parents made are removed");
+        // A stale temporary file of a dead process is removed by the next run.
+        let stale = d.join("out.rdb");
+        let left = d.join("temp-out.rdb.999999999");
+        fs::write(&left, b"left").unwrap();
+        let f = AtomicFile::create(&stale).unwrap();
+        assert!(!left.exists());
+        f.commit().unwrap();
+        assert!(stale.exists());
+        fs::remove_dir_all(&d).unwrap();
     }
 }

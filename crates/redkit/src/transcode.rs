@@ -1,8 +1,8 @@
 //! RDB events to a writer of keys (an RDB file, or commands): filters, database mapping, and
 //! what the target cannot hold, refused or (with `--lossy`) dropped and reported.
 
-use crate::cmd::Position;
 use crate::filter::KeyFilter;
+use crate::report::Position;
 use rdb_parse::{
     escape, Encoding, Event, Family, Parser, RdbType, StreamId, StreamMeta, ValueType,
 };
@@ -556,6 +556,9 @@ pub fn run<R: Read, S: Sink>(
         let ev = match parser.next_event() {
             Ok(Some(ev)) => ev,
             Ok(None) => break,
+            Err(e) if e.is_io() => {
+                anyhow::bail!("cannot read {name}: {}", pos.describe(&e));
+            }
             Err(e) => {
                 out.parse_error = Some(format!("{name}: {}", pos.describe(&e)));
                 return Ok(out);

@@ -265,7 +265,7 @@ fn fix_and_salvage(flavor: &Flavor) {
 }
 
 #[test]
-fn unknown_commands_and_arity_are_warnings_or_with_strict_problems() {
+fn unknown_commands_are_problems_and_arity_warnings_or_with_strict_problems() {
     let dir = std::env::temp_dir().join(format!("redkit-strict-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("appendonly.aof");
@@ -276,8 +276,26 @@ fn unknown_commands_and_arity_are_warnings_or_with_strict_problems() {
     ]
     .concat();
     std::fs::write(&f, body).unwrap();
+    // A server refuses a log with a command it does not know: a problem by default.
     let (code, r) = ours(&f);
-    assert_eq!(code, 0, "{r}");
+    assert_eq!(code, 1, "{r}");
+    assert_eq!(r["problems"].as_array().unwrap().len(), 1, "{r}");
+    assert!(
+        r["problems"][0]["message"]
+            .to_string()
+            .contains("NOSUCHCMD"),
+        "{r}"
+    );
+    // Allowed (a module's command): warnings only.
+    let out = redkit(&[
+        "check-aof",
+        "--json",
+        "--allow-unknown",
+        "nosuchcmd",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     let warnings = r["warnings"].to_string();
     assert!(
         warnings.contains("unknown command NOSUCHCMD") && warnings.contains("GET with 1 arguments"),

@@ -64,7 +64,7 @@ fn convert_and_load(re_encode: bool) {
                 args.push("--re-encode");
             }
             let out = redkit(&args);
-            let copied = String::from_utf8_lossy(&out.stdout)
+            let copied = String::from_utf8_lossy(&out.stderr)
                 .split(" key(s) (")
                 .nth(1)
                 .and_then(|t| t.split(' ').next()?.parse::<u64>().ok())
@@ -218,6 +218,7 @@ fn rdb_12_and_valkey_80_outputs_read_back_as_the_source() {
                     src.to_str().unwrap(),
                     "-o",
                     out_path.to_str().unwrap(),
+                    "--force",
                     "--rdb-version",
                     target,
                 ];
@@ -361,6 +362,7 @@ fn size_hints_follow_the_databases() {
             src.to_str().unwrap(),
             "-o",
             out.to_str().unwrap(),
+            "--force",
         ];
         args.extend(extra);
         assert_eq!(redkit(&args).status.code(), Some(0));

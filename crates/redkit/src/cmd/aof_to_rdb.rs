@@ -1,28 +1,22 @@
 //! `redkit aof-to-rdb`: replays an AOF offline, as the server applies it when it loads the
 //! file, and writes the dataset as an RDB.
 
-use crate::cmd::convert::{parse_target, parse_version};
-use crate::cmd::restore_points::aof_files;
-use crate::cmd::truncate::parse_time;
-use crate::fsutil::{AtomicFile, ThreadedWriter};
-use anyhow::{bail, Context, Result};
-use aof_parse::{AofReader, Item};
-use indicatif::ProgressBar;
-use keyspace::{Entry, Error as ApplyError, Found, Keyspace, Loader, Value};
-use manifest::FileType;
-use rdb_parse::escape;
-use rdb_write::{RdbWriter, Target};
-use std::fs::File;
-use std::io::Read;
-use std::ops::Range;
+use crate::args::{parse_target, parse_version};
+use crate::output::{self, AtomicFile, Dest, Kind, ThreadedWriter};
+use crate::replay::{replay, write_rdb, ReplayOptions, WRITE_QUEUE};
+use crate::time::parse_time;
+use anyhow::Result;
 use std::path::PathBuf;
-use std::sync::mpsc;
 
 const EXAMPLES: &str = "Examples:
   redkit aof-to-rdb appendonlydir -o dump.rdb                  the dataset at the end of the log
   redkit aof-to-rdb appendonlydir -o dump.rdb --until 2026-11-21T14:30:00Z
                                                                ... as of a restore point
   redkit aof-to-rdb appendonly.aof -o dump.rdb --target redis-6.2
+  redkit aof-to-rdb appendonlydir -o - | gzip > dump.rdb.gz     to standard output
+
+The whole dataset is held in memory while the log is replayed, as the server holds it; the
+RDB is then written (atomically: a temporary file renamed at the end).
 
 Every form of AOF is read: a multi-part directory or its manifest, a single file, with or
 without an RDB preamble. Relative times in old logs (EXPIRE, SETEX, SET EX) count from the
@@ -53,18 +47,21 @@ written), 2 usage or I/O error.";
 pub struct Args {
     /// The AOF: a directory, a manifest, or a single file
     pub path: PathBuf,
-    /// The RDB file to write (atomically)
+    /// The RDB file to write (atomically), or `-` for standard output
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
-    /// RDB version to write: 7 to 12, or 80 (default: the preamble's version, else 10 for a
-    /// multi-part directory and 9 for a single file)
+    /// Replace the output file if it exists
+    #[arg(long)]
+    pub force: bool,
+    /// RDB version to write: 7 to 12, or 80 (default: the lowest that holds the dataset, from
+    /// the preamble's version, else 10 for a multi-part directory and 9 for a single file)
     #[arg(long, value_name = "N", value_parser = parse_version, conflicts_with = "target")]
     pub rdb_version: Option<u32>,
     /// The server to write for: redis-6.2, redis-7.0, redis-7.2, redis-7.4, valkey-8, valkey-9
     #[arg(long, value_name = "SERVER", value_parser = parse_target)]
     pub target: Option<u32>,
     /// Replay up to the first restore point (#TS) after this time: unix seconds or RFC 3339
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    #[arg(long, visible_alias = "to", value_name = "TIME", value_parser = parse_time)]
     pub until: Option<u64>,
     /// Skip commands that cannot be applied (counted in the summary) instead of stopping
     #[arg(long)]
@@ -74,390 +71,42 @@ pub struct Args {
     pub quiet: bool,
 }
 
-/// A log replayed: the dataset and what the summary says of it.
-pub struct Replayed {
-    /// The dataset at the end of the log (or at `--until`).
-    pub ks: Keyspace,
-    /// The RDB version to write: asked for, else [`Replayed::default_version`].
-    pub version: u32,
-    /// The version written when none is asked for: the preamble's, else 10 for a multi-part
-    /// directory and 9 for a single file.
-    pub default_version: u32,
-    commands: u64,
-    files: usize,
-    timestamps: u64,
-    skipped: Vec<String>,
-    skipped_total: u64,
-    open_multi: bool,
-}
-
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: Args) -> Result<i32> {
-    let r = match replay(&args)? {
+    let inputs = crate::input::protect(&args.path);
+    let dest = output::plan(&args.output, Kind::Stream, args.force, &inputs)?;
+    let aof = crate::input::aof(&args.path)?;
+    let opts = ReplayOptions {
+        version: args.rdb_version.or(args.target),
+        until: args.until,
+        skip_unknown: args.skip_unknown,
+        quiet: args.quiet,
+    };
+    let r = match replay(&aof, &opts)? {
         Ok(r) => r,
         Err(code) => return Ok(code),
     };
-    let out = AtomicFile::create(&args.output)?;
-    write_rdb(
-        &r,
-        ThreadedWriter::with_queue(out.file()?, WRITE_QUEUE),
-        false,
-    )?
-    .finish()?;
-    out.commit()?;
-    r.summary(
-        &format!("Wrote {}:", args.output.display()),
-        args.until.is_some(),
-    );
+    match dest {
+        Dest::Stdout => {
+            write_rdb(
+                &r,
+                ThreadedWriter::with_queue(std::io::stdout(), WRITE_QUEUE),
+                false,
+            )?
+            .finish()?;
+            r.summary("Wrote standard output:", args.until.is_some());
+        }
+        Dest::Path(path) => {
+            let out = AtomicFile::create(&path)?;
+            write_rdb(
+                &r,
+                ThreadedWriter::with_queue(out.file()?, WRITE_QUEUE),
+                false,
+            )?
+            .finish()?;
+            out.commit()?;
+            r.summary(&format!("Wrote {}:", path.display()), args.until.is_some());
+        }
+    }
     Ok(crate::exit::OK)
-}
-
-/// Writes the dataset as an RDB of its version to `out` (an AOF base when `aof_base`).
-pub fn write_rdb<W: std::io::Write>(r: &Replayed, out: W, aof_base: bool) -> Result<W> {
-    let mut w = RdbWriter::new(out, r.version, true)?;
-    crate::transcode::write_aux(&mut w, r.version, aof_base)?;
-    r.ks.write_rdb(&mut w, Target { version: r.version })?;
-    Ok(w.finish()?)
-}
-
-impl Replayed {
-    /// Prints the summary: `what` (e.g. "Wrote FILE:"), counts, the time base, notes.
-    pub fn summary(&self, what: &str, until: bool) {
-        eprintln!(
-            "{what} RDB {}, {} key(s), {} function librar(ies) from {} command(s) in {} file(s){}.",
-            self.version,
-            self.ks.len(),
-            self.ks.functions.len(),
-            self.commands,
-            self.files,
-            if until { " (up to --until)" } else { "" }
-        );
-        eprintln!(
-            "Relative times counted from {}.",
-            if self.timestamps > 0 {
-                "the #TS annotations of the log"
-            } else {
-                "the time of this run (the log has no #TS annotation)"
-            }
-        );
-        if self.open_multi {
-            eprintln!("redkit: note: the log ends inside a MULTI: those commands were not applied");
-        }
-        if self.skipped_total > 0 {
-            eprintln!(
-                "redkit: {} command(s) skipped (--skip-unknown):",
-                self.skipped_total
-            );
-            for s in &self.skipped {
-                eprintln!("  {s}");
-            }
-        }
-    }
-}
-
-/// Replays the log `args` names into a dataset, checked against the version to write. The
-/// inner error is the exit code of a problem already reported (nothing written).
-pub fn replay(args: &Args) -> Result<std::result::Result<Replayed, i32>> {
-    let (manifest, files) = aof_files(&args.path)?;
-    let total: u64 = files
-        .iter()
-        .filter_map(|(p, _)| std::fs::metadata(p).ok().map(|m| m.len()))
-        .sum();
-    let bar = crate::progress::bytes_bar(args.quiet);
-    if let Some(b) = &bar {
-        b.set_style(crate::progress::counted_style());
-        b.set_length(total);
-    }
-    let mut ks = Keyspace::new();
-    let run_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    ks.now_ms = run_ms;
-    let mut timestamps = 0u64;
-    let mut commands = 0u64;
-    let mut skipped: Vec<String> = Vec::new();
-    let mut skipped_total = 0u64;
-    let mut preamble_version: Option<u32> = None;
-    // The log is read and split into commands on a second thread, in batches; this one
-    // applies them. Before a batch is applied, the keys it names are looked up once, so that
-    // their cache misses overlap instead of coming one after another.
-    let (tx, rx) = mpsc::sync_channel::<Batch>(2);
-    let (back_tx, back_rx) = mpsc::channel::<Batch>();
-    let outcome = std::thread::scope(|scope| -> Result<Option<i32>> {
-        let reader = std::thread::Builder::new()
-            .name("aof-reader".into())
-            .spawn_scoped(scope, || {
-                read_log(&files, args.until, tx, back_rx, bar.as_ref())
-            })
-            .context("cannot start a thread")?;
-        let rx = rx; // dropped on an early return, which stops the reader
-        for mut batch in rx.iter() {
-            let mut ops = std::mem::take(&mut batch.ops);
-            // The keys of the batch are looked up first: their cache misses overlap, and the
-            // commands then find their entries in the cache.
-            for op in &ops {
-                if let Op::Command { args: r, .. } = op {
-                    if r.len() >= 2 {
-                        std::hint::black_box(ks.touch(batch.arg(r.start + 1)));
-                    }
-                }
-            }
-            let mut argv: Vec<&[u8]> = Vec::new();
-            for op in ops.drain(..) {
-                match op {
-                    Op::Command {
-                        args: r,
-                        offset,
-                        file,
-                    } => {
-                        argv.clear();
-                        argv.extend(r.map(|i| batch.arg(i)));
-                        commands += 1;
-                        let Err(e) = ks.apply(&argv) else { continue };
-                        let what = format!(
-                            "{} offset {offset}: {}: {e}",
-                            files[file].0.display(),
-                            argv.iter()
-                                .take(4)
-                                .map(|a| escape(a))
-                                .collect::<Vec<_>>()
-                                .join(" "),
-                        );
-                        if args.skip_unknown && matches!(e, ApplyError::Unknown(_)) {
-                            skipped_total += 1;
-                            if skipped.len() < 20 {
-                                skipped.push(what);
-                            }
-                            continue;
-                        }
-                        eprintln!("redkit: {what}");
-                        eprintln!("redkit: nothing written (--skip-unknown skips commands that cannot be applied)");
-                        return Ok(Some(crate::exit::PROBLEMS));
-                    }
-                    Op::Timestamp(secs) => {
-                        timestamps += 1;
-                        ks.now_ms = secs as i64 * 1000;
-                    }
-                    Op::Preamble { loaded, version } => {
-                        preamble_version = preamble_version.or(version);
-                        ks.absorb(*loaded);
-                    }
-                    Op::Failed(msg) => {
-                        eprintln!("redkit: {msg}");
-                        eprintln!("redkit: nothing written");
-                        return Ok(Some(crate::exit::PROBLEMS));
-                    }
-                }
-            }
-            if let Some(b) = &bar {
-                b.set_message(format!("{commands} commands, {} keys", ks.len()));
-            }
-            batch.ops = ops;
-            batch.data.clear();
-            batch.args.clear();
-            let _ = back_tx.send(batch);
-        }
-        reader.join().expect("the log reader does not panic")?;
-        Ok(None)
-    })?;
-    if let Some(code) = outcome {
-        return Ok(Err(code));
-    }
-    let open_multi = ks.in_multi();
-    let default_version = preamble_version
-        .filter(|v| (7..=12).contains(v))
-        // Without a preamble: what the oldest server writing that form of log loads (a
-        // multi-part directory comes from Redis 7.0+, a single file from an older server).
-        .unwrap_or(if manifest.is_some() { 10 } else { 9 });
-    let version = args.rdb_version.or(args.target).unwrap_or(default_version);
-    let target = Target { version };
-    let ttl_keys = ks
-        .dbs
-        .values()
-        .flat_map(|d| d.iter())
-        // (Packed collections have neither field TTLs nor streams.)
-        .filter(|(_, f)| matches!(f, Found::Entry(Entry { value: Value::Hash(h), .. }) if h.values().any(|(_, t)| t.is_some())))
-        .count();
-    if ttl_keys > 0 && !target.field_ttls() {
-        eprintln!("redkit: {ttl_keys} hash(es) have field TTLs, which RDB {version} cannot hold; nothing written (use --rdb-version 12)");
-        return Ok(Err(crate::exit::PROBLEMS));
-    }
-    let has_streams = ks.dbs.values().flat_map(|d| d.iter()).any(|(_, f)| {
-        matches!(
-            f,
-            Found::Entry(Entry {
-                value: Value::Stream(_),
-                ..
-            })
-        )
-    });
-    if has_streams && target.stream_version().is_none() {
-        eprintln!(
-            "redkit: the dataset has streams, which RDB {version} cannot hold; nothing written"
-        );
-        return Ok(Err(crate::exit::PROBLEMS));
-    }
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    Ok(Ok(Replayed {
-        ks,
-        version,
-        default_version,
-        commands,
-        files: files.len(),
-        timestamps,
-        skipped,
-        skipped_total,
-        open_multi,
-    }))
-}
-
-/// Commands read from the log, handed from the reading thread to the applying one.
-#[derive(Default)]
-struct Batch {
-    /// The arguments' bytes, one after another.
-    data: Vec<u8>,
-    /// Where each argument is in `data`.
-    args: Vec<Range<usize>>,
-    /// What to do, in log order.
-    ops: Vec<Op>,
-}
-
-impl Batch {
-    fn arg(&self, i: usize) -> &[u8] {
-        &self.data[self.args[i].clone()]
-    }
-}
-
-enum Op {
-    /// A command: its arguments (indexes into [`Batch::args`]), offset, and file (index).
-    Command {
-        args: Range<usize>,
-        offset: u64,
-        file: usize,
-    },
-    /// A `#TS` annotation.
-    Timestamp(u64),
-    /// An RDB preamble, loaded.
-    Preamble {
-        loaded: Box<Keyspace>,
-        version: Option<u32>,
-    },
-    /// The log cannot be read further: the message says where and why.
-    Failed(String),
-}
-
-/// Buffers of 1 MiB queued for the writing thread: the dataset is in memory already.
-pub const WRITE_QUEUE: usize = 4;
-
-/// A batch is handed over once it holds this many commands or bytes.
-const BATCH_OPS: usize = 256;
-const BATCH_BYTES: usize = 4 << 20;
-
-/// Reads the log's files in order into batches sent to `tx` (reusing those sent back on
-/// `back`), stopping at the first #TS past `until`, and moves the progress bar.
-fn read_log(
-    files: &[(PathBuf, FileType)],
-    until: Option<u64>,
-    tx: mpsc::SyncSender<Batch>,
-    back: mpsc::Receiver<Batch>,
-    bar: Option<&ProgressBar>,
-) -> Result<()> {
-    let mut batch = Batch::default();
-    let mut done_bytes = 0u64;
-    'files: for (i, (path, _)) in files.iter().enumerate() {
-        let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        let name = path.display().to_string();
-        let mut r = AofReader::new(std::io::BufReader::with_capacity(1 << 20, f));
-        loop {
-            let item = match r.next_item() {
-                Ok(Some(item)) => item,
-                Ok(None) => break,
-                Err(e) => {
-                    let msg = format!("{name}: {e} (run redkit check-aof for details)");
-                    batch.ops.push(Op::Failed(msg));
-                    break 'files;
-                }
-            };
-            match item {
-                Item::Preamble => match load_preamble(&mut r, &name)? {
-                    Ok((loaded, version)) => batch.ops.push(Op::Preamble {
-                        loaded: Box::new(loaded),
-                        version,
-                    }),
-                    Err(msg) => {
-                        batch.ops.push(Op::Failed(msg));
-                        break 'files;
-                    }
-                },
-                Item::Timestamp { unix_secs, .. } => {
-                    if until.is_some_and(|u| unix_secs > u) {
-                        break 'files;
-                    }
-                    batch.ops.push(Op::Timestamp(unix_secs));
-                }
-                Item::Command(c) => {
-                    let first = batch.args.len();
-                    for a in c.args() {
-                        let at = batch.data.len();
-                        batch.data.extend_from_slice(a);
-                        batch.args.push(at..batch.data.len());
-                    }
-                    batch.ops.push(Op::Command {
-                        args: first..batch.args.len(),
-                        offset: c.offset,
-                        file: i,
-                    });
-                    if batch.ops.len() >= BATCH_OPS || batch.data.len() >= BATCH_BYTES {
-                        if let Some(b) = bar {
-                            b.set_position(done_bytes + r.offset());
-                        }
-                        let next = back.try_recv().unwrap_or_default();
-                        if tx.send(std::mem::replace(&mut batch, next)).is_err() {
-                            return Ok(()); // the applying side stopped
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        done_bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    }
-    let _ = tx.send(batch);
-    Ok(())
-}
-
-/// Loads the RDB preamble `r` is at. The inner error is a damaged preamble's message.
-#[allow(clippy::type_complexity)]
-fn load_preamble<R: Read>(
-    r: &mut AofReader<R>,
-    name: &str,
-) -> Result<std::result::Result<(Keyspace, Option<u32>), String>> {
-    let p = r.rdb().expect("a preamble has a parser");
-    let mut ks = Keyspace::new();
-    let mut loader = Loader::new();
-    let mut version = None;
-    loop {
-        match p.next_event() {
-            Ok(Some(ev)) => {
-                if let rdb_parse::Event::Header { version: v, .. } = &ev {
-                    version = Some(*v);
-                }
-                if let Err(e) = loader.event(&mut ks, &ev) {
-                    bail!(
-                        "{name}: the RDB preamble holds {}, which cannot be replayed",
-                        e.0
-                    );
-                }
-                if matches!(ev, rdb_parse::Event::Eof { .. }) {
-                    break;
-                }
-            }
-            Ok(None) => break,
-            Err(e) => return Ok(Err(format!("{name}: RDB preamble: {e}"))),
-        }
-    }
-    Ok(Ok((ks, version)))
 }

@@ -1,11 +1,17 @@
-//! `redkit check-aof`: is this AOF loadable? Manifest, files, framing, transactions, annotations.
+//! `redkit check-aof`: does this AOF load? Manifest, files, framing, transactions, annotations;
+//! `--fix` cuts a torn tail (keeping what it cuts), `--salvage` writes a copy without the damage.
 
 use crate::exit;
+use crate::fsutil;
+use crate::output::{self, AtomicDir, Kind};
+use crate::report::{cell_text, print_json, table};
 use anyhow::{bail, Context, Result};
-use aof_parse::{AofReader, Item};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
+use aof_parse::scan::{command_at, describe_range, next_command_after, salvage_ranges};
+use aof_parse::{AofReader, CommandTable, Item, Verdict};
+use comfy_table::{Cell, CellAlignment};
 use manifest::{FileType, Manifest};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -14,25 +20,42 @@ Examples:
   redkit check-aof appendonlydir                      a Redis 7+ multi-part AOF directory
   redkit check-aof appendonlydir/appendonly.aof.manifest
   redkit check-aof appendonly.aof                     a single-file AOF (plain or RDB preamble)
-  redkit check-aof appendonlydir --json               one JSON object, for scripts
+  redkit check-aof appendonlydir --json               one JSON document, for scripts
+  redkit check-aof appendonlydir --fix --dry-run      what a repair would cut, nothing changed
+  redkit check-aof appendonlydir --fix                cut a torn tail (modifies the file)
+  redkit check-aof appendonlydir --salvage fixed/appendonlydir
+                                                      a copy without the damaged ranges
 
-Exit status: 0 valid, 1 problems found (corrupt, truncated, missing files), 2 usage or I/O error.";
+A command that no server version knows makes the verdict INVALID: the server refuses to load
+such a log (--allow-unknown NAME,... for the commands of a module the server loads). A torn tail
+(the last command cut short by a crash) is loaded without it by a server with
+`aof-load-truncated yes`, the default; --fix cuts it for good.
+
+--fix modifies the last file of the log: stop the server first (it is refused while another
+process holds the files open, unless --force). It cuts only what the server could not load
+anyway (a torn or corrupt tail, an unfinished MULTI), never a file that does not look like an
+AOF, and keeps the cut bytes in <file>.cut-<offset> with the command that undoes it.
+
+Exit status: 0 valid (or repaired), 1 problems found (corrupt, truncated, unknown commands,
+missing files) or a repair refused, 2 usage or I/O error.";
 
 /// Check that an append-only file loads: the manifest, every file it lists, RESP framing,
-/// MULTI/EXEC balance and `#TS` annotations.
+/// MULTI/EXEC balance, command names and `#TS` annotations.
 ///
-/// Reads every file once, in bounded memory, and changes nothing. For each problem it says
-/// where (file and byte offset) and where a repair would cut: the end of the last complete
-/// command, or the start of an unfinished MULTI.
+/// Reads every file once, in bounded memory, and changes nothing unless --fix. For each problem
+/// it says where (file and byte offset) and where a repair would cut: the end of the last
+/// complete command, or the start of an unfinished MULTI.
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
     /// An appendonlydir, its manifest, a single AOF file, or a base RDB
     pub path: PathBuf,
-    /// Print one JSON object instead of tables
+    /// Print one JSON document instead of tables (with --fix or --salvage it also records
+    /// what was done; human text then goes to stderr)
     #[arg(long)]
     pub json: bool,
-    /// Repair a torn or corrupt tail of the last file (the cut bytes are kept beside it)
+    /// Repair a torn or corrupt tail of the last file, in place (the cut bytes are kept beside
+    /// it); asks first
     #[arg(long)]
     pub fix: bool,
     /// With --fix: do not ask for confirmation
@@ -41,54 +64,39 @@ pub struct Args {
     /// With --fix: show what would be cut, change nothing
     #[arg(long, requires = "fix")]
     pub dry_run: bool,
+    /// With --fix: go on though another process (a running server) holds the files open. With
+    /// --salvage: replace an existing AOF directory
+    #[arg(long)]
+    pub force: bool,
     /// Write a repaired copy to OUTDIR that skips each damaged range (resyncing at the next
     /// valid command) and list every skipped range; the original is not changed
     #[arg(long, value_name = "OUTDIR", conflicts_with = "fix")]
     pub salvage: Option<PathBuf>,
-    /// Treat unknown command names and wrong argument counts as problems (Redis refuses to
-    /// load an AOF with a command it does not know); by default they are warnings
+    /// Command names to accept though no server version knows them (a module's commands),
+    /// comma-separated: they are warnings instead of problems
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub allow_unknown: Vec<String>,
+    /// Treat wrong argument counts as problems; by default they are warnings
     #[arg(long)]
     pub strict: bool,
+    /// No progress bar
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
-/// Command names and arities known to Redis 7.0 and Valkey 8.1, with the last hit cached
-/// (logs repeat the same command).
-struct CommandTable {
-    arity: std::collections::HashMap<&'static [u8], i32>,
-    last: Vec<u8>,
-    last_arity: Option<i32>,
-}
-
-impl CommandTable {
-    fn new() -> Self {
-        CommandTable {
-            arity: crate::commands::COMMANDS
-                .iter()
-                .map(|&(n, a)| (n.as_bytes(), a))
-                .collect(),
-            last: Vec::new(),
-            last_arity: None,
-        }
-    }
-
-    /// The arity of `name` (any case), or `None` for an unknown command.
-    fn lookup(&mut self, name: &[u8]) -> Option<i32> {
-        if !self.last.eq_ignore_ascii_case(name) {
-            self.last.clear();
-            self.last.extend(name.iter().map(u8::to_ascii_lowercase));
-            self.last_arity = self.arity.get(self.last.as_slice()).copied();
-        }
-        self.last_arity
-    }
-}
-
-/// Whether `argc` arguments fit `arity` (exact when positive, a minimum when negative).
-fn arity_ok(arity: i32, argc: usize) -> bool {
-    if arity >= 0 {
-        argc == arity as usize
+/// Prints human text: on stdout, or on stderr when stdout holds the JSON document.
+fn say(json: bool, text: &str) {
+    if json {
+        eprintln!("{text}");
     } else {
-        argc >= arity.unsigned_abs() as usize
+        outln!("{text}");
     }
+}
+
+/// How commands are judged.
+struct Policy {
+    allow_unknown: Vec<Vec<u8>>,
+    strict: bool,
 }
 
 /// What was found in one file.
@@ -111,81 +119,17 @@ struct FileReport {
     cut_at: Option<u64>,
 }
 
-/// Finds the manifest in a directory: the single `*.manifest` file.
-fn manifest_in(dir: &Path) -> Result<PathBuf> {
-    let mut found = Vec::new();
-    for e in std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read directory {}", dir.display()))?
-    {
-        let p = e?.path();
-        if p.extension().is_some_and(|x| x == "manifest")
-            && !p
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("temp-"))
-        {
-            found.push(p);
-        }
-    }
-    match found.len() {
-        1 => Ok(found.remove(0)),
-        0 => bail!(
-            "{} holds no *.manifest file: not a multi-part AOF directory",
-            dir.display()
-        ),
-        _ => bail!(
-            "{} holds several manifests: name the one to check",
-            dir.display()
-        ),
-    }
-}
-
-/// The manifest PATH stands for: the one in a directory, PATH itself when it is a manifest, or
-/// `None` for a single-file AOF.
-pub(crate) fn locate_manifest(path: &Path) -> Result<Option<PathBuf>> {
-    let meta =
-        std::fs::metadata(path).with_context(|| format!("cannot open {}", path.display()))?;
-    Ok(if meta.is_dir() {
-        Some(manifest_in(path)?)
-    } else if looks_like_manifest(path)? {
-        Some(path.to_path_buf())
-    } else {
-        None
-    })
-}
-
-/// True when the file's first line that is not a comment starts with `file ` (a manifest).
-fn looks_like_manifest(path: &Path) -> Result<bool> {
-    if path.extension().is_some_and(|x| x == "manifest") {
-        return Ok(true);
-    }
-    let mut head = vec![0u8; 4096];
-    let n = {
-        use std::io::Read;
-        let mut f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        f.read(&mut head)?
-    };
-    let head = &head[..n];
-    Ok(head
-        .split(|&b| b == b'\n')
-        .find(|l| !l.starts_with(b"#"))
-        .is_some_and(|l| l.starts_with(b"file ")))
-}
-
-fn check_file(path: &Path, role: &'static str, last: bool) -> Result<FileReport> {
-    check_file_with(path, role, last, None, false)
-}
-
-fn check_file_with(
+fn check_file(
     path: &Path,
     role: &'static str,
     last: bool,
     bar: Option<&indicatif::ProgressBar>,
-    strict: bool,
+    policy: &Policy,
 ) -> Result<FileReport> {
     let mut table = CommandTable::new();
     // name -> (count, first offset); (name, argc) -> (count, first offset)
-    let mut unknown: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
-    let mut bad_arity: std::collections::BTreeMap<(String, usize), (u64, u64)> = Default::default();
+    let mut unknown: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut bad_arity: BTreeMap<(String, usize), (u64, u64)> = BTreeMap::new();
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let size = file.metadata()?.len();
     let mut rep = FileReport {
@@ -203,7 +147,7 @@ fn check_file_with(
         Some(b) => Box::new(crate::input::Counting::new(file, b.clone())),
         None => Box::new(file),
     };
-    let mut reader = AofReader::new(input);
+    let mut reader = AofReader::new(std::io::BufReader::with_capacity(1 << 17, input));
     loop {
         match reader.next_item() {
             Ok(Some(Item::Preamble)) => {
@@ -246,21 +190,21 @@ fn check_file_with(
             }
             Ok(Some(Item::Command(c))) => {
                 let at = c.offset;
-                match table.lookup(c.name()) {
-                    None => {
+                match table.check(c.name(), c.argc()) {
+                    Verdict::Ok => {}
+                    Verdict::Unknown => {
                         let e = unknown
                             .entry(String::from_utf8_lossy(c.name()).to_ascii_uppercase())
                             .or_insert((0, at));
                         e.0 += 1;
                     }
-                    Some(arity) if !arity_ok(arity, c.argc()) => {
+                    Verdict::BadArity => {
                         let key = (
                             String::from_utf8_lossy(c.name()).to_ascii_uppercase(),
                             c.argc(),
                         );
                         bad_arity.entry(key).or_insert((0, at)).0 += 1;
                     }
-                    Some(_) => {}
                 }
                 if reader.open_multi().is_none() {
                     rep.last_kept = Some(at);
@@ -295,7 +239,8 @@ fn check_file_with(
                 // Redis only ever truncates the last file, and never inside an RDB part; and a
                 // cut must not throw away valid commands that follow the damage.
                 let follows = if kind == "corrupt" {
-                    valid_command_after(path, e.offset())?
+                    let mut f = File::open(path)?;
+                    next_command_after(&mut f, size, e.offset())?
                 } else {
                     None
                 };
@@ -316,17 +261,21 @@ fn check_file_with(
     }
     rep.commands = reader.commands();
     rep.annotations = reader.annotations();
-    let mut notes: Vec<(u64, String)> = Vec::new();
+    let mut notes: Vec<(u64, &'static str, String, bool)> = Vec::new();
     for (name, (n, at)) in unknown {
-        notes.push((at, format!("unknown command {name} ({n} time(s), first at offset {at}): Redis 7.0 and Valkey 8.1 do not know it")));
+        let allowed = policy
+            .allow_unknown
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(name.as_bytes()));
+        notes.push((at, "unknown-command", format!("unknown command {name} ({n} time(s), first at offset {at}): no server version knows it, and a server refuses to load the log{}", if allowed { " unless a module provides it (--allow-unknown)" } else { " (--allow-unknown NAME if a module provides it)" }), !allowed));
     }
     for ((name, argc), (n, at)) in bad_arity {
-        notes.push((at, format!("{name} with {argc} arguments ({n} time(s), first at offset {at}): wrong number of arguments")));
+        notes.push((at, "arity", format!("{name} with {argc} arguments ({n} time(s), first at offset {at}): wrong number of arguments"), policy.strict));
     }
-    for (at, msg) in notes {
-        if strict {
+    for (at, kind, msg, problem) in notes {
+        if problem {
             rep.problems
-                .push(json!({"offset": at, "kind": "command", "message": msg, "fixable": false}));
+                .push(json!({"offset": at, "kind": kind, "message": msg, "fixable": false}));
         } else {
             rep.warnings.push(msg);
         }
@@ -334,202 +283,59 @@ fn check_file_with(
     Ok(rep)
 }
 
-/// A command in a few words for messages: its first arguments, shortened.
-fn summarize(c: &aof_parse::Command<'_>) -> String {
-    let mut words: Vec<String> = c
-        .args()
-        .take(3)
-        .map(|a| {
-            let t = String::from_utf8_lossy(&a[..a.len().min(40)]).into_owned();
-            if a.len() > 40 {
-                format!("{t}…")
-            } else {
-                t
-            }
-        })
-        .collect();
-    if c.argc() > 3 {
-        words.push(format!("… ({} arguments)", c.argc()));
-    }
-    words.join(" ")
-}
-
-/// The command at `offset` of a file, summarised.
-fn command_at(path: &Path, offset: u64) -> Result<String> {
-    use std::io::{Read, Seek, SeekFrom};
+/// The command at `offset` of a file, in a few words: its first arguments, shortened.
+fn summarize_at(path: &Path, offset: u64) -> Result<String> {
     let mut f = File::open(path)?;
     let size = f.metadata()?.len();
-    f.seek(SeekFrom::Start(offset))?;
-    let mut r = AofReader::new(std::io::BufReader::new(f.take(size - offset)));
-    Ok(match r.next_item() {
-        Ok(Some(Item::Command(c))) => summarize(&c),
-        _ => format!("(the command at offset {offset})"),
+    Ok(match command_at(&mut f, size, offset, 3, 40)? {
+        Some((args, argc)) => {
+            let mut words: Vec<String> = args
+                .iter()
+                .map(|a| {
+                    let t = String::from_utf8_lossy(a).into_owned();
+                    if a.len() >= 40 {
+                        format!("{t}…")
+                    } else {
+                        t
+                    }
+                })
+                .collect();
+            if argc > 3 {
+                words.push(format!("… ({argc} arguments)"));
+            }
+            words.join(" ")
+        }
+        None => format!("(the command at offset {offset})"),
     })
 }
 
-/// The offset of the first complete command after `offset`, if any: then the damage is in the
-/// middle of the file, and cutting there would lose valid data.
-fn valid_command_after(path: &Path, offset: u64) -> Result<Option<u64>> {
-    use std::io::{Read, Seek, SeekFrom};
+/// Whether the first bytes of a file look like an AOF: a command, an annotation, or an RDB
+/// preamble. A repair never cuts anything else.
+fn looks_like_aof(path: &Path) -> Result<Option<&'static str>> {
+    use std::io::Read;
+    let mut head = [0u8; 9];
     let mut f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let size = f.metadata()?.len();
-    let mut pos = offset + 1;
-    let mut buf = vec![0u8; 1 << 16];
-    while pos < size {
-        f.seek(SeekFrom::Start(pos))?;
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        // Candidates: a '*' at the start of a line.
-        for i in 0..n {
-            let at = pos + i as u64;
-            if buf[i] != b'*'
-                || (i == 0 && at > 0 && !prev_is_newline(&mut f, at)?)
-                || (i > 0 && buf[i - 1] != b'\n')
-            {
-                continue;
-            }
-            let mut g = File::open(path)?;
-            g.seek(SeekFrom::Start(at))?;
-            let mut r = AofReader::new(std::io::BufReader::new(g.take(size - at)));
-            if let Ok(Some(Item::Command(_))) = r.next_item() {
-                return Ok(Some(at));
-            }
-        }
-        pos += n as u64;
-    }
-    Ok(None)
-}
-
-fn prev_is_newline(f: &mut File, at: u64) -> Result<bool> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut b = [0u8; 1];
-    f.seek(SeekFrom::Start(at - 1))?;
-    f.read_exact(&mut b)?;
-    Ok(b[0] == b'\n')
-}
-
-/// What lies in `[cut, end)` of a file: complete commands and the `#TS` range.
-fn describe_cut(path: &Path, cut: u64) -> Result<(u64, Option<(u64, u64)>)> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut f = File::open(path)?;
-    let size = f.metadata()?.len();
-    f.seek(SeekFrom::Start(cut))?;
-    let mut r = AofReader::new(std::io::BufReader::new(f.take(size - cut)));
-    let mut ts: Option<(u64, u64)> = None;
-    let mut commands = 0;
-    while let Ok(Some(item)) = r.next_item() {
-        match item {
-            Item::Command(_) => commands += 1,
-            Item::Timestamp { unix_secs, .. } => {
-                ts = Some(ts.map_or((unix_secs, unix_secs), |(a, _)| (a, unix_secs)))
-            }
-            _ => {}
-        }
-    }
-    Ok((commands, ts))
-}
-
-/// Asks on the terminal; false when stdin is not one.
-pub(crate) fn confirm(question: &str) -> Result<bool> {
-    use std::io::{BufRead, IsTerminal, Write};
-    if !std::io::stdin().is_terminal() {
-        return Ok(false);
-    }
-    eprint!("{question} [y/N] ");
-    std::io::stderr().flush()?;
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
-}
-
-/// Cuts `path` at `cut`, first keeping the cut bytes in `<path>.cut-<cut>`; returns that path.
-pub(crate) fn cut_file(path: &Path, cut: u64) -> Result<PathBuf> {
-    let keep = cut_file_keep_only(path, cut)?;
-    truncate_to(path, cut)?;
-    Ok(keep)
-}
-
-/// Writes the bytes of `path` from `cut` on to `<path>.cut-<cut>` (temp file, fsync, rename).
-/// When that file is already there holding exactly those bytes (an earlier run stopped before
-/// it could cut), it is kept as it is.
-pub(crate) fn cut_file_keep_only(path: &Path, cut: u64) -> Result<PathBuf> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut keep_name = path.as_os_str().to_owned();
-    keep_name.push(format!(".cut-{cut}"));
-    let keep = PathBuf::from(keep_name);
-    if keep.exists() {
-        if holds_tail(&keep, path, cut)? {
-            eprintln!(
-                "redkit: {} already holds the bytes to cut (from an earlier run): keeping it",
-                keep.display()
-            );
-            return Ok(keep);
-        }
-        bail!(
-            "{} already exists: move it away first (it holds bytes an earlier fix cut)",
-            keep.display()
-        );
-    }
-    let saved = crate::fsutil::AtomicFile::create(&keep)?;
+    let n = f.read(&mut head)?;
+    let head = &head[..n];
+    Ok(if head.starts_with(&[0x1f, 0x8b]) {
+        Some("gzip-compressed: decompress a copy first (gunzip -k FILE), repair that, and keep the .gz")
+    } else if head.first().is_some_and(|&b| b == b'*' || b == b'#')
+        || head.starts_with(b"REDIS")
+        || head.starts_with(b"VALKEY")
     {
-        let mut src =
-            File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        src.seek(SeekFrom::Start(cut))?;
-        let mut dst = saved.file()?;
-        std::io::copy(&mut src.by_ref(), &mut dst)
-            .with_context(|| format!("cannot write {}", keep.display()))?;
-    }
-    saved.commit()
+        None
+    } else {
+        Some("not an AOF: it does not begin with a command, an annotation or an RDB preamble")
+    })
 }
 
-/// Whether `keep` holds exactly the bytes of `path` from `cut` to its end.
-fn holds_tail(keep: &Path, path: &Path, cut: u64) -> Result<bool> {
-    use std::io::{Read, Seek, SeekFrom};
-    let size = std::fs::metadata(path)?.len();
-    if std::fs::metadata(keep)?.len() != size.saturating_sub(cut) {
-        return Ok(false);
-    }
-    let mut a = std::io::BufReader::new(File::open(keep)?);
-    let mut src = File::open(path)?;
-    src.seek(SeekFrom::Start(cut))?;
-    let mut b = std::io::BufReader::new(src);
-    let (mut x, mut y) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
-    loop {
-        let n = a.read(&mut x)?;
-        if n == 0 {
-            return Ok(true);
-        }
-        b.read_exact(&mut y[..n])?;
-        if x[..n] != y[..n] {
-            return Ok(false);
-        }
-    }
-}
-
-/// Truncates `path` to `len` bytes and syncs it and its directory.
-pub(crate) fn truncate_to(path: &Path, len: u64) -> Result<()> {
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .with_context(|| format!("cannot open {} for writing", path.display()))?;
-    crate::fsutil::crash_point("cut bytes saved, file not truncated");
-    f.set_len(len)
-        .with_context(|| format!("cannot truncate {}", path.display()))?;
-    crate::fsutil::crash_point("file truncated, not synced");
-    f.sync_all()?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        crate::fsutil::sync_dir(dir)?;
-    }
-    Ok(())
-}
-
-/// `--fix`: one fixable problem in the last file is cut away, after showing what goes.
-fn fix(args: &Args, files: &[FileReport], problems: &[Value]) -> Result<i32> {
+/// `--fix`: one fixable problem in the last file is cut away, after showing what goes. Returns
+/// the exit code and what was done, for the JSON document.
+fn fix(args: &Args, files: &[FileReport], problems: &[Value]) -> Result<(i32, Value)> {
+    let say = |t: &str| say(args.json, t);
     if problems.is_empty() {
-        outln!("nothing to fix");
-        return Ok(exit::OK);
+        say("nothing to fix");
+        return Ok((exit::OK, json!({"action": "none", "reason": "valid"})));
     }
     let unfixable: Vec<&Value> = problems.iter().filter(|p| p["fixable"] != true).collect();
     if !unfixable.is_empty() || problems.len() > 1 {
@@ -537,9 +343,9 @@ fn fix(args: &Args, files: &[FileReport], problems: &[Value]) -> Result<i32> {
         for p in problems {
             let mut why = String::new();
             if let Some(at) = p["valid_data_after"].as_u64() {
-                why = format!(" (valid commands follow, from offset {at}: this is damage in the middle, not a torn tail)");
+                why = format!(" (valid commands follow, from offset {at}: this is damage in the middle, not a torn tail; --salvage OUTDIR skips it)");
             } else if p["fixable"] != true {
-                why = " (not in the last file, in an RDB part, or in the manifest: a cut cannot repair it)".into();
+                why = " (not in the last file, in an RDB part, an unknown command, or in the manifest: a cut cannot repair it)".into();
             }
             eprintln!(
                 "- {}: {}{why}",
@@ -548,7 +354,10 @@ fn fix(args: &Args, files: &[FileReport], problems: &[Value]) -> Result<i32> {
             );
         }
         eprintln!("redkit: nothing was changed");
-        return Ok(exit::PROBLEMS);
+        return Ok((
+            exit::PROBLEMS,
+            json!({"action": "refused", "reason": "a cut would lose data, or more than one problem"}),
+        ));
     }
     let p = &problems[0];
     let file = files
@@ -558,117 +367,111 @@ fn fix(args: &Args, files: &[FileReport], problems: &[Value]) -> Result<i32> {
     let cut = p["cut_at"]
         .as_u64()
         .context("problem without a cut offset")?;
-    let (commands, ts) = describe_cut(&file.path, cut)?;
-    outln!("Plan: cut {} at offset {cut}", file.path.display());
-    outln!(
-        "  removes {} bytes: {commands} complete command(s){}",
+    if let Some(why) = looks_like_aof(&file.path)? {
+        eprintln!(
+            "redkit: not fixing {}: {why}; nothing was changed",
+            file.path.display()
+        );
+        return Ok((exit::PROBLEMS, json!({"action": "refused", "reason": why})));
+    }
+    if cut == 0 {
+        eprintln!(
+            "redkit: not fixing {}: the cut would leave nothing (no complete command before the \
+             damage at offset 0); nothing was changed",
+            file.path.display()
+        );
+        return Ok((
+            exit::PROBLEMS,
+            json!({"action": "refused", "reason": "the cut would leave an empty file"}),
+        ));
+    }
+    let summary = {
+        let mut f = File::open(&file.path)?;
+        describe_range(&mut f, file.size, cut)?
+    };
+    let keep_path = format!("{}.cut-{cut}", file.path.display());
+    say(&format!(
+        "Plan: cut {} at offset {cut}",
+        file.path.display()
+    ));
+    say(&format!(
+        "  removes {} bytes: {} complete command(s){}",
         file.size - cut,
-        match ts {
+        summary.commands,
+        match summary.timestamps {
             Some((a, b)) => format!(", restore points {a}..{b}"),
             None => String::new(),
         }
-    );
+    ));
     let last_kept = match file.last_kept {
-        Some(at) => command_at(&file.path, at)?,
+        Some(at) => summarize_at(&file.path, at)?,
         None => "(none)".into(),
     };
-    outln!("  keeps {cut} bytes; the last command kept: {last_kept}");
-    outln!(
-        "  the cut bytes are saved first in {}.cut-{cut}",
-        file.path.display()
-    );
+    say(&format!(
+        "  keeps {cut} bytes; the last command kept: {last_kept}"
+    ));
+    say(&format!("  the cut bytes are saved first in {keep_path}"));
+    let mut plan = json!({
+        "file": file.name,
+        "cut_at": cut,
+        "bytes_removed": file.size - cut,
+        "commands_removed": summary.commands,
+        "cut_bytes_kept_in": keep_path,
+    });
     if args.dry_run {
-        outln!("dry run: nothing was changed");
-        return Ok(exit::PROBLEMS);
+        say("dry run: nothing was changed");
+        plan["action"] = json!("dry-run");
+        return Ok((exit::PROBLEMS, plan));
     }
-    if !args.yes && !confirm("Cut the file?")? {
-        eprintln!("redkit: not changing anything without confirmation: run again with --yes (or --dry-run to only see the plan)");
-        return Ok(exit::PROBLEMS);
+    fsutil::refuse_if_held_open(&[file.path.as_path()], args.force)?;
+    if !crate::prompt::go_ahead(
+        args.yes,
+        "Cut the file?",
+        ", or --dry-run to only see the plan",
+    )? {
+        plan["action"] = json!("cancelled");
+        return Ok((exit::PROBLEMS, plan));
     }
-    let keep = cut_file(&file.path, cut)?;
-    let after = check_file(&file.path, file.role, true)?;
-    if !after.problems.is_empty() {
+    fsutil::check_size_unchanged(&file.path, file.size)?;
+    let keep = fsutil::cut_file(&file.path, cut)?;
+    let policy = Policy {
+        allow_unknown: Vec::new(),
+        strict: false,
+    };
+    let after = check_file(&file.path, file.role, true, None, &policy)?;
+    let still: Vec<&Value> = after
+        .problems
+        .iter()
+        .filter(|p| p["kind"] != "unknown-command")
+        .collect();
+    if !still.is_empty() {
         bail!(
             "{} still has problems after the cut: {}",
             file.path.display(),
-            after.problems[0]
+            still[0]
         );
     }
-    outln!(
+    say(&format!(
         "Fixed: {} is now {cut} bytes and valid.",
         file.path.display()
-    );
-    outln!("To undo: cat {} >> {}", keep.display(), file.path.display());
-    Ok(exit::OK)
+    ));
+    let undo = format!("cat {} >> {}", keep.display(), file.path.display());
+    say(&format!("To undo: {undo}"));
+    plan["action"] = json!("cut");
+    plan["undo"] = json!(undo);
+    Ok((exit::OK, plan))
 }
 
-/// The byte ranges of a RESP file worth keeping: everything but each damaged record up to the
-/// next command that parses. Returns (kept ranges, skipped ranges).
-#[allow(clippy::type_complexity)] // two lists of ranges, named in the doc
-fn salvage_ranges(path: &Path) -> Result<(Vec<(u64, u64)>, Vec<(u64, u64, String)>)> {
-    use std::io::{Read, Seek, SeekFrom};
-    let size = std::fs::metadata(path)?.len();
-    let (mut kept, mut skipped) = (Vec::new(), Vec::new());
-    let mut start = 0u64;
-    while start < size {
-        let mut f = File::open(path)?;
-        f.seek(SeekFrom::Start(start))?;
-        let mut r = AofReader::new(std::io::BufReader::new(f.take(size - start)));
-        let err = loop {
-            match r.next_item() {
-                Ok(Some(Item::Preamble)) if start > 0 => {
-                    break Some((0, "RDB magic in the middle of the file".to_string()))
-                }
-                Ok(Some(_)) => {}
-                Ok(None) => break None,
-                Err(e) => {
-                    // The reader counts from `start`: give the reason with the file's offset.
-                    let msg = e.to_string();
-                    let reason = msg.split_once(": ").map_or(msg.as_str(), |x| x.1);
-                    break Some((
-                        e.offset(),
-                        format!("at offset {}: {reason}", start + e.offset()),
-                    ));
-                }
-            }
-        };
-        match err {
-            None => {
-                // A transaction left open at the end is dropped whole.
-                let end = start + r.last_good_offset();
-                kept.push((start, end));
-                if end < size {
-                    skipped.push((end, size, "unfinished MULTI at the end of the file".into()));
-                }
-                break;
-            }
-            Some((at, why)) => {
-                if r.rdb().is_some() || why.contains("RDB preamble") {
-                    bail!(
-                        "{}: the RDB part is damaged ({why}); it cannot be salvaged by skipping",
-                        path.display()
-                    );
-                }
-                let bad_start = start + r.last_good_offset();
-                kept.push((start, bad_start));
-                let resume = valid_command_after(path, start + at)?;
-                let bad_end = resume.unwrap_or(size);
-                skipped.push((bad_start, bad_end, why));
-                match resume {
-                    Some(next) => start = next,
-                    None => break,
-                }
-            }
-        }
-    }
-    kept.retain(|(a, b)| b > a);
-    Ok((kept, skipped))
-}
-
-/// `--salvage OUTDIR`: a repaired copy without the damaged ranges.
-fn salvage(out: &Path, manifest_path: Option<&Path>, files: &[FileReport]) -> Result<i32> {
+/// `--salvage OUTDIR`: a repaired copy without the damaged ranges. Returns the exit code and
+/// what was done.
+fn salvage(
+    args: &Args,
+    out: &Path,
+    manifest_path: Option<&Path>,
+    files: &[FileReport],
+) -> Result<(i32, Value)> {
     use std::io::{Read, Seek, SeekFrom, Write};
-    let staged = crate::fsutil::AtomicDir::create(out)?;
+    let staged = AtomicDir::create(out)?;
     let tmp = staged.path().to_path_buf();
     let result = (|| -> Result<Vec<(String, u64, u64, String)>> {
         let mut all_skipped = Vec::new();
@@ -679,21 +482,22 @@ fn salvage(out: &Path, manifest_path: Option<&Path>, files: &[FileReport]) -> Re
                 let mut src = File::open(&f.path)?;
                 std::io::copy(&mut src, &mut dst)?;
             } else {
-                let (kept, skipped) = salvage_ranges(&f.path)?;
                 let mut src = File::open(&f.path)?;
-                for (a, b) in kept {
+                let s = salvage_ranges(&mut src, f.size)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", f.path.display()))?;
+                for (a, b) in s.kept {
                     src.seek(SeekFrom::Start(a))?;
                     std::io::copy(&mut Read::take(&mut src, b - a), &mut dst)?;
                 }
                 all_skipped.extend(
-                    skipped
+                    s.skipped
                         .into_iter()
-                        .map(|(a, b, why)| (f.name.clone(), a, b, why)),
+                        .map(|k| (f.name.clone(), k.start, k.end, k.reason)),
                 );
             }
             dst.flush()?;
             dst.sync_all()?;
-            crate::fsutil::crash_point("one file of the salvaged copy written");
+            fsutil::crash_point("one file of the salvaged copy written");
         }
         if let Some(mp) = manifest_path {
             let mname = mp.file_name().context("manifest without a name")?;
@@ -703,27 +507,61 @@ fn salvage(out: &Path, manifest_path: Option<&Path>, files: &[FileReport]) -> Re
     })();
     let skipped = result?;
     staged.commit()?;
-    outln!(
+    let say = |t: &str| say(args.json, t);
+    say(&format!(
         "Salvaged into {}; skipped {} damaged range(s):",
         out.display(),
         skipped.len()
-    );
+    ));
     for (file, a, b, why) in &skipped {
-        outln!("- {file}: bytes {a}..{b} ({} bytes): {why}", b - a);
+        say(&format!(
+            "- {file}: bytes {a}..{b} ({} bytes): {why}",
+            b - a
+        ));
     }
-    outln!(
+    say(&format!(
         "The original is unchanged; check the copy with: redkit check-aof {}",
         out.display()
-    );
-    Ok(exit::OK)
+    ));
+    Ok((
+        exit::OK,
+        json!({
+            "action": "salvaged",
+            "output": out.display().to_string(),
+            "skipped": skipped.iter().map(|(f, a, b, why)| json!({
+                "file": f, "start": a, "end": b, "bytes": b - a, "reason": why,
+            })).collect::<Vec<_>>(),
+        }),
+    ))
 }
 
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: Args) -> Result<i32> {
     let path = &args.path;
-    let manifest_path = locate_manifest(path)?;
+    let salvage_dest = match &args.salvage {
+        Some(out) => {
+            let inputs = crate::input::protect(path);
+            match output::plan(out, Kind::Dir, args.force, &inputs)? {
+                output::Dest::Path(p) => Some(p),
+                output::Dest::Stdout => unreachable!("a directory is never standard output"),
+            }
+        }
+        None => None,
+    };
+    if path == Path::new("-") {
+        bail!("check-aof reads a file or directory, not standard input (gzip: decompress a copy first)");
+    }
+    let manifest_path = crate::input::locate_manifest(path)?;
+    let policy = Policy {
+        allow_unknown: args
+            .allow_unknown
+            .iter()
+            .map(|s| s.trim().as_bytes().to_vec())
+            .collect(),
+        strict: args.strict,
+    };
     // Progress over every byte to read, on a terminal only.
-    let bar = crate::progress::bytes_bar(args.json);
+    let bar = crate::progress::bytes_bar(args.json || args.quiet);
     if let Some(b) = &bar {
         let total: u64 = match &manifest_path {
             Some(mp) => std::fs::read_dir(mp.parent().unwrap_or(Path::new(".")))
@@ -743,16 +581,16 @@ pub fn run(args: Args) -> Result<i32> {
     let mut warnings: Vec<String> = Vec::new();
     let mut manifest_json = Value::Null;
     match &manifest_path {
-        None => files.push(check_file_with(
-            path,
-            "single",
-            true,
-            bar.as_ref(),
-            args.strict,
-        )?),
+        None => {
+            if let Some(why) = looks_like_aof(path)?.filter(|w| w.starts_with("gzip")) {
+                bail!("{}: {why}", path.display());
+            }
+            files.push(check_file(path, "single", true, bar.as_ref(), &policy)?)
+        }
         Some(mp) => {
             let dir = mp
                 .parent()
+                .filter(|d| !d.as_os_str().is_empty())
                 .map(Path::to_path_buf)
                 .unwrap_or_else(|| PathBuf::from("."));
             let text =
@@ -803,13 +641,8 @@ pub fn run(args: Args) -> Result<i32> {
                             }));
                             continue;
                         }
-                        let rep = check_file_with(
-                            &p,
-                            role,
-                            i + 1 == loaded.len(),
-                            bar.as_ref(),
-                            args.strict,
-                        )?;
+                        let rep =
+                            check_file(&p, role, i + 1 == loaded.len(), bar.as_ref(), &policy)?;
                         let name = f.display_name();
                         if role == "base" {
                             let says_rdb = name.ends_with(".rdb");
@@ -839,7 +672,10 @@ pub fn run(args: Args) -> Result<i32> {
         }
         warnings.extend(f.warnings.iter().map(|w| format!("{}: {w}", f.name)));
     }
-    let report = json!({
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let mut report = json!({
         "path": path.display().to_string(),
         "kind": if manifest_path.is_some() { "multi-part" } else { "single-file" },
         "valid": problems.is_empty(),
@@ -853,35 +689,47 @@ pub fn run(args: Args) -> Result<i32> {
         "problems": problems,
         "warnings": warnings,
     });
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
-    if args.json {
-        outln!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
+    if !args.json {
         print_report(&report);
     }
-    if args.fix {
-        return fix(&args, &files, &problems);
-    }
-    if let Some(out) = &args.salvage {
-        return salvage(out, manifest_path.as_deref(), &files);
-    }
-    Ok(if problems.is_empty() {
+    let mut code = if problems.is_empty() {
         exit::OK
     } else {
         exit::PROBLEMS
-    })
+    };
+    if args.fix {
+        let (c, done) = fix(&args, &files, &problems)?;
+        code = c;
+        report["repair"] = done;
+    } else if let Some(out) = &salvage_dest {
+        if !problems.iter().all(|p| {
+            matches!(
+                p["kind"].as_str(),
+                Some("truncated" | "corrupt" | "unfinished-multi")
+            )
+        }) {
+            eprintln!(
+                "redkit: not salvaging: only damaged commands can be skipped; the problems above \
+                 (manifest, missing file, RDB part, unknown commands) need another repair"
+            );
+            report["repair"] =
+                json!({"action": "refused", "reason": "problems a salvage cannot skip"});
+            code = exit::PROBLEMS;
+        } else {
+            let (c, done) = salvage(&args, out, manifest_path.as_deref(), &files)?;
+            code = c;
+            report["repair"] = done;
+        }
+    }
+    if args.json {
+        print_json(&report)?;
+    }
+    Ok(code)
 }
 
 fn print_report(r: &Value) {
-    let s = |v: &Value| match v {
-        Value::Null => "-".to_string(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
+    let s = cell_text;
+    let mut t = table();
     t.set_header(vec![
         "file",
         "role",
@@ -926,6 +774,15 @@ fn print_report(r: &Value) {
                 }
             }
             outln!("{line}");
+            if p["fixable"] == true
+                && matches!(p["kind"].as_str(), Some("truncated" | "unfinished-multi"))
+            {
+                outln!(
+                    "  a server with aof-load-truncated yes (the default) loads the log without \
+                     this tail; to cut it for good: redkit check-aof {} --fix",
+                    s(&r["path"])
+                );
+            }
         }
     }
     for w in r["warnings"].as_array().into_iter().flatten() {

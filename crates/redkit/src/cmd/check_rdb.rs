@@ -1,15 +1,15 @@
 //! `redkit check-rdb`: does this RDB load? Checksum, structure, and what it holds.
 
-use crate::cmd::Position;
 use crate::exit;
+use crate::report::{cell_text, fault_kind, json_bytes, print_json, table, Position};
+use crate::time::utc;
 use anyhow::Result;
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
-use rdb_parse::{escape, Encoding, Event, Parser, Str, ValueType};
+use comfy_table::{Cell, CellAlignment};
+use rdb_parse::{Encoding, Event, Parser, Str, ValueType};
 use serde_json::{json, Value};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -158,35 +158,11 @@ fn library_name(code: &[u8]) -> String {
         .unwrap_or_else(|| "?".into())
 }
 
-pub(crate) fn utc(secs: i64) -> String {
-    // Civil date from days since the epoch (Howard Hinnant's algorithm).
-    let days = secs.div_euclid(86400);
-    let rem = secs.rem_euclid(86400);
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z.rem_euclid(146097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: Args) -> Result<i32> {
     let bar = crate::progress::bytes_bar(args.quiet);
     let crate::input::Input { reader, info } = crate::input::open(&args.file, bar.as_ref())?;
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
+    let now_ms = crate::time::now_ms();
     let mut st = Stats::default();
     let mut pos = Position::default();
     let mut parser = Parser::new(reader);
@@ -263,19 +239,34 @@ pub fn run(args: Args) -> Result<i32> {
         bar.finish_and_clear();
     }
     let read = parser.offset();
-    let status = match &error {
-        None => "valid",
-        Some(e) if e.is_truncation() => "truncated",
-        Some(e) if e.is_io() => "read-error",
-        Some(_) => "corrupt",
-    };
-    let report = json_report(&args, &info, &st, &error, &pos, status, read);
+    let status = error.as_ref().map_or("valid", fault_kind);
+    let gzip_fault = info
+        .gzip_fault()
+        .filter(|_| error.as_ref().is_some_and(|e| e.is_truncation()));
+    let mut report = json_report(&args, &info, &st, &error, &pos, status, read);
+    if let Some(g) = &gzip_fault {
+        report["error"]["gzip"] = json!(g);
+    }
     if args.json {
-        outln!("{}", serde_json::to_string_pretty(&report)?);
+        print_json(&report)?;
     } else {
         print_tables(&report);
-        if let Some(e) = &error {
-            eprintln!("redkit: {}: {}", info.name, pos.describe(e));
+    }
+    if let Some(e) = &error {
+        match &gzip_fault {
+            Some(g) => eprintln!(
+                "redkit: {}: {g}: the decoded RDB ends at offset {}",
+                info.name,
+                e.offset()
+            ),
+            None => eprintln!("redkit: {}: {}", info.name, pos.describe(e)),
+        }
+        if e.offset() < 9 && crate::input::is_aof(&args.file) {
+            eprintln!(
+                "redkit: hint: {} looks like an AOF: redkit check-aof {}",
+                args.file.display(),
+                args.file.display()
+            );
         }
     }
     Ok(match &error {
@@ -313,7 +304,7 @@ fn json_report(
         heap.sorted()
             .into_iter()
             .map(|(size, db, key, t)| {
-                json!({"db": db, "key": String::from_utf8_lossy(&key), "type": t, unit: size})
+                json!({"db": db, "key": json_bytes(&key), "type": t, unit: size})
             })
             .collect()
     };
@@ -337,10 +328,10 @@ fn json_report(
         "valid": error.is_none(),
         "error": error.as_ref().map(|e| json!({
             "offset": e.offset(),
-            "kind": if e.is_truncation() { "truncated" } else if e.is_io() { "read-error" } else { "corrupt" },
+            "kind": fault_kind(e),
             "message": e.kind().to_string(),
             "db": if pos.in_key { Some(pos.db) } else { None },
-            "key": if pos.in_key { Some(escape(&pos.key)) } else { None },
+            "key": if pos.in_key { json_bytes(&pos.key) } else { Value::Null },
         })),
         "size_bytes": input.file_size,
         "gzip": input.gzip,
@@ -372,15 +363,9 @@ fn json_report(
     })
 }
 
-fn table() -> Table {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
-    t
-}
-
 fn print_tables(r: &Value) {
-    let s = |v: &Value| match v {
-        Value::Null => "-".to_string(),
+    let s = cell_text;
+    let key_text = |k: &Value| match k {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
@@ -486,22 +471,12 @@ fn print_tables(r: &Value) {
             for d in list {
                 t.add_row(vec![
                     Cell::new(s(&d["db"])),
-                    Cell::new(s(&d["key"])),
+                    Cell::new(key_text(&d["key"])),
                     Cell::new(s(&d["type"])),
                     Cell::new(s(&d[unit])).set_alignment(CellAlignment::Right),
                 ]);
             }
             outln!("{t}");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn utc_dates() {
-        assert_eq!(super::utc(0), "1970-01-01T00:00:00Z");
-        assert_eq!(super::utc(951782400), "2000-02-29T00:00:00Z");
-        assert_eq!(super::utc(4102444800), "2100-01-01T00:00:00Z");
     }
 }

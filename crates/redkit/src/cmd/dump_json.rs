@@ -1,10 +1,10 @@
 //! `redkit dump-json`: JSON Lines, one object per key, written element by element.
 
-use crate::cmd::Position;
 use crate::exit;
 use crate::filter::{FilterArgs, KeyFilter};
-use crate::fsutil::AtomicFile;
-use crate::output::{BytesMode, Json};
+use crate::json::{BytesMode, Json};
+use crate::output::{self, AtomicFile, Dest, Kind};
+use crate::report::Position;
 use anyhow::{Context, Result};
 use rdb_parse::{ArrayValue, Event, Parser, Str, StreamId, ValueType};
 use std::io::{self, Write};
@@ -17,6 +17,8 @@ Examples:
   redkit dump-json backup.rdb.gz -o keys.jsonl   gzip is detected; output written atomically
   redkit dump-json - --bytes base64 < dump.rdb   lossless for machines: every byte string base64
   redkit dump-json dump.rdb --meta | head        aux fields and function libraries too
+
+An existing -o FILE is replaced only with --force; the input itself never is.
 
 The schema is described in docs/json-format.md.";
 
@@ -38,9 +40,13 @@ pub struct Args {
     /// Also write lines for the header, aux fields, function libraries and module aux records
     #[arg(long)]
     pub meta: bool,
-    /// Write to FILE instead of stdout (atomically: a temporary file renamed at the end)
+    /// Write to FILE instead of stdout (atomically: a temporary file renamed at the end);
+    /// `-` is stdout
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Replace the output file if it exists
+    #[arg(long)]
+    pub force: bool,
     /// No progress bar
     #[arg(short, long)]
     pub quiet: bool,
@@ -500,14 +506,19 @@ impl<W: Write> Dumper<W> {
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: Args) -> Result<i32> {
     let filter = KeyFilter::from_args(args.filter)?;
+    let inputs = crate::input::protect(&args.file);
+    let dest = match &args.output {
+        Some(o) => output::plan(o, Kind::Stream, args.force, &inputs)?,
+        None => Dest::Stdout,
+    };
     let bar = crate::progress::bytes_bar(args.quiet);
     let input = crate::input::open(&args.file, bar.as_ref())?;
-    let (sink, atomic): (Box<dyn Write>, Option<AtomicFile>) = match &args.output {
-        Some(path) => {
+    let (sink, atomic): (Box<dyn Write>, Option<AtomicFile>) = match &dest {
+        Dest::Path(path) => {
             let f = AtomicFile::create(path)?;
             (Box::new(f.file()?), Some(f))
         }
-        None => (Box::new(io::stdout().lock()), None),
+        Dest::Stdout => (Box::new(io::stdout().lock()), None),
     };
     let mut d = Dumper {
         json: Json::new(sink, args.bytes),
@@ -554,7 +565,10 @@ pub fn run(args: Args) -> Result<i32> {
                 Some(f) => Some(f.keep_partial()?),
                 None => None,
             };
-            eprintln!("redkit: {}: {}", info.name, pos.describe(&e));
+            match info.gzip_fault().filter(|_| e.is_truncation()) {
+                Some(g) => eprintln!("redkit: {}: {g} (decoded offset {})", info.name, e.offset()),
+                None => eprintln!("redkit: {}: {}", info.name, pos.describe(&e)),
+            }
             if let Some(p) = kept {
                 eprintln!(
                     "redkit: keys read before the fault were written to {}",

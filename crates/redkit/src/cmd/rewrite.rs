@@ -1,8 +1,11 @@
 //! `redkit rewrite`: an RDB file as a fresh multi-part AOF directory (an RDB or command base,
 //! an empty incr file, a manifest), or as one RESP command stream for `redis-cli --pipe`.
 
-use crate::cmd::convert::{report, WriteArgs};
-use crate::fsutil::{AtomicDir, AtomicFile, ThreadedWriter};
+use crate::args::WriteArgs;
+use crate::fsutil;
+use crate::output::{self, AtomicDir, AtomicFile, Dest, Kind, ThreadedWriter};
+use crate::replay::{self, ReplayOptions, Replayed, WRITE_QUEUE};
+use crate::report::conversion_outcome;
 use crate::resp::RespSink;
 use crate::transcode::{self, Options, RdbSink};
 use anyhow::{bail, Context, Result};
@@ -63,9 +66,13 @@ pub struct Args {
     /// The RDB file (`-` for stdin; gzip-compressed input is detected), or an AOF (a directory,
     /// a manifest, or a file named *.aof or starting with a command), replayed first
     pub file: PathBuf,
-    /// The directory to create (must not exist), or with --format resp the file (`-`: stdout)
+    /// The directory to create (must not exist, unless --force), or with --format resp the
+    /// file (`-`: stdout)
     #[arg(short, long, value_name = "PATH")]
     pub output: PathBuf,
+    /// Replace an existing output (a file, or an AOF directory)
+    #[arg(long)]
+    pub force: bool,
     /// What to write
     #[arg(long, value_enum, default_value_t = Format::Dir)]
     pub format: Format,
@@ -82,7 +89,7 @@ pub struct Args {
     #[arg(long)]
     pub re_encode: bool,
     /// With an AOF: replay up to the first restore point (#TS) after this time
-    #[arg(long, value_name = "TIME", value_parser = crate::cmd::truncate::parse_time)]
+    #[arg(long, visible_alias = "to", value_name = "TIME", value_parser = crate::time::parse_time)]
     pub until: Option<u64>,
     /// With an AOF: skip commands that cannot be applied instead of stopping
     #[arg(long)]
@@ -90,24 +97,6 @@ pub struct Args {
     /// No progress bar
     #[arg(short, long)]
     pub quiet: bool,
-}
-
-/// Whether `path` is an AOF rather than an RDB file.
-fn is_aof(path: &Path) -> bool {
-    if path.is_dir() {
-        return true;
-    }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if name.ends_with(".manifest") || name.ends_with(".aof") {
-        return true;
-    }
-    let mut first = [0u8; 1];
-    std::fs::File::open(path)
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut first))
-        .is_ok_and(|()| first[0] == b'*' || first[0] == b'#')
 }
 
 /// Removes a file when dropped.
@@ -137,7 +126,7 @@ fn verdict(outcome: &transcode::Outcome) -> Option<i32> {
         eprintln!("redkit: nothing written");
         return Some(crate::exit::PROBLEMS);
     }
-    report(outcome)
+    conversion_outcome(outcome)
 }
 
 /// Runs the subcommand; returns the exit code.
@@ -146,28 +135,35 @@ pub fn run(mut args: Args) -> Result<i32> {
     // base when nothing is filtered; otherwise into a temporary RDB of the target's version
     // (by default that of the log's RDB preamble or base, else 10 for a directory and 9 for a
     // single file), then written out as from an RDB.
+    let inputs = crate::input::protect(&args.file);
+    let kind = match args.format {
+        Format::Resp => Kind::Stream,
+        Format::Dir => Kind::Dir,
+    };
+    match output::plan(&args.output, kind, args.force, &inputs)? {
+        Dest::Stdout => args.output = PathBuf::from("-"),
+        Dest::Path(p) => args.output = p,
+    }
     let mut replayed_version = None;
-    let _replayed = if args.file != Path::new("-") && is_aof(&args.file) {
+    let _replayed = if crate::input::is_aof(&args.file) {
         // With --lossy, the replay is kept whole (RDB 12 holds all of it) and the conversion
         // to the target drops what --lossy allows, listing it.
         let lossy = args
             .write
             .lossy
             .is_some_and(|l| l.field_ttls || l.stream_meta || l.keys);
-        let replay_args = crate::cmd::aof_to_rdb::Args {
-            path: args.file.clone(),
-            output: args.output.clone(),
-            rdb_version: if lossy {
+        let replay_opts = ReplayOptions {
+            version: if lossy {
                 Some(12)
             } else {
                 args.write.version()
             },
-            target: None,
             until: args.until,
             skip_unknown: args.skip_unknown,
             quiet: args.quiet || args.output == Path::new("-"),
         };
-        let r = match crate::cmd::aof_to_rdb::replay(&replay_args)? {
+        let aof = crate::input::aof(&args.file)?;
+        let r = match replay::replay(&aof, &replay_opts)? {
             Ok(r) => r,
             Err(code) => return Ok(code),
         };
@@ -176,7 +172,11 @@ pub fn run(mut args: Args) -> Result<i32> {
             args.until.is_some(),
         );
         let opts = args.write.options()?;
-        replayed_version = Some(args.write.version().unwrap_or(r.default_version));
+        replayed_version = Some(match args.write.version() {
+            Some(v) => v,
+            None if lossy => r.default_version,
+            None => r.version,
+        });
         if !lossy
             && args.format == Format::Dir
             && args.base == Base::Rdb
@@ -193,14 +193,19 @@ pub fn run(mut args: Args) -> Result<i32> {
         };
         std::fs::create_dir_all(&parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
-        // Named like the other temporary files, which a stopped run may leave behind.
-        let tmp = parent.join(format!("temp-replay-{}.rdb", std::process::id()));
+        // Named like the output's temporary files, so that a run stopped before it removed
+        // this one leaves it for the next run to the same output to remove.
+        let out_name = args
+            .output
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "stdout".into());
+        let tmp = parent.join(format!("temp-{out_name}.{}.replay.rdb", std::process::id()));
         let guard = RemoveOnDrop(tmp.clone());
         let out = AtomicFile::create(&tmp)?;
-        let queue = crate::cmd::aof_to_rdb::WRITE_QUEUE;
-        crate::cmd::aof_to_rdb::write_rdb(
+        replay::write_rdb(
             &r,
-            ThreadedWriter::with_queue(out.file()?, queue),
+            ThreadedWriter::with_queue(out.file()?, WRITE_QUEUE),
             false,
         )?
         .finish()?;
@@ -318,14 +323,13 @@ fn create_dir(args: &Args) -> Result<(AtomicDir, String, PathBuf)> {
 }
 
 /// A replayed log's dataset written straight into the directory's RDB base.
-fn replayed_directory(args: &Args, r: &crate::cmd::aof_to_rdb::Replayed) -> Result<i32> {
+fn replayed_directory(args: &Args, r: &Replayed) -> Result<i32> {
     let (dir, base_name, base_path) = create_dir(args)?;
     let file = File::create(&base_path)
         .with_context(|| format!("cannot create {}", base_path.display()))?;
-    let queue = crate::cmd::aof_to_rdb::WRITE_QUEUE;
-    crate::cmd::aof_to_rdb::write_rdb(
+    replay::write_rdb(
         r,
-        ThreadedWriter::with_queue(file.try_clone()?, queue),
+        ThreadedWriter::with_queue(file.try_clone()?, WRITE_QUEUE),
         true,
     )?
     .finish()?;
@@ -342,13 +346,13 @@ fn finish_dir(
     detail: &str,
 ) -> Result<i32> {
     let incr_name = format!("{}.1.incr.aof", args.filename);
-    crate::fsutil::crash_point("base written, not synced");
+    fsutil::crash_point("base written, not synced");
     file.sync_all()
         .with_context(|| format!("cannot sync {base_name}"))?;
-    crate::fsutil::crash_point("base synced, incr file not created");
+    fsutil::crash_point("base synced, incr file not created");
     let incr = File::create(dir.path().join(&incr_name))?;
     incr.sync_all()?;
-    crate::fsutil::crash_point("incr file created, manifest not written");
+    fsutil::crash_point("incr file created, manifest not written");
     let manifest = Manifest {
         base: Some(AofFile::new(base_name.as_bytes(), 1, FileType::Base)),
         history: Vec::new(),

@@ -1,9 +1,11 @@
 //! `redkit truncate --to T`: point-in-time restore into a new AOF directory.
 
-use crate::cmd::restore_points::{aof_files, points, utc};
-use crate::fsutil::sync_dir;
+use crate::fsutil::{self, sync_dir};
+use crate::input::{Aof, AofPart};
+use crate::output::{self, AtomicDir, AtomicFile, Kind};
+use crate::time::{parse_time, utc_u};
 use anyhow::{bail, Context, Result};
-use aof_parse::{AofReader, Item};
+use aof_parse::scan::{outside_multi, restore_points, RestorePoint};
 use manifest::{AofFile, Manifest};
 use std::fs::File;
 use std::io::{Read, Write};
@@ -14,10 +16,18 @@ Examples:
   redkit truncate appendonlydir --to 2026-11-21T14:30:00Z -o restored/appendonlydir
   redkit truncate appendonlydir --to 1795315891 -o restored/appendonlydir
   redkit restore-points appendonlydir                 to choose the time first
+  redkit truncate appendonlydir --to 1795315891 --in-place   cut the original (modifies it)
 
 The new directory holds exactly what was logged up to the first restore point later than the
 time (the rule of redis-check-aof --truncate-to-timestamp): files after the cut are left out,
-the cut file is shortened, and the manifest is rewritten. The original is not changed.";
+the cut file is shortened, and the manifest is rewritten. The original is not changed. A log
+damaged after that point (a torn tail) is cut before the damage.
+
+--in-place changes the original: stop the server first (it is refused while another process
+holds the files open, unless --force).
+
+Exit status: 0 written, 1 no restore point to cut at or the log is damaged before the cut
+(nothing written), 2 usage or I/O error.";
 
 /// Point-in-time restore: write a new AOF directory that stops at the first restore point
 /// (`#TS:` annotation) later than a time.
@@ -27,9 +37,9 @@ pub struct Args {
     /// An appendonlydir, its manifest, or a single AOF file
     pub path: PathBuf,
     /// The time: unix seconds, or RFC 3339 (`2026-11-21T14:30:00Z`, `...+02:00`)
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    #[arg(long, visible_alias = "until", value_name = "TIME", value_parser = parse_time)]
     pub to: u64,
-    /// The directory to write (must not exist)
+    /// The directory to write (must not exist, unless --force)
     #[arg(
         short,
         long,
@@ -46,74 +56,10 @@ pub struct Args {
     /// With --in-place: do not ask for confirmation
     #[arg(long, requires = "in_place")]
     pub yes: bool,
-}
-
-/// Days from 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
-}
-
-/// Parses unix seconds or an RFC 3339 time.
-pub fn parse_time(s: &str) -> Result<u64, String> {
-    if let Ok(n) = s.parse::<u64>() {
-        return Ok(n);
-    }
-    let bad =
-        || format!("invalid time '{s}': give unix seconds or RFC 3339 like 2026-11-21T14:30:00Z");
-    let b = s.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return Err(bad());
-    }
-    let num =
-        |r: std::ops::Range<usize>| s.get(r).and_then(|t| t.parse::<i64>().ok()).ok_or_else(bad);
-    let (y, mo, d, h, mi, se) = (
-        num(0..4)?,
-        num(5..7)?,
-        num(8..10)?,
-        num(11..13)?,
-        num(14..16)?,
-        num(17..19)?,
-    );
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-        return Err(bad());
-    }
-    // Optional fraction, then Z or an offset.
-    let mut rest = &s[19..];
-    if let Some(r) = rest.strip_prefix('.') {
-        let digits = r.find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len());
-        rest = &r[digits..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ if rest.len() == 6
-            && (rest.starts_with('+') || rest.starts_with('-'))
-            && &rest[3..4] == ":" =>
-        {
-            let oh: i64 = rest[1..3].parse().map_err(|_| bad())?;
-            let om: i64 = rest[4..6].parse().map_err(|_| bad())?;
-            let v = oh * 3600 + om * 60;
-            if rest.starts_with('-') {
-                -v
-            } else {
-                v
-            }
-        }
-        _ => return Err(bad()),
-    };
-    let secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - offset;
-    u64::try_from(secs).map_err(|_| bad())
+    /// With -o: replace an existing AOF directory. With --in-place: go on though another
+    /// process (a running server) holds the files open
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Copies the first `len` bytes of `from` (all of it when `None`) to `to`, and syncs it.
@@ -132,33 +78,43 @@ fn copy_prefix(from: &Path, to: &Path, len: Option<u64>) -> Result<()> {
     Ok(())
 }
 
-/// Moves a cut at a `#TS` line back to the `MULTI` of a transaction it falls inside, if any.
-fn outside_multi(path: &Path, cut: u64) -> Result<u64> {
+/// The cut at restore point `p` of `path`, moved back to the `MULTI` of a transaction it
+/// falls inside.
+fn cut_at(path: &Path, p: &RestorePoint) -> Result<u64> {
     let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut r = AofReader::new(std::io::BufReader::new(f));
-    loop {
-        let at = r.offset();
-        if at >= cut {
-            return Ok(r.open_multi().unwrap_or(cut));
-        }
-        match r.next_item() {
-            Ok(Some(Item::Preamble)) => {}
-            Ok(Some(_)) => {}
-            Ok(None) => return Ok(cut),
-            Err(e) => bail!("{}: {e}", path.display()),
+    outside_multi(f, p.offset).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// A restore point and the file it is in.
+struct Point {
+    file: usize,
+    p: RestorePoint,
+}
+
+/// The restore points of the log up to the first damage, and the damage (file index and
+/// offset, message) if any.
+type Points = (Vec<Point>, Option<(usize, u64, String)>);
+
+fn points(aof: &Aof) -> Result<Points> {
+    let mut pts = Vec::new();
+    for (i, part) in aof.files.iter().enumerate() {
+        let f = File::open(&part.path)
+            .with_context(|| format!("cannot open {}", part.path.display()))?;
+        let scan = restore_points(f, |p| pts.push(Point { file: i, p }));
+        if let Some(e) = scan.damage {
+            if e.is_io() {
+                bail!("cannot read {}: {e}", part.path.display());
+            }
+            return Ok((pts, Some((i, scan.last_good_offset, e.to_string()))));
         }
     }
+    Ok((pts, None))
 }
 
 /// `--in-place`: cut the original, keeping everything it removes. The order keeps the directory
 /// loadable at every step: cut bytes saved, then the manifest without the later files, then the
 /// cut, then the later files renamed.
-fn in_place(
-    args: &Args,
-    manifest: crate::cmd::restore_points::FoundManifest,
-    files: &[(PathBuf, manifest::FileType)],
-    cut_point: Option<&crate::cmd::restore_points::Point>,
-) -> Result<i32> {
+fn in_place(args: &Args, aof: &Aof, cut_point: Option<&Point>) -> Result<i32> {
     let Some(p) = cut_point else {
         outln!(
             "No restore point is later than {}: nothing to cut.",
@@ -166,18 +122,20 @@ fn in_place(
         );
         return Ok(crate::exit::OK);
     };
-    let idx = files
-        .iter()
-        .position(|(f, _)| f.file_name().is_some_and(|n| n.to_string_lossy() == p.file))
-        .context("restore point in an unknown file")?;
-    let cut_path = &files[idx].0;
-    let cut = outside_multi(cut_path, p.offset)?;
-    let later: Vec<&PathBuf> = files[idx + 1..].iter().map(|(f, _)| f).collect();
+    let files = &aof.files;
+    let cut_path = &files[p.file].path;
+    let cut = cut_at(cut_path, &p.p)?;
+    let later: Vec<&AofPart> = files[p.file + 1..].iter().collect();
+    let mut watched: Vec<&Path> = files.iter().map(|f| f.path.as_path()).collect();
+    if let Some((mp, _)) = &aof.manifest {
+        watched.push(mp);
+    }
+    fsutil::refuse_if_held_open(&watched, args.force)?;
     let size = std::fs::metadata(cut_path)?.len();
-    outln!(
+    eprintln!(
         "Plan: keep everything logged before {} ({}): cut {} at offset {cut} ({} bytes go to {}.cut-{cut}){}",
-        utc(p.unix_secs),
-        p.unix_secs,
+        utc_u(p.p.unix_secs),
+        p.p.unix_secs,
         cut_path.display(),
         size - cut,
         cut_path.display(),
@@ -187,53 +145,55 @@ fn in_place(
             format!("; {} later file(s) leave the manifest and are renamed <file>.cut", later.len())
         }
     );
-    if !args.yes && !crate::cmd::check_aof::confirm("Cut the AOF in place?")? {
-        eprintln!("redkit: not changing anything without confirmation: run again with --yes, or write a copy with -o OUTDIR");
+    if !crate::prompt::go_ahead(
+        args.yes,
+        "Cut the AOF in place?",
+        ", or write a copy with -o OUTDIR",
+    )? {
         return Ok(crate::exit::PROBLEMS);
     }
-    if let Some((mp, m)) = &manifest {
-        let dropped: Vec<String> = later
-            .iter()
-            .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .collect();
+    fsutil::check_size_unchanged(cut_path, size)?;
+    if let Some((mp, m)) = &aof.manifest {
+        let dropped: Vec<&str> = later.iter().map(|f| f.name.as_str()).collect();
         let new = Manifest {
             base: m
                 .base
                 .clone()
-                .filter(|f| !dropped.contains(&f.display_name())),
+                .filter(|f| !dropped.contains(&f.display_name().as_str())),
             history: m.history.clone(),
             incr: m
                 .incr
                 .iter()
-                .filter(|f| !dropped.contains(&f.display_name()))
+                .filter(|f| !dropped.contains(&f.display_name().as_str()))
                 .cloned()
                 .collect(),
         };
         // Save the cut bytes and the manifest before anything else changes; a copy kept by an
         // earlier run that stopped half way is kept as it is.
-        let saved = crate::cmd::check_aof::cut_file_keep_only(cut_path, cut)?;
+        let saved = fsutil::cut_file_keep_only(cut_path, cut)?;
         let mut backup = mp.as_os_str().to_owned();
-        backup.push(format!(".before-cut-{}", p.unix_secs));
+        backup.push(format!(".before-cut-{}", p.p.unix_secs));
         let backup = PathBuf::from(backup);
         if !backup.exists() {
-            let staged = crate::fsutil::AtomicFile::create(&backup)?;
+            let staged = AtomicFile::create(&backup)?;
             staged.file()?.write_all(&std::fs::read(mp)?)?;
             staged.commit()?;
         }
-        let staged = crate::fsutil::AtomicFile::create(mp)?;
+        let staged = AtomicFile::create(mp)?;
         staged.file()?.write_all(&new.to_bytes())?;
         staged.commit()?;
-        crate::cmd::check_aof::truncate_to(cut_path, cut)?;
+        fsutil::truncate_to(cut_path, cut)?;
         for f in &later {
-            let mut to = f.as_os_str().to_owned();
+            let mut to = f.path.as_os_str().to_owned();
             to.push(".cut");
-            crate::fsutil::crash_point("before renaming a later file");
-            std::fs::rename(f, &to).with_context(|| format!("cannot rename {}", f.display()))?;
+            fsutil::crash_point("before renaming a later file");
+            std::fs::rename(&f.path, &to)
+                .with_context(|| format!("cannot rename {}", f.path.display()))?;
         }
         if let Some(dir) = mp.parent().filter(|d| !d.as_os_str().is_empty()) {
             sync_dir(dir)?;
         }
-        outln!(
+        eprintln!(
             "Done. Kept: the bytes cut in {}, the old manifest in {}{}. To undo: cat {} >> {}{}, then mv {} {}.",
             saved.display(),
             backup.display(),
@@ -245,8 +205,8 @@ fn in_place(
             mp.display()
         );
     } else {
-        let saved = crate::cmd::check_aof::cut_file(cut_path, cut)?;
-        outln!(
+        let saved = fsutil::cut_file(cut_path, cut)?;
+        eprintln!(
             "Done. To undo: cat {} >> {}",
             saved.display(),
             cut_path.display()
@@ -260,58 +220,79 @@ type Written = (Vec<String>, Option<(String, u64)>);
 
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: Args) -> Result<i32> {
-    let (manifest, files) = aof_files(&args.path)?;
-    let pts = points(&files)?;
+    let inputs = crate::input::protect(&args.path);
+    let dest = match &args.output {
+        Some(o) => Some(output::plan(o, Kind::Dir, args.force, &inputs)?),
+        None => None,
+    };
+    let aof = crate::input::aof(&args.path)?;
+    let (pts, damage) = points(&aof)?;
     let Some(first) = pts.first() else {
-        eprintln!(
-            "redkit: {} has no restore points (#TS annotations): it was written without aof-timestamp-enabled yes",
-            args.path.display()
-        );
+        match &damage {
+            Some((i, at, msg)) => eprintln!(
+                "redkit: {} is damaged ({msg}; the last good record ends at offset {at}) before \
+                 its first restore point: nothing to restore to (redkit check-aof --fix repairs \
+                 a torn tail)",
+                aof.files[*i].name
+            ),
+            None => eprintln!(
+                "redkit: {} has no restore points (#TS annotations): it was written without aof-timestamp-enabled yes",
+                args.path.display()
+            ),
+        }
         return Ok(crate::exit::PROBLEMS);
     };
-    if args.to < first.unix_secs {
+    if args.to < first.p.unix_secs {
         eprintln!(
             "redkit: the first restore point is {} ({}), later than {}: there is no point to restore to",
-            utc(first.unix_secs),
-            first.unix_secs,
+            utc_u(first.p.unix_secs),
+            first.p.unix_secs,
             args.to
         );
         return Ok(crate::exit::PROBLEMS);
     }
-    let cut_point = pts.iter().find(|p| p.unix_secs > args.to);
-    let Some(output) = args.output.clone() else {
-        return in_place(&args, manifest, &files, cut_point);
+    let cut_point = pts.iter().find(|p| p.p.unix_secs > args.to);
+    if let (None, Some((i, at, msg))) = (cut_point, &damage) {
+        eprintln!(
+            "redkit: {}: {msg}; no restore point after {} comes before this damage, so the cut \
+             would keep it (the last good record ends at offset {at}): repair the log first \
+             (redkit check-aof --fix, or --salvage OUTDIR), or choose an earlier time",
+            aof.files[*i].name, args.to
+        );
+        return Ok(crate::exit::PROBLEMS);
+    }
+    if let Some((i, at, _)) = &damage {
+        eprintln!(
+            "redkit: note: {} is damaged after offset {at}; the cut comes before the damage",
+            aof.files[*i].name
+        );
+    }
+    let Some(output) = dest.and_then(|d| d.path().map(Path::to_path_buf)) else {
+        return in_place(&args, &aof, cut_point);
     };
     // The new directory is built beside the target and renamed into place when complete.
-    let staged = crate::fsutil::AtomicDir::create(&output)?;
+    let staged = AtomicDir::create(&output)?;
     let tmp = staged.path().to_path_buf();
     let result = (|| -> Result<Written> {
         let mut kept = Vec::new();
         let mut cut_info = None;
-        let mut kept_files: Vec<PathBuf> = Vec::new();
-        for (path, _) in &files {
-            let fname = path
-                .file_name()
-                .context("file without a name")?
-                .to_string_lossy()
-                .into_owned();
+        for (i, part) in aof.files.iter().enumerate() {
+            let fname = part.name.clone();
             match cut_point {
-                Some(p) if p.file == fname => {
-                    let cut = outside_multi(path, p.offset)?;
-                    copy_prefix(path, &tmp.join(&fname), Some(cut))?;
+                Some(p) if p.file == i => {
+                    let cut = cut_at(&part.path, &p.p)?;
+                    copy_prefix(&part.path, &tmp.join(&fname), Some(cut))?;
                     kept.push(fname.clone());
-                    kept_files.push(path.clone());
                     cut_info = Some((fname, cut));
                     break;
                 }
                 _ => {
-                    copy_prefix(path, &tmp.join(&fname), None)?;
+                    copy_prefix(&part.path, &tmp.join(&fname), None)?;
                     kept.push(fname);
-                    kept_files.push(path.clone());
                 }
             }
         }
-        if let Some((mp, m)) = &manifest {
+        if let Some((mp, m)) = &aof.manifest {
             let keep = |f: &AofFile| kept.contains(&f.display_name());
             let new = Manifest {
                 base: m.base.clone().filter(|f| keep(f)),
@@ -329,20 +310,20 @@ pub fn run(args: Args) -> Result<i32> {
     staged.commit()?;
     match (cut_point, cut_info) {
         (Some(p), Some((file, at))) => {
-            outln!(
+            eprintln!(
                 "Wrote {}: everything logged before {} ({}), cut in {file} at offset {at}{}; {} file(s).",
                 output.display(),
-                utc(p.unix_secs),
-                p.unix_secs,
-                if at != p.offset {
-                    format!(" (moved back from {} to the start of an unfinished MULTI)", p.offset)
+                utc_u(p.p.unix_secs),
+                p.p.unix_secs,
+                if at != p.p.offset {
+                    format!(" (moved back from {} to the start of an unfinished MULTI)", p.p.offset)
                 } else {
                     String::new()
                 },
                 kept.len()
             );
         }
-        _ => outln!(
+        _ => eprintln!(
             "Wrote {}: no restore point is later than {}, so it holds the whole log ({} file(s)).",
             output.display(),
             args.to,
@@ -350,22 +331,4 @@ pub fn run(args: Args) -> Result<i32> {
         ),
     }
     Ok(crate::exit::OK)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_time;
-
-    #[test]
-    fn times() {
-        assert_eq!(parse_time("1795315891"), Ok(1795315891));
-        assert_eq!(parse_time("1970-01-01T00:00:00Z"), Ok(0));
-        assert_eq!(parse_time("2000-02-29T12:00:00Z"), Ok(951825600));
-        assert_eq!(parse_time("2000-02-29T14:00:00+02:00"), Ok(951825600));
-        assert_eq!(parse_time("2000-02-29T12:00:00.750Z"), Ok(951825600));
-        assert_eq!(parse_time("2000-02-29 11:30:00-00:30"), Ok(951825600));
-        assert!(parse_time("yesterday").is_err());
-        assert!(parse_time("2000-13-01T00:00:00Z").is_err());
-        assert!(parse_time("2000-01-01T00:00:00").is_err());
-    }
 }

@@ -1,0 +1,123 @@
+//! Argument groups and value parsers shared by several commands: what to write for which
+//! server (`--rdb-version`, `--target`, `--lossy`, filters, `--db-map`).
+
+use crate::filter::{FilterArgs, KeyFilter};
+use crate::transcode::{parse_lossy, Lossy, Options};
+use anyhow::{bail, Result};
+
+/// The options of the commands that write keys for a server (`convert`, `rewrite`): which
+/// version, what may be dropped, which keys, which databases.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WriteArgs {
+    /// RDB version of the server that will load the output: 7 to 12, or 80 (Valkey 9)
+    #[arg(long, value_name = "N", value_parser = parse_version, conflicts_with = "target")]
+    pub rdb_version: Option<u32>,
+    /// The server that will load the output: redis-6.2, redis-7.0, redis-7.2, redis-7.4,
+    /// valkey-7, valkey-8, valkey-9
+    #[arg(long, value_name = "SERVER", value_parser = parse_target)]
+    pub target: Option<u32>,
+    /// What may be dropped when the target cannot hold it: field-ttls, stream-meta, keys, all
+    /// (comma-separated); dropped items are listed
+    #[arg(long, value_name = "WHAT", value_parser = parse_lossy)]
+    pub lossy: Option<Lossy>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Write the keys of database FROM into database TO (repeatable)
+    #[arg(long, value_name = "FROM:TO", value_parser = parse_db_map)]
+    pub db_map: Vec<(u64, u64)>,
+}
+
+/// Databases a server has with its default `databases` setting.
+const DEFAULT_DATABASES: u64 = 16;
+
+impl WriteArgs {
+    /// The RDB version asked for, if any.
+    pub fn version(&self) -> Option<u32> {
+        self.rdb_version.or(self.target)
+    }
+
+    /// The transcoding options these ask for (no stored values copied: see
+    /// [`Options::raw_source`]). A database mapped twice is an error; a target database the
+    /// server cannot have with its default settings is warned about.
+    pub fn options(&self) -> Result<Options> {
+        check_db_map(&self.db_map)?;
+        Ok(Options {
+            version: self.version(),
+            filter: KeyFilter::from_args(self.filter.clone())?,
+            db_map: self.db_map.clone(),
+            lossy: self.lossy.unwrap_or_default(),
+            raw_source: None,
+        })
+    }
+}
+
+/// Refuses a database mapped to two targets; warns of targets past the default 16 databases.
+pub fn check_db_map(map: &[(u64, u64)]) -> Result<()> {
+    for (i, &(from, to)) in map.iter().enumerate() {
+        if let Some(&(_, other)) = map[..i].iter().find(|(f, t)| *f == from && *t != to) {
+            bail!("--db-map maps database {from} twice: to {other} and to {to}");
+        }
+        if to >= DEFAULT_DATABASES && !map[..i].contains(&(from, to)) {
+            eprintln!(
+                "redkit: warning: --db-map {from}:{to}: a server loads database {to} only with \
+                 `databases` set above {to} (the default is {DEFAULT_DATABASES})"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Parses `--rdb-version`.
+pub fn parse_version(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(v @ (7..=12 | 80)) => Ok(v),
+        _ => Err(format!("cannot write RDB version {s:?}: 7 to 12, or 80")),
+    }
+}
+
+/// Parses `--target`: the RDB version that server writes.
+pub fn parse_target(s: &str) -> Result<u32, String> {
+    Ok(match s {
+        "redis-3.2" => 7,
+        "redis-4.0" => 8,
+        "redis-6.0" | "redis-6.2" | "redis-5.0" => 9,
+        "redis-7.0" => 10,
+        "redis-7.2" | "valkey-7" | "valkey-7.2" | "valkey-8" | "valkey-8.0" | "valkey-8.1" => 11,
+        "redis-7.4" | "redis-8.0" | "redis-8.2" | "redis-8.4" => 12,
+        "valkey-9" | "valkey-9.0" | "valkey-9.1" => 80,
+        _ => {
+            return Err(format!(
+                "unknown target {s:?}: redis-6.2, redis-7.0, redis-7.2, redis-7.4, valkey-7, \
+                 valkey-8, valkey-9"
+            ))
+        }
+    })
+}
+
+/// Parses `--db-map`.
+pub fn parse_db_map(s: &str) -> Result<(u64, u64), String> {
+    let (a, b) = s.split_once(':').ok_or("expected FROM:TO, e.g. 3:0")?;
+    let db = |x: &str| {
+        x.parse::<u64>()
+            .ok()
+            .filter(|&n| n <= i32::MAX as u64)
+            .ok_or_else(|| format!("bad database {x:?} (0 to {})", i32::MAX))
+    };
+    Ok((db(a)?, db(b)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn db_maps() {
+        assert_eq!(parse_db_map("3:0"), Ok((3, 0)));
+        assert!(parse_db_map("3").is_err());
+        assert!(parse_db_map("3:x").is_err());
+        assert!(parse_db_map("3:99999999999").is_err());
+        assert!(check_db_map(&[(3, 0), (4, 0)]).is_ok());
+        assert!(check_db_map(&[(3, 0), (3, 0)]).is_ok());
+        assert!(check_db_map(&[(3, 0), (3, 1)]).is_err());
+    }
+}
