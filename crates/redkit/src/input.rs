@@ -249,6 +249,17 @@ pub fn aof(path: &Path) -> Result<Aof> {
         bail!("this command reads an AOF from a file or directory, not from standard input");
     }
     let Some(mp) = locate_manifest(path)? else {
+        let mut head = [0u8; 2];
+        let n = File::open(path)
+            .and_then(|mut f| f.read(&mut head))
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 2 && head == [0x1f, 0x8b] {
+            bail!(
+                "{} is gzip-compressed: this command reads an AOF as it is on disk; decompress \
+                 a copy first (gunzip -k)",
+                path.display()
+            );
+        }
         return Ok(Aof {
             manifest: None,
             files: vec![AofPart {

@@ -17,6 +17,7 @@ mod fsutil;
 mod input;
 mod json;
 mod output;
+mod position;
 mod progress;
 mod prompt;
 mod replay;

@@ -12,11 +12,39 @@
 //!   and renamed; the directory is synced. Temporary files that a stopped run left for the same
 //!   output are removed first. Parent directories that a failed run created are removed.
 
-use crate::fsutil::{crash_point, sync_dir};
 use anyhow::{bail, Context, Result};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+/// Fault injection for the tests: with `REDKIT_CRASH_AT=N` in the environment, the N-th call
+/// aborts the process on the spot (no destructors, no cleanup: what `kill -9` leaves), after
+/// naming the point on stderr. Commands that change files call it between their steps, so a
+/// test can stop them at every step in turn. Without the variable it does nothing.
+pub fn crash_point(what: &str) {
+    static AT: OnceLock<Option<u64>> = OnceLock::new();
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let at = AT.get_or_init(|| {
+        std::env::var("REDKIT_CRASH_AT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    });
+    if let Some(n) = *at {
+        if COUNT.fetch_add(1, Ordering::Relaxed) + 1 == n {
+            eprintln!("redkit: REDKIT_CRASH_AT={n}: stopping at: {what}");
+            std::process::abort();
+        }
+    }
+}
+
+/// Flushes a directory entry to disk (after a rename or create in it).
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    let d = File::open(dir).with_context(|| format!("cannot open directory {}", dir.display()))?;
+    d.sync_all()
+        .with_context(|| format!("cannot sync directory {}", dir.display()))
+}
 
 /// Where an output goes.
 #[derive(Debug, Clone, PartialEq, Eq)]

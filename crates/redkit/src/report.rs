@@ -1,52 +1,10 @@
 //! What commands print: tables on a terminal, one JSON document with `--json`, the key being
 //! read when something fails, and the summary of what a conversion refused or dropped.
 
+pub use crate::position::{fault_kind, Position};
 use base64::Engine;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
-use rdb_parse::{escape, Error};
 use serde_json::{json, Value};
-
-/// Where the parser was when something went wrong: the key being read, if any.
-#[derive(Default)]
-pub struct Position {
-    /// Database of the current key.
-    pub db: u64,
-    /// The current key's bytes (valid while `in_key`).
-    pub key: Vec<u8>,
-    /// True between `KeyStart` and `KeyEnd`.
-    pub in_key: bool,
-}
-
-impl Position {
-    /// Records the start of a key.
-    pub fn start(&mut self, db: u64, key: rdb_parse::Str<'_>) {
-        self.db = db;
-        self.key.clear();
-        key.append_to(&mut self.key);
-        self.in_key = true;
-    }
-
-    /// Describes a parse error with the key it happened in, in one line.
-    pub fn describe(&self, err: &Error) -> String {
-        let mut s = format!("{} at offset {}", fault_kind(err), err.offset());
-        if self.in_key {
-            s.push_str(&format!(" (db {}, key {})", self.db, escape(&self.key)));
-        }
-        s.push_str(&format!(": {}", err.kind()));
-        s
-    }
-}
-
-/// How a parse error is named in reports: `truncated`, `corrupt` or `read-error`.
-pub fn fault_kind(err: &Error) -> &'static str {
-    if err.is_truncation() {
-        "truncated"
-    } else if err.is_io() {
-        "read-error"
-    } else {
-        "corrupt"
-    }
-}
 
 /// A byte string in JSON as dump-json writes it by default (and as every `--json` report
 /// writes keys): valid UTF-8 as a string, anything else as `{"base64": "..."}`.

@@ -2,7 +2,7 @@
 //! what the target cannot hold, refused or (with `--lossy`) dropped and reported.
 
 use crate::filter::KeyFilter;
-use crate::report::Position;
+use crate::position::Position;
 use rdb_parse::{
     escape, Encoding, Event, Family, Parser, RdbType, StreamId, StreamMeta, ValueType,
 };

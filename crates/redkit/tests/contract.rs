@@ -20,7 +20,7 @@ fn stderr(o: &Output) -> String {
 
 /// Runs redkit in `dir` (for relative paths such as `-`).
 fn redkit_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_redkit"))
+    Command::new(common::redkit_bin())
         .args(args)
         .current_dir(dir)
         .stdin(Stdio::null())

@@ -21,9 +21,17 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// The redkit binary under test: this build's, or `REDKIT_TEST_BIN` (to run the tests against
+/// another build, e.g. to see a test fail on the code before a fix).
+pub fn redkit_bin() -> PathBuf {
+    std::env::var_os("REDKIT_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_redkit")))
+}
+
 /// Runs the redkit binary with `args`.
 pub fn redkit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_redkit"))
+    Command::new(redkit_bin())
         .args(args)
         .output()
         .expect("run redkit")
