@@ -26,6 +26,9 @@
 //! assert_eq!(keys, vec![b"foo".to_vec()]);
 //! # Ok::<(), rdb_parse::Error>(())
 //! ```
+//!
+//! Consumers that would rather not match the event enum implement [`Sink`] (one method per
+//! event, each a no-op by default) and call [`drive`].
 
 pub mod blob;
 mod error;
@@ -33,11 +36,13 @@ mod event;
 mod input;
 pub mod lzf;
 mod parser;
+mod sink;
 mod types;
 
 pub use error::{escape, Error, ErrorKind};
 pub use event::{format_i64, ArrayValue, Event, KeyInfo, Str, StreamId, StreamMeta};
 pub use parser::{Limits, Parser};
+pub use sink::{drive, KeyEnd, Sink, Stop};
 pub use types::{
     module_name, opcode, Encoding, Family, RdbType, ValueType, MAX_REDIS_VERSION,
     MAX_VALKEY_VERSION,

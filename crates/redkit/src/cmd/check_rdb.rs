@@ -5,7 +5,7 @@ use crate::report::{cell_text, fault_kind, json_bytes, print_json, table, Positi
 use crate::time::utc;
 use anyhow::Result;
 use comfy_table::{Cell, CellAlignment};
-use rdb_parse::{Encoding, Event, Parser, Str, ValueType};
+use rdb_parse::{drive, Encoding, Family, KeyEnd, KeyInfo, Parser, Sink, Stop, Str, ValueType};
 use serde_json::{json, Value};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -158,83 +158,126 @@ fn library_name(code: &[u8]) -> String {
         .unwrap_or_else(|| "?".into())
 }
 
+/// The sink of `check-rdb`: counts and ranks what the file holds.
+struct Checker {
+    st: Stats,
+    pos: Position,
+    key_offset: u64,
+    key_type: (ValueType, Encoding),
+    now_ms: i64,
+    top: usize,
+}
+
+impl Sink for Checker {
+    type Error = std::convert::Infallible;
+
+    fn header(&mut self, family: Family, version: u32) -> Result<(), Self::Error> {
+        self.st.version = version;
+        self.st.family = family.magic();
+        Ok(())
+    }
+
+    fn aux(&mut self, key: Str<'_>, value: Str<'_>) -> Result<(), Self::Error> {
+        self.st.aux.push((lossy(key), lossy(value)));
+        Ok(())
+    }
+
+    fn resize_db(&mut self, keys: u64, expires: u64) -> Result<(), Self::Error> {
+        self.st.dbs.entry(self.pos.db).resize_hint = Some((keys, expires));
+        Ok(())
+    }
+
+    fn select_db(&mut self, db: u64) -> Result<(), Self::Error> {
+        self.pos.db = db;
+        Ok(())
+    }
+
+    fn function(&mut self, code: Str<'_>) -> Result<(), Self::Error> {
+        self.st.functions.push(library_name(&code.to_vec()));
+        Ok(())
+    }
+
+    fn module_aux(&mut self, name: [u8; 9], _: u16, _: u64) -> Result<(), Self::Error> {
+        self.st
+            .module_aux
+            .push(String::from_utf8_lossy(&name).into_owned());
+        Ok(())
+    }
+
+    fn key_start(&mut self, info: &KeyInfo<'_>) -> Result<(), Self::Error> {
+        self.pos.start(info.db, info.key);
+        self.key_offset = info.offset;
+        self.key_type = (info.value_type, info.encoding);
+        let st = &mut self.st;
+        st.keys += 1;
+        let db = st.dbs.entry(info.db);
+        db.keys += 1;
+        if let Some(ms) = info.expire_ms {
+            db.expires += 1;
+            if ms < self.now_ms {
+                st.expired += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn module(&mut self, name: [u8; 9], _: u16, _: u64) -> Result<(), Self::Error> {
+        *self
+            .st
+            .modules
+            .entry(String::from_utf8_lossy(&name).into_owned())
+            .or_default() += 1;
+        Ok(())
+    }
+
+    fn key_end(&mut self, end: &KeyEnd) -> Result<(), Self::Error> {
+        let (st, pos, key_type) = (&mut self.st, &mut self.pos, self.key_type);
+        pos.in_key = false;
+        let elements = end.elements;
+        st.fields_with_ttl += end.volatile_fields;
+        let bytes = end.offset - self.key_offset;
+        let t = st.types.entry(key_type);
+        t.keys += 1;
+        t.bytes += bytes;
+        t.elements += elements;
+        if elements == 0 && !matches!(key_type.0, ValueType::Stream | ValueType::Module) {
+            st.empty_keys += 1;
+        }
+        let name = key_type.0.name();
+        st.by_elements
+            .push(self.top, elements, pos.db, &pos.key, name);
+        st.by_bytes.push(self.top, bytes, pos.db, &pos.key, name);
+        Ok(())
+    }
+
+    fn eof(&mut self, stored_crc: Option<u64>, computed_crc: u64) -> Result<(), Self::Error> {
+        self.st.checksum = Some((stored_crc, computed_crc));
+        Ok(())
+    }
+}
+
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: Args) -> Result<i32> {
     let bar = crate::progress::bytes_bar(args.quiet);
     let crate::input::Input { reader, info } = crate::input::open(&args.file, bar.as_ref())?;
     let now_ms = crate::time::now_ms();
-    let mut st = Stats::default();
-    let mut pos = Position::default();
     let mut parser = Parser::new(reader);
     // Every check runs; only the element events are not needed here.
     parser.skip_values(true);
-    let mut key_offset = 0u64;
-    let mut key_type = (ValueType::String, Encoding::String);
-    let error = loop {
-        let ev = match parser.next_event() {
-            Ok(Some(ev)) => ev,
-            Ok(None) => break None,
-            Err(e) => break Some(e),
-        };
-        match ev {
-            Event::Header { family, version } => {
-                st.version = version;
-                st.family = family.magic();
-            }
-            Event::Aux { key, value } => st.aux.push((lossy(key), lossy(value))),
-            Event::ResizeDb { keys, expires } => {
-                st.dbs.entry(pos.db).resize_hint = Some((keys, expires));
-            }
-            Event::SelectDb { db } => {
-                pos.db = db;
-            }
-            Event::Function { code } => st.functions.push(library_name(&code.to_vec())),
-            Event::ModuleAux { name, .. } => st
-                .module_aux
-                .push(String::from_utf8_lossy(&name).into_owned()),
-            Event::KeyStart(info) => {
-                pos.start(info.db, info.key);
-                key_offset = info.offset;
-                key_type = (info.value_type, info.encoding);
-                st.keys += 1;
-                let db = st.dbs.entry(info.db);
-                db.keys += 1;
-                if let Some(ms) = info.expire_ms {
-                    db.expires += 1;
-                    if ms < now_ms {
-                        st.expired += 1;
-                    }
-                }
-            }
-            Event::Module { name, .. } => {
-                *st.modules
-                    .entry(String::from_utf8_lossy(&name).into_owned())
-                    .or_default() += 1;
-            }
-            Event::KeyEnd => {
-                pos.in_key = false;
-                let elements = parser.key_elements();
-                st.fields_with_ttl += parser.key_volatile_fields();
-                let bytes = parser.offset() - key_offset;
-                let t = st.types.entry(key_type);
-                t.keys += 1;
-                t.bytes += bytes;
-                t.elements += elements;
-                if elements == 0 && !matches!(key_type.0, ValueType::Stream | ValueType::Module) {
-                    st.empty_keys += 1;
-                }
-                let name = key_type.0.name();
-                st.by_elements
-                    .push(args.top, elements, pos.db, &pos.key, name);
-                st.by_bytes.push(args.top, bytes, pos.db, &pos.key, name);
-            }
-            Event::Eof {
-                stored_crc,
-                computed_crc,
-            } => st.checksum = Some((stored_crc, computed_crc)),
-            _ => {}
-        }
+    let mut c = Checker {
+        st: Stats::default(),
+        pos: Position::default(),
+        key_offset: 0,
+        key_type: (ValueType::String, Encoding::String),
+        now_ms,
+        top: args.top,
     };
+    let error = match drive(&mut parser, &mut c) {
+        Ok(()) => None,
+        Err(Stop::Parse(e)) => Some(e),
+        Err(Stop::Sink(never)) => match never {},
+    };
+    let Checker { st, pos, .. } = c;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
