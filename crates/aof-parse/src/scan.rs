@@ -379,4 +379,49 @@ mod tests {
             .unwrap();
         assert_eq!((args, argc), (vec![b"SET".to_vec(), b"a".to_vec()], 3));
     }
+
+    proptest::proptest! {
+        /// The scans on arbitrary bytes (mostly RESP-like): no panic, offsets in the file,
+        /// salvage ranges ordered and disjoint, a cut moved only backwards.
+        #[test]
+        fn scans_hold_on_any_bytes(parts in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::strategy::Just(b"*3\r\n".to_vec()),
+                proptest::strategy::Just(b"$3\r\nSET\r\n".to_vec()),
+                proptest::strategy::Just(b"$1\r\nk\r\n".to_vec()),
+                proptest::strategy::Just(b"*1\r\n$5\r\nMULTI\r\n".to_vec()),
+                proptest::strategy::Just(b"*1\r\n$4\r\nEXEC\r\n".to_vec()),
+                proptest::strategy::Just(b"#TS:7\r\n".to_vec()),
+                proptest::strategy::Just(b"$999999999\r\n".to_vec()),
+                proptest::collection::vec(proptest::num::u8::ANY, 0..6),
+            ],
+            0..40,
+        )) {
+            let data: Vec<u8> = parts.concat();
+            let size = data.len() as u64;
+            let mut c = Cursor::new(&data);
+            for from in [0, size / 3, size / 2] {
+                if let Some(at) = next_command_after(&mut c, size, from).unwrap() {
+                    proptest::prop_assert!(at > from && at < size);
+                }
+                describe_range(&mut c, size, from).unwrap();
+            }
+            if let Ok(s) = salvage_ranges(&mut c, size) {
+                let mut last = 0;
+                for (a, b) in s.kept {
+                    proptest::prop_assert!(a >= last && a < b && b <= size);
+                    last = b;
+                }
+            }
+            let mut pts = Vec::new();
+            let scan = restore_points(&data[..], |p| pts.push(p));
+            proptest::prop_assert!(scan.last_good_offset <= size);
+            for p in &pts {
+                proptest::prop_assert!(p.offset < size);
+                if let Ok(cut) = outside_multi(&data[..], p.offset) {
+                    proptest::prop_assert!(cut <= p.offset);
+                }
+            }
+        }
+    }
 }
