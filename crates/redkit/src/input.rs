@@ -209,6 +209,26 @@ pub struct AofPart {
     pub name: String,
 }
 
+/// A restore point of an AOF and the index of its file.
+#[derive(Debug, Clone, Copy)]
+pub struct Point {
+    /// Index into [`Aof::files`].
+    pub file: usize,
+    /// The point.
+    pub p: aof_parse::scan::RestorePoint,
+}
+
+/// The first damaged record of an AOF.
+#[derive(Debug)]
+pub struct Damage {
+    /// Index into [`Aof::files`].
+    pub file: usize,
+    /// What is wrong, and where.
+    pub error: aof_parse::Error,
+    /// The end of the last complete record before it.
+    pub last_good_offset: u64,
+}
+
 /// An AOF as named on the command line: its manifest (for a multi-part AOF) and its files in
 /// load order.
 #[derive(Debug)]
@@ -220,6 +240,29 @@ pub struct Aof {
 }
 
 impl Aof {
+    /// Every restore point of the log, in order, with the index of its file, up to the first
+    /// damaged record; the damage is returned beside them (the points before it are good).
+    pub fn restore_points(&self) -> Result<(Vec<Point>, Option<Damage>)> {
+        let mut pts = Vec::new();
+        for (i, part) in self.files.iter().enumerate() {
+            let f = File::open(&part.path)
+                .with_context(|| format!("cannot open {}", part.path.display()))?;
+            let scan = aof_parse::scan::restore_points(f, |p| pts.push(Point { file: i, p }));
+            if let Some(error) = scan.damage {
+                if error.is_io() {
+                    bail!("cannot read {}: {error}", part.path.display());
+                }
+                let damage = Damage {
+                    file: i,
+                    error,
+                    last_good_offset: scan.last_good_offset,
+                };
+                return Ok((pts, Some(damage)));
+            }
+        }
+        Ok((pts, None))
+    }
+
     /// Total size of the files, for progress.
     pub fn total_size(&self) -> u64 {
         self.files

@@ -690,16 +690,7 @@ fn the_same_fault_gives_the_same_exit_code_in_every_command() {
         assert!(!Path::new(f).exists(), "{f}: nothing written");
     }
     // Usage errors: exit 2 in every command.
-    for cmd in [
-        "check-rdb",
-        "check-aof",
-        "restore-points",
-        "truncate",
-        "dump-json",
-        "convert",
-        "rewrite",
-        "aof-to-rdb",
-    ] {
+    for cmd in common::COMMANDS {
         let o = redkit(&[cmd, "--no-such-option"]);
         assert_eq!(code(&o), 2, "{cmd}: {}", stderr(&o));
     }

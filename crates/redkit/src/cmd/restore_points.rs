@@ -1,13 +1,12 @@
 //! `redkit restore-points`: the `#TS` annotations of an AOF, the moments it can be cut at.
 
 use crate::exit;
+use crate::input::Point;
 use crate::report::{print_json, table};
 use crate::time::{parse_interval, utc_u};
-use anyhow::{Context, Result};
-use aof_parse::scan::{restore_points, RestorePoint};
+use anyhow::Result;
 use comfy_table::{Cell, CellAlignment};
 use serde_json::{json, Value};
-use std::fs::File;
 use std::path::PathBuf;
 
 const EXAMPLES: &str = "\
@@ -39,35 +38,20 @@ pub struct Args {
     pub json: bool,
 }
 
-/// A restore point and the index of its file.
-struct Point {
-    file: usize,
-    p: RestorePoint,
-}
-
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: Args) -> Result<i32> {
     let aof = crate::input::aof(&args.path)?;
-    let mut pts: Vec<Point> = Vec::new();
-    let mut damage = Value::Null;
-    for (i, part) in aof.files.iter().enumerate() {
-        let f = File::open(&part.path)
-            .with_context(|| format!("cannot open {}", part.path.display()))?;
-        let scan = restore_points(f, |p| pts.push(Point { file: i, p }));
-        if let Some(e) = scan.damage {
-            if e.is_io() {
-                return Err(anyhow::anyhow!("cannot read {}: {e}", part.path.display()));
-            }
-            damage = json!({
-                "file": part.name,
-                "offset": e.offset(),
-                "kind": if e.is_truncation() { "truncated" } else { "corrupt" },
-                "message": e.to_string(),
-                "last_good_offset": scan.last_good_offset,
-            });
-            break;
-        }
-    }
+    let (pts, damage) = aof.restore_points()?;
+    let damage = match damage {
+        None => Value::Null,
+        Some(d) => json!({
+            "file": aof.files[d.file].name,
+            "offset": d.error.offset(),
+            "kind": if d.error.is_truncation() { "truncated" } else { "corrupt" },
+            "message": d.error.to_string(),
+            "last_good_offset": d.last_good_offset,
+        }),
+    };
     let row = |p: &Point| {
         json!({"time": utc_u(p.p.unix_secs), "unix": p.p.unix_secs, "file": aof.files[p.file].name,
                "offset": p.p.offset, "commands_before": p.p.commands_before})

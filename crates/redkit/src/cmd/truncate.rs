@@ -1,11 +1,11 @@
 //! `redkit truncate --to T`: point-in-time restore into a new AOF directory.
 
 use crate::fsutil::{self, sync_dir};
-use crate::input::{Aof, AofPart};
+use crate::input::{Aof, AofPart, Point};
 use crate::output::{self, AtomicDir, AtomicFile, Kind};
 use crate::time::{parse_time, utc_u};
-use anyhow::{bail, Context, Result};
-use aof_parse::scan::{outside_multi, restore_points, RestorePoint};
+use anyhow::{Context, Result};
+use aof_parse::scan::{outside_multi, RestorePoint};
 use manifest::{AofFile, Manifest};
 use std::fs::File;
 use std::io::{Read, Write};
@@ -83,32 +83,6 @@ fn copy_prefix(from: &Path, to: &Path, len: Option<u64>) -> Result<()> {
 fn cut_at(path: &Path, p: &RestorePoint) -> Result<u64> {
     let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     outside_multi(f, p.offset).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
-}
-
-/// A restore point and the file it is in.
-struct Point {
-    file: usize,
-    p: RestorePoint,
-}
-
-/// The restore points of the log up to the first damage, and the damage (file index and
-/// offset, message) if any.
-type Points = (Vec<Point>, Option<(usize, u64, String)>);
-
-fn points(aof: &Aof) -> Result<Points> {
-    let mut pts = Vec::new();
-    for (i, part) in aof.files.iter().enumerate() {
-        let f = File::open(&part.path)
-            .with_context(|| format!("cannot open {}", part.path.display()))?;
-        let scan = restore_points(f, |p| pts.push(Point { file: i, p }));
-        if let Some(e) = scan.damage {
-            if e.is_io() {
-                bail!("cannot read {}: {e}", part.path.display());
-            }
-            return Ok((pts, Some((i, scan.last_good_offset, e.to_string()))));
-        }
-    }
-    Ok((pts, None))
 }
 
 /// `--in-place`: cut the original, keeping everything it removes. The order keeps the directory
@@ -226,7 +200,8 @@ pub fn run(args: Args) -> Result<i32> {
         None => None,
     };
     let aof = crate::input::aof(&args.path)?;
-    let (pts, damage) = points(&aof)?;
+    let (pts, damage) = aof.restore_points()?;
+    let damage = damage.map(|d| (d.file, d.last_good_offset, d.error.to_string()));
     let Some(first) = pts.first() else {
         match &damage {
             Some((i, at, msg)) => eprintln!(

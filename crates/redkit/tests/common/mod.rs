@@ -8,6 +8,18 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The subcommands that read or write persistence files.
+pub const COMMANDS: &[&str] = &[
+    "check-rdb",
+    "check-aof",
+    "restore-points",
+    "truncate",
+    "dump-json",
+    "convert",
+    "rewrite",
+    "aof-to-rdb",
+];
+
 /// The repository's `testdata/` directory.
 pub fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
