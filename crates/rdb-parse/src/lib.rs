@@ -36,12 +36,14 @@ mod event;
 mod input;
 pub mod lzf;
 mod parser;
+mod position;
 mod sink;
 mod types;
 
 pub use error::{escape, Error, ErrorKind};
 pub use event::{format_i64, ArrayValue, Event, KeyInfo, Str, StreamId, StreamMeta};
 pub use parser::{Limits, Parser};
+pub use position::{fault_kind, Position};
 pub use sink::{drive, KeyEnd, Sink, Stop};
 pub use types::{
     module_name, opcode, Encoding, Family, RdbType, ValueType, MAX_REDIS_VERSION,

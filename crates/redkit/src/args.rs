@@ -1,9 +1,10 @@
-//! Argument groups and value parsers shared by several commands: what to write for which
-//! server (`--rdb-version`, `--target`, `--lossy`, filters, `--db-map`).
+//! Argument groups and value parsers shared by several commands: which keys (`--db`, `--key`,
+//! `--key-regex`, `--type`), what to write for which server (`--rdb-version`, `--target`,
+//! `--lossy`, `--db-map`).
 
-use crate::filter::{FilterArgs, KeyFilter};
-use crate::transcode::{parse_lossy, Lossy, Options};
 use anyhow::{bail, Result};
+use rdb_parse::ValueType;
+use transcode::{parse_lossy, KeyFilter, Lossy, Options};
 
 /// The options of the commands that write keys for a server (`convert`, `rewrite`): which
 /// version, what may be dropped, which keys, which databases.
@@ -27,6 +28,56 @@ pub struct WriteArgs {
     pub db_map: Vec<(u64, u64)>,
 }
 
+/// The filter options of the commands that read keys (`--db`, `--key`, `--key-regex`,
+/// `--type`), flattened into their `Args`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct FilterArgs {
+    /// Only keys of this database (repeatable)
+    #[arg(long = "db", value_name = "N")]
+    pub dbs: Vec<u64>,
+    /// Only keys matching this Redis glob pattern (`*`, `?`, `[a-z]`, `\\x`)
+    #[arg(long, value_name = "GLOB")]
+    pub key: Option<String>,
+    /// Only keys matching this regular expression
+    #[arg(long, value_name = "RE")]
+    pub key_regex: Option<String>,
+    /// Only keys of this type: string, list, set, zset, hash, stream, module (repeatable)
+    #[arg(long = "type", value_name = "TYPE", value_parser = parse_type)]
+    pub types: Vec<ValueType>,
+}
+
+/// Parses a type name as `TYPE` gives it.
+pub fn parse_type(s: &str) -> Result<ValueType, String> {
+    Ok(match s.to_ascii_lowercase().as_str() {
+        "string" => ValueType::String,
+        "list" => ValueType::List,
+        "set" => ValueType::Set,
+        "zset" => ValueType::Zset,
+        "hash" => ValueType::Hash,
+        "stream" => ValueType::Stream,
+        "module" => ValueType::Module,
+        "array" => ValueType::Array,
+        other => {
+            return Err(format!(
+                "unknown type '{other}' (expected string, list, set, zset, hash, stream, module or array)"
+            ))
+        }
+    })
+}
+
+impl FilterArgs {
+    /// The filter these options ask for.
+    pub fn key_filter(&self) -> Result<KeyFilter> {
+        KeyFilter::new(
+            self.dbs.clone(),
+            self.key.clone(),
+            self.key_regex.clone(),
+            self.types.clone(),
+        )
+        .map_err(anyhow::Error::msg)
+    }
+}
+
 /// Databases a server has with its default `databases` setting.
 const DEFAULT_DATABASES: u64 = 16;
 
@@ -43,7 +94,7 @@ impl WriteArgs {
         check_db_map(&self.db_map)?;
         Ok(Options {
             version: self.version(),
-            filter: KeyFilter::from_args(self.filter.clone())?,
+            filter: self.filter.key_filter()?,
             db_map: self.db_map.clone(),
             lossy: self.lossy.unwrap_or_default(),
             raw_source: None,

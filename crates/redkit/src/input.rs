@@ -181,6 +181,16 @@ pub fn open(path: &Path, bar: Option<&ProgressBar>) -> Result<Input> {
     })
 }
 
+/// A second handle on `path` for copying stored values as they are, when it is a plain
+/// uncompressed file.
+pub fn raw_source(path: &Path, info: &InputInfo) -> Option<File> {
+    if info.gzip || path == Path::new("-") {
+        return None;
+    }
+    let f = File::open(path).ok()?;
+    f.metadata().ok()?.is_file().then_some(f)
+}
+
 /// The input files and directories of `path`, which no output may touch.
 pub fn protect(path: &Path) -> Inputs {
     let mut inputs = Inputs::default();

@@ -12,19 +12,15 @@ macro_rules! outln {
 mod args;
 mod cmd;
 mod exit;
-mod filter;
 mod fsutil;
 mod input;
 mod json;
 mod output;
-mod position;
 mod progress;
 mod prompt;
 mod replay;
 mod report;
-mod resp;
 mod time;
-mod transcode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 

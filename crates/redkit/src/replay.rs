@@ -48,7 +48,7 @@ pub struct Replayed {
 /// Writes the dataset as an RDB of its version to `out` (an AOF base when `aof_base`).
 pub fn write_rdb<W: std::io::Write>(r: &Replayed, out: W, aof_base: bool) -> Result<W> {
     let mut w = RdbWriter::new(out, r.version, true)?;
-    crate::transcode::write_aux(&mut w, r.version, aof_base)?;
+    transcode::write_aux(&mut w, r.version, aof_base, crate::time::ctime())?;
     r.ks.write_rdb(&mut w, Target { version: r.version })?;
     Ok(w.finish()?)
 }

@@ -1,9 +1,10 @@
 //! What commands print: tables on a terminal, one JSON document with `--json`, the key being
 //! read when something fails, and the summary of what a conversion refused or dropped.
 
-pub use crate::position::{fault_kind, Position};
 use base64::Engine;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use rdb_parse::escape;
+pub use rdb_parse::{fault_kind, Position};
 use serde_json::{json, Value};
 
 /// A byte string in JSON as dump-json writes it by default (and as every `--json` report
@@ -37,34 +38,71 @@ pub fn cell_text(v: &Value) -> String {
     }
 }
 
-/// Prints the summary of refusals and drops; returns the exit code when refused.
-pub fn conversion_outcome(out: &crate::transcode::Outcome) -> Option<i32> {
+/// Prints items (refused or dropped) under a heading, to stderr.
+pub fn print_items(items: &transcode::Items, heading: &str) {
+    eprintln!("{heading}");
+    for r in &items.first {
+        eprintln!("  db {} {}: {}", r.db, escape(&r.key), r.why);
+    }
+    if items.total > items.first.len() as u64 {
+        eprintln!("  ... and {} more", items.total - items.first.len() as u64);
+    }
+}
+
+/// What stops a conversion before anything may be committed: the input is damaged (exit 1),
+/// unreadable (an error: exit 2), or holds what the target cannot (exit 1, the items listed).
+/// Prints why, and what was dropped or noted otherwise; returns the exit code when nothing may
+/// be written.
+pub fn conversion_outcome(
+    out: &transcode::Outcome,
+    info: &crate::input::InputInfo,
+) -> anyhow::Result<Option<i32>> {
+    if let Some((e, pos)) = &out.parse_error {
+        if e.is_io() {
+            anyhow::bail!("cannot read {}: {}", info.name, pos.describe(e));
+        }
+        match info.gzip_fault().filter(|_| e.is_truncation()) {
+            Some(g) => eprintln!("redkit: {}: {g}", info.name),
+            None => eprintln!("redkit: {}: {}", info.name, pos.describe(e)),
+        }
+        eprintln!("redkit: nothing written");
+        return Ok(Some(crate::exit::PROBLEMS));
+    }
     if out.refused.total > 0 {
         let n = out.refused.total;
-        out.refused.print(&format!(
-            "redkit: {} cannot be written for RDB {}; nothing written (--lossy names what may \
-             be dropped):",
-            if n == 1 {
-                "1 item".to_string()
-            } else {
-                format!("{n} items")
-            },
-            out.version
-        ));
-        return Some(crate::exit::PROBLEMS);
+        print_items(
+            &out.refused,
+            &format!(
+                "redkit: {} cannot be written for RDB {}; nothing written (--lossy names what \
+                 may be dropped):",
+                if n == 1 {
+                    "1 item".to_string()
+                } else {
+                    format!("{n} items")
+                },
+                out.version
+            ),
+        );
+        return Ok(Some(crate::exit::PROBLEMS));
     }
     if out.dropped.total > 0 {
-        out.dropped.print(&format!(
-            "redkit: dropped (--lossy), {} item(s){}:",
-            out.dropped.total,
-            if out.dropped_field_ttls > 0 {
-                format!(", {} field TTL(s) in all", out.dropped_field_ttls)
-            } else {
-                String::new()
-            }
-        ));
+        print_items(
+            &out.dropped,
+            &format!(
+                "redkit: dropped (--lossy), {} item(s){}:",
+                out.dropped.total,
+                if out.dropped_field_ttls > 0 {
+                    format!(", {} field TTL(s) in all", out.dropped_field_ttls)
+                } else {
+                    String::new()
+                }
+            ),
+        );
     }
-    None
+    for n in &out.notes {
+        eprintln!("redkit: note: {n}");
+    }
+    Ok(None)
 }
 
 #[cfg(test)]

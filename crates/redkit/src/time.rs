@@ -141,6 +141,15 @@ pub fn parse_interval(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("interval '{s}' is too large"))
 }
 
+/// The creation time written into the RDB files made: `SOURCE_DATE_EPOCH` when set (the
+/// reproducible-builds convention: two runs then write the same bytes), else now.
+pub fn ctime() -> u64 {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or_else(|| (now_ms() / 1000).max(0) as u64)
+}
+
 /// Now, in unix milliseconds.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

@@ -3,9 +3,9 @@
 use crate::args::WriteArgs;
 use crate::output::{self, AtomicFile, Dest, Kind, ThreadedWriter};
 use crate::report::conversion_outcome;
-use crate::transcode::{self, RdbSink};
 use anyhow::Result;
 use std::path::{Path, PathBuf};
+use transcode::RdbSink;
 
 const EXAMPLES: &str = "Examples:
   redkit convert dump.rdb -o for-valkey.rdb --target valkey-8   a Redis 7.4 backup for Valkey 8
@@ -62,20 +62,6 @@ pub struct Args {
     pub quiet: bool,
 }
 
-/// Prints why nothing can be written, if so: the input is damaged or holds what the target
-/// cannot. Returns the exit code then.
-fn refusal(outcome: &transcode::Outcome, info: &crate::input::InputInfo) -> Option<i32> {
-    if let Some(e) = &outcome.parse_error {
-        match info.gzip_fault() {
-            Some(g) => eprintln!("redkit: {}: {g}", info.name),
-            None => eprintln!("redkit: {e}"),
-        }
-        eprintln!("redkit: nothing written");
-        return Some(crate::exit::PROBLEMS);
-    }
-    conversion_outcome(outcome)
-}
-
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: Args) -> Result<i32> {
     let mut opts = args.write.options()?;
@@ -85,30 +71,30 @@ pub fn run(args: Args) -> Result<i32> {
         // What goes to stdout cannot be taken back: when the input can be read twice, a first
         // pass finds what would be refused before anything is written.
         let first = crate::input::open(&args.file, None)?;
-        let dry = transcode::run(
-            first.reader,
-            &first.info.name,
-            &opts,
-            &mut transcode::NullSink,
-        )?;
-        if let Some(code) = refusal(&dry, &first.info) {
+        let dry = transcode::run(first.reader, &opts, &mut transcode::NullSink)?;
+        if let Some(code) = conversion_outcome(&dry, &first.info)? {
             return Ok(code);
         }
     }
     let bar = crate::progress::bytes_bar(args.quiet);
     let input = crate::input::open(&args.file, bar.as_ref())?;
     if !args.re_encode {
-        opts.raw_source = transcode::raw_source(&args.file, &input.info);
+        opts.raw_source = crate::input::raw_source(&args.file, &input.info);
     }
     let path = match dest {
         Dest::Path(p) => p,
         Dest::Stdout => {
-            let mut rdb = RdbSink::new(ThreadedWriter::new(std::io::stdout()), false, None);
-            let outcome = transcode::run(input.reader, &input.info.name, &opts, &mut rdb)?;
+            let mut rdb = RdbSink::new(
+                ThreadedWriter::new(std::io::stdout()),
+                false,
+                crate::time::ctime(),
+                None,
+            );
+            let outcome = transcode::run(input.reader, &opts, &mut rdb)?;
             if let Some(b) = bar {
                 b.finish_and_clear();
             }
-            if let Some(code) = refusal(&outcome, &input.info) {
+            if let Some(code) = conversion_outcome(&outcome, &input.info)? {
                 return Ok(code);
             }
             let (sink, _) = rdb.finish()?;
@@ -122,12 +108,12 @@ pub fn run(args: Args) -> Result<i32> {
     };
     let out = AtomicFile::create(&path)?;
     let sink = ThreadedWriter::new(out.file()?);
-    let mut rdb = RdbSink::new(sink, false, Some(out.dir()));
-    let outcome = transcode::run(input.reader, &input.info.name, &opts, &mut rdb)?;
+    let mut rdb = RdbSink::new(sink, false, crate::time::ctime(), Some(out.dir()));
+    let outcome = transcode::run(input.reader, &opts, &mut rdb)?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    if let Some(code) = refusal(&outcome, &input.info) {
+    if let Some(code) = conversion_outcome(&outcome, &input.info)? {
         return Ok(code);
     }
     let (sink, spilled) = rdb.finish()?;

@@ -1,14 +1,18 @@
 //! `redkit dump-json`: JSON Lines, one object per key, written element by element.
 
+use crate::args::FilterArgs;
 use crate::exit;
-use crate::filter::{FilterArgs, KeyFilter};
 use crate::json::{BytesMode, Json};
 use crate::output::{self, AtomicFile, Dest, Kind};
 use crate::report::Position;
 use anyhow::{Context, Result};
-use rdb_parse::{ArrayValue, Event, Parser, Str, StreamId, ValueType};
+use rdb_parse::{
+    drive, ArrayValue, Family, KeyEnd, KeyInfo, Parser, Sink, Stop, Str, StreamId, StreamMeta,
+    ValueType,
+};
 use std::io::{self, Write};
 use std::path::PathBuf;
+use transcode::KeyFilter;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -85,6 +89,8 @@ struct Dumper<W: Write> {
     hash: HashBuf,
     stream_fields_left: u64,
     group: Option<Group>,
+    /// The key being read, for messages.
+    pos: Position,
 }
 
 fn id_str(id: StreamId) -> String {
@@ -117,267 +123,6 @@ impl<W: Write> Dumper<W> {
         }
     }
 
-    fn event(&mut self, ev: &Event<'_>) -> io::Result<()> {
-        if self.skipping {
-            if matches!(ev, Event::KeyEnd) {
-                self.skipping = false;
-            }
-            return Ok(());
-        }
-        match ev {
-            Event::Header { family, version } if self.meta => {
-                self.json.raw(b"{\"meta\":\"rdb\",\"family\":")?;
-                self.json.text(&family.magic().to_ascii_lowercase())?;
-                self.json.raw(b",\"version\":")?;
-                self.json.uint(*version as u64)?;
-                self.json.raw(b"}\n")
-            }
-            Event::Aux { key, value } if self.meta => {
-                self.json.raw(b"{\"meta\":\"aux\",\"name\":")?;
-                self.json.str(*key)?;
-                self.json.raw(b",\"value\":")?;
-                self.json.str(*value)?;
-                self.json.raw(b"}\n")
-            }
-            Event::Function { code } if self.meta => {
-                self.json.raw(b"{\"meta\":\"function\",\"code\":")?;
-                self.json.str(*code)?;
-                self.json.raw(b"}\n")
-            }
-            Event::ModuleAux {
-                name,
-                version,
-                when,
-            } if self.meta => {
-                self.json.raw(b"{\"meta\":\"module_aux\",\"module\":")?;
-                self.json.text(&String::from_utf8_lossy(name))?;
-                self.json.raw(b",\"version\":")?;
-                self.json.uint(*version as u64)?;
-                self.json.raw(b",\"when\":")?;
-                self.json.uint(*when)?;
-                self.json.raw(b"}\n")
-            }
-            Event::KeyStart(info) => {
-                let mut scratch = [0u8; 20];
-                let key = info.key.as_bytes(&mut scratch);
-                if !self.filter.is_all() && !self.filter.matches(info.db, key, info.value_type) {
-                    self.skipping = true;
-                    return Ok(());
-                }
-                self.vtype = info.value_type;
-                self.json.raw(b"{\"db\":")?;
-                self.json.uint(info.db)?;
-                self.json.raw(b",\"key\":")?;
-                self.json.str(info.key)?;
-                self.json.raw(b",\"type\":\"")?;
-                self.json.raw(info.value_type.name().as_bytes())?;
-                self.json.raw(b"\",\"encoding\":\"")?;
-                self.json.raw(info.encoding.name().as_bytes())?;
-                self.json.raw(b"\"")?;
-                if let Some(ms) = info.expire_ms {
-                    self.json.raw(b",\"expire_at_ms\":")?;
-                    self.json.int(ms)?;
-                }
-                if let Some(idle) = info.idle_s {
-                    self.json.raw(b",\"idle_s\":")?;
-                    self.json.uint(idle)?;
-                }
-                if let Some(freq) = info.freq {
-                    self.json.raw(b",\"freq\":")?;
-                    self.json.uint(freq as u64)?;
-                }
-                self.json.raw(b",\"value\":")?;
-                self.first = true;
-                match info.value_type {
-                    ValueType::List | ValueType::Set | ValueType::Zset | ValueType::Array => {
-                        self.json.raw(b"[")
-                    }
-                    ValueType::Hash => {
-                        self.hash.arena.clear();
-                        self.hash.items.clear();
-                        self.hash.ttls.clear();
-                        self.hash.all_utf8 = true;
-                        self.hash.streaming = false;
-                        Ok(())
-                    }
-                    ValueType::Stream => self.json.raw(b"{\"entries\":["),
-                    ValueType::String | ValueType::Module => Ok(()),
-                }
-            }
-            Event::Element(s) => {
-                if self.vtype != ValueType::String {
-                    self.sep()?;
-                }
-                self.json.str(*s)
-            }
-            Event::ZMember { member, score } => {
-                self.sep()?;
-                self.json.raw(b"[")?;
-                self.json.str(*member)?;
-                self.json.raw(b",")?;
-                self.json.double(*score)?;
-                self.json.raw(b"]")
-            }
-            Event::HashField {
-                field,
-                value,
-                expire_ms,
-            } => self.hash_field(*field, *value, *expire_ms),
-            Event::StreamEntry { id, fields } => {
-                self.sep()?;
-                self.json.raw(b"{\"id\":")?;
-                self.json.raw(id_str(*id).as_bytes())?;
-                self.json.raw(b",\"fields\":[")?;
-                self.stream_fields_left = *fields;
-                if *fields == 0 {
-                    self.json.raw(b"]}")?;
-                }
-                Ok(())
-            }
-            Event::StreamField { name, value } => {
-                // Fields of one entry are comma-separated; the entry said how many follow.
-                self.stream_fields_left = self.stream_fields_left.saturating_sub(1);
-                self.json.raw(b"[")?;
-                self.json.str(*name)?;
-                self.json.raw(b",")?;
-                self.json.str(*value)?;
-                self.json.raw(b"]")?;
-                if self.stream_fields_left == 0 {
-                    self.json.raw(b"]}")
-                } else {
-                    self.json.raw(b",")
-                }
-            }
-            Event::StreamMeta(m) => {
-                self.json.raw(b"],\"length\":")?;
-                self.json.uint(m.length)?;
-                self.json.raw(b",\"last_id\":")?;
-                self.json.raw(id_str(m.last_id).as_bytes())?;
-                self.opt_id(b",\"first_id\":", m.first_id)?;
-                self.opt_id(b",\"max_deleted_id\":", m.max_deleted_id)?;
-                self.opt_uint(b",\"entries_added\":", m.entries_added)?;
-                self.json.raw(b",\"groups\":[")?;
-                self.first = true;
-                Ok(())
-            }
-            Event::StreamGroup {
-                name,
-                last_id,
-                entries_read,
-                ..
-            } => {
-                self.close_group()?;
-                self.sep()?;
-                self.json.raw(b"{\"name\":")?;
-                self.json.str(*name)?;
-                self.json.raw(b",\"last_delivered_id\":")?;
-                self.json.raw(id_str(*last_id).as_bytes())?;
-                self.opt_uint(b",\"entries_read\":", *entries_read)?;
-                self.json.raw(b",\"consumers\":[")?;
-                self.group = Some(Group {
-                    pel: Vec::new(),
-                    owner: Default::default(),
-                    consumers: Vec::new(),
-                    consumer_pending_left: 0,
-                    consumer_open: false,
-                });
-                Ok(())
-            }
-            Event::StreamPending {
-                id,
-                delivery_time_ms,
-                delivery_count,
-            } => {
-                if let Some(g) = &mut self.group {
-                    g.pel.push((*id, *delivery_time_ms, *delivery_count));
-                }
-                Ok(())
-            }
-            Event::StreamConsumer {
-                name,
-                seen_time_ms,
-                active_time_ms,
-                pending,
-            } => {
-                let Some(g) = &mut self.group else {
-                    return Ok(());
-                };
-                let comma = !g.consumers.is_empty();
-                g.consumers.push(name.to_vec());
-                g.consumer_pending_left = *pending;
-                g.consumer_open = *pending > 0;
-                if comma {
-                    self.json.raw(b",")?;
-                }
-                self.json.raw(b"{\"name\":")?;
-                self.json.str(*name)?;
-                self.json.raw(b",\"seen_time_ms\":")?;
-                self.json.int(*seen_time_ms)?;
-                self.json.raw(b",\"active_time_ms\":")?;
-                match active_time_ms {
-                    Some(t) => self.json.int(*t)?,
-                    None => self.json.raw(b"null")?,
-                }
-                self.json.raw(b",\"pending\":[")?;
-                if *pending == 0 {
-                    self.json.raw(b"]}")?;
-                }
-                Ok(())
-            }
-            Event::StreamConsumerPending { id } => {
-                let Some(g) = &mut self.group else {
-                    return Ok(());
-                };
-                g.owner.insert(*id, g.consumers.len() - 1);
-                g.consumer_pending_left -= 1;
-                let close = g.consumer_pending_left == 0;
-                self.json.raw(id_str(*id).as_bytes())?;
-                self.json.raw(if close { b"]}" } else { b"," })
-            }
-            Event::StreamNacked { .. } => Ok(()),
-            Event::Module {
-                name,
-                version,
-                raw_len,
-            } => {
-                self.json.raw(b"null,\"module\":{\"name\":")?;
-                self.json.text(&String::from_utf8_lossy(name))?;
-                self.json.raw(b",\"version\":")?;
-                self.json.uint(*version as u64)?;
-                self.json.raw(b",\"raw_len\":")?;
-                self.json.uint(*raw_len)?;
-                self.json.raw(b"}")
-            }
-            Event::ArrayElement { index, value } => {
-                self.sep()?;
-                self.json.raw(b"[")?;
-                self.json.uint(*index)?;
-                self.json.raw(b",")?;
-                match value {
-                    ArrayValue::Str(s) => self.json.str(*s)?,
-                    ArrayValue::Int(v) => self.json.int(*v)?,
-                    ArrayValue::Float(f) => self.json.double(*f)?,
-                }
-                self.json.raw(b"]")
-            }
-            Event::KeyEnd => {
-                match self.vtype {
-                    ValueType::List | ValueType::Set | ValueType::Zset | ValueType::Array => {
-                        self.json.raw(b"]")?
-                    }
-                    ValueType::Hash => self.finish_hash()?,
-                    ValueType::Stream => {
-                        self.close_group()?;
-                        self.json.raw(b"]}")?
-                    }
-                    ValueType::String | ValueType::Module => {}
-                }
-                self.json.raw(b"}\n")
-            }
-            _ => Ok(()),
-        }
-    }
-
     fn close_group(&mut self) -> io::Result<()> {
         let Some(g) = self.group.take() else {
             return Ok(());
@@ -403,7 +148,7 @@ impl<W: Write> Dumper<W> {
         self.json.raw(b"]}")
     }
 
-    fn hash_field(
+    fn hash_field_json(
         &mut self,
         field: Str<'_>,
         value: Str<'_>,
@@ -503,9 +248,317 @@ impl<W: Write> Dumper<W> {
     }
 }
 
+/// Returns early from a [`Sink`] method while the current key is filtered out.
+macro_rules! skip_filtered {
+    ($self:ident) => {
+        if $self.skipping {
+            return Ok(());
+        }
+    };
+}
+
+impl<W: Write> Sink for Dumper<W> {
+    type Error = io::Error;
+
+    fn header(&mut self, family: Family, version: u32) -> io::Result<()> {
+        if !self.meta {
+            return Ok(());
+        }
+        self.json.raw(b"{\"meta\":\"rdb\",\"family\":")?;
+        self.json.text(&family.magic().to_ascii_lowercase())?;
+        self.json.raw(b",\"version\":")?;
+        self.json.uint(version as u64)?;
+        self.json.raw(b"}\n")
+    }
+
+    fn aux(&mut self, key: Str<'_>, value: Str<'_>) -> io::Result<()> {
+        if !self.meta {
+            return Ok(());
+        }
+        self.json.raw(b"{\"meta\":\"aux\",\"name\":")?;
+        self.json.str(key)?;
+        self.json.raw(b",\"value\":")?;
+        self.json.str(value)?;
+        self.json.raw(b"}\n")
+    }
+
+    fn function(&mut self, code: Str<'_>) -> io::Result<()> {
+        if !self.meta {
+            return Ok(());
+        }
+        self.json.raw(b"{\"meta\":\"function\",\"code\":")?;
+        self.json.str(code)?;
+        self.json.raw(b"}\n")
+    }
+
+    fn module_aux(&mut self, name: [u8; 9], version: u16, when: u64) -> io::Result<()> {
+        if !self.meta {
+            return Ok(());
+        }
+        self.json.raw(b"{\"meta\":\"module_aux\",\"module\":")?;
+        self.json.text(&String::from_utf8_lossy(&name))?;
+        self.json.raw(b",\"version\":")?;
+        self.json.uint(version as u64)?;
+        self.json.raw(b",\"when\":")?;
+        self.json.uint(when)?;
+        self.json.raw(b"}\n")
+    }
+
+    fn key_start(&mut self, info: &KeyInfo<'_>) -> io::Result<()> {
+        self.pos.start(info.db, info.key);
+        let mut scratch = [0u8; 20];
+        let key = info.key.as_bytes(&mut scratch);
+        if !self.filter.is_all() && !self.filter.matches(info.db, key, info.value_type) {
+            self.skipping = true;
+            return Ok(());
+        }
+        self.vtype = info.value_type;
+        self.json.raw(b"{\"db\":")?;
+        self.json.uint(info.db)?;
+        self.json.raw(b",\"key\":")?;
+        self.json.str(info.key)?;
+        self.json.raw(b",\"type\":\"")?;
+        self.json.raw(info.value_type.name().as_bytes())?;
+        self.json.raw(b"\",\"encoding\":\"")?;
+        self.json.raw(info.encoding.name().as_bytes())?;
+        self.json.raw(b"\"")?;
+        if let Some(ms) = info.expire_ms {
+            self.json.raw(b",\"expire_at_ms\":")?;
+            self.json.int(ms)?;
+        }
+        if let Some(idle) = info.idle_s {
+            self.json.raw(b",\"idle_s\":")?;
+            self.json.uint(idle)?;
+        }
+        if let Some(freq) = info.freq {
+            self.json.raw(b",\"freq\":")?;
+            self.json.uint(freq as u64)?;
+        }
+        self.json.raw(b",\"value\":")?;
+        self.first = true;
+        match info.value_type {
+            ValueType::List | ValueType::Set | ValueType::Zset | ValueType::Array => {
+                self.json.raw(b"[")
+            }
+            ValueType::Hash => {
+                self.hash.arena.clear();
+                self.hash.items.clear();
+                self.hash.ttls.clear();
+                self.hash.all_utf8 = true;
+                self.hash.streaming = false;
+                Ok(())
+            }
+            ValueType::Stream => self.json.raw(b"{\"entries\":["),
+            ValueType::String | ValueType::Module => Ok(()),
+        }
+    }
+
+    #[inline]
+    fn element(&mut self, s: Str<'_>) -> io::Result<()> {
+        skip_filtered!(self);
+        if self.vtype != ValueType::String {
+            self.sep()?;
+        }
+        self.json.str(s)
+    }
+
+    fn zmember(&mut self, member: Str<'_>, score: f64) -> io::Result<()> {
+        skip_filtered!(self);
+        self.sep()?;
+        self.json.raw(b"[")?;
+        self.json.str(member)?;
+        self.json.raw(b",")?;
+        self.json.double(score)?;
+        self.json.raw(b"]")
+    }
+
+    fn hash_field(
+        &mut self,
+        field: Str<'_>,
+        value: Str<'_>,
+        expire_ms: Option<i64>,
+    ) -> io::Result<()> {
+        skip_filtered!(self);
+        self.hash_field_json(field, value, expire_ms)
+    }
+
+    fn stream_entry(&mut self, id: StreamId, fields: u64) -> io::Result<()> {
+        skip_filtered!(self);
+        self.sep()?;
+        self.json.raw(b"{\"id\":")?;
+        self.json.raw(id_str(id).as_bytes())?;
+        self.json.raw(b",\"fields\":[")?;
+        self.stream_fields_left = fields;
+        if fields == 0 {
+            self.json.raw(b"]}")?;
+        }
+        Ok(())
+    }
+
+    fn stream_field(&mut self, name: Str<'_>, value: Str<'_>) -> io::Result<()> {
+        skip_filtered!(self);
+        // Fields of one entry are comma-separated; the entry said how many follow.
+        self.stream_fields_left = self.stream_fields_left.saturating_sub(1);
+        self.json.raw(b"[")?;
+        self.json.str(name)?;
+        self.json.raw(b",")?;
+        self.json.str(value)?;
+        self.json.raw(b"]")?;
+        if self.stream_fields_left == 0 {
+            self.json.raw(b"]}")
+        } else {
+            self.json.raw(b",")
+        }
+    }
+
+    fn stream_meta(&mut self, m: &StreamMeta) -> io::Result<()> {
+        skip_filtered!(self);
+        self.json.raw(b"],\"length\":")?;
+        self.json.uint(m.length)?;
+        self.json.raw(b",\"last_id\":")?;
+        self.json.raw(id_str(m.last_id).as_bytes())?;
+        self.opt_id(b",\"first_id\":", m.first_id)?;
+        self.opt_id(b",\"max_deleted_id\":", m.max_deleted_id)?;
+        self.opt_uint(b",\"entries_added\":", m.entries_added)?;
+        self.json.raw(b",\"groups\":[")?;
+        self.first = true;
+        Ok(())
+    }
+
+    fn stream_group(
+        &mut self,
+        name: Str<'_>,
+        last_id: StreamId,
+        entries_read: Option<u64>,
+        _pending: u64,
+    ) -> io::Result<()> {
+        skip_filtered!(self);
+        self.close_group()?;
+        self.sep()?;
+        self.json.raw(b"{\"name\":")?;
+        self.json.str(name)?;
+        self.json.raw(b",\"last_delivered_id\":")?;
+        self.json.raw(id_str(last_id).as_bytes())?;
+        self.opt_uint(b",\"entries_read\":", entries_read)?;
+        self.json.raw(b",\"consumers\":[")?;
+        self.group = Some(Group {
+            pel: Vec::new(),
+            owner: Default::default(),
+            consumers: Vec::new(),
+            consumer_pending_left: 0,
+            consumer_open: false,
+        });
+        Ok(())
+    }
+
+    fn stream_pending(
+        &mut self,
+        id: StreamId,
+        delivery_time_ms: i64,
+        delivery_count: u64,
+    ) -> io::Result<()> {
+        skip_filtered!(self);
+        if let Some(g) = &mut self.group {
+            g.pel.push((id, delivery_time_ms, delivery_count));
+        }
+        Ok(())
+    }
+
+    fn stream_consumer(
+        &mut self,
+        name: Str<'_>,
+        seen_time_ms: i64,
+        active_time_ms: Option<i64>,
+        pending: u64,
+    ) -> io::Result<()> {
+        skip_filtered!(self);
+        let Some(g) = &mut self.group else {
+            return Ok(());
+        };
+        let comma = !g.consumers.is_empty();
+        g.consumers.push(name.to_vec());
+        g.consumer_pending_left = pending;
+        g.consumer_open = pending > 0;
+        if comma {
+            self.json.raw(b",")?;
+        }
+        self.json.raw(b"{\"name\":")?;
+        self.json.str(name)?;
+        self.json.raw(b",\"seen_time_ms\":")?;
+        self.json.int(seen_time_ms)?;
+        self.json.raw(b",\"active_time_ms\":")?;
+        match active_time_ms {
+            Some(t) => self.json.int(t)?,
+            None => self.json.raw(b"null")?,
+        }
+        self.json.raw(b",\"pending\":[")?;
+        if pending == 0 {
+            self.json.raw(b"]}")?;
+        }
+        Ok(())
+    }
+
+    fn stream_consumer_pending(&mut self, id: StreamId) -> io::Result<()> {
+        skip_filtered!(self);
+        let Some(g) = &mut self.group else {
+            return Ok(());
+        };
+        g.owner.insert(id, g.consumers.len() - 1);
+        g.consumer_pending_left -= 1;
+        let close = g.consumer_pending_left == 0;
+        self.json.raw(id_str(id).as_bytes())?;
+        self.json.raw(if close { b"]}" } else { b"," })
+    }
+
+    fn module(&mut self, name: [u8; 9], version: u16, raw_len: u64) -> io::Result<()> {
+        skip_filtered!(self);
+        self.json.raw(b"null,\"module\":{\"name\":")?;
+        self.json.text(&String::from_utf8_lossy(&name))?;
+        self.json.raw(b",\"version\":")?;
+        self.json.uint(version as u64)?;
+        self.json.raw(b",\"raw_len\":")?;
+        self.json.uint(raw_len)?;
+        self.json.raw(b"}")
+    }
+
+    fn array_element(&mut self, index: u64, value: ArrayValue<'_>) -> io::Result<()> {
+        skip_filtered!(self);
+        self.sep()?;
+        self.json.raw(b"[")?;
+        self.json.uint(index)?;
+        self.json.raw(b",")?;
+        match value {
+            ArrayValue::Str(s) => self.json.str(s)?,
+            ArrayValue::Int(v) => self.json.int(v)?,
+            ArrayValue::Float(f) => self.json.double(f)?,
+        }
+        self.json.raw(b"]")
+    }
+
+    fn key_end(&mut self, _: &KeyEnd) -> io::Result<()> {
+        self.pos.in_key = false;
+        if self.skipping {
+            self.skipping = false;
+            return Ok(());
+        }
+        match self.vtype {
+            ValueType::List | ValueType::Set | ValueType::Zset | ValueType::Array => {
+                self.json.raw(b"]")?
+            }
+            ValueType::Hash => self.finish_hash()?,
+            ValueType::Stream => {
+                self.close_group()?;
+                self.json.raw(b"]}")?
+            }
+            ValueType::String | ValueType::Module => {}
+        }
+        self.json.raw(b"}\n")
+    }
+}
+
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: Args) -> Result<i32> {
-    let filter = KeyFilter::from_args(args.filter)?;
+    let filter = args.filter.key_filter()?;
     let inputs = crate::input::protect(&args.file);
     let dest = match &args.output {
         Some(o) => output::plan(o, Kind::Stream, args.force, &inputs)?,
@@ -530,28 +583,20 @@ pub fn run(args: Args) -> Result<i32> {
         hash: HashBuf::default(),
         stream_fields_left: 0,
         group: None,
+        pos: Position::default(),
     };
     let crate::input::Input { reader, info } = input;
     let mut parser = Parser::new(reader);
-    let mut pos = Position::default();
-    let outcome = loop {
-        match parser.next_event() {
-            Ok(Some(ev)) => {
-                match &ev {
-                    Event::KeyStart(info) => pos.start(info.db, info.key),
-                    Event::KeyEnd => pos.in_key = false,
-                    _ => {}
-                }
-                d.event(&ev).context("cannot write output")?;
-            }
-            Ok(None) => break None,
-            Err(e) => break Some(e),
-        }
+    let outcome = match drive(&mut parser, &mut d) {
+        Ok(()) => None,
+        Err(Stop::Parse(e)) => Some(e),
+        Err(Stop::Sink(e)) => return Err(e).context("cannot write output"),
     };
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
     d.json.flush().context("cannot write output")?;
+    let pos = std::mem::take(&mut d.pos);
     drop(d);
     match outcome {
         None => {

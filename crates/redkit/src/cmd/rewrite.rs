@@ -3,16 +3,16 @@
 
 use crate::args::WriteArgs;
 use crate::fsutil;
+use crate::input::InputInfo;
 use crate::output::{self, AtomicDir, AtomicFile, Dest, Kind, ThreadedWriter};
 use crate::replay::{self, ReplayOptions, Replayed, WRITE_QUEUE};
 use crate::report::conversion_outcome;
-use crate::resp::RespSink;
-use crate::transcode::{self, Options, RdbSink};
 use anyhow::{bail, Context, Result};
 use manifest::{AofFile, FileType, Manifest};
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use transcode::{Options, RdbSink, RespSink};
 
 const EXAMPLES: &str = "Examples:
   redkit rewrite dump.rdb -o appendonlydir                  an AOF directory seeded from a snapshot
@@ -120,13 +120,8 @@ fn note_negative_zeros(n: u64) {
 }
 
 /// The outcome's verdict: an exit code when nothing may be written.
-fn verdict(outcome: &transcode::Outcome) -> Option<i32> {
-    if let Some(e) = &outcome.parse_error {
-        eprintln!("redkit: {e}");
-        eprintln!("redkit: nothing written");
-        return Some(crate::exit::PROBLEMS);
-    }
-    conversion_outcome(outcome)
+fn verdict(outcome: &transcode::Outcome, info: &InputInfo) -> Result<Option<i32>> {
+    conversion_outcome(outcome, info)
 }
 
 /// Runs the subcommand; returns the exit code.
@@ -224,12 +219,12 @@ pub fn run(mut args: Args) -> Result<i32> {
     let bar = crate::progress::bytes_bar(args.quiet || args.output == Path::new("-"));
     let input = crate::input::open(&args.file, bar.as_ref())?;
     if args.format == Format::Dir && args.base == Base::Rdb && !args.re_encode {
-        opts.raw_source = transcode::raw_source(&args.file, &input.info);
+        opts.raw_source = crate::input::raw_source(&args.file, &input.info);
     }
-    let name = input.info.name.clone();
+    let info = input.info.clone();
     let code = match args.format {
-        Format::Resp => resp_file(&args, &opts, input.reader, &name)?,
-        Format::Dir => directory(&args, &opts, input.reader, &name)?,
+        Format::Resp => resp_file(&args, &opts, input.reader, &info)?,
+        Format::Dir => directory(&args, &opts, input.reader, &info)?,
     };
     if let Some(b) = bar {
         b.finish_and_clear();
@@ -237,32 +232,32 @@ pub fn run(mut args: Args) -> Result<i32> {
     Ok(code)
 }
 
-fn resp_file(args: &Args, opts: &Options, reader: Box<dyn Read>, name: &str) -> Result<i32> {
+fn resp_file(args: &Args, opts: &Options, reader: Box<dyn Read>, info: &InputInfo) -> Result<i32> {
     if args.output == Path::new("-") {
         // What goes to stdout cannot be taken back: when the input can be read twice, a first
         // pass finds what would be refused before anything is written.
         if args.file != Path::new("-") {
             let again = crate::input::open(&args.file, None)?;
-            let dry = transcode::run(again.reader, name, opts, &mut transcode::NullSink)?;
-            if let Some(code) = verdict(&dry) {
+            let dry = transcode::run(again.reader, opts, &mut transcode::NullSink)?;
+            if let Some(code) = verdict(&dry, &again.info)? {
                 return Ok(code);
             }
         }
         let stdout = std::io::stdout().lock();
         let mut sink = RespSink::new(BufWriter::with_capacity(1 << 20, stdout));
-        let outcome = transcode::run(reader, name, opts, &mut sink)?;
+        let outcome = transcode::run(reader, opts, &mut sink)?;
         // Commands already went out; a refusal still says so and fails.
         note_negative_zeros(sink.negative_zeros);
         sink.finish()?;
-        return Ok(verdict(&outcome).unwrap_or(crate::exit::OK));
+        return Ok(verdict(&outcome, info)?.unwrap_or(crate::exit::OK));
     }
     if args.output.is_dir() {
         bail!("{} is a directory", args.output.display());
     }
     let out = AtomicFile::create(&args.output)?;
     let mut sink = RespSink::new(BufWriter::with_capacity(1 << 20, out.file()?));
-    let outcome = transcode::run(reader, name, opts, &mut sink)?;
-    if let Some(code) = verdict(&outcome) {
+    let outcome = transcode::run(reader, opts, &mut sink)?;
+    if let Some(code) = verdict(&outcome, info)? {
         return Ok(code);
     }
     let commands = sink.commands;
@@ -277,16 +272,21 @@ fn resp_file(args: &Args, opts: &Options, reader: Box<dyn Read>, name: &str) -> 
     Ok(crate::exit::OK)
 }
 
-fn directory(args: &Args, opts: &Options, reader: Box<dyn Read>, name: &str) -> Result<i32> {
+fn directory(args: &Args, opts: &Options, reader: Box<dyn Read>, info: &InputInfo) -> Result<i32> {
     let (dir, base_name, base_path) = create_dir(args)?;
     let file = File::create(&base_path)
         .with_context(|| format!("cannot create {}", base_path.display()))?;
     let out = BufWriter::with_capacity(1 << 20, file);
     let (outcome, file, detail) = match args.base {
         Base::Rdb => {
-            let mut sink = RdbSink::new(out, true, Some(dir.path().to_path_buf()));
-            let outcome = transcode::run(reader, name, opts, &mut sink)?;
-            if let Some(code) = verdict(&outcome) {
+            let mut sink = RdbSink::new(
+                out,
+                true,
+                crate::time::ctime(),
+                Some(dir.path().to_path_buf()),
+            );
+            let outcome = transcode::run(reader, opts, &mut sink)?;
+            if let Some(code) = verdict(&outcome, info)? {
                 return Ok(code);
             }
             let (w, _) = sink.finish()?;
@@ -294,8 +294,8 @@ fn directory(args: &Args, opts: &Options, reader: Box<dyn Read>, name: &str) -> 
         }
         Base::Aof => {
             let mut sink = RespSink::new(out);
-            let outcome = transcode::run(reader, name, opts, &mut sink)?;
-            if let Some(code) = verdict(&outcome) {
+            let outcome = transcode::run(reader, opts, &mut sink)?;
+            if let Some(code) = verdict(&outcome, info)? {
                 return Ok(code);
             }
             let n = sink.commands;

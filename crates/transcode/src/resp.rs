@@ -1,7 +1,7 @@
 //! Keys as the commands Redis's own AOF rewrite emits, in RESP: an AOF base, or a stream for
 //! `redis-cli --pipe`.
 
-use crate::transcode::Sink;
+use crate::keys::KeySink;
 use rdb_parse::{format_i64, StreamId, StreamMeta};
 use rdb_write::{KeyMeta, Kind, Target};
 use std::collections::HashMap;
@@ -190,7 +190,7 @@ fn bulk(out: &mut Vec<u8>, a: &[u8]) {
     out.push(b'\n');
 }
 
-impl<W: Write> Sink for RespSink<W> {
+impl<W: Write> KeySink for RespSink<W> {
     fn start(&mut self, target: Target) -> io::Result<()> {
         self.target = target;
         Ok(())

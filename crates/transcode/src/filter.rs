@@ -1,6 +1,5 @@
-//! Key filters shared by the subcommands: database, Redis glob, regex, type.
+//! Which keys a job works on: databases, a Redis glob, a regular expression, types.
 
-use anyhow::{Context, Result};
 use rdb_parse::ValueType;
 
 /// Which keys a command works on.
@@ -12,43 +11,6 @@ pub struct KeyFilter {
     types: Vec<ValueType>,
 }
 
-/// The filter options of the commands that read keys (`--db`, `--key`, `--key-regex`,
-/// `--type`), flattened into their `Args`.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct FilterArgs {
-    /// Only keys of this database (repeatable)
-    #[arg(long = "db", value_name = "N")]
-    pub dbs: Vec<u64>,
-    /// Only keys matching this Redis glob pattern (`*`, `?`, `[a-z]`, `\\x`)
-    #[arg(long, value_name = "GLOB")]
-    pub key: Option<String>,
-    /// Only keys matching this regular expression
-    #[arg(long, value_name = "RE")]
-    pub key_regex: Option<String>,
-    /// Only keys of this type: string, list, set, zset, hash, stream, module (repeatable)
-    #[arg(long = "type", value_name = "TYPE", value_parser = parse_type)]
-    pub types: Vec<ValueType>,
-}
-
-/// Parses a type name as `TYPE` gives it.
-pub fn parse_type(s: &str) -> Result<ValueType, String> {
-    Ok(match s.to_ascii_lowercase().as_str() {
-        "string" => ValueType::String,
-        "list" => ValueType::List,
-        "set" => ValueType::Set,
-        "zset" => ValueType::Zset,
-        "hash" => ValueType::Hash,
-        "stream" => ValueType::Stream,
-        "module" => ValueType::Module,
-        "array" => ValueType::Array,
-        other => {
-            return Err(format!(
-                "unknown type '{other}' (expected string, list, set, zset, hash, stream, module or array)"
-            ))
-        }
-    })
-}
-
 impl KeyFilter {
     /// Builds a filter; an empty list or `None` means "any".
     pub fn new(
@@ -56,15 +18,14 @@ impl KeyFilter {
         glob: Option<String>,
         regex: Option<String>,
         types: Vec<ValueType>,
-    ) -> Result<Self> {
+    ) -> Result<Self, String> {
         let regex = regex
             .map(|r| {
-                regex::bytes::Regex::new(&r).with_context(|| format!("invalid --key-regex '{r}'"))
+                regex::bytes::Regex::new(&r).map_err(|e| format!("invalid --key-regex '{r}': {e}"))
             })
             .transpose()?;
         if let Some(g) = &glob {
-            check_glob(g.as_bytes())
-                .map_err(|why| anyhow::anyhow!("invalid --key '{g}': {why}"))?;
+            check_glob(g.as_bytes()).map_err(|why| format!("invalid --key '{g}': {why}"))?;
         }
         Ok(KeyFilter {
             dbs,
@@ -72,11 +33,6 @@ impl KeyFilter {
             regex,
             types,
         })
-    }
-
-    /// Builds the filter the options ask for.
-    pub fn from_args(a: FilterArgs) -> Result<Self> {
-        Self::new(a.dbs, a.key, a.key_regex, a.types)
     }
 
     /// True when no filter is set.

@@ -1,9 +1,9 @@
 //! Where the parser was when something went wrong, for messages: the key being read.
 
-use rdb_parse::{escape, Error};
+use crate::{escape, Error};
 
 /// Where the parser was when something went wrong: the key being read, if any.
-#[derive(Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Position {
     /// Database of the current key.
     pub db: u64,
@@ -15,7 +15,7 @@ pub struct Position {
 
 impl Position {
     /// Records the start of a key.
-    pub fn start(&mut self, db: u64, key: rdb_parse::Str<'_>) {
+    pub fn start(&mut self, db: u64, key: crate::Str<'_>) {
         self.db = db;
         self.key.clear();
         key.append_to(&mut self.key);
