@@ -27,6 +27,7 @@
 pub mod commands;
 pub mod scan;
 mod table;
+pub mod write;
 
 pub use table::{arity_ok, CommandTable, Verdict};
 

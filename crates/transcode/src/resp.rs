@@ -2,6 +2,7 @@
 //! `redis-cli --pipe`.
 
 use crate::keys::KeySink;
+use aof_parse::write::{bulk, header};
 use rdb_parse::{format_i64, StreamId, StreamMeta};
 use rdb_write::{KeyMeta, Kind, Target};
 use std::collections::HashMap;
@@ -107,10 +108,7 @@ impl<W: Write> RespSink<W> {
     }
 
     fn cmd(&mut self, args: &[&[u8]]) -> io::Result<()> {
-        header(&mut self.buf, b'*', args.len());
-        for a in args {
-            bulk(&mut self.buf, a);
-        }
+        aof_parse::write::command(&mut self.buf, args);
         self.commands += 1;
         self.spill()
     }
@@ -156,39 +154,6 @@ impl<W: Write> RespSink<W> {
 
 /// Bytes of commands buffered before they are written out.
 const OUT_BUF: usize = 1 << 20;
-
-/// Appends `<kind><n>\r\n` (an array or bulk-string header).
-#[inline]
-fn header(out: &mut Vec<u8>, kind: u8, n: usize) {
-    // Most lengths have one or two digits.
-    if n < 10 {
-        out.extend_from_slice(&[kind, b'0' + n as u8, b'\r', b'\n']);
-    } else if n < 100 {
-        out.extend_from_slice(&[
-            kind,
-            b'0' + (n / 10) as u8,
-            b'0' + (n % 10) as u8,
-            b'\r',
-            b'\n',
-        ]);
-    } else {
-        out.push(kind);
-        let mut digits = [0u8; 20];
-        let d = format_i64(n as i64, &mut digits);
-        out.extend_from_slice(d);
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
-/// Appends one bulk string.
-#[inline]
-fn bulk(out: &mut Vec<u8>, a: &[u8]) {
-    out.reserve(a.len() + 16);
-    header(out, b'$', a.len());
-    out.extend_from_slice(a);
-    out.push(b'\r');
-    out.push(b'\n');
-}
 
 impl<W: Write> KeySink for RespSink<W> {
     fn start(&mut self, target: Target) -> io::Result<()> {
@@ -417,22 +382,18 @@ mod tests {
         assert_eq!(score_arg(f64::NEG_INFINITY), b"-inf");
     }
 
+    /// The commands of `out` as the AOF reader reads them: what was written must read back.
     fn commands_of(out: &[u8]) -> Vec<Vec<String>> {
-        let text = String::from_utf8_lossy(out);
-        let mut lines = text.split("\r\n");
+        let mut r = aof_parse::AofReader::new(out);
         let mut cmds = Vec::new();
-        while let Some(head) = lines.next() {
-            let Some(n) = head.strip_prefix('*') else {
-                break;
-            };
-            let n: usize = n.parse().unwrap();
-            let args = (0..n)
-                .map(|_| {
-                    lines.next().unwrap();
-                    lines.next().unwrap().to_string()
-                })
-                .collect();
-            cmds.push(args);
+        while let Some(item) = r.next_item().unwrap() {
+            if let aof_parse::Item::Command(c) = item {
+                cmds.push(
+                    c.args()
+                        .map(|a| String::from_utf8_lossy(a).into_owned())
+                        .collect(),
+                );
+            }
         }
         cmds
     }
