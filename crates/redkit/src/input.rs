@@ -210,13 +210,147 @@ pub fn add_protected(inputs: &mut Inputs, path: &Path) {
     }
 }
 
+/// Where the bytes of an AOF file come from.
+#[derive(Debug, Clone)]
+enum Source {
+    /// A regular file, read as it is.
+    File,
+    /// A gzip-compressed file, decompressed at each read.
+    Gzip,
+    /// Standard input, read once into an unlinked temporary file.
+    Spooled(Arc<File>),
+}
+
 /// One file of an AOF, in load order.
 #[derive(Debug, Clone)]
 pub struct AofPart {
-    /// Where it is.
+    /// Where it is (`-` for standard input).
     pub path: PathBuf,
     /// Its name, for messages and reports.
     pub name: String,
+    source: Source,
+    /// A decompressed copy of a gzip file, made when random access is needed.
+    spool: Arc<std::sync::OnceLock<Arc<File>>>,
+}
+
+impl AofPart {
+    /// A regular file of the log.
+    pub fn file(path: PathBuf) -> AofPart {
+        AofPart {
+            name: file_name(&path),
+            path,
+            source: Source::File,
+            spool: Default::default(),
+        }
+    }
+
+    /// Whether it is a regular file on disk, read as it is (what a repair in place needs).
+    pub fn is_plain_file(&self) -> bool {
+        matches!(self.source, Source::File)
+    }
+
+    /// Its bytes from the start, decompressed, in one pass.
+    pub fn reader(&self) -> Result<Box<dyn Read + Send>> {
+        Ok(match &self.source {
+            Source::File => Box::new(
+                File::open(&self.path)
+                    .with_context(|| format!("cannot open {}", self.path.display()))?,
+            ),
+            Source::Gzip => {
+                let f = File::open(&self.path)
+                    .with_context(|| format!("cannot open {}", self.path.display()))?;
+                // A damaged gzip stream ends the log there: what the AOF reader then reports
+                // as a torn tail.
+                Box::new(Gunzip {
+                    inner: flate2::read::MultiGzDecoder::new(Tally {
+                        inner: f,
+                        read: Default::default(),
+                    }),
+                    compressed: Default::default(),
+                    fault: Default::default(),
+                    done: false,
+                })
+            }
+            Source::Spooled(f) => Box::new(reopen(f)?),
+        })
+    }
+
+    /// Its bytes as a file that can be read anywhere, and their size: the file itself, or a
+    /// decompressed copy in an unlinked temporary file.
+    pub fn seekable(&self) -> Result<(File, u64)> {
+        let f = match &self.source {
+            Source::File => File::open(&self.path)
+                .with_context(|| format!("cannot open {}", self.path.display()))?,
+            Source::Spooled(f) => reopen(f)?,
+            Source::Gzip => {
+                let spooled = match self.spool.get() {
+                    Some(f) => f.clone(),
+                    None => {
+                        let f = Arc::new(spool(&mut self.reader()?, &self.name)?);
+                        let _ = self.spool.set(f.clone());
+                        f
+                    }
+                };
+                reopen(&spooled)?
+            }
+        };
+        let size = f.metadata()?.len();
+        Ok((f, size))
+    }
+
+    /// The name to give it in an AOF written from it: its own, without `.gz`
+    /// (`appendonly.aof` for standard input).
+    pub fn output_name(&self) -> String {
+        match &self.source {
+            Source::Spooled(_) => "appendonly.aof".into(),
+            Source::Gzip => self
+                .name
+                .strip_suffix(".gz")
+                .unwrap_or(&self.name)
+                .to_string(),
+            Source::File => self.name.clone(),
+        }
+    }
+
+    /// Its size on disk (compressed, for a gzip file), for progress.
+    pub fn disk_size(&self) -> u64 {
+        match &self.source {
+            Source::Spooled(f) => f.metadata().map(|m| m.len()).unwrap_or(0),
+            _ => std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0),
+        }
+    }
+}
+
+/// A second, independent handle (its own offset) on an unlinked temporary file.
+fn reopen(f: &File) -> Result<File> {
+    use std::os::fd::AsRawFd;
+    File::open(format!("/proc/self/fd/{}", f.as_raw_fd()))
+        .context("cannot reopen a temporary file (is /proc mounted?)")
+}
+
+/// Copies `r` into a temporary file that is unlinked at once (nothing is left behind, however
+/// the run ends); returns it, rewound.
+fn spool(r: &mut dyn Read, what: &str) -> Result<File> {
+    use std::io::{Seek, SeekFrom};
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let dir = std::env::temp_dir();
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = dir.join(format!("redkit-spool-{}-{n}", std::process::id()));
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    let _ = std::fs::remove_file(&path);
+    io::copy(r, &mut f).with_context(|| {
+        format!(
+            "cannot copy {what} into a temporary file in {}",
+            dir.display()
+        )
+    })?;
+    f.seek(SeekFrom::Start(0))?;
+    Ok(f)
 }
 
 /// A restore point of an AOF and the index of its file.
@@ -255,9 +389,8 @@ impl Aof {
     pub fn restore_points(&self) -> Result<(Vec<Point>, Option<Damage>)> {
         let mut pts = Vec::new();
         for (i, part) in self.files.iter().enumerate() {
-            let f = File::open(&part.path)
-                .with_context(|| format!("cannot open {}", part.path.display()))?;
-            let scan = aof_parse::scan::restore_points(f, |p| pts.push(Point { file: i, p }));
+            let scan =
+                aof_parse::scan::restore_points(part.reader()?, |p| pts.push(Point { file: i, p }));
             if let Some(error) = scan.damage {
                 if error.is_io() {
                     bail!("cannot read {}: {error}", part.path.display());
@@ -275,10 +408,7 @@ impl Aof {
 
     /// Total size of the files, for progress.
     pub fn total_size(&self) -> u64 {
-        self.files
-            .iter()
-            .filter_map(|f| std::fs::metadata(&f.path).ok().map(|m| m.len()))
-            .sum()
+        self.files.iter().map(AofPart::disk_size).sum()
     }
 }
 
@@ -299,26 +429,27 @@ fn file_name(p: &Path) -> String {
 /// does not parse is an error here (`check-aof` reports it as a problem instead).
 pub fn aof(path: &Path) -> Result<Aof> {
     if path == Path::new("-") {
-        bail!("this command reads an AOF from a file or directory, not from standard input");
-    }
-    let Some(mp) = locate_manifest(path)? else {
-        let mut head = [0u8; 2];
-        let n = File::open(path)
-            .and_then(|mut f| f.read(&mut head))
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        if n == 2 && head == [0x1f, 0x8b] {
-            bail!(
-                "{} is gzip-compressed: this command reads an AOF as it is on disk; decompress \
-                 a copy first (gunzip -k)",
-                path.display()
-            );
-        }
+        // Read once into a temporary file: the commands may read the log more than once.
+        let mut stdin = open(path, None)?;
+        let f = spool(&mut stdin.reader, "standard input")?;
         return Ok(Aof {
             manifest: None,
             files: vec![AofPart {
                 path: path.to_path_buf(),
-                name: file_name(path),
+                name: "<stdin>".into(),
+                source: Source::Spooled(Arc::new(f)),
+                spool: Default::default(),
             }],
+        });
+    }
+    let Some(mp) = locate_manifest(path)? else {
+        let mut part = AofPart::file(path.to_path_buf());
+        if is_gzip(path)? {
+            part.source = Source::Gzip;
+        }
+        return Ok(Aof {
+            manifest: None,
+            files: vec![part],
         });
     };
     let text = std::fs::read(&mp).with_context(|| format!("cannot read {}", mp.display()))?;
@@ -326,13 +457,7 @@ pub fn aof(path: &Path) -> Result<Aof> {
     let dir = dir_of(&mp);
     let files = m
         .loaded()
-        .map(|f| {
-            let name = String::from_utf8_lossy(&f.name).into_owned();
-            AofPart {
-                path: dir.join(&name),
-                name,
-            }
-        })
+        .map(|f| AofPart::file(dir.join(String::from_utf8_lossy(&f.name).as_ref())))
         .collect();
     Ok(Aof {
         manifest: Some((mp, m)),
@@ -400,6 +525,20 @@ fn looks_like_manifest(path: &Path) -> Result<bool> {
         .is_some_and(|l| l.starts_with(b"file ")))
 }
 
+/// Whether the file begins with the gzip magic.
+pub fn is_gzip(path: &Path) -> Result<bool> {
+    let mut head = [0u8; 2];
+    let mut f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut n = 0;
+    while n < 2 {
+        match f.read(&mut head[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n == 2 && head == [0x1f, 0x8b])
+}
+
 /// Whether `path` is an AOF (a directory, a manifest, a file named `*.aof`, or a file that
 /// starts with a command or an annotation) rather than an RDB file.
 pub fn is_aof(path: &Path) -> bool {
@@ -410,11 +549,13 @@ pub fn is_aof(path: &Path) -> bool {
         return true;
     }
     let name = file_name(path);
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
     if name.ends_with(".manifest") || name.ends_with(".aof") {
         return true;
     }
+    // The first decoded byte: a command or an annotation.
     let mut first = [0u8; 1];
-    File::open(path)
-        .and_then(|mut f| f.read_exact(&mut first))
+    open(path, None)
+        .and_then(|mut i| Ok(i.reader.read_exact(&mut first)?))
         .is_ok_and(|()| first[0] == b'*' || first[0] == b'#')
 }

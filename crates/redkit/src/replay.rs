@@ -9,7 +9,6 @@ use indicatif::ProgressBar;
 use keyspace::{Entry, Error as ApplyError, Found, Keyspace, Loader, Value};
 use rdb_parse::escape;
 use rdb_write::{RdbWriter, Target};
-use std::fs::File;
 use std::io::Read;
 use std::ops::Range;
 use std::sync::mpsc;
@@ -336,7 +335,7 @@ fn read_log(
     let mut done_bytes = 0u64;
     'files: for (i, part) in files.iter().enumerate() {
         let path = &part.path;
-        let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let f = part.reader()?;
         let name = path.display().to_string();
         let mut r = AofReader::new(std::io::BufReader::with_capacity(1 << 20, f));
         loop {
@@ -391,7 +390,7 @@ fn read_log(
                 _ => {}
             }
         }
-        done_bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        done_bytes += part.disk_size();
     }
     let _ = tx.send(batch);
     Ok(())

@@ -697,6 +697,119 @@ fn the_same_fault_gives_the_same_exit_code_in_every_command() {
     let _ = std::fs::remove_dir_all(&d);
 }
 
+/// Runs redkit with `stdin` as its standard input.
+fn redkit_stdin(args: &[&str], stdin: &Path) -> Output {
+    Command::new(common::redkit_bin())
+        .args(args)
+        .stdin(std::fs::File::open(stdin).unwrap())
+        .output()
+        .expect("run redkit")
+}
+
+#[test]
+fn aof_commands_read_standard_input_and_gzip() {
+    let d = scratch("contract-aof-inputs");
+    // A single-file log with restore points: the incr file of the multi-part fixture.
+    let log = d.join("appendonly.aof");
+    std::fs::copy(incr_of(&mp_dir()), &log).unwrap();
+    let st = Command::new("gzip").arg("-k").arg(&log).status().unwrap();
+    assert!(st.success());
+    let gz = d.join("appendonly.aof.gz");
+    let (log_s, gz_s) = (log.to_str().unwrap(), gz.to_str().unwrap());
+    // The same answers from the file, its gzip and standard input.
+    let want_check = one_json(&redkit(&["check-aof", log_s, "--json"]));
+    let want_points =
+        one_json(&redkit(&["restore-points", log_s, "--json"]))["restore_points"].clone();
+    assert!(!want_points.as_array().unwrap().is_empty());
+    let dump = |rdb: &Path| redkit(&["dump-json", rdb.to_str().unwrap()]).stdout;
+    let plain_rdb = d.join("plain.rdb");
+    let o = redkit(&[
+        "aof-to-rdb",
+        log_s,
+        "-o",
+        plain_rdb.to_str().unwrap(),
+        "--until",
+        "4000000000",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for (name, run) in [
+        (
+            "gzip",
+            Box::new(|a: &[&str]| redkit(a)) as Box<dyn Fn(&[&str]) -> Output>,
+        ),
+        ("stdin", Box::new(|a: &[&str]| redkit_stdin(a, &log))),
+    ] {
+        let src = if name == "gzip" { gz_s } else { "-" };
+        let o = run(&["check-aof", src, "--json"]);
+        assert_eq!(code(&o), 0, "{name}: {}", stderr(&o));
+        let got = one_json(&o);
+        assert_eq!(
+            got["files"][0]["commands"], want_check["files"][0]["commands"],
+            "{name}"
+        );
+        let o = run(&["restore-points", src, "--json"]);
+        assert_eq!(code(&o), 0, "{name}: {}", stderr(&o));
+        let mut got = one_json(&o)["restore_points"].clone();
+        for p in got.as_array_mut().unwrap() {
+            p["file"] = want_points[0]["file"].clone();
+        }
+        assert_eq!(got, want_points, "{name}");
+        let rdb = d.join(format!("{name}.rdb"));
+        let o = run(&[
+            "aof-to-rdb",
+            src,
+            "-o",
+            rdb.to_str().unwrap(),
+            "--until",
+            "4000000000",
+        ]);
+        assert_eq!(code(&o), 0, "{name}: {}", stderr(&o));
+        assert_eq!(dump(&rdb), dump(&plain_rdb), "{name}: the same dataset");
+        let to = want_points[1]["unix"].as_u64().unwrap().to_string();
+        let out = d.join(format!("{name}-cut/appendonlydir"));
+        let o = run(&["truncate", src, "--to", &to, "-o", out.to_str().unwrap()]);
+        assert_eq!(code(&o), 0, "{name}: {}", stderr(&o));
+        let cut = std::fs::read(out.join("appendonly.aof")).unwrap();
+        let off = want_points[2]["offset"].as_u64().unwrap() as usize;
+        assert_eq!(
+            cut,
+            std::fs::read(&log).unwrap()[..off].to_vec(),
+            "{name}: the cut copy"
+        );
+        // A repair in place of such an input is refused, nothing changed.
+        let o = run(&["check-aof", src, "--fix", "--yes"]);
+        assert_eq!(
+            code(&o),
+            0,
+            "{name}: a valid log needs no fix: {}",
+            stderr(&o)
+        );
+    }
+    // A torn gzip log: damaged content (exit 1), and --fix refuses to repair the .gz in place.
+    let mut torn = std::fs::read(&log).unwrap();
+    torn.truncate(torn.len() - 3);
+    let torn_log = d.join("torn.aof");
+    std::fs::write(&torn_log, &torn).unwrap();
+    let st = Command::new("gzip").arg(&torn_log).status().unwrap();
+    assert!(st.success());
+    let torn_gz = d.join("torn.aof.gz");
+    let before = std::fs::read(&torn_gz).unwrap();
+    let o = redkit(&["check-aof", torn_gz.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let o = redkit(&["check-aof", torn_gz.to_str().unwrap(), "--fix", "--yes"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("gzip"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&torn_gz).unwrap(), before);
+    let first = want_points[0]["unix"].as_u64().unwrap().to_string();
+    let o = redkit_stdin(
+        &["truncate", "-", "--to", &first, "--in-place", "--yes"],
+        &log,
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--in-place needs"), "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&d);
+}
+
 #[test]
 fn smaller_promises() {
     let d = scratch("contract-small");

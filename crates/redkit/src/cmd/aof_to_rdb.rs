@@ -45,7 +45,7 @@ written), 2 usage or I/O error.";
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
-    /// The AOF: a directory, a manifest, or a single file
+    /// The AOF: a directory, a manifest, or a single file (`-` for stdin; gzip is detected)
     pub path: PathBuf,
     /// The RDB file to write (atomically), or `-` for standard output
     #[arg(short, long, value_name = "FILE")]

@@ -3,6 +3,7 @@
 
 use crate::exit;
 use crate::fsutil;
+use crate::input::AofPart;
 use crate::output::{self, AtomicDir, Kind};
 use crate::report::{cell_text, print_json, table};
 use anyhow::{bail, Context, Result};
@@ -48,7 +49,8 @@ missing files) or a repair refused, 2 usage or I/O error.";
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
-    /// An appendonlydir, its manifest, a single AOF file, or a base RDB
+    /// An appendonlydir, its manifest, a single AOF file (`-` for stdin; gzip is detected), or
+    /// a base RDB
     pub path: PathBuf,
     /// Print one JSON document instead of tables (with --fix or --salvage it also records
     /// what was done; human text then goes to stderr)
@@ -100,9 +102,8 @@ struct Policy {
 }
 
 /// What was found in one file.
-#[derive(Default)]
 struct FileReport {
-    path: PathBuf,
+    part: AofPart,
     name: String,
     /// Offset of the last command that a cut keeps (summarised only when a plan shows it).
     last_kept: Option<u64>,
@@ -120,28 +121,33 @@ struct FileReport {
 }
 
 fn check_file(
-    path: &Path,
+    part: &AofPart,
     role: &'static str,
     last: bool,
     bar: Option<&indicatif::ProgressBar>,
     policy: &Policy,
 ) -> Result<FileReport> {
+    let path = &part.path;
     let mut table = CommandTable::new();
     // name -> (count, first offset); (name, argc) -> (count, first offset)
     let mut unknown: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let mut bad_arity: BTreeMap<(String, usize), (u64, u64)> = BTreeMap::new();
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let size = file.metadata()?.len();
+    let (file, size) = part.seekable()?;
     let mut rep = FileReport {
-        path: path.to_path_buf(),
-        name: path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        part: part.clone(),
+        name: part.name.clone(),
+        last_kept: None,
         role,
         size,
         format: "resp",
-        ..FileReport::default()
+        commands: 0,
+        annotations: 0,
+        first_ts: None,
+        last_ts: None,
+        preamble_keys: 0,
+        problems: Vec::new(),
+        warnings: Vec::new(),
+        cut_at: None,
     };
     let input: Box<dyn std::io::Read> = match bar {
         Some(b) => Box::new(crate::input::Counting::new(file, b.clone())),
@@ -239,7 +245,7 @@ fn check_file(
                 // Redis only ever truncates the last file, and never inside an RDB part; and a
                 // cut must not throw away valid commands that follow the damage.
                 let follows = if kind == "corrupt" {
-                    let mut f = File::open(path)?;
+                    let (mut f, _) = part.seekable()?;
                     next_command_after(&mut f, size, e.offset())?
                 } else {
                     None
@@ -284,9 +290,8 @@ fn check_file(
 }
 
 /// The command at `offset` of a file, in a few words: its first arguments, shortened.
-fn summarize_at(path: &Path, offset: u64) -> Result<String> {
-    let mut f = File::open(path)?;
-    let size = f.metadata()?.len();
+fn summarize_at(part: &AofPart, offset: u64) -> Result<String> {
+    let (mut f, size) = part.seekable()?;
     Ok(match command_at(&mut f, size, offset, 3, 40)? {
         Some((args, argc)) => {
             let mut words: Vec<String> = args
@@ -367,10 +372,20 @@ fn fix(args: &Args, files: &[FileReport], problems: &[Value]) -> Result<(i32, Va
     let cut = p["cut_at"]
         .as_u64()
         .context("problem without a cut offset")?;
-    if let Some(why) = looks_like_aof(&file.path)? {
+    if !file.part.is_plain_file() {
+        let why = "the log was read from standard input or a gzip file: a repair in place \
+                   needs the file itself (decompress a copy, repair that, or use --salvage OUTDIR)";
         eprintln!(
             "redkit: not fixing {}: {why}; nothing was changed",
-            file.path.display()
+            file.name
+        );
+        return Ok((exit::PROBLEMS, json!({"action": "refused", "reason": why})));
+    }
+    let path = file.part.path.clone();
+    if let Some(why) = looks_like_aof(&path)? {
+        eprintln!(
+            "redkit: not fixing {}: {why}; nothing was changed",
+            path.display()
         );
         return Ok((exit::PROBLEMS, json!({"action": "refused", "reason": why})));
     }
@@ -378,7 +393,7 @@ fn fix(args: &Args, files: &[FileReport], problems: &[Value]) -> Result<(i32, Va
         eprintln!(
             "redkit: not fixing {}: the cut would leave nothing (no complete command before the \
              damage at offset 0); nothing was changed",
-            file.path.display()
+            path.display()
         );
         return Ok((
             exit::PROBLEMS,
@@ -386,14 +401,11 @@ fn fix(args: &Args, files: &[FileReport], problems: &[Value]) -> Result<(i32, Va
         ));
     }
     let summary = {
-        let mut f = File::open(&file.path)?;
+        let (mut f, _) = file.part.seekable()?;
         describe_range(&mut f, file.size, cut)?
     };
-    let keep_path = format!("{}.cut-{cut}", file.path.display());
-    say(&format!(
-        "Plan: cut {} at offset {cut}",
-        file.path.display()
-    ));
+    let keep_path = format!("{}.cut-{cut}", path.display());
+    say(&format!("Plan: cut {} at offset {cut}", path.display()));
     say(&format!(
         "  removes {} bytes: {} complete command(s){}",
         file.size - cut,
@@ -404,7 +416,7 @@ fn fix(args: &Args, files: &[FileReport], problems: &[Value]) -> Result<(i32, Va
         }
     ));
     let last_kept = match file.last_kept {
-        Some(at) => summarize_at(&file.path, at)?,
+        Some(at) => summarize_at(&file.part, at)?,
         None => "(none)".into(),
     };
     say(&format!(
@@ -423,7 +435,7 @@ fn fix(args: &Args, files: &[FileReport], problems: &[Value]) -> Result<(i32, Va
         plan["action"] = json!("dry-run");
         return Ok((exit::PROBLEMS, plan));
     }
-    fsutil::refuse_if_held_open(&[file.path.as_path()], args.force)?;
+    fsutil::refuse_if_held_open(&[path.as_path()], args.force)?;
     if !crate::prompt::go_ahead(
         args.yes,
         "Cut the file?",
@@ -432,13 +444,13 @@ fn fix(args: &Args, files: &[FileReport], problems: &[Value]) -> Result<(i32, Va
         plan["action"] = json!("cancelled");
         return Ok((exit::PROBLEMS, plan));
     }
-    fsutil::check_size_unchanged(&file.path, file.size)?;
-    let keep = fsutil::cut_file(&file.path, cut)?;
+    fsutil::check_size_unchanged(&path, file.size)?;
+    let keep = fsutil::cut_file(&path, cut)?;
     let policy = Policy {
         allow_unknown: Vec::new(),
         strict: false,
     };
-    let after = check_file(&file.path, file.role, true, None, &policy)?;
+    let after = check_file(&file.part, file.role, true, None, &policy)?;
     let still: Vec<&Value> = after
         .problems
         .iter()
@@ -447,15 +459,15 @@ fn fix(args: &Args, files: &[FileReport], problems: &[Value]) -> Result<(i32, Va
     if !still.is_empty() {
         bail!(
             "{} still has problems after the cut: {}",
-            file.path.display(),
+            path.display(),
             still[0]
         );
     }
     say(&format!(
         "Fixed: {} is now {cut} bytes and valid.",
-        file.path.display()
+        path.display()
     ));
-    let undo = format!("cat {} >> {}", keep.display(), file.path.display());
+    let undo = format!("cat {} >> {}", keep.display(), path.display());
     say(&format!("To undo: {undo}"));
     plan["action"] = json!("cut");
     plan["undo"] = json!(undo);
@@ -479,12 +491,12 @@ fn salvage(
             let dst_path = tmp.join(&f.name);
             let mut dst = File::create(&dst_path)?;
             if f.problems.is_empty() || f.format == "rdb" {
-                let mut src = File::open(&f.path)?;
+                let (mut src, _) = f.part.seekable()?;
                 std::io::copy(&mut src, &mut dst)?;
             } else {
-                let mut src = File::open(&f.path)?;
+                let (mut src, _) = f.part.seekable()?;
                 let s = salvage_ranges(&mut src, f.size)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", f.path.display()))?;
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", f.name))?;
                 for (a, b) in s.kept {
                     src.seek(SeekFrom::Start(a))?;
                     std::io::copy(&mut Read::take(&mut src, b - a), &mut dst)?;
@@ -548,10 +560,11 @@ pub fn run(args: Args) -> Result<i32> {
         }
         None => None,
     };
-    if path == Path::new("-") {
-        bail!("check-aof reads a file or directory, not standard input (gzip: decompress a copy first)");
-    }
-    let manifest_path = crate::input::locate_manifest(path)?;
+    let manifest_path = if path == Path::new("-") {
+        None
+    } else {
+        crate::input::locate_manifest(path)?
+    };
     let policy = Policy {
         allow_unknown: args
             .allow_unknown
@@ -582,10 +595,9 @@ pub fn run(args: Args) -> Result<i32> {
     let mut manifest_json = Value::Null;
     match &manifest_path {
         None => {
-            if let Some(why) = looks_like_aof(path)?.filter(|w| w.starts_with("gzip")) {
-                bail!("{}: {why}", path.display());
-            }
-            files.push(check_file(path, "single", true, bar.as_ref(), &policy)?)
+            let mut aof = crate::input::aof(path)?;
+            let part = aof.files.remove(0);
+            files.push(check_file(&part, "single", true, bar.as_ref(), &policy)?)
         }
         Some(mp) => {
             let dir = mp
@@ -641,8 +653,13 @@ pub fn run(args: Args) -> Result<i32> {
                             }));
                             continue;
                         }
-                        let rep =
-                            check_file(&p, role, i + 1 == loaded.len(), bar.as_ref(), &policy)?;
+                        let rep = check_file(
+                            &AofPart::file(p),
+                            role,
+                            i + 1 == loaded.len(),
+                            bar.as_ref(),
+                            &policy,
+                        )?;
                         let name = f.display_name();
                         if role == "base" {
                             let says_rdb = name.ends_with(".rdb");

@@ -28,7 +28,7 @@ or I/O error.";
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
-    /// An appendonlydir, its manifest, or a single AOF file
+    /// An appendonlydir, its manifest, or a single AOF file (`-` for stdin; gzip is detected)
     pub path: PathBuf,
     /// Group the points by interval: a number with s, m, h or d (`30s`, `1m`, `1h`, `1d`)
     #[arg(long, value_name = "INTERVAL", value_parser = parse_interval)]

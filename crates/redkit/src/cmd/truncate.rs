@@ -4,7 +4,7 @@ use crate::fsutil::{self, sync_dir};
 use crate::input::{Aof, AofPart, Point};
 use crate::output::{self, AtomicDir, AtomicFile, Kind};
 use crate::time::{parse_time, utc_u};
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use aof_parse::scan::{outside_multi, RestorePoint};
 use manifest::{AofFile, Manifest};
 use std::fs::File;
@@ -34,7 +34,7 @@ Exit status: 0 written, 1 no restore point to cut at or the log is damaged befor
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
-    /// An appendonlydir, its manifest, or a single AOF file
+    /// An appendonlydir, its manifest, or a single AOF file (`-` for stdin; gzip is detected)
     pub path: PathBuf,
     /// The time: unix seconds, or RFC 3339 (`2026-11-21T14:30:00Z`, `...+02:00`)
     #[arg(long, visible_alias = "until", value_name = "TIME", value_parser = parse_time)]
@@ -63,8 +63,8 @@ pub struct Args {
 }
 
 /// Copies the first `len` bytes of `from` (all of it when `None`) to `to`, and syncs it.
-fn copy_prefix(from: &Path, to: &Path, len: Option<u64>) -> Result<()> {
-    let src = File::open(from).with_context(|| format!("cannot open {}", from.display()))?;
+fn copy_prefix(from: &AofPart, to: &Path, len: Option<u64>) -> Result<()> {
+    let src = from.reader()?;
     let mut dst = File::create(to).with_context(|| format!("cannot create {}", to.display()))?;
     let mut reader: Box<dyn Read> = match len {
         Some(n) => Box::new(src.take(n)),
@@ -78,11 +78,10 @@ fn copy_prefix(from: &Path, to: &Path, len: Option<u64>) -> Result<()> {
     Ok(())
 }
 
-/// The cut at restore point `p` of `path`, moved back to the `MULTI` of a transaction it
+/// The cut at restore point `p` of `part`, moved back to the `MULTI` of a transaction it
 /// falls inside.
-fn cut_at(path: &Path, p: &RestorePoint) -> Result<u64> {
-    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    outside_multi(f, p.offset).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+fn cut_at(part: &AofPart, p: &RestorePoint) -> Result<u64> {
+    outside_multi(part.reader()?, p.offset).map_err(|e| anyhow::anyhow!("{}: {e}", part.name))
 }
 
 /// `--in-place`: cut the original, keeping everything it removes. The order keeps the directory
@@ -98,7 +97,14 @@ fn in_place(args: &Args, aof: &Aof, cut_point: Option<&Point>) -> Result<i32> {
     };
     let files = &aof.files;
     let cut_path = &files[p.file].path;
-    let cut = cut_at(cut_path, &p.p)?;
+    if !files[p.file].is_plain_file() {
+        bail!(
+            "--in-place needs the log's own files: {} was read from standard input or a gzip \
+             file; write a copy with -o OUTDIR",
+            files[p.file].name
+        );
+    }
+    let cut = cut_at(&files[p.file], &p.p)?;
     let later: Vec<&AofPart> = files[p.file + 1..].iter().collect();
     let mut watched: Vec<&Path> = files.iter().map(|f| f.path.as_path()).collect();
     if let Some((mp, _)) = &aof.manifest {
@@ -252,17 +258,17 @@ pub fn run(args: Args) -> Result<i32> {
         let mut kept = Vec::new();
         let mut cut_info = None;
         for (i, part) in aof.files.iter().enumerate() {
-            let fname = part.name.clone();
+            let fname = part.output_name();
             match cut_point {
                 Some(p) if p.file == i => {
-                    let cut = cut_at(&part.path, &p.p)?;
-                    copy_prefix(&part.path, &tmp.join(&fname), Some(cut))?;
+                    let cut = cut_at(part, &p.p)?;
+                    copy_prefix(part, &tmp.join(&fname), Some(cut))?;
                     kept.push(fname.clone());
                     cut_info = Some((fname, cut));
                     break;
                 }
                 _ => {
-                    copy_prefix(&part.path, &tmp.join(&fname), None)?;
+                    copy_prefix(part, &tmp.join(&fname), None)?;
                     kept.push(fname);
                 }
             }
