@@ -132,8 +132,9 @@ pub fn open(path: &Path, bar: Option<&ProgressBar>) -> Result<Input> {
     };
     let mut raw: Box<dyn Read> = match bar {
         Some(bar) => {
-            if let Some(size) = file_size {
-                bar.set_length(size);
+            match file_size {
+                Some(size) => bar.set_length(size),
+                None => bar.set_style(crate::progress::spinner_style()),
             }
             Box::new(Counting {
                 inner: raw,

@@ -882,6 +882,22 @@ fn smaller_promises() {
     let o = redkit(&["convert", rdb_s, "-o", deep.to_str().unwrap()]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(deep.exists());
+    // A damaged length in a complete file is corruption, not truncation: the file still ends
+    // with the EOF opcode and its checksum.
+    let mut bytes = std::fs::read(small_rdb()).unwrap();
+    let at = bytes.windows(10).position(|w| w == b"str:flipme").unwrap() + 10;
+    bytes.splice(at..at + 1, [0x80, 0, 0, 0xea, 0x60]); // a 32-bit length of 60000
+    let damaged = d.join("damaged-length.rdb");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let o = redkit(&["check-rdb", damaged.to_str().unwrap(), "--json"]);
+    assert_eq!(code(&o), 1);
+    let doc = one_json(&o);
+    assert_schema("check-rdb", &doc);
+    assert_eq!(doc["status"], "corrupt", "{doc}");
+    for f in ["truncated_2968.rdb", "truncated_410.rdb"] {
+        let o = redkit(&["check-rdb", testdata().join("corrupt").join(f).to_str().unwrap(), "--json"]);
+        assert_eq!(one_json(&o)["status"], "truncated", "{f}");
+    }
     // check-rdb on an AOF points to check-aof.
     let o = redkit(&[
         "check-rdb",

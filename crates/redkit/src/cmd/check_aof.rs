@@ -488,8 +488,10 @@ fn salvage(
     let result = (|| -> Result<Vec<(String, u64, u64, String)>> {
         let mut all_skipped = Vec::new();
         for f in files {
-            let dst_path = tmp.join(&f.name);
-            let mut dst = File::create(&dst_path)?;
+            let dst_path = tmp.join(&f.part.output_name());
+            let shown = out.join(f.part.output_name());
+            let mut dst = File::create(&dst_path)
+                .with_context(|| format!("cannot create {}", shown.display()))?;
             if f.problems.is_empty() || f.format == "rdb" {
                 let (mut src, _) = f.part.seekable()?;
                 std::io::copy(&mut src, &mut dst)?;

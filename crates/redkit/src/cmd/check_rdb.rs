@@ -256,6 +256,22 @@ impl Sink for Checker {
     }
 }
 
+/// Whether a regular, uncompressed file ends as a complete RDB of `version` does: the EOF
+/// opcode then the 8-byte checksum (RDB 5 and later).
+fn ends_like_a_complete_rdb(path: &std::path::Path, info: &crate::input::InputInfo, version: u32) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let Some(size) = info.file_size.filter(|&s| s >= 18 && !info.gzip && version >= 5) else {
+        return false;
+    };
+    let mut tail = [0u8; 9];
+    std::fs::File::open(path)
+        .and_then(|mut f| {
+            f.seek(SeekFrom::Start(size - 9))?;
+            f.read_exact(&mut tail)
+        })
+        .is_ok_and(|()| tail[0] == rdb_parse::opcode::EOF)
+}
+
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: Args) -> Result<i32> {
     let bar = crate::progress::bytes_bar(args.quiet);
@@ -282,13 +298,33 @@ pub fn run(args: Args) -> Result<i32> {
         bar.finish_and_clear();
     }
     let read = parser.offset();
-    let status = error.as_ref().map_or("valid", fault_kind);
     let gzip_fault = info
         .gzip_fault()
         .filter(|_| error.as_ref().is_some_and(|e| e.is_truncation()));
+    // Reading ran out, yet the file still ends as a complete RDB does: a length or count read
+    // before that point is damaged, the file is not cut short.
+    let complete = error.as_ref().is_some_and(|e| e.is_truncation())
+        && gzip_fault.is_none()
+        && ends_like_a_complete_rdb(&args.file, &info, st.version);
+    let status = match &error {
+        Some(_) if complete => "corrupt",
+        Some(e) => fault_kind(e),
+        None => "valid",
+    };
     let mut report = json_report(&args, &info, &st, &error, &pos, status, read);
     if let Some(g) = &gzip_fault {
         report["error"]["gzip"] = json!(g);
+    }
+    if complete {
+        report["error"]["kind"] = json!("corrupt");
+        let what = report["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .replace(" (file is truncated)", "");
+        report["error"]["message"] = json!(format!(
+            "a length or count is damaged: {what}, yet the file ends with an EOF opcode and a \
+             checksum as a complete file does (it is not cut short)"
+        ));
     }
     if args.json {
         print_json(&report)?;
@@ -301,6 +337,17 @@ pub fn run(args: Args) -> Result<i32> {
                 "redkit: {}: {g}: the decoded RDB ends at offset {}",
                 info.name,
                 e.offset()
+            ),
+            None if complete => eprintln!(
+                "redkit: {}: corrupt at offset {}{}: {}",
+                info.name,
+                e.offset(),
+                if pos.in_key {
+                    format!(" (db {}, key {})", pos.db, rdb_parse::escape(&pos.key))
+                } else {
+                    String::new()
+                },
+                report["error"]["message"].as_str().unwrap_or("")
             ),
             None => eprintln!("redkit: {}: {}", info.name, pos.describe(e)),
         }

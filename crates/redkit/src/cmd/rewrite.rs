@@ -275,7 +275,7 @@ fn resp_file(args: &Args, opts: &Options, reader: Box<dyn Read>, info: &InputInf
 fn directory(args: &Args, opts: &Options, reader: Box<dyn Read>, info: &InputInfo) -> Result<i32> {
     let (dir, base_name, base_path) = create_dir(args)?;
     let file = File::create(&base_path)
-        .with_context(|| format!("cannot create {}", base_path.display()))?;
+        .with_context(|| format!("cannot create {}", args.output.join(&base_name).display()))?;
     let out = BufWriter::with_capacity(1 << 20, file);
     let (outcome, file, detail) = match args.base {
         Base::Rdb => {
@@ -326,7 +326,7 @@ fn create_dir(args: &Args) -> Result<(AtomicDir, String, PathBuf)> {
 fn replayed_directory(args: &Args, r: &Replayed) -> Result<i32> {
     let (dir, base_name, base_path) = create_dir(args)?;
     let file = File::create(&base_path)
-        .with_context(|| format!("cannot create {}", base_path.display()))?;
+        .with_context(|| format!("cannot create {}", args.output.join(&base_name).display()))?;
     replay::write_rdb(
         r,
         ThreadedWriter::with_queue(file.try_clone()?, WRITE_QUEUE),
@@ -348,7 +348,7 @@ fn finish_dir(
     let incr_name = format!("{}.1.incr.aof", args.filename);
     fsutil::crash_point("base written, not synced");
     file.sync_all()
-        .with_context(|| format!("cannot sync {base_name}"))?;
+        .with_context(|| format!("cannot sync {}", args.output.join(base_name).display()))?;
     fsutil::crash_point("base synced, incr file not created");
     let incr = File::create(dir.path().join(&incr_name))?;
     incr.sync_all()?;

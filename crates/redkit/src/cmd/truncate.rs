@@ -63,15 +63,17 @@ pub struct Args {
 }
 
 /// Copies the first `len` bytes of `from` (all of it when `None`) to `to`, and syncs it.
-fn copy_prefix(from: &AofPart, to: &Path, len: Option<u64>) -> Result<()> {
+/// (`shown` is the path the file will have once the new directory is in place.)
+fn copy_prefix(from: &AofPart, to: &Path, shown: &Path, len: Option<u64>) -> Result<()> {
     let src = from.reader()?;
-    let mut dst = File::create(to).with_context(|| format!("cannot create {}", to.display()))?;
+    let mut dst =
+        File::create(to).with_context(|| format!("cannot create {}", shown.display()))?;
     let mut reader: Box<dyn Read> = match len {
         Some(n) => Box::new(src.take(n)),
         None => Box::new(src),
     };
     std::io::copy(&mut reader, &mut dst)
-        .with_context(|| format!("cannot write {}", to.display()))?;
+        .with_context(|| format!("cannot write {}", shown.display()))?;
     dst.flush()?;
     dst.sync_all()?;
     crate::fsutil::crash_point("one file of the new directory written");
@@ -262,13 +264,13 @@ pub fn run(args: Args) -> Result<i32> {
             match cut_point {
                 Some(p) if p.file == i => {
                     let cut = cut_at(part, &p.p)?;
-                    copy_prefix(part, &tmp.join(&fname), Some(cut))?;
+                    copy_prefix(part, &tmp.join(&fname), &output.join(&fname), Some(cut))?;
                     kept.push(fname.clone());
                     cut_info = Some((fname, cut));
                     break;
                 }
                 _ => {
-                    copy_prefix(part, &tmp.join(&fname), None)?;
+                    copy_prefix(part, &tmp.join(&fname), &output.join(&fname), None)?;
                     kept.push(fname);
                 }
             }
