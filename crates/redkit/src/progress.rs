@@ -29,6 +29,8 @@ pub fn bytes_bar(quiet: bool) -> Option<ProgressBar> {
 /// The style of a byte counter when the total is unknown (standard input, a pipe): a spinner
 /// with the bytes read and the rate, instead of an empty bar.
 pub fn spinner_style() -> ProgressStyle {
-    ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bytes} read ({bytes_per_sec}) {msg}")
-        .expect("static template")
+    ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {bytes} read ({bytes_per_sec}) {msg}",
+    )
+    .expect("static template")
 }

@@ -93,8 +93,7 @@ fn assert_same_keys(got: &Value, want: &Value, what: &str) {
 
 #[test]
 fn check_aof_agrees_with_the_servers_checker() {
-    let scratch = std::env::temp_dir().join(format!("redkit-fixtures-{}", std::process::id()));
-    std::fs::create_dir_all(&scratch).unwrap();
+    let scratch = common::scratch("fixtures");
     let flavors = flavors();
     let all = fixtures();
     assert!(all.len() >= 5, "{} fixtures", all.len());

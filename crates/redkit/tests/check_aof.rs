@@ -266,8 +266,7 @@ fn fix_and_salvage(flavor: &Flavor) {
 
 #[test]
 fn unknown_commands_are_problems_and_arity_warnings_or_with_strict_problems() {
-    let dir = std::env::temp_dir().join(format!("redkit-strict-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch("strict");
     let f = dir.join("appendonly.aof");
     let body = [
         common::server::resp(&["SET", "a", "1"]),

@@ -51,6 +51,7 @@ fn valkey_check_rdb() -> Option<std::path::PathBuf> {
         return None;
     };
     let server = std::path::PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+    // Kept for the whole test run: the link is used after this function returns.
     let dir = std::env::temp_dir().join(format!("redkit-vcr-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let link = dir.join("valkey-check-rdb");
@@ -204,8 +205,7 @@ fn reads_stdin_and_gzip() {
     assert_eq!(via_stdin["keys"], direct["keys"]);
     assert_eq!(via_stdin["types"], direct["types"]);
     // gzip, made by the system's gzip
-    let dir = std::env::temp_dir().join(format!("redkit-gz-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch("gz");
     let gz = dir.join("mixed_all.rdb.gz");
     let out = Command::new("gzip")
         .arg("-c")

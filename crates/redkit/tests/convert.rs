@@ -199,9 +199,7 @@ fn dataset(path: &std::path::Path) -> Vec<Value> {
 /// same keys, values, expiries, field TTLs and streams.
 #[test]
 fn rdb_12_and_valkey_80_outputs_read_back_as_the_source() {
-    let scratch = std::env::temp_dir().join(format!("redkit-convert12-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&scratch);
-    std::fs::create_dir_all(&scratch).unwrap();
+    let scratch = common::scratch("convert12");
     let mut n = 0;
     for dir in ["redis-7.4.1", "redis-7.2.6", "valkey-8.1.8"] {
         for src in files_with_suffix(&testdata().join("rdb").join(dir), ".rdb") {
@@ -258,9 +256,7 @@ fn rdb_12_and_valkey_80_outputs_read_back_as_the_source() {
 /// whose TTLs went are listed.
 #[test]
 fn lossy_conversions_say_what_they_drop() {
-    let scratch = std::env::temp_dir().join(format!("redkit-lossy-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&scratch);
-    std::fs::create_dir_all(&scratch).unwrap();
+    let scratch = common::scratch("lossy");
     let out_path = scratch.join("out.rdb");
     let o = out_path.to_str().unwrap();
 
@@ -352,9 +348,7 @@ fn lossy_conversions_say_what_they_drop() {
 #[test]
 fn size_hints_follow_the_databases() {
     let src = testdata().join("rdb/redis-7.0.15/misc_multidb.rdb");
-    let dir = std::env::temp_dir().join(format!("redkit-hints-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch("hints");
     let hints = |extra: &[&str], name: &str| -> Vec<Value> {
         let out = dir.join(name);
         let mut args = vec![

@@ -148,8 +148,7 @@ fn byte_modes() {
 
 #[test]
 fn output_file_is_atomic_and_partial_on_error() {
-    let dir = std::env::temp_dir().join(format!("redkit-dump-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch("dump");
     let good = path("rdb/redis-7.0.15/mixed_all.rdb");
     let out = dir.join("out.jsonl");
     let r = redkit(&["dump-json", "-q", &good, "-o", out.to_str().unwrap()]);

@@ -453,9 +453,7 @@ fn stopped_at_every_step_nothing_is_lost_and_a_rerun_finishes() {
 /// is absent or complete.
 #[test]
 fn killed_at_random_times_the_output_is_all_or_nothing() {
-    let root = std::env::temp_dir().join(format!("redkit-kills-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).unwrap();
+    let root = common::scratch("kills");
     let input = root.join("appendonly.aof");
     let mut log = Vec::new();
     let value = "v".repeat(100);

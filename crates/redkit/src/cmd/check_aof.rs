@@ -374,7 +374,7 @@ fn fix(args: &Args, files: &[FileReport], problems: &[Value]) -> Result<(i32, Va
         .context("problem without a cut offset")?;
     if !file.part.is_plain_file() {
         let why = "the log was read from standard input or a gzip file: a repair in place \
-                   needs the file itself (decompress a copy, repair that, or use --salvage OUTDIR)";
+                   needs the file itself (decompress a copy with gunzip -k, repair that, or use --salvage OUTDIR)";
         eprintln!(
             "redkit: not fixing {}: {why}; nothing was changed",
             file.name
@@ -488,7 +488,7 @@ fn salvage(
     let result = (|| -> Result<Vec<(String, u64, u64, String)>> {
         let mut all_skipped = Vec::new();
         for f in files {
-            let dst_path = tmp.join(&f.part.output_name());
+            let dst_path = tmp.join(f.part.output_name());
             let shown = out.join(f.part.output_name());
             let mut dst = File::create(&dst_path)
                 .with_context(|| format!("cannot create {}", shown.display()))?;

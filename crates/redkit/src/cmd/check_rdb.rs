@@ -258,9 +258,16 @@ impl Sink for Checker {
 
 /// Whether a regular, uncompressed file ends as a complete RDB of `version` does: the EOF
 /// opcode then the 8-byte checksum (RDB 5 and later).
-fn ends_like_a_complete_rdb(path: &std::path::Path, info: &crate::input::InputInfo, version: u32) -> bool {
+fn ends_like_a_complete_rdb(
+    path: &std::path::Path,
+    info: &crate::input::InputInfo,
+    version: u32,
+) -> bool {
     use std::io::{Read, Seek, SeekFrom};
-    let Some(size) = info.file_size.filter(|&s| s >= 18 && !info.gzip && version >= 5) else {
+    let Some(size) = info
+        .file_size
+        .filter(|&s| s >= 18 && !info.gzip && version >= 5)
+    else {
         return false;
     };
     let mut tail = [0u8; 9];

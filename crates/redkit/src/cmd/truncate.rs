@@ -66,8 +66,7 @@ pub struct Args {
 /// (`shown` is the path the file will have once the new directory is in place.)
 fn copy_prefix(from: &AofPart, to: &Path, shown: &Path, len: Option<u64>) -> Result<()> {
     let src = from.reader()?;
-    let mut dst =
-        File::create(to).with_context(|| format!("cannot create {}", shown.display()))?;
+    let mut dst = File::create(to).with_context(|| format!("cannot create {}", shown.display()))?;
     let mut reader: Box<dyn Read> = match len {
         Some(n) => Box::new(src.take(n)),
         None => Box::new(src),

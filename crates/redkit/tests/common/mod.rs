@@ -25,12 +25,35 @@ pub fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
 }
 
-/// A fresh, empty directory for one test: `redkit-NAME-PID` in the temporary directory.
-pub fn scratch(name: &str) -> PathBuf {
+/// A fresh, empty directory for one test (`redkit-NAME-PID` in the temporary directory),
+/// removed when dropped, also when the test fails.
+pub fn scratch(name: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("redkit-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    Scratch(dir)
+}
+
+/// A directory removed when dropped (see [`scratch`]).
+pub struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// The redkit binary under test: this build's, or `REDKIT_TEST_BIN` (to run the tests against
@@ -197,6 +220,11 @@ pub fn servers_required() -> bool {
 /// pipe): {path: {"keys", "digest"} | {"error"}}; `None` when the server is not installed
 /// and the tests do not require it.
 pub fn load_many(server: &str, mode: &str, paths: &[PathBuf]) -> Option<Value> {
+    // A loop over nothing proves nothing: with the servers required, it fails.
+    assert!(
+        !paths.is_empty() || !servers_required(),
+        "{server}: nothing to load (REDKIT_REQUIRE_SERVERS is set)"
+    );
     if paths.is_empty() {
         return Some(Value::Object(Default::default()));
     }
