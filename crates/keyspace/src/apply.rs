@@ -1,84 +1,15 @@
 //! The semantics of each write command.
 
-use crate::{Entry, Error, Group, Keyspace, Map, Set, Stream, Value};
+use crate::num::{float, int, uint};
+use crate::{text, Entry, Error, Group, Keyspace, Map, Set, Stream, Value};
 use rdb_parse::StreamId;
 use std::collections::VecDeque;
-
-pub(crate) fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-pub(crate) fn int(b: &[u8]) -> Result<i64, Error> {
-    std::str::from_utf8(b)
-        .ok()
-        .and_then(|s| s.parse::<i64>().ok())
-        .ok_or_else(|| Error::Syntax(format!("not an integer: {}", text(b))))
-}
-
-/// An integer that must not be negative: a count, an offset, a database number.
-pub(crate) fn uint(b: &[u8]) -> Result<u64, Error> {
-    let n = int(b)?;
-    u64::try_from(n).map_err(|_| Error::Syntax(format!("negative: {n}")))
-}
 
 /// `base + n * unit` ms, or an error where the server answers "invalid expire time".
 pub(crate) fn expiry(base: i64, n: i64, unit: i64) -> Result<i64, Error> {
     n.checked_mul(unit)
         .and_then(|ms| ms.checked_add(base))
         .ok_or_else(|| Error::Syntax(format!("invalid expire time: {n}")))
-}
-
-pub(crate) fn float(b: &[u8]) -> Result<f64, Error> {
-    let s = std::str::from_utf8(b).map_err(|_| Error::Syntax("not a float".into()))?;
-    let v = match s.to_ascii_lowercase().as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
-        "-inf" | "-infinity" => f64::NEG_INFINITY,
-        _ => s
-            .parse::<f64>()
-            .ok()
-            .or_else(|| hex_float(s))
-            .ok_or_else(|| Error::Syntax(format!("not a float: {s}")))?,
-    };
-    if v.is_nan() {
-        return Err(Error::Syntax("NaN".into()));
-    }
-    Ok(v)
-}
-
-/// A hexadecimal float as the server's strtod reads it: `[+-]0x<hex>[.<hex>][p[+-]<exp>]`.
-fn hex_float(s: &str) -> Option<f64> {
-    let (neg, rest) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let rest = rest
-        .strip_prefix("0x")
-        .or_else(|| rest.strip_prefix("0X"))?;
-    let (digits, exp) = match rest.split_once(['p', 'P']) {
-        Some((d, e)) => (d, e.parse::<i32>().ok()?),
-        None => (rest, 0),
-    };
-    let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
-    if whole.is_empty() && frac.is_empty() {
-        return None;
-    }
-    // The first 30 significant digits (120 bits) decide the value, rounded once to a double.
-    let (mut m, mut e) = (0u128, exp);
-    for (i, c) in whole.chars().chain(frac.chars()).enumerate() {
-        let d = c.to_digit(16)?;
-        if m >> 116 == 0 {
-            m = m * 16 + u128::from(d);
-            if i >= whole.len() {
-                e = e.saturating_sub(4);
-            }
-        } else if i < whole.len() {
-            e = e.saturating_add(4);
-        }
-    }
-    // Two steps, so that a large mantissa with a very negative exponent does not underflow.
-    let half = 2f64.powi(e / 2);
-    let v = m as f64 * half * half * 2f64.powi(e % 2);
-    Some(if neg { -v } else { v })
 }
 
 fn stream_id(b: &[u8]) -> Result<StreamId, Error> {

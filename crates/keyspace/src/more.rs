@@ -1,7 +1,8 @@
 //! Bit operations, sorted-set stores and RESTORE.
 
-use crate::apply::{expiry, float, int, text, uint};
-use crate::{Entry, Error, Keyspace, Loader, Map, Value};
+use crate::apply::expiry;
+use crate::num::{float, int, uint};
+use crate::{text, Entry, Error, Keyspace, Loader, Map, Value};
 
 /// Strings are at most 512 MB.
 const MAX_BITS: u64 = 512 * 8 * 1024 * 1024;
