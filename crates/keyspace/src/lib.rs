@@ -15,11 +15,11 @@
 //! A command outside that set is an [`Error::Unknown`], never silently skipped.
 
 mod apply;
+mod cmd;
 mod db;
 pub mod geo;
 pub mod hll;
 mod load;
-mod more;
 mod num;
 pub mod packed;
 pub mod sort;
