@@ -12,7 +12,8 @@
 //! order, which decides what `COUNT n ANY` keeps. `COUNT n` without ANY sorts by distance
 //! with the server's partial quicksort and keeps the first n.
 
-use crate::sort::{c_eq_ci, c_str, is_c_space, pqsort, string2ll, strtod};
+use crate::num::{c_str, string2d, string2ll};
+use crate::sort::{c_eq_ci, pqsort};
 use crate::Error;
 use std::collections::HashMap;
 
@@ -364,22 +365,6 @@ fn long_lat(lon: &[u8], lat: &[u8]) -> Result<[f64; 2], Error> {
         )));
     }
     Ok([x, y])
-}
-
-/// `string2d` (the server's `getDoubleFromObject`): the whole string must be a number for
-/// `strtod`, not starting with a space, not NaN, and not out of range to infinity or zero.
-fn string2d(s: &[u8]) -> Option<f64> {
-    if s.is_empty() || is_c_space(s[0]) {
-        return None;
-    }
-    let r = strtod(s);
-    if r.used != s.len() || r.value.is_nan() {
-        return None;
-    }
-    if r.erange && (r.value.is_infinite() || r.value == 0.0) {
-        return None;
-    }
-    Some(r.value)
 }
 
 /// `extractUnitOrReply`: metres per unit.
@@ -1226,17 +1211,6 @@ mod tests {
                 let _ = geo_source_key(&argv);
             }
         }
-    }
-
-    #[test]
-    fn server_number_rules() {
-        assert_eq!(string2d(b"0x0F"), Some(15.0));
-        assert_eq!(string2d(b" 15"), None);
-        assert_eq!(string2d(b"1e-400"), None);
-        assert_eq!(string2d(b"1e-310"), Some(1e-310));
-        assert_eq!(string2d(b"inf"), Some(f64::INFINITY));
-        assert_eq!(string2d(b"nan"), None);
-        assert_eq!(string2d(b"1\0"), None);
     }
 
     #[test]

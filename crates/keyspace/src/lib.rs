@@ -15,11 +15,12 @@
 //! A command outside that set is an [`Error::Unknown`], never silently skipped.
 
 mod apply;
+mod cmd;
 mod db;
 pub mod geo;
 pub mod hll;
 mod load;
-mod more;
+mod num;
 pub mod packed;
 pub mod sort;
 mod write;
@@ -246,6 +247,11 @@ impl Keyspace {
     fn db_mut(&mut self) -> &mut Db {
         self.dbs.entry(self.db).or_default()
     }
+}
+
+/// An argument as text, for a message.
+pub(crate) fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
 }
 
 fn upper_name(args: &[&[u8]]) -> Vec<u8> {

@@ -138,7 +138,7 @@ impl Loader {
             }
             Event::Function { code } => {
                 let code = code.to_vec();
-                if let Some(name) = crate::apply::library_name(&code) {
+                if let Some(name) = library_name(&code) {
                     ks.functions.insert(name, code);
                 }
             }
@@ -167,4 +167,14 @@ impl Loader {
             _ => None,
         }
     }
+}
+
+/// The library name of `#!<engine> name=<lib> ...`.
+pub(crate) fn library_name(code: &[u8]) -> Option<Vec<u8>> {
+    let first = code.split(|&b| b == b'\n').next()?;
+    let first = std::str::from_utf8(first).ok()?;
+    first
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("name="))
+        .map(|n| n.as_bytes().to_vec())
 }

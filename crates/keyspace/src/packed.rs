@@ -226,7 +226,7 @@ pub fn zset_add(payload: &[u8], pairs_in: &[&[u8]]) -> Option<Vec<u8>> {
     let mut scored = Vec::with_capacity(pairs_in.len() / 2);
     for p in pairs_in.chunks(2) {
         // Scores the server would refuse (NaN, not a number) are left to the general path.
-        scored.push((crate::apply::float(p[0]).ok()?, p[1]));
+        scored.push((crate::num::float(p[0]).ok()?, p[1]));
     }
     zset_put(payload, &scored)
 }
