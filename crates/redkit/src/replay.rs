@@ -404,27 +404,16 @@ fn load_preamble<R: Read>(
 ) -> Result<std::result::Result<(Keyspace, Option<u32>), String>> {
     let p = r.rdb().expect("a preamble has a parser");
     let mut ks = Keyspace::new();
-    let mut loader = Loader::new();
-    let mut version = None;
-    loop {
-        match p.next_event() {
-            Ok(Some(ev)) => {
-                if let rdb_parse::Event::Header { version: v, .. } = &ev {
-                    version = Some(*v);
-                }
-                if let Err(e) = loader.event(&mut ks, &ev) {
-                    bail!(
-                        "{name}: the RDB preamble holds {}, which cannot be replayed",
-                        e.0
-                    );
-                }
-                if matches!(ev, rdb_parse::Event::Eof { .. }) {
-                    break;
-                }
-            }
-            Ok(None) => break,
-            Err(e) => return Ok(Err(format!("{name}: RDB preamble: {e}"))),
-        }
+    let mut loader = Loader::new(&mut ks);
+    let result = rdb_parse::drive(p, &mut loader);
+    let version = loader.version();
+    match result {
+        Ok(()) => {}
+        Err(rdb_parse::Stop::Sink(e)) => bail!(
+            "{name}: the RDB preamble holds {}, which cannot be replayed",
+            e.0
+        ),
+        Err(rdb_parse::Stop::Parse(e)) => return Ok(Err(format!("{name}: RDB preamble: {e}"))),
     }
     Ok(Ok((ks, version)))
 }

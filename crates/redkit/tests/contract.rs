@@ -810,6 +810,34 @@ fn aof_commands_read_standard_input_and_gzip() {
     let _ = std::fs::remove_dir_all(&d);
 }
 
+/// Answering `n` at the prompt (on a terminal: `script` gives the command one) says
+/// "cancelled" and changes nothing.
+#[test]
+fn answering_no_cancels() {
+    let d = scratch("contract-cancel");
+    let (aof, incr, _) = torn_copy(&d);
+    let before = std::fs::read(&incr).unwrap();
+    let cmd = format!(
+        "{} check-aof {} --fix",
+        common::redkit_bin().display(),
+        aof.display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("script (bsdutils) runs the command on a terminal");
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"n\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(code(&o), 1, "{text}");
+    assert!(text.contains("Cut the file? [y/N]"), "{text}");
+    assert!(text.contains("cancelled"), "{text}");
+    assert_eq!(std::fs::read(&incr).unwrap(), before);
+}
+
 #[test]
 fn smaller_promises() {
     let d = scratch("contract-small");

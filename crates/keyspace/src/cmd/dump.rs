@@ -34,15 +34,12 @@ pub(super) fn load_rdb(mut rdb: Vec<u8>, what: &str) -> Result<Keyspace, Error> 
     rdb.push(0xFF);
     rdb.extend_from_slice(&[0; 8]);
     let mut tmp = Keyspace::new();
-    let mut loader = Loader::new();
     let mut parser = rdb_parse::Parser::new(&rdb[..]);
-    loop {
-        match parser.next_event() {
-            Ok(Some(ev)) => loader
-                .event(&mut tmp, &ev)
-                .map_err(|e| Error::Unknown(format!("{what} of {}", e.0)))?,
-            Ok(None) => return Ok(tmp),
-            Err(e) => return Err(Error::Syntax(format!("{what} payload: {}", e.kind()))),
+    match rdb_parse::drive(&mut parser, &mut Loader::new(&mut tmp)) {
+        Ok(()) => Ok(tmp),
+        Err(rdb_parse::Stop::Sink(e)) => Err(Error::Unknown(format!("{what} of {}", e.0))),
+        Err(rdb_parse::Stop::Parse(e)) => {
+            Err(Error::Syntax(format!("{what} payload: {}", e.kind())))
         }
     }
 }
