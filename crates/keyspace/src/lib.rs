@@ -17,6 +17,7 @@
 mod apply;
 mod cmd;
 mod db;
+mod emit;
 pub mod geo;
 pub mod hll;
 mod load;

@@ -240,57 +240,21 @@ pub fn run<R: Read, S: KeySink>(input: R, opts: &Options, sink: &mut S) -> Resul
             })
         }
     };
-    let v = match opts.version {
-        Some(v) => v,
-        None => default_version(family, version).map_err(Error::Version)?,
-    };
-    let target = Target { version: v };
-    sink.start(target)?;
-    let copy_types = if opts.raw_source.is_some() {
-        copyable_types(family, version, v)
-    } else {
-        Vec::new()
-    };
-    parser.skip_types(&copy_types);
-    let check_pel = sink.pel_needs_entries();
-    let mut t = Transcoder {
-        opts,
-        sink,
-        out: Outcome {
-            version: v,
-            ..Outcome::default()
-        },
-        target,
-        stream_sv: target.stream_version().unwrap_or(0),
-        copy_types,
-        pos: Position::default(),
-        source_db: 0,
-        skipping: false,
-        writing: true,
-        current_db: None,
-        sizes: Vec::new(),
-        keep_sizes: opts.filter.is_all() && opts.db_map.is_empty(),
-        first_entry: None,
-        key_ttls_dropped: false,
-        key_meta_dropped: Vec::new(),
-        copying: None,
-        entry_ids: Vec::new(),
-        ids_complete: true,
-        check_pel,
-        dangling: 0,
-        sa: [0; 20],
-        sb: [0; 20],
-    };
+    let mut t = Transcoder::new(opts, sink);
+    t.header(family, version)?;
+    parser.skip_types(&t.copy_types);
     match drive(&mut parser, &mut t) {
         Ok(()) => {}
         Err(Stop::Parse(e)) => t.out.parse_error = Some((e, t.pos.clone())),
         Err(Stop::Sink(e)) => return Err(e),
     }
-    Ok(t.out)
+    Ok(t.finish())
 }
 
-/// The state of one run, fed by the parser.
-struct Transcoder<'a, S: KeySink> {
+/// The engine as an [`rdb_parse::Sink`]: feed it the events of a dataset (a parser through
+/// [`rdb_parse::drive`], or any other source of events, such as a replayed keyspace), then take
+/// its [`Outcome`] with [`Transcoder::finish`]. [`run`] does this for an RDB file.
+pub struct Transcoder<'a, S: KeySink> {
     opts: &'a Options,
     sink: &'a mut S,
     out: Outcome,
@@ -320,6 +284,43 @@ struct Transcoder<'a, S: KeySink> {
     dangling: u64,
     sa: [u8; 20],
     sb: [u8; 20],
+}
+
+impl<'a, S: KeySink> Transcoder<'a, S> {
+    /// An engine writing what `opts` select to `sink`; the header event starts it.
+    pub fn new(opts: &'a Options, sink: &'a mut S) -> Self {
+        let check_pel = sink.pel_needs_entries();
+        Transcoder {
+            opts,
+            sink,
+            out: Outcome::default(),
+            target: Target { version: 12 },
+            stream_sv: 0,
+            copy_types: Vec::new(),
+            pos: Position::default(),
+            source_db: 0,
+            skipping: false,
+            writing: true,
+            current_db: None,
+            sizes: Vec::new(),
+            keep_sizes: opts.filter.is_all() && opts.db_map.is_empty(),
+            first_entry: None,
+            key_ttls_dropped: false,
+            key_meta_dropped: Vec::new(),
+            copying: None,
+            entry_ids: Vec::new(),
+            ids_complete: true,
+            check_pel,
+            dangling: 0,
+            sa: [0; 20],
+            sb: [0; 20],
+        }
+    }
+
+    /// What was written, refused and dropped.
+    pub fn finish(self) -> Outcome {
+        self.out
+    }
 }
 
 impl<S: KeySink> Transcoder<'_, S> {
@@ -376,6 +377,21 @@ macro_rules! put {
 
 impl<S: KeySink> Sink for Transcoder<'_, S> {
     type Error = Error;
+
+    fn header(&mut self, family: Family, version: u32) -> Result<(), Error> {
+        let v = match self.opts.version {
+            Some(v) => v,
+            None => default_version(family, version).map_err(Error::Version)?,
+        };
+        self.target = Target { version: v };
+        self.out.version = v;
+        self.stream_sv = self.target.stream_version().unwrap_or(0);
+        if self.opts.raw_source.is_some() {
+            self.copy_types = copyable_types(family, version, v);
+        }
+        self.sink.start(self.target)?;
+        Ok(())
+    }
 
     fn select_db(&mut self, db: u64) -> Result<(), Error> {
         self.source_db = db;

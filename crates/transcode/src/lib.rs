@@ -30,7 +30,7 @@ mod keys;
 mod rdb;
 mod resp;
 
-pub use engine::{parse_lossy, run, Error, Item, Items, Lossy, Options, Outcome};
+pub use engine::{parse_lossy, run, Error, Item, Items, Lossy, Options, Outcome, Transcoder};
 pub use filter::KeyFilter;
 pub use keys::{KeySink, NullSink};
 pub use rdb::{redis_ver, write_aux, RdbSink};

@@ -12,7 +12,7 @@ use manifest::{AofFile, FileType, Manifest};
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use transcode::{Options, RdbSink, RespSink};
+use transcode::{KeySink, Options, RdbSink, RespSink};
 
 const EXAMPLES: &str = "Examples:
   redkit rewrite dump.rdb -o appendonlydir                  an AOF directory seeded from a snapshot
@@ -99,15 +99,6 @@ pub struct Args {
     pub quiet: bool,
 }
 
-/// Removes a file when dropped.
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 /// Says what the command form changes that --lossy does not cover.
 fn note_negative_zeros(n: u64) {
     if n > 0 {
@@ -124,12 +115,63 @@ fn verdict(outcome: &transcode::Outcome, info: &InputInfo) -> Result<Option<i32>
     conversion_outcome(outcome, info)
 }
 
+/// Where the keys come from: an RDB read from the input, or a log replayed into memory.
+enum Source<'a> {
+    /// An RDB: the input opened once (a second pass opens it again).
+    Rdb {
+        reader: Option<Box<dyn Read>>,
+        info: InputInfo,
+    },
+    /// A replayed log, emitted as the events of an RDB 12 (which holds every dataset).
+    Replayed { r: &'a Replayed, info: InputInfo },
+}
+
+impl Source<'_> {
+    fn info(&self) -> &InputInfo {
+        match self {
+            Source::Rdb { info, .. } | Source::Replayed { info, .. } => info,
+        }
+    }
+
+    /// Feeds every key to `sink`, through the engine with `opts`.
+    fn feed<S: KeySink>(&mut self, opts: &Options, sink: &mut S) -> Result<transcode::Outcome> {
+        Ok(match self {
+            Source::Rdb { reader, .. } => {
+                let reader = reader.take().expect("an RDB source is read once");
+                transcode::run(reader, opts, sink)?
+            }
+            Source::Replayed { r, .. } => {
+                let mut t = transcode::Transcoder::new(opts, sink);
+                r.ks.emit(12, &mut t)?;
+                t.finish()
+            }
+        })
+    }
+
+    /// A first pass that writes nothing, to find what would be refused before anything goes to
+    /// standard output; `None` when the input cannot be read twice (stdin).
+    fn dry_run(&self, args: &Args, opts: &Options) -> Result<Option<Option<i32>>> {
+        match self {
+            Source::Rdb { info, .. } => {
+                if args.file == Path::new("-") {
+                    return Ok(None);
+                }
+                let again = crate::input::open(&args.file, None)?;
+                let dry = transcode::run(again.reader, opts, &mut transcode::NullSink)?;
+                Ok(Some(verdict(&dry, info)?))
+            }
+            Source::Replayed { r, info } => {
+                let mut null = transcode::NullSink;
+                let mut t = transcode::Transcoder::new(opts, &mut null);
+                r.ks.emit(12, &mut t)?;
+                Ok(Some(verdict(&t.finish(), info)?))
+            }
+        }
+    }
+}
+
 /// Runs the subcommand; returns the exit code.
 pub fn run(mut args: Args) -> Result<i32> {
-    // An AOF is replayed first. Its dataset is written straight into the directory's RDB
-    // base when nothing is filtered; otherwise into a temporary RDB of the target's version
-    // (by default that of the log's RDB preamble or base, else 10 for a directory and 9 for a
-    // single file), then written out as from an RDB.
     let inputs = crate::input::protect(&args.file);
     let kind = match args.format {
         Format::Resp => Kind::Stream,
@@ -139,125 +181,103 @@ pub fn run(mut args: Args) -> Result<i32> {
         Dest::Stdout => args.output = PathBuf::from("-"),
         Dest::Path(p) => args.output = p,
     }
-    let mut replayed_version = None;
-    let _replayed = if crate::input::is_aof(&args.file) {
-        // With --lossy, the replay is kept whole (RDB 12 holds all of it) and the conversion
-        // to the target drops what --lossy allows, listing it.
-        let lossy = args
-            .write
-            .lossy
-            .is_some_and(|l| l.field_ttls || l.stream_meta || l.keys);
-        let replay_opts = ReplayOptions {
-            version: if lossy {
-                Some(12)
-            } else {
-                args.write.version()
-            },
-            until: args.until,
-            skip_unknown: args.skip_unknown,
-            quiet: args.quiet || args.output == Path::new("-"),
-        };
-        let aof = crate::input::aof(&args.file)?;
-        let r = match replay::replay(&aof, &replay_opts)? {
-            Ok(r) => r,
-            Err(code) => return Ok(code),
-        };
-        r.summary(
-            &format!("Replayed {}:", args.file.display()),
-            args.until.is_some(),
-        );
-        let opts = args.write.options()?;
-        replayed_version = Some(match args.write.version() {
-            Some(v) => v,
-            None if lossy => r.default_version,
-            None => r.version,
-        });
-        if !lossy
-            && args.format == Format::Dir
-            && args.base == Base::Rdb
-            && opts.filter.is_all()
-            && opts.db_map.is_empty()
-        {
-            return replayed_directory(&args, &r);
-        }
-        let parent = match args.output.parent() {
-            Some(p) if !p.as_os_str().is_empty() && args.output != Path::new("-") => {
-                p.to_path_buf()
-            }
-            _ => std::env::temp_dir(),
-        };
-        std::fs::create_dir_all(&parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-        // Named like the output's temporary files, so that a run stopped before it removed
-        // this one leaves it for the next run to the same output to remove.
-        let out_name = args
-            .output
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "stdout".into());
-        let tmp = parent.join(format!("temp-{out_name}.{}.replay.rdb", std::process::id()));
-        let guard = RemoveOnDrop(tmp.clone());
-        let out = AtomicFile::create(&tmp)?;
-        replay::write_rdb(
-            &r,
-            ThreadedWriter::with_queue(out.file()?, WRITE_QUEUE),
-            false,
-        )?
-        .finish()?;
-        out.commit()?;
-        drop(r);
-        args.file = tmp;
-        Some(guard)
-    } else {
+    if !crate::input::is_aof(&args.file) {
         if args.until.is_some() || args.skip_unknown {
             bail!("--until and --skip-unknown apply to an AOF input");
         }
-        None
+        let mut opts = args.write.options()?;
+        let bar = crate::progress::bytes_bar(args.quiet || args.output == Path::new("-"));
+        let input = crate::input::open(&args.file, bar.as_ref())?;
+        if args.format == Format::Dir && args.base == Base::Rdb && !args.re_encode {
+            opts.raw_source = crate::input::raw_source(&args.file, &input.info);
+        }
+        let source = Source::Rdb {
+            reader: Some(input.reader),
+            info: input.info,
+        };
+        let code = write_out(&args, &opts, source)?;
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        return Ok(code);
+    }
+    // An AOF is replayed first. Its dataset is written straight into the directory's RDB base
+    // when nothing is filtered; otherwise its events go through the engine like an RDB's. With
+    // --lossy, the replay is kept whole (RDB 12 holds all of it) and the engine drops what
+    // --lossy allows for the target, listing it.
+    let lossy = args
+        .write
+        .lossy
+        .is_some_and(|l| l.field_ttls || l.stream_meta || l.keys);
+    let replay_opts = ReplayOptions {
+        version: if lossy {
+            Some(12)
+        } else {
+            args.write.version()
+        },
+        until: args.until,
+        skip_unknown: args.skip_unknown,
+        quiet: args.quiet || args.output == Path::new("-"),
     };
+    let aof = crate::input::aof(&args.file)?;
+    let r = match replay::replay(&aof, &replay_opts)? {
+        Ok(r) => r,
+        Err(code) => return Ok(code),
+    };
+    r.summary(
+        &format!("Replayed {}:", args.file.display()),
+        args.until.is_some(),
+    );
     let mut opts = args.write.options()?;
-    opts.version = opts.version.or(replayed_version);
-    let bar = crate::progress::bytes_bar(args.quiet || args.output == Path::new("-"));
-    let input = crate::input::open(&args.file, bar.as_ref())?;
-    if args.format == Format::Dir && args.base == Base::Rdb && !args.re_encode {
-        opts.raw_source = crate::input::raw_source(&args.file, &input.info);
+    opts.version = Some(match args.write.version() {
+        Some(v) => v,
+        None if lossy => r.default_version,
+        None => r.version,
+    });
+    if !lossy
+        && args.format == Format::Dir
+        && args.base == Base::Rdb
+        && opts.filter.is_all()
+        && opts.db_map.is_empty()
+    {
+        return replayed_directory(&args, &r);
     }
-    let info = input.info.clone();
-    let code = match args.format {
-        Format::Resp => resp_file(&args, &opts, input.reader, &info)?,
-        Format::Dir => directory(&args, &opts, input.reader, &info)?,
+    let info = crate::input::InputInfo {
+        file_size: None,
+        gzip: false,
+        name: args.file.display().to_string(),
+        gzip_fault: Default::default(),
     };
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    Ok(code)
+    write_out(&args, &opts, Source::Replayed { r: &r, info })
 }
 
-fn resp_file(args: &Args, opts: &Options, reader: Box<dyn Read>, info: &InputInfo) -> Result<i32> {
+/// Writes the keys of `source` as the output asks.
+fn write_out(args: &Args, opts: &Options, source: Source<'_>) -> Result<i32> {
+    match args.format {
+        Format::Resp => resp_file(args, opts, source),
+        Format::Dir => directory(args, opts, source),
+    }
+}
+
+fn resp_file(args: &Args, opts: &Options, mut source: Source<'_>) -> Result<i32> {
     if args.output == Path::new("-") {
         // What goes to stdout cannot be taken back: when the input can be read twice, a first
         // pass finds what would be refused before anything is written.
-        if args.file != Path::new("-") {
-            let again = crate::input::open(&args.file, None)?;
-            let dry = transcode::run(again.reader, opts, &mut transcode::NullSink)?;
-            if let Some(code) = verdict(&dry, &again.info)? {
-                return Ok(code);
-            }
+        if let Some(Some(code)) = source.dry_run(args, opts)? {
+            return Ok(code);
         }
         let stdout = std::io::stdout().lock();
         let mut sink = RespSink::new(BufWriter::with_capacity(1 << 20, stdout));
-        let outcome = transcode::run(reader, opts, &mut sink)?;
+        let outcome = source.feed(opts, &mut sink)?;
         // Commands already went out; a refusal still says so and fails.
         note_negative_zeros(sink.negative_zeros);
         sink.finish()?;
-        return Ok(verdict(&outcome, info)?.unwrap_or(crate::exit::OK));
-    }
-    if args.output.is_dir() {
-        bail!("{} is a directory", args.output.display());
+        return Ok(verdict(&outcome, source.info())?.unwrap_or(crate::exit::OK));
     }
     let out = AtomicFile::create(&args.output)?;
     let mut sink = RespSink::new(BufWriter::with_capacity(1 << 20, out.file()?));
-    let outcome = transcode::run(reader, opts, &mut sink)?;
-    if let Some(code) = verdict(&outcome, info)? {
+    let outcome = source.feed(opts, &mut sink)?;
+    if let Some(code) = verdict(&outcome, source.info())? {
         return Ok(code);
     }
     let commands = sink.commands;
@@ -272,7 +292,7 @@ fn resp_file(args: &Args, opts: &Options, reader: Box<dyn Read>, info: &InputInf
     Ok(crate::exit::OK)
 }
 
-fn directory(args: &Args, opts: &Options, reader: Box<dyn Read>, info: &InputInfo) -> Result<i32> {
+fn directory(args: &Args, opts: &Options, mut source: Source<'_>) -> Result<i32> {
     let (dir, base_name, base_path) = create_dir(args)?;
     let file = File::create(&base_path)
         .with_context(|| format!("cannot create {}", args.output.join(&base_name).display()))?;
@@ -285,8 +305,8 @@ fn directory(args: &Args, opts: &Options, reader: Box<dyn Read>, info: &InputInf
                 crate::time::ctime(),
                 Some(dir.path().to_path_buf()),
             );
-            let outcome = transcode::run(reader, opts, &mut sink)?;
-            if let Some(code) = verdict(&outcome, info)? {
+            let outcome = source.feed(opts, &mut sink)?;
+            if let Some(code) = verdict(&outcome, source.info())? {
                 return Ok(code);
             }
             let (w, _) = sink.finish()?;
@@ -294,8 +314,8 @@ fn directory(args: &Args, opts: &Options, reader: Box<dyn Read>, info: &InputInf
         }
         Base::Aof => {
             let mut sink = RespSink::new(out);
-            let outcome = transcode::run(reader, opts, &mut sink)?;
-            if let Some(code) = verdict(&outcome, info)? {
+            let outcome = source.feed(opts, &mut sink)?;
+            if let Some(code) = verdict(&outcome, source.info())? {
                 return Ok(code);
             }
             let n = sink.commands;
