@@ -87,7 +87,7 @@ export -f load_and_rewrite
 for tool in checker redkit server aof2rdb server-rewrite rewrite server-hash aof2rdb-hash; do
     walls=(); rss=0
     for run in $(seq "$RUNS"); do
-        rm -rf "$WORK/rewritten"
+        rm -rf "$WORK/rewritten" "$WORK/replayed.rdb"
         src=$DIR
         case $tool in *-hash) src=$HDIR ;; esac
         if [ "$tool" = server ] || [ "$tool" = server-rewrite ] || [ "$tool" = server-hash ]; then

@@ -192,6 +192,7 @@ pub trait Sink {
 }
 
 /// Feeds every event of `parser` to `sink`, up to the end of the file or the first fault.
+#[inline]
 pub fn drive<R: Read, S: Sink + ?Sized>(
     parser: &mut Parser<R>,
     sink: &mut S,

@@ -192,6 +192,24 @@ pub fn raw_source(path: &Path, info: &InputInfo) -> Option<File> {
     f.metadata().ok()?.is_file().then_some(f)
 }
 
+/// What a path names, for a command that takes either kind of file.
+pub enum Resolved {
+    /// An RDB file (or `-`), opened.
+    Rdb(Input),
+    /// An AOF: a directory, a manifest, or a single file.
+    Aof(Aof),
+}
+
+/// Resolves `path` into an RDB stream or an AOF (see [`is_aof`]); progress counts the bytes of
+/// an RDB read through `bar`.
+pub fn resolve(path: &Path, bar: Option<&ProgressBar>) -> Result<Resolved> {
+    Ok(if is_aof(path) {
+        Resolved::Aof(aof(path)?)
+    } else {
+        Resolved::Rdb(open(path, bar)?)
+    })
+}
+
 /// The input files and directories of `path`, which no output may touch.
 pub fn protect(path: &Path) -> Inputs {
     let mut inputs = Inputs::default();

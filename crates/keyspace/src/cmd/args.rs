@@ -2,16 +2,20 @@
 
 use crate::{text, Error};
 
-/// At least `min` arguments, the name included.
+/// At least `min` arguments, the name included. Checked for every command: kept inline, its
+/// error out of the way.
+#[inline(always)]
 pub(crate) fn arity(args: &[&[u8]], min: usize) -> Result<(), Error> {
     if args.len() < min {
-        return Err(Error::Syntax(format!(
-            "{} needs {} arguments",
-            text(args[0]),
-            min - 1
-        )));
+        return Err(too_few(args, min));
     }
     Ok(())
+}
+
+#[cold]
+#[inline(never)]
+fn too_few(args: &[&[u8]], min: usize) -> Error {
+    Error::Syntax(format!("{} needs {} arguments", text(args[0]), min - 1))
 }
 
 /// `base + n * unit` ms, or an error where the server answers "invalid expire time".

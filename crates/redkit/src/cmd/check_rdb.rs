@@ -123,11 +123,17 @@ struct Ranked {
 }
 
 impl Ranked {
-    #[inline]
+    /// Offers a key; most are turned away by the first comparison, kept inline.
+    #[inline(always)]
     fn push(&mut self, n: usize, size: u64, db: u64, key: &[u8], t: &'static str) {
         if n == 0 || (self.heap.len() == n && size <= self.floor) {
             return;
         }
+        self.insert(n, size, db, key, t);
+    }
+
+    #[inline(never)]
+    fn insert(&mut self, n: usize, size: u64, db: u64, key: &[u8], t: &'static str) {
         if self.heap.len() == n {
             self.heap.pop();
         }
@@ -204,6 +210,7 @@ impl Sink for Checker {
         Ok(())
     }
 
+    #[inline]
     fn key_start(&mut self, info: &KeyInfo<'_>) -> Result<(), Self::Error> {
         self.pos.start(info.db, info.key);
         self.key_offset = info.offset;
@@ -230,6 +237,7 @@ impl Sink for Checker {
         Ok(())
     }
 
+    #[inline]
     fn key_end(&mut self, end: &KeyEnd) -> Result<(), Self::Error> {
         let (st, pos, key_type) = (&mut self.st, &mut self.pos, self.key_type);
         pos.in_key = false;

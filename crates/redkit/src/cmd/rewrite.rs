@@ -3,11 +3,12 @@
 
 use crate::args::WriteArgs;
 use crate::fsutil;
-use crate::input::InputInfo;
+use crate::input::{Input, InputInfo, Resolved};
 use crate::output::{self, AtomicDir, AtomicFile, Dest, Kind, ThreadedWriter};
 use crate::replay::{self, ReplayOptions, Replayed, WRITE_QUEUE};
 use crate::report::conversion_outcome;
 use anyhow::{bail, Context, Result};
+use indicatif::ProgressBar;
 use manifest::{AofFile, FileType, Manifest};
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
@@ -181,26 +182,22 @@ pub fn run(mut args: Args) -> Result<i32> {
         Dest::Stdout => args.output = PathBuf::from("-"),
         Dest::Path(p) => args.output = p,
     }
-    if !crate::input::is_aof(&args.file) {
-        if args.until.is_some() || args.skip_unknown {
-            bail!("--until and --skip-unknown apply to an AOF input");
+    let bar = crate::progress::bytes_bar(args.quiet || args.output == Path::new("-"));
+    let aof = match crate::input::resolve(&args.file, bar.as_ref())? {
+        Resolved::Aof(aof) => {
+            // The replay shows its own progress.
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            aof
         }
-        let mut opts = args.write.options()?;
-        let bar = crate::progress::bytes_bar(args.quiet || args.output == Path::new("-"));
-        let input = crate::input::open(&args.file, bar.as_ref())?;
-        if args.format == Format::Dir && args.base == Base::Rdb && !args.re_encode {
-            opts.raw_source = crate::input::raw_source(&args.file, &input.info);
+        Resolved::Rdb(input) => {
+            if args.until.is_some() || args.skip_unknown {
+                bail!("--until and --skip-unknown apply to an AOF input");
+            }
+            return rewrite_rdb(&args, input, bar);
         }
-        let source = Source::Rdb {
-            reader: Some(input.reader),
-            info: input.info,
-        };
-        let code = write_out(&args, &opts, source)?;
-        if let Some(b) = bar {
-            b.finish_and_clear();
-        }
-        return Ok(code);
-    }
+    };
     // An AOF is replayed first. Its dataset is written straight into the directory's RDB base
     // when nothing is filtered; otherwise its events go through the engine like an RDB's. With
     // --lossy, the replay is kept whole (RDB 12 holds all of it) and the engine drops what
@@ -219,7 +216,6 @@ pub fn run(mut args: Args) -> Result<i32> {
         skip_unknown: args.skip_unknown,
         quiet: args.quiet || args.output == Path::new("-"),
     };
-    let aof = crate::input::aof(&args.file)?;
     let r = match replay::replay(&aof, &replay_opts)? {
         Ok(r) => r,
         Err(code) => return Ok(code),
@@ -249,6 +245,23 @@ pub fn run(mut args: Args) -> Result<i32> {
         gzip_fault: Default::default(),
     };
     write_out(&args, &opts, Source::Replayed { r: &r, info })
+}
+
+/// Rewrites an RDB input.
+fn rewrite_rdb(args: &Args, input: Input, bar: Option<ProgressBar>) -> Result<i32> {
+    let mut opts = args.write.options()?;
+    if args.format == Format::Dir && args.base == Base::Rdb && !args.re_encode {
+        opts.raw_source = crate::input::raw_source(&args.file, &input.info);
+    }
+    let source = Source::Rdb {
+        reader: Some(input.reader),
+        info: input.info,
+    };
+    let code = write_out(args, &opts, source)?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    Ok(code)
 }
 
 /// Writes the keys of `source` as the output asks.
