@@ -33,6 +33,18 @@ pub struct InputInfo {
 }
 
 impl InputInfo {
+    /// For a gzip input whose content was read whole: reads the rest of the decoded stream, so
+    /// that the gzip trailer (CRC32 and length) of every member is checked, and returns why it
+    /// is wrong, if it is. The content readers stop at the end of what they read (an RDB's
+    /// checksum), before the decoder reaches the trailer.
+    pub fn check_gzip_trailer(&self, rest: &mut dyn Read) -> Option<String> {
+        if !self.gzip {
+            return None;
+        }
+        let _ = io::copy(rest, &mut io::sink());
+        self.gzip_fault()
+    }
+
     /// Why the gzip layer stopped early, if it did.
     pub fn gzip_fault(&self) -> Option<String> {
         self.gzip_fault.lock().ok().and_then(|g| g.clone())
@@ -100,6 +112,7 @@ impl<R: Read> Read for Gunzip<R> {
                 } else {
                     format!("corrupt gzip data ({e})")
                 };
+                // (A wrong trailer is found after the last byte: the offset is the end.)
                 if let Ok(mut f) = self.fault.lock() {
                     *f = Some(format!("{what}, near compressed offset {at}"));
                 }

@@ -686,6 +686,27 @@ fn the_same_fault_gives_the_same_exit_code_in_every_command() {
     }
     let o = redkit(&["check-rdb", torn_s]);
     assert!(stderr(&o).contains("truncated gzip"), "{}", stderr(&o));
+    // A gzip file whose RDB is whole but whose trailer (CRC32) is wrong: damaged, exit 1,
+    // nothing written.
+    let mut bad = bytes.clone();
+    let n = bad.len();
+    bad[n - 8] ^= 0xff;
+    let bad_gz = d.join("badcrc.rdb.gz");
+    std::fs::write(&bad_gz, &bad).unwrap();
+    let bad_s = bad_gz.to_str().unwrap();
+    let out6 = out("f.rdb");
+    for args in [
+        vec!["check-rdb", bad_s],
+        vec!["dump-json", bad_s, "-o", &o1],
+        vec!["convert", bad_s, "-o", &out6],
+    ] {
+        let o = redkit(&args);
+        assert_eq!(code(&o), 1, "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("checksum"), "{args:?}: {}", stderr(&o));
+    }
+    assert!(!Path::new(&out6).exists());
+    let o = redkit(&["check-rdb", gz.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "the intact gzip: {}", stderr(&o));
     for f in [&o1, &o2, &o3, &o4, &o5] {
         assert!(!Path::new(f).exists(), "{f}: nothing written");
     }

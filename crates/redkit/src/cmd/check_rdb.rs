@@ -316,6 +316,11 @@ pub fn run(args: Args) -> Result<i32> {
     let gzip_fault = info
         .gzip_fault()
         .filter(|_| error.as_ref().is_some_and(|e| e.is_truncation()));
+    // A whole RDB out of a gzip file: its gzip trailer must hold too.
+    let trailer_fault = match &error {
+        None => info.check_gzip_trailer(&mut parser.into_parts().0),
+        Some(_) => None,
+    };
     // Reading ran out, yet the file still ends as a complete RDB does: a length or count read
     // before that point is damaged, the file is not cut short.
     let complete = error.as_ref().is_some_and(|e| e.is_truncation())
@@ -341,10 +346,25 @@ pub fn run(args: Args) -> Result<i32> {
              checksum as a complete file does (it is not cut short)"
         ));
     }
+    if let Some(g) = &trailer_fault {
+        report["status"] = json!("corrupt");
+        report["valid"] = json!(false);
+        report["error"] = json!({
+            "offset": read, "kind": "corrupt", "db": null, "key": null, "gzip": g,
+            "message": format!("the RDB is whole, but the gzip file is not: {g}"),
+        });
+    }
     if args.json {
         print_json(&report)?;
     } else {
         print_tables(&report);
+    }
+    if let Some(g) = &trailer_fault {
+        eprintln!(
+            "redkit: {}: the RDB is whole, but the gzip file is not: {g}",
+            info.name
+        );
+        return Ok(exit::PROBLEMS);
     }
     if let Some(e) = &error {
         match &gzip_fault {

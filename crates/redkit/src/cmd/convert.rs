@@ -62,6 +62,16 @@ pub struct Args {
     pub quiet: bool,
 }
 
+/// Refuses to commit what came out of a gzip file whose trailer (CRC32, length) is wrong.
+fn gzip_trailer(input: &mut crate::input::Input) -> Option<i32> {
+    let g = input.info.check_gzip_trailer(&mut input.reader)?;
+    eprintln!(
+        "redkit: {}: the RDB is whole, but the gzip file is not: {g}; nothing written",
+        input.info.name
+    );
+    Some(crate::exit::PROBLEMS)
+}
+
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: Args) -> Result<i32> {
     let mut opts = args.write.options()?;
@@ -77,7 +87,7 @@ pub fn run(args: Args) -> Result<i32> {
         }
     }
     let bar = crate::progress::bytes_bar(args.quiet);
-    let input = crate::input::open(&args.file, bar.as_ref())?;
+    let mut input = crate::input::open(&args.file, bar.as_ref())?;
     if !args.re_encode {
         opts.raw_source = crate::input::raw_source(&args.file, &input.info);
     }
@@ -90,11 +100,14 @@ pub fn run(args: Args) -> Result<i32> {
                 crate::time::ctime(),
                 None,
             );
-            let outcome = transcode::run(input.reader, &opts, &mut rdb)?;
+            let outcome = transcode::run(&mut input.reader, &opts, &mut rdb)?;
             if let Some(b) = bar {
                 b.finish_and_clear();
             }
             if let Some(code) = conversion_outcome(&outcome, &input.info)? {
+                return Ok(code);
+            }
+            if let Some(code) = gzip_trailer(&mut input) {
                 return Ok(code);
             }
             let (sink, _) = rdb.finish()?;
@@ -109,11 +122,14 @@ pub fn run(args: Args) -> Result<i32> {
     let out = AtomicFile::create(&path)?;
     let sink = ThreadedWriter::new(out.file()?);
     let mut rdb = RdbSink::new(sink, false, crate::time::ctime(), Some(out.dir()));
-    let outcome = transcode::run(input.reader, &opts, &mut rdb)?;
+    let outcome = transcode::run(&mut input.reader, &opts, &mut rdb)?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
     if let Some(code) = conversion_outcome(&outcome, &input.info)? {
+        return Ok(code);
+    }
+    if let Some(code) = gzip_trailer(&mut input) {
         return Ok(code);
     }
     let (sink, spilled) = rdb.finish()?;

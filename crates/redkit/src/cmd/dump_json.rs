@@ -592,6 +592,11 @@ pub fn run(args: Args) -> Result<i32> {
         Err(Stop::Parse(e)) => Some(e),
         Err(Stop::Sink(e)) => return Err(e).context("cannot write output"),
     };
+    // A whole RDB out of a gzip file: its gzip trailer must hold too.
+    let trailer_fault = match &outcome {
+        None => info.check_gzip_trailer(&mut parser.into_parts().0),
+        Some(_) => None,
+    };
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -599,6 +604,21 @@ pub fn run(args: Args) -> Result<i32> {
     let pos = std::mem::take(&mut d.pos);
     drop(d);
     match outcome {
+        None if trailer_fault.is_some() => {
+            let g = trailer_fault.unwrap_or_default();
+            let kept = match atomic {
+                Some(f) => Some(f.keep_partial()?),
+                None => None,
+            };
+            eprintln!(
+                "redkit: {}: the RDB is whole, but the gzip file is not: {g}",
+                info.name
+            );
+            if let Some(p) = kept {
+                eprintln!("redkit: the keys read were written to {}", p.display());
+            }
+            Ok(exit::PROBLEMS)
+        }
         None => {
             if let Some(f) = atomic {
                 f.commit()?;
