@@ -236,6 +236,7 @@ impl Manifest {
         }
         let mut lines = 0;
         let mut last_incr_seq: Option<u64> = None;
+        let mut seen: std::collections::HashMap<Vec<u8>, usize> = std::collections::HashMap::new();
         let mut start = 0;
         let mut line_no = 0;
         while start < text.len() {
@@ -324,6 +325,16 @@ impl Manifest {
                     },
                 }
             };
+            // A file listed twice would be loaded twice (and a repair would cut it twice).
+            if let Some(first) = seen.insert(name.clone(), line_no) {
+                return err(
+                    line_no,
+                    format!(
+                        "file '{}' is listed twice (lines {first} and {line_no})",
+                        String::from_utf8_lossy(&name)
+                    ),
+                );
+            }
             let file = AofFile {
                 name,
                 seq,
@@ -481,6 +492,16 @@ mod tests {
                 "file a seq 2 type i\nfile c seq 2 type i\n",
                 2,
                 "non-monotonic",
+            ),
+            (
+                "file a seq 1 type b\nfile a seq 2 type i\n",
+                2,
+                "listed twice",
+            ),
+            (
+                "file a seq 1 type i\nfile b seq 2 type i\nfile a seq 3 type i\n",
+                3,
+                "listed twice (lines 1 and 3)",
             ),
             (
                 "file a seq 3 type i\nfile c seq 2 type i\n",

@@ -1,6 +1,7 @@
 //! What the user named as input, for every command: a file or `-` (stdin), gzip-compressed or
 //! not (sniffed), and for the AOF commands a multi-part directory, its manifest, or one file.
 
+use crate::exit::Damaged;
 use crate::output::Inputs;
 use anyhow::{bail, Context, Result};
 use indicatif::ProgressBar;
@@ -485,16 +486,47 @@ pub fn aof(path: &Path) -> Result<Aof> {
         });
     };
     let text = std::fs::read(&mp).with_context(|| format!("cannot read {}", mp.display()))?;
-    let m = Manifest::parse(&text).with_context(|| format!("in {}", mp.display()))?;
+    let m = Manifest::parse(&text).map_err(|e| Damaged(format!("{}: {e}", mp.display())))?;
     let dir = dir_of(&mp);
-    let files = m
-        .loaded()
-        .map(|f| AofPart::file(dir.join(String::from_utf8_lossy(&f.name).as_ref())))
-        .collect();
+    let mut files = Vec::new();
+    for f in m.loaded() {
+        let name = String::from_utf8_lossy(&f.name).into_owned();
+        if let Some(why) = member_problem(&mp, &name) {
+            return Err(Damaged(format!("{}: line {}: {why}", mp.display(), f.line)).into());
+        }
+        files.push(AofPart::file(dir.join(&name)));
+    }
     Ok(Aof {
         manifest: Some((mp, m)),
         files,
     })
+}
+
+/// What is wrong with a file a manifest lists, if anything: the files of an AOF directory are
+/// regular files inside it, other than the manifest. Nothing that is not a regular file is
+/// opened (a FIFO would block, a device never end, a symlink lead outside the directory).
+/// A missing file is not this function's business.
+pub fn member_problem(manifest: &Path, name: &str) -> Option<String> {
+    if manifest
+        .file_name()
+        .is_some_and(|m| m.to_string_lossy() == name)
+    {
+        return Some(format!("{name} is the manifest itself"));
+    }
+    let meta = std::fs::symlink_metadata(dir_of(manifest).join(name)).ok()?;
+    let t = meta.file_type();
+    if t.is_symlink() {
+        Some(format!(
+            "{name} is a symbolic link: the files of an AOF directory are read only as regular \
+             files inside it"
+        ))
+    } else if !t.is_file() {
+        Some(format!(
+            "{name} is not a regular file (a directory, FIFO, socket or device)"
+        ))
+    } else {
+        None
+    }
 }
 
 /// Finds the manifest in a directory: the single `*.manifest` file.
@@ -513,7 +545,18 @@ fn manifest_in(dir: &Path) -> Result<PathBuf> {
         }
     }
     match found.len() {
-        1 => Ok(found.remove(0)),
+        1 => {
+            let mp = found.remove(0);
+            let t = std::fs::symlink_metadata(&mp)?.file_type();
+            if !t.is_file() {
+                return Err(Damaged(format!(
+                    "{} is not a regular file (a symbolic link, FIFO or device): refused",
+                    mp.display()
+                ))
+                .into());
+            }
+            Ok(mp)
+        }
         0 => bail!(
             "{} holds no *.manifest file: not a multi-part AOF directory",
             dir.display()

@@ -91,7 +91,11 @@ fn main() {
         Err(err) if is_broken_pipe(&err) => exit::OK,
         Err(err) => {
             eprintln!("redkit: error: {err:#}");
-            exit::ERROR
+            if err.chain().any(|e| e.is::<exit::Damaged>()) {
+                exit::PROBLEMS
+            } else {
+                exit::ERROR
+            }
         }
     };
     std::process::exit(code);

@@ -645,6 +645,21 @@ pub fn run(args: Args) -> Result<i32> {
                         } else {
                             "incr"
                         };
+                        let fname = String::from_utf8_lossy(&f.name).into_owned();
+                        if let Some(why) = crate::input::member_problem(mp, &fname) {
+                            problems.push(json!({
+                                "file": f.display_name(),
+                                "line": f.line,
+                                "kind": if mp.file_name().is_some_and(|m| m.to_string_lossy() == fname) {
+                                    "manifest"
+                                } else {
+                                    "not-regular"
+                                },
+                                "message": format!("{why} (manifest line {})", f.line),
+                                "fixable": false,
+                            }));
+                            continue;
+                        }
                         if !p.exists() {
                             problems.push(json!({
                                 "file": f.display_name(),

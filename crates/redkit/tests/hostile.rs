@@ -1,0 +1,168 @@
+//! Hostile AOF directories, made at test time: listed files that are symlinks (to a file
+//! outside, to /dev/zero), FIFOs, a file listed twice, a manifest that lists itself. Nothing
+//! outside the directory is read or changed, nothing blocks, and each is refused as damaged
+//! (exit 1) by every AOF command; repairs change nothing.
+
+mod common;
+
+use common::{redkit_bin, scratch, testdata};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs redkit, killing it (and failing) if it has not ended within 20 s: a FIFO must not
+/// block a command.
+fn run(args: &[&str]) -> Output {
+    let mut child = Command::new(redkit_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("redkit {args:?} did not end within 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A copy of the multi-part fixture in `dir/appendonlydir`; returns it and its incr file.
+fn copy(dir: &Path) -> (PathBuf, PathBuf) {
+    let to = dir.join("appendonlydir");
+    common::server::copy_dir(
+        &testdata().join("aof/redis-7.0.15/mp-preamble/appendonlydir"),
+        &to,
+    );
+    let incr = std::fs::read_dir(&to)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".incr.aof"))
+        .unwrap();
+    (to, incr)
+}
+
+fn manifest_of(dir: &Path) -> PathBuf {
+    dir.join("appendonly.aof.manifest")
+}
+
+/// Every AOF command on `aof`: refused as damaged, without blocking; check-aof names `what`.
+fn all_refuse(aof: &Path, out: &Path, what: &str) {
+    let a = aof.to_str().unwrap();
+    let o = run(&["check-aof", a, "--json"]);
+    assert_eq!(code(&o), 1, "check-aof: {}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        doc["problems"].to_string().contains(what),
+        "check-aof names {what}: {doc}"
+    );
+    let rdb = out.join("x.rdb");
+    let dir = out.join("cut/appendonlydir");
+    for args in [
+        vec!["restore-points", a],
+        vec!["aof-to-rdb", a, "-o", rdb.to_str().unwrap()],
+        vec![
+            "truncate",
+            a,
+            "--to",
+            "4000000000",
+            "-o",
+            dir.to_str().unwrap(),
+        ],
+        vec!["check-aof", a, "--fix", "--yes"],
+        vec!["truncate", a, "--to", "1", "--in-place", "--yes"],
+    ] {
+        let o = run(&args);
+        assert_eq!(code(&o), 1, "{args:?}: {}", stderr(&o));
+    }
+    assert!(!rdb.exists() && !dir.exists(), "nothing written");
+}
+
+#[test]
+fn listed_files_that_are_not_regular_files_are_refused() {
+    let d = scratch("hostile-links");
+    // A symlink to a file outside the directory: never read, never cut.
+    let (aof, incr) = copy(&d);
+    let outside = d.join("outside.aof");
+    std::fs::rename(&incr, &outside).unwrap();
+    let mut torn = std::fs::read(&outside).unwrap();
+    torn.truncate(torn.len() - 3);
+    std::fs::write(&outside, &torn).unwrap();
+    std::os::unix::fs::symlink(&outside, &incr).unwrap();
+    all_refuse(&aof, &d, "symbolic link");
+    assert_eq!(
+        std::fs::read(&outside).unwrap(),
+        torn,
+        "the file outside is unchanged"
+    );
+    // A symlink to /dev/zero: refused before any read (no endless "cut bytes").
+    std::fs::remove_file(&incr).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &incr).unwrap();
+    all_refuse(&aof, &d, "symbolic link");
+    // A FIFO: refused at once, nothing blocks in open.
+    std::fs::remove_file(&incr).unwrap();
+    let st = Command::new("mkfifo").arg(&incr).status().unwrap();
+    assert!(st.success());
+    all_refuse(&aof, &d, "not a regular file");
+    // A FIFO as the manifest.
+    let (aof2, _) = copy(&d.join("second"));
+    std::fs::remove_file(manifest_of(&aof2)).unwrap();
+    let st = Command::new("mkfifo")
+        .arg(manifest_of(&aof2))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    for args in [
+        vec!["check-aof", aof2.to_str().unwrap()],
+        vec!["restore-points", aof2.to_str().unwrap()],
+    ] {
+        let o = run(&args);
+        assert_eq!(code(&o), 1, "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn a_file_listed_twice_or_the_manifest_listed_is_invalid() {
+    let d = scratch("hostile-manifest");
+    let (aof, incr) = copy(&d);
+    let m = manifest_of(&aof);
+    let text = std::fs::read_to_string(&m).unwrap();
+    let incr_name = incr.file_name().unwrap().to_string_lossy().into_owned();
+    let incr_line = text
+        .lines()
+        .find(|l| l.contains(&incr_name))
+        .unwrap()
+        .to_string();
+    // The incr file twice (the second with a higher seq, as a forged manifest would).
+    let twice = format!("{text}{}\n", incr_line.replace("seq 2", "seq 3"));
+    std::fs::write(&m, &twice).unwrap();
+    let before: Vec<Vec<u8>> = [&incr, &m]
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    all_refuse(&aof, &d, "listed twice");
+    let after: Vec<Vec<u8>> = [&incr, &m]
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    assert_eq!(before, after, "nothing changed");
+    // The manifest listed as an incr file: never cut, never read as a log.
+    let itself = format!("{text}file appendonly.aof.manifest seq 9 type i\n");
+    std::fs::write(&m, &itself).unwrap();
+    all_refuse(&aof, &d, "the manifest itself");
+    assert_eq!(std::fs::read_to_string(&m).unwrap(), itself);
+}
