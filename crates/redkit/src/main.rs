@@ -74,6 +74,13 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 
 fn main() {
     let cli = Cli::parse();
+    // Stopped by Ctrl-C or a TERM/HUP signal: remove what was being written, then exit as a
+    // shell expects of a process stopped by SIGINT.
+    let _ = ctrlc::set_handler(|| {
+        output::remove_temporaries();
+        eprintln!("redkit: stopped: the temporary files of this run were removed");
+        std::process::exit(130);
+    });
     let result = match cli.command {
         Command::CheckRdb(args) => cmd::check_rdb::run(args),
         Command::CheckAof(args) => cmd::check_aof::run(args),

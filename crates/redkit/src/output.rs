@@ -46,6 +46,50 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
         .with_context(|| format!("cannot sync directory {}", dir.display()))
 }
 
+/// What a run has on disk that is not an output yet: the temporary files and directories being
+/// written, and the parent directories it made. [`remove_temporaries`] removes them when the
+/// run is stopped by a signal (SIGINT, SIGTERM, SIGHUP). Every creation, commit and removal of
+/// these holds the lock, so the removal never races with a commit: once it has the lock, no
+/// temporary is created or renamed into place again. (SIGKILL cannot be caught: the next run
+/// to the same output removes what it left.)
+struct Temporaries {
+    paths: Vec<PathBuf>,
+    made: Vec<PathBuf>,
+}
+
+static TEMPORARIES: std::sync::Mutex<Temporaries> = std::sync::Mutex::new(Temporaries {
+    paths: Vec::new(),
+    made: Vec::new(),
+});
+
+fn temporaries() -> std::sync::MutexGuard<'static, Temporaries> {
+    TEMPORARIES.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Removes every temporary file and directory still being written, then the parent
+/// directories the run made (when empty). Keeps the lock: the process is about to exit.
+pub fn remove_temporaries() {
+    let t = temporaries();
+    for p in &t.paths {
+        // Retried: the writing thread may add a file to a directory while it is removed (it
+        // cannot once the directory is gone).
+        for _ in 0..10 {
+            let gone = if p.is_dir() {
+                fs::remove_dir_all(p).is_ok() || !p.exists()
+            } else {
+                fs::remove_file(p).is_ok() || !p.exists()
+            };
+            if gone {
+                break;
+            }
+        }
+    }
+    for d in t.made.iter().rev() {
+        let _ = fs::remove_dir(d);
+    }
+    std::mem::forget(t);
+}
+
 /// Where an output goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Dest {
@@ -252,17 +296,26 @@ fn make_parents(path: &Path) -> Result<Vec<PathBuf>> {
         }
     }
     missing.reverse();
+    let mut t = temporaries();
     for d in &missing {
         fs::create_dir(d).with_context(|| format!("cannot create directory {}", d.display()))?;
+        t.made.push(d.clone());
     }
     Ok(missing)
 }
 
 /// Removes directories made by [`make_parents`] (innermost first), when still empty.
 fn remove_made(made: &[PathBuf]) {
+    let mut t = temporaries();
     for d in made.iter().rev() {
         let _ = fs::remove_dir(d);
+        t.made.retain(|m| m != d);
     }
+}
+
+/// Forgets directories made by [`make_parents`]: they hold a committed output now.
+fn keep_made(made: &[PathBuf]) {
+    temporaries().made.retain(|m| !made.contains(m));
 }
 
 /// Whether a process with this id runs.
@@ -332,7 +385,15 @@ impl AtomicFile {
         let made = make_parents(target)?;
         remove_stale(target);
         let tmp = temp_name(target)?;
-        let file = match OpenOptions::new().write(true).create_new(true).open(&tmp) {
+        let created = {
+            let mut t = temporaries();
+            let r = OpenOptions::new().write(true).create_new(true).open(&tmp);
+            if r.is_ok() {
+                t.paths.push(tmp.clone());
+            }
+            r
+        };
+        let file = match created {
             Ok(f) => f,
             Err(e) => {
                 remove_made(&made);
@@ -366,7 +427,13 @@ impl AtomicFile {
             .sync_all()
             .with_context(|| format!("cannot sync {}", dest.display()))?;
         crash_point("temporary file synced, not renamed");
-        fs::rename(&self.tmp, dest).with_context(|| format!("cannot write {}", dest.display()))?;
+        {
+            let mut t = temporaries();
+            fs::rename(&self.tmp, dest)
+                .with_context(|| format!("cannot write {}", dest.display()))?;
+            t.paths.retain(|p| *p != self.tmp);
+        }
+        keep_made(&self.made);
         crash_point("file renamed into place, directory not synced");
         sync_dir(&dir_of(dest))?;
         self.done = true;
@@ -403,7 +470,11 @@ impl AtomicFile {
 impl Drop for AtomicFile {
     fn drop(&mut self) {
         if !self.done {
-            let _ = fs::remove_file(&self.tmp);
+            {
+                let mut t = temporaries();
+                let _ = fs::remove_file(&self.tmp);
+                t.paths.retain(|p| *p != self.tmp);
+            }
             remove_made(&self.made);
         }
     }
@@ -426,7 +497,15 @@ impl AtomicDir {
         let made = make_parents(target)?;
         remove_stale(target);
         let tmp = temp_name(target)?;
-        if let Err(e) = fs::create_dir(&tmp) {
+        let created = {
+            let mut t = temporaries();
+            let r = fs::create_dir(&tmp);
+            if r.is_ok() {
+                t.paths.push(tmp.clone());
+            }
+            r
+        };
+        if let Err(e) = created {
             remove_made(&made);
             return Err(e).with_context(|| format!("cannot create {}", target.display()));
         }
@@ -449,18 +528,26 @@ impl AtomicDir {
         crash_point("temporary directory written, not synced");
         sync_dir(&self.tmp)?;
         crash_point("temporary directory synced, not renamed");
-        let old = if fs::symlink_metadata(&self.target).is_ok() {
-            let mut aside = temp_name(&self.target)?.into_os_string();
-            aside.push(".old");
-            let aside = PathBuf::from(aside);
-            fs::rename(&self.target, &aside)
-                .with_context(|| format!("cannot move {} aside", self.target.display()))?;
-            Some(aside)
-        } else {
-            None
+        // The old directory (--force) moved aside and the new one renamed into place under the
+        // lock: a signal cannot come between the two.
+        let old = {
+            let mut t = temporaries();
+            let old = if fs::symlink_metadata(&self.target).is_ok() {
+                let mut aside = temp_name(&self.target)?.into_os_string();
+                aside.push(".old");
+                let aside = PathBuf::from(aside);
+                fs::rename(&self.target, &aside)
+                    .with_context(|| format!("cannot move {} aside", self.target.display()))?;
+                Some(aside)
+            } else {
+                None
+            };
+            fs::rename(&self.tmp, &self.target)
+                .with_context(|| format!("cannot write {}", self.target.display()))?;
+            t.paths.retain(|p| *p != self.tmp);
+            old
         };
-        fs::rename(&self.tmp, &self.target)
-            .with_context(|| format!("cannot write {}", self.target.display()))?;
+        keep_made(&self.made);
         crash_point("directory renamed into place, parent not synced");
         sync_dir(&dir_of(&self.target))?;
         if let Some(old) = old {
@@ -475,7 +562,11 @@ impl AtomicDir {
 impl Drop for AtomicDir {
     fn drop(&mut self) {
         if !self.done {
-            let _ = fs::remove_dir_all(&self.tmp);
+            {
+                let mut t = temporaries();
+                let _ = fs::remove_dir_all(&self.tmp);
+                t.paths.retain(|p| *p != self.tmp);
+            }
             remove_made(&self.made);
         }
     }

@@ -536,3 +536,122 @@ fn killed_at_random_times_the_output_is_all_or_nothing() {
     }
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// `truncate -o`, `check-aof --salvage` and `aof-to-rdb` on a 30 MB log, stopped by SIGTERM or
+/// SIGINT after random delays: nothing temporary is left behind, the output is absent or
+/// complete, the input unchanged.
+#[test]
+fn stopped_by_a_signal_the_run_leaves_no_temporaries() {
+    let root = common::scratch("signals");
+    let input = root.join("appendonly.aof");
+    let mut log = Vec::new();
+    let value = "v".repeat(100);
+    for i in 0..200_000u32 {
+        if i % 20_000 == 0 {
+            log.extend_from_slice(format!("#TS:{}\r\n", 1_700_000_000 + i / 20_000).as_bytes());
+        }
+        let key = format!("key{i:08}");
+        log.extend_from_slice(
+            format!(
+                "*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n$100\r\n{value}\r\n",
+                key.len()
+            )
+            .as_bytes(),
+        );
+    }
+    std::fs::write(&input, &log).unwrap();
+    let i = input.display().to_string();
+    let commands: [(&str, Vec<String>); 3] = [
+        (
+            "truncate",
+            vec![
+                "truncate".into(),
+                i.clone(),
+                "--to".into(),
+                "1700000008".into(),
+                "-o".into(),
+            ],
+        ),
+        (
+            "salvage",
+            vec!["check-aof".into(), i.clone(), "--salvage".into()],
+        ),
+        (
+            "aof-to-rdb",
+            vec!["aof-to-rdb".into(), i.clone(), "-q".into(), "-o".into()],
+        ),
+    ];
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut stopped = 0;
+    for (name, args) in commands {
+        let reference = root.join(format!("{name}-reference"));
+        let mut a = args.clone();
+        a.push(reference.display().to_string());
+        let t0 = std::time::Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_redkit"))
+            .args(&a)
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{name}: {out:?}");
+        let full = t0.elapsed();
+        for k in 0..8 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let delay = full.mul_f64((seed % 1000) as f64 / 1000.0);
+            let signal = if k % 2 == 0 { "-TERM" } else { "-INT" };
+            let target = root.join(format!("{name}-{k}"));
+            let mut a = args.clone();
+            a.push(target.display().to_string());
+            let mut child = Command::new(env!("CARGO_BIN_EXE_redkit"))
+                .args(&a)
+                .env("SOURCE_DATE_EPOCH", "1700000000")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(delay);
+            let _ = Command::new("kill")
+                .args([signal, &child.id().to_string()])
+                .status();
+            let status = child.wait().unwrap();
+            if status.code() == Some(130) {
+                stopped += 1;
+            }
+            assert_eq!(std::fs::read(&input).unwrap(), log, "{name}: input changed");
+            let left = temporaries(&root);
+            assert!(
+                left.is_empty(),
+                "{name} {signal} after {delay:?}: left {left:?}"
+            );
+            if target.exists() {
+                let (a, b) = (snapshot_any(&target), snapshot_any(&reference));
+                let size = |m: &BTreeMap<String, Vec<u8>>| m.values().map(Vec::len).sum::<usize>();
+                assert!(
+                    a == b,
+                    "{name} {signal} after {delay:?}: an incomplete output ({} file(s), {} bytes; \
+                     complete: {} file(s), {} bytes)",
+                    a.len(),
+                    size(&a),
+                    b.len(),
+                    size(&b)
+                );
+            }
+        }
+    }
+    assert!(
+        stopped >= 6,
+        "only {stopped} runs were stopped by the signal"
+    );
+    eprintln!("{stopped} of 24 runs stopped by a signal, none left a temporary file");
+}
+
+/// The bytes of a file, or of every file under a directory.
+fn snapshot_any(p: &Path) -> BTreeMap<String, Vec<u8>> {
+    if p.is_dir() {
+        snapshot(p)
+    } else {
+        BTreeMap::from([(String::new(), std::fs::read(p).unwrap())])
+    }
+}
