@@ -625,7 +625,8 @@ pub fn run(args: Args) -> Result<i32> {
                         "incr": m.incr.iter().map(|f| f.display_name()).collect::<Vec<_>>(),
                     });
                     // Files on disk the manifest does not list.
-                    let listed: Vec<String> = m.files().map(|f| f.display_name()).collect();
+                    let listed: std::collections::HashSet<String> =
+                        m.files().map(|f| f.display_name()).collect();
                     if let Ok(rd) = std::fs::read_dir(&dir) {
                         for e in rd.flatten() {
                             let n = e.file_name().to_string_lossy().into_owned();

@@ -55,11 +55,14 @@ struct TypeStats {
     elements: u64,
 }
 
-/// A map for a handful of keys (databases, type/encoding pairs), looked up once per key of the
-/// file: a linear scan with the last hit first beats a tree here.
+/// A map for the databases and type/encoding pairs, looked up once per key of the file: a
+/// handful in a real file, where a linear scan with the last hit first beats a tree; a file
+/// with many (an attacker's 100,000 SELECTDBs) switches to a hash index, so that the time stays
+/// linear.
 struct SmallMap<K, V> {
     items: Vec<(K, V)>,
     last: usize,
+    index: Option<std::collections::HashMap<K, usize>>,
 }
 
 impl<K, V> Default for SmallMap<K, V> {
@@ -67,18 +70,42 @@ impl<K, V> Default for SmallMap<K, V> {
         SmallMap {
             items: Vec::new(),
             last: 0,
+            index: None,
         }
     }
 }
 
-impl<K: PartialEq + Ord + Clone, V: Default> SmallMap<K, V> {
+/// Entries searched linearly at most.
+const LINEAR_ENTRIES: usize = 32;
+
+impl<K: PartialEq + Ord + Clone + std::hash::Hash, V: Default> SmallMap<K, V> {
     fn entry(&mut self, k: K) -> &mut V {
         if self.items.get(self.last).is_none_or(|(lk, _)| *lk != k) {
-            self.last = match self.items.iter().position(|(lk, _)| *lk == k) {
+            let found = match &self.index {
+                Some(ix) => ix.get(&k).copied(),
+                None => self.items.iter().position(|(lk, _)| *lk == k),
+            };
+            self.last = match found {
                 Some(i) => i,
                 None => {
-                    self.items.push((k, V::default()));
-                    self.items.len() - 1
+                    self.items.push((k.clone(), V::default()));
+                    let i = self.items.len() - 1;
+                    match &mut self.index {
+                        Some(ix) => {
+                            ix.insert(k, i);
+                        }
+                        None if self.items.len() > LINEAR_ENTRIES => {
+                            self.index = Some(
+                                self.items
+                                    .iter()
+                                    .enumerate()
+                                    .map(|(i, (k, _))| (k.clone(), i))
+                                    .collect(),
+                            );
+                        }
+                        None => {}
+                    }
+                    i
                 }
             };
         }
@@ -96,7 +123,9 @@ impl<K: PartialEq + Ord + Clone, V: Default> SmallMap<K, V> {
 struct Stats {
     version: u32,
     family: &'static str,
+    /// The first [`KEPT_NAMES`] AUX fields; `aux_fields` counts them all.
     aux: Vec<(String, String)>,
+    aux_fields: u64,
     dbs: SmallMap<u64, DbStats>,
     types: SmallMap<(ValueType, Encoding), TypeStats>,
     functions: Vec<String>,
@@ -164,6 +193,10 @@ fn library_name(code: &[u8]) -> String {
         .unwrap_or_else(|| "?".into())
 }
 
+/// AUX fields, function library names, module names and databases listed in the report at
+/// most: a real file has a few; the rest of a forged file's millions are only counted.
+const KEPT_NAMES: usize = 1000;
+
 /// The sink of `check-rdb`: counts and ranks what the file holds.
 struct Checker {
     st: Stats,
@@ -184,7 +217,10 @@ impl Sink for Checker {
     }
 
     fn aux(&mut self, key: Str<'_>, value: Str<'_>) -> Result<(), Self::Error> {
-        self.st.aux.push((lossy(key), lossy(value)));
+        self.st.aux_fields += 1;
+        if self.st.aux.len() < KEPT_NAMES {
+            self.st.aux.push((lossy(key), lossy(value)));
+        }
         Ok(())
     }
 
@@ -199,14 +235,18 @@ impl Sink for Checker {
     }
 
     fn function(&mut self, code: Str<'_>) -> Result<(), Self::Error> {
-        self.st.functions.push(library_name(&code.to_vec()));
+        if self.st.functions.len() < KEPT_NAMES {
+            self.st.functions.push(library_name(&code.to_vec()));
+        }
         Ok(())
     }
 
     fn module_aux(&mut self, name: [u8; 9], _: u16, _: u64) -> Result<(), Self::Error> {
-        self.st
-            .module_aux
-            .push(String::from_utf8_lossy(&name).into_owned());
+        if self.st.module_aux.len() < KEPT_NAMES {
+            self.st
+                .module_aux
+                .push(String::from_utf8_lossy(&name).into_owned());
+        }
         Ok(())
     }
 
@@ -229,11 +269,13 @@ impl Sink for Checker {
     }
 
     fn module(&mut self, name: [u8; 9], _: u16, _: u64) -> Result<(), Self::Error> {
-        *self
-            .st
-            .modules
-            .entry(String::from_utf8_lossy(&name).into_owned())
-            .or_default() += 1;
+        let name = String::from_utf8_lossy(&name).into_owned();
+        let name = if self.st.modules.len() < KEPT_NAMES || self.st.modules.contains_key(&name) {
+            name
+        } else {
+            "(other)".to_string()
+        };
+        *self.st.modules.entry(name).or_default() += 1;
         Ok(())
     }
 
@@ -467,11 +509,13 @@ fn json_report(
         "ctime": ctime,
         "ctime_utc": ctime.map(utc),
         "aux": aux,
+        "aux_fields": st.aux_fields,
         "keys": st.keys,
         "expired_keys": st.expired,
         "empty_keys": st.empty_keys,
         "fields_with_ttl": st.fields_with_ttl,
-        "databases": st.dbs.sorted().into_iter().map(|(db, d)| json!({
+        "database_count": st.dbs.items.len(),
+        "databases": st.dbs.sorted().into_iter().take(KEPT_NAMES).map(|(db, d)| json!({
             "db": db, "keys": d.keys, "expires": d.expires,
             "resize_hint": d.resize_hint.map(|(k, e)| json!({"keys": k, "expires": e})),
         })).collect::<Vec<_>>(),
@@ -563,11 +607,34 @@ fn print_tables(r: &Value) {
     if let Some(dbs) = r["databases"].as_array().filter(|a| !a.is_empty()) {
         let mut t = table();
         t.set_header(vec!["db", "keys", "with expiry"]);
-        for d in dbs {
+        // A table of a forged file's 100,000 databases helps nobody: the first ones, and how
+        // many more (--json lists them all).
+        const SHOWN: usize = 64;
+        for d in dbs.iter().take(SHOWN) {
             t.add_row(vec![
                 Cell::new(s(&d["db"])),
                 Cell::new(s(&d["keys"])).set_alignment(CellAlignment::Right),
                 Cell::new(s(&d["expires"])).set_alignment(CellAlignment::Right),
+            ]);
+        }
+        let total = r["database_count"].as_u64().unwrap_or(dbs.len() as u64);
+        if total > SHOWN as u64 {
+            let shown = &dbs[..SHOWN.min(dbs.len())];
+            let sum = |f: &str| shown.iter().filter_map(|d| d[f].as_u64()).sum::<u64>();
+            let keys = r["keys"].as_u64().unwrap_or(0).saturating_sub(sum("keys"));
+            let expires = if dbs.len() as u64 == total {
+                let all = dbs
+                    .iter()
+                    .filter_map(|d| d["expires"].as_u64())
+                    .sum::<u64>();
+                (all - sum("expires")).to_string()
+            } else {
+                "-".to_string()
+            };
+            t.add_row(vec![
+                Cell::new(format!("{} more", total - SHOWN as u64)),
+                Cell::new(keys).set_alignment(CellAlignment::Right),
+                Cell::new(expires).set_alignment(CellAlignment::Right),
             ]);
         }
         outln!("{t}");
