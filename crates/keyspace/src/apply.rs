@@ -139,6 +139,7 @@ impl Keyspace {
             b"SINTERSTORE" | b"SUNIONSTORE" | b"SDIFFSTORE" => self.set_store(name, a),
             // sorted sets and GEO (cmd/zsets.rs)
             b"ZADD" => self.zadd(a),
+            b"GEOADD" => self.geoadd(a),
             b"ZINCRBY" => self.zincrby(a),
             b"ZPOPMIN" | b"ZPOPMAX" => self.zpop(name, a),
             b"ZREMRANGEBYRANK" => self.zremrangebyrank(a),

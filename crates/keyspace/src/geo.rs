@@ -354,6 +354,43 @@ pub fn geo_store_with(
     Ok(GeoStore { dest, members })
 }
 
+/// What `GEOADD key [NX|XX] [CH] longitude latitude member ...` does, as the ZADD the server
+/// turns it into (`geoaddCommand`): each position encoded as a 52-bit geohash, the score.
+/// Servers log the ZADD; a log that holds a GEOADD (written by hand, or by a proxy) is applied
+/// the same way.
+pub fn geoadd_as_zadd(argv: &[&[u8]]) -> Result<Vec<Vec<u8>>, Error> {
+    let mut zadd: Vec<Vec<u8>> = vec![
+        b"ZADD".to_vec(),
+        argv.get(1).copied().unwrap_or_default().to_vec(),
+    ];
+    let mut i = 2;
+    let (mut nx, mut xx) = (false, false);
+    while i < argv.len() {
+        let o = argv[i].to_ascii_lowercase();
+        match o.as_slice() {
+            b"nx" => nx = true,
+            b"xx" => xx = true,
+            b"ch" => {}
+            _ => break,
+        }
+        zadd.push(o.to_ascii_uppercase());
+        i += 1;
+    }
+    let rest = &argv[i..];
+    if argv.len() < 2 || (nx && xx) || rest.is_empty() || rest.len() % 3 != 0 {
+        return Err(Error::Syntax("GEOADD: syntax error".into()));
+    }
+    for t in rest.chunks(3) {
+        let [lon, lat] = long_lat(t[0], t[1])?;
+        let hash = encode(lon, lat, GEO_STEP_MAX)
+            .ok_or_else(|| Error::Syntax("GEOADD: position out of range".into()))?;
+        // geohashAlign52Bits: a 26-step hash is already 52 bits; the score is that integer.
+        zadd.push(hash.bits.to_string().into_bytes());
+        zadd.push(t[2].to_vec());
+    }
+    Ok(zadd)
+}
+
 /// `extractLongLatOrReply`: a longitude and a latitude within the limits of the encoding.
 #[allow(clippy::manual_range_contains)]
 fn long_lat(lon: &[u8], lat: &[u8]) -> Result<[f64; 2], Error> {
@@ -872,6 +909,41 @@ fn members_of_cells<'a>(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn geoadd_scores_as_the_server_stores_them() {
+        let geoadd = |args: &[&str]| {
+            let argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+            super::geoadd_as_zadd(&argv)
+        };
+        // GEOADD Sicily 13.361389 38.115556 Palermo; ZSCORE Sicily Palermo: 3479099956230698
+        // (the example of the server's GEOADD documentation).
+        let z = geoadd(&[
+            "GEOADD",
+            "Sicily",
+            "NX",
+            "13.361389",
+            "38.115556",
+            "Palermo",
+        ])
+        .unwrap();
+        assert_eq!(z[2], b"NX");
+        assert_eq!(z[3], b"3479099956230698");
+        assert_eq!(z[4], b"Palermo");
+        // Scores redis-server 7.0.15 gave for these positions (ZSCORE after GEOADD).
+        for (lon, lat, score) in [
+            ("-122.4194", "37.7749", "1367859919124626"),
+            ("179.999", "-85.05112878", "3002399751544866"),
+            ("0", "0", "3377699720527872"),
+        ] {
+            let z = geoadd(&["GEOADD", "g", lon, lat, "m"]).unwrap();
+            assert_eq!(z[2], score.as_bytes(), "{lon},{lat}");
+        }
+        assert!(geoadd(&["GEOADD", "k", "200", "0", "m"]).is_err());
+        assert!(geoadd(&["GEOADD", "k", "1", "2"]).is_err());
+        assert!(geoadd(&["GEOADD", "k", "NX", "XX", "1", "2", "m"]).is_err());
+    }
+
     use super::*;
 
     fn set(points: &[(&str, f64, f64)]) -> crate::Map<Vec<u8>, f64> {

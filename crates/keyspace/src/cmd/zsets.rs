@@ -329,6 +329,13 @@ impl Keyspace {
         Ok(())
     }
 
+    /// GEOADD: the ZADD the server turns it into.
+    pub(crate) fn geoadd(&mut self, a: &[&[u8]]) -> Result<(), Error> {
+        let zadd = crate::geo::geoadd_as_zadd(a)?;
+        let argv: Vec<&[u8]> = zadd.iter().map(Vec::as_slice).collect();
+        self.zadd(&argv)
+    }
+
     /// GEOSEARCHSTORE, and GEORADIUS / GEORADIUSBYMEMBER with STORE or STOREDIST.
     pub(crate) fn geo_store(&mut self, a: &[&[u8]]) -> Result<(), Error> {
         let src = crate::geo::geo_source_key(a)?;
