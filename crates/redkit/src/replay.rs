@@ -164,6 +164,11 @@ pub fn replay(aof: &Aof, args: &ReplayOptions) -> Result<std::result::Result<Rep
                         timestamps += 1;
                         ks.now_ms = secs as i64 * 1000;
                     }
+                    Op::Impossible(msg) => {
+                        eprintln!("redkit: {msg}");
+                        eprintln!("redkit: nothing written");
+                        return Ok(Some(crate::exit::PROBLEMS));
+                    }
                     Op::Preamble { loaded, version } => {
                         preamble_version = preamble_version.or(version);
                         ks.absorb(*loaded);
@@ -313,7 +318,13 @@ enum Op {
     },
     /// The log cannot be read further: the message says where and why.
     Failed(String),
+    /// The log holds what no server writes (a restore point past year 9999): the message says
+    /// where.
+    Impossible(String),
 }
+
+/// 9999-12-31T23:59:59Z: the latest restore point a log can hold.
+const MAX_UNIX_SECS: u64 = 253_402_300_799;
 
 /// Buffers of 1 MiB queued for the writing thread: the dataset is in memory already.
 pub const WRITE_QUEUE: usize = 4;
@@ -359,8 +370,18 @@ fn read_log(
                         break 'files;
                     }
                 },
-                Item::Timestamp { unix_secs, .. } => {
+                Item::Timestamp {
+                    unix_secs, offset, ..
+                } => {
                     if until.is_some_and(|u| unix_secs > u) {
+                        break 'files;
+                    }
+                    // A time in milliseconds must fit the expiries computed from it.
+                    if unix_secs > MAX_UNIX_SECS {
+                        batch.ops.push(Op::Impossible(format!(
+                            "{name}: offset {offset}: #TS:{unix_secs} is past year 9999: no server \
+                             writes it"
+                        )));
                         break 'files;
                     }
                     batch.ops.push(Op::Timestamp(unix_secs));

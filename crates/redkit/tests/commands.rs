@@ -457,6 +457,26 @@ fn impossible_logs_are_named_not_applied() {
         (&["SET k v"], "EXPIRE k 9223372036854775807", "EXPIRE"),
         (&["MULTI"], "MULTI", "MULTI"),
         (&[], "EXEC", "EXEC"),
+        // What the servers refuse (and so never log), from the hostile-input review.
+        (&["XADD x 5-5 f v"], "XSETID x 1-1", "XSETID"),
+        (&["XADD x 5-5 f v"], "XSETID x 9-9 ENTRIESADDED 0", "XSETID"),
+        (
+            &["XADD x 5-5 f v"],
+            "XSETID x 9-9 ENTRIESADDED -1",
+            "XSETID",
+        ),
+        (
+            &["XADD x 5-5 f v"],
+            "XSETID x 6-6 MAXDELETEDID 7-7",
+            "XSETID",
+        ),
+        (&["SET k 1"], "DECRBY k -9223372036854775808", "DECRBY"),
+        (&[], "SELECT 1099511627776", "SELECT"),
+        (&[], "SELECT 2147483647", "SELECT"),
+        (&["SET k v"], "MOVE k 9223372036854775807", "MOVE"),
+        (&[], "SWAPDB 0 4294967296", "SWAPDB"),
+        (&["SET k v"], "COPY k j DB 2147483648", "COPY"),
+        (&[], "RESTORE k -5 x", "RESTORE"),
     ];
     for (i, (setup, bad, name)) in cases.iter().enumerate() {
         let mut log: Vec<u8> = setup.iter().flat_map(|c| cmd(c)).collect();
@@ -483,5 +503,25 @@ fn impossible_logs_are_named_not_applied() {
         );
         assert!(!out.exists(), "{bad}: an output was written");
     }
+    // A restore point no server writes (its milliseconds would wrap the expiries after it).
+    let mut log = b"#TS:9999999999999999999\r\n".to_vec();
+    log.extend(cmd("SET k v EX 10"));
+    let aof = dir.join("ts.aof");
+    let out = dir.join("ts.rdb");
+    std::fs::write(&aof, &log).unwrap();
+    let r = redkit(&[
+        "aof-to-rdb",
+        aof.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("offset 0") && err.contains("past year 9999"),
+        "{err}"
+    );
+    assert!(!out.exists());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -24,3 +24,16 @@ pub(crate) fn expiry(base: i64, n: i64, unit: i64) -> Result<i64, Error> {
         .and_then(|ms| ms.checked_add(base))
         .ok_or_else(|| Error::Syntax(format!("invalid expire time: {n}")))
 }
+
+/// A database number as the servers take it (`databases` is an int): 0 to 2^31 - 2. A larger
+/// one is refused by any server, so a log that names it is impossible.
+pub(crate) fn db_index(b: &[u8]) -> Result<u64, Error> {
+    match crate::num::int(b) {
+        Ok(n) if (0..i32::MAX as i64).contains(&n) => Ok(n as u64),
+        _ => Err(Error::Syntax(format!(
+            "database {} is out of range (0 to {})",
+            text(b),
+            i32::MAX - 1
+        ))),
+    }
+}

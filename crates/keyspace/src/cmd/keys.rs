@@ -1,16 +1,16 @@
 //! Databases and keys: SELECT, FLUSHDB, FLUSHALL, SWAPDB, DEL, UNLINK, the EXPIRE family,
 //! PERSIST, RENAME, MOVE, COPY, RESTORE, and SORT ... STORE (see [`crate::sort`]).
 
-use super::args::{arity, expiry};
+use super::args::{arity, db_index, expiry};
 use super::dump::{dump_payload, load_rdb, rdb_magic};
-use crate::num::{int, uint};
+use crate::num::int;
 use crate::{text, Entry, Error, Keyspace, Value};
 
 impl Keyspace {
     /// SELECT db: the database the commands after it change.
     pub(crate) fn select(&mut self, a: &[&[u8]]) -> Result<(), Error> {
         arity(a, 2)?;
-        self.db = uint(a[1])?;
+        self.db = db_index(a[1])?;
         Ok(())
     }
 
@@ -29,7 +29,7 @@ impl Keyspace {
     /// SWAPDB a b.
     pub(crate) fn swapdb(&mut self, a: &[&[u8]]) -> Result<(), Error> {
         arity(a, 3)?;
-        let (x, y) = (uint(a[1])?, uint(a[2])?);
+        let (x, y) = (db_index(a[1])?, db_index(a[2])?);
         let dx = self.dbs.remove(&x).unwrap_or_default();
         let dy = self.dbs.remove(&y).unwrap_or_default();
         self.dbs.insert(x, dy);
@@ -84,7 +84,7 @@ impl Keyspace {
     /// MOVE key db: only when db does not hold the key.
     pub(crate) fn move_key(&mut self, a: &[&[u8]]) -> Result<(), Error> {
         arity(a, 3)?;
-        let to = uint(a[2])?;
+        let to = db_index(a[2])?;
         let exists = self.dbs.get(&to).is_some_and(|d| d.contains_key(a[1]));
         if !exists {
             if let Some(e) = self.db_mut().remove(a[1]) {
@@ -103,7 +103,7 @@ impl Keyspace {
         while i < a.len() {
             match a[i].to_ascii_uppercase().as_slice() {
                 b"DB" if i + 1 < a.len() => {
-                    to = uint(a[i + 1])?;
+                    to = db_index(a[i + 1])?;
                     i += 1;
                 }
                 b"REPLACE" => replace = true,
@@ -127,6 +127,11 @@ impl Keyspace {
             return Err(Error::Syntax("RESTORE key ttl payload".into()));
         }
         let ttl = int(a[2])?;
+        if ttl < 0 {
+            return Err(Error::Syntax(
+                "RESTORE: invalid TTL value, must be >= 0".into(),
+            ));
+        }
         let (mut replace, mut abs) = (false, false);
         let mut i = 4;
         while i < a.len() {

@@ -72,7 +72,11 @@ impl Keyspace {
         let (mut added, mut maxdel) = (None, None);
         while i + 1 < a.len() {
             match a[i].to_ascii_uppercase().as_slice() {
-                b"ENTRIESADDED" => added = Some(int(a[i + 1])? as u64),
+                b"ENTRIESADDED" => {
+                    added = Some(u64::try_from(int(a[i + 1])?).map_err(|_| {
+                        Error::Syntax("XSETID: entries_added must be positive".into())
+                    })?)
+                }
                 b"MAXDELETEDID" => maxdel = Some(stream_id(a[i + 1])?),
                 _ => return Err(Error::Syntax("XSETID option".into())),
             }
@@ -80,6 +84,22 @@ impl Keyspace {
         }
         let s = existing!(self, a[1], Stream, "XSETID")
             .ok_or_else(|| Error::Syntax("XSETID on no key".into()))?;
+        // What the server refuses (nothing is logged then): xsetidCommand's checks.
+        if s.entries.keys().next_back().is_some_and(|top| last < *top) {
+            return Err(Error::Syntax(
+                "XSETID: the ID specified is smaller than the target stream top item".into(),
+            ));
+        }
+        if added.is_some_and(|n| n < s.entries.len() as u64) {
+            return Err(Error::Syntax(
+                "XSETID: entries_added is smaller than the target stream length".into(),
+            ));
+        }
+        if maxdel.is_some_and(|m| last < m) {
+            return Err(Error::Syntax(
+                "XSETID: the ID specified is smaller than the provided max_deleted_entry_id".into(),
+            ));
+        }
         s.last_id = last;
         if let Some(n) = added {
             s.entries_added = n;

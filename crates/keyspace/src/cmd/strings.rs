@@ -161,7 +161,11 @@ impl Keyspace {
     /// DECRBY key n.
     pub(crate) fn decrby(&mut self, a: &[&[u8]]) -> Result<(), Error> {
         arity(a, 3)?;
-        self.incr_by(a[1], int(a[2])?.checked_neg().unwrap_or(i64::MAX))?;
+        // DECRBY of i64::MIN: the server answers "decrement would overflow" (nothing logged).
+        let by = int(a[2])?
+            .checked_neg()
+            .ok_or_else(|| Error::Syntax("DECRBY: decrement would overflow".into()))?;
+        self.incr_by(a[1], by)?;
         Ok(())
     }
 
