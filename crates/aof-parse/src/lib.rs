@@ -261,7 +261,7 @@ pub struct AofReader<R: Read> {
 
 const CHUNK: usize = 128 * 1024;
 
-fn parse_decimal(digits: &[u8]) -> Option<u64> {
+pub(crate) fn parse_decimal(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }

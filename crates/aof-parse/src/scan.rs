@@ -10,43 +10,181 @@ use std::io::{self, BufReader, Read, Seek, SeekFrom};
 /// The first offset after `from` where a complete command starts (a `*` at the start of a
 /// line that parses as a whole command before `size`), if any: then damage at `from` is in the
 /// middle of the file, and cutting there would lose valid data.
+///
+/// Linear in the file, whatever it holds: a candidate is first checked by walking its headers
+/// (seeking over the argument bodies, never reading them), and the number of well-framed
+/// arguments that follow each argument header is remembered, so that no header is walked
+/// twice. Only a candidate that passes is parsed in full. (A naive parse of every candidate is
+/// quadratic on a file of `*1\r\n$999999999\r\n` lines: each one reads to the end.)
 pub fn next_command_after<R: Read + Seek>(
     src: &mut R,
     size: u64,
     from: u64,
 ) -> io::Result<Option<u64>> {
+    let limits = crate::Limits::default();
+    let mut frames = Frames {
+        src,
+        size,
+        limits,
+        chain: std::collections::HashMap::new(),
+    };
     let mut pos = from + 1;
     let mut buf = vec![0u8; 1 << 16];
     // Whether the byte before `pos` is a newline.
     let mut after_newline = if pos == 0 || pos > size {
         false
     } else {
-        src.seek(SeekFrom::Start(pos - 1))?;
-        let mut b = [0u8; 1];
-        src.read_exact(&mut b)?;
-        b[0] == b'\n'
+        frames.read_at(pos - 1, &mut buf[..1])? == 1 && buf[0] == b'\n'
     };
     while pos < size {
-        src.seek(SeekFrom::Start(pos))?;
         let want = buf.len().min((size - pos) as usize);
-        let n = read_full(src, &mut buf[..want])?;
+        let n = frames.read_at(pos, &mut buf[..want])?;
         if n == 0 {
             break;
         }
-        for i in 0..n {
+        let chunk = buf[..n].to_vec();
+        for (i, &b) in chunk.iter().enumerate() {
             let at = pos + i as u64;
-            let candidate = buf[i] == b'*' && after_newline;
-            after_newline = buf[i] == b'\n';
-            if !candidate {
-                continue;
-            }
-            src.seek(SeekFrom::Start(at))?;
-            let mut r = AofReader::new(BufReader::new(Read::take(&mut *src, size - at)));
-            if let Ok(Some(Item::Command(_))) = r.next_item() {
+            let candidate = b == b'*' && after_newline;
+            after_newline = b == b'\n';
+            if candidate && frames.may_be_command(at)? && frames.parses(at)? {
                 return Ok(Some(at));
             }
         }
         pos += n as u64;
+    }
+    Ok(None)
+}
+
+/// Framing checks over a seekable file, with the argument chains remembered.
+struct Frames<'a, R: Read + Seek> {
+    src: &'a mut R,
+    size: u64,
+    limits: crate::Limits,
+    /// For an argument header at an offset: how many well-framed arguments follow from there
+    /// (it included), capped at `limits.max_args`.
+    chain: std::collections::HashMap<u64, u64>,
+}
+
+impl<R: Read + Seek> Frames<'_, R> {
+    fn read_at(&mut self, at: u64, buf: &mut [u8]) -> io::Result<usize> {
+        self.src.seek(SeekFrom::Start(at))?;
+        read_full(self.src, buf)
+    }
+
+    /// `<prefix><digits>\r\n` at `at`, as the reader takes it: the number and the offset after.
+    fn header(&mut self, at: u64, prefix: u8) -> io::Result<Option<(u64, u64)>> {
+        let mut line = [0u8; 24];
+        let n = self.read_at(at, &mut line)?;
+        let line = &line[..n];
+        if line.first() != Some(&prefix) {
+            return Ok(None);
+        }
+        let Some(cr) = line.iter().position(|&b| b == b'\r') else {
+            return Ok(None);
+        };
+        if line.get(cr + 1) != Some(&b'\n') {
+            return Ok(None);
+        }
+        Ok(crate::parse_decimal(&line[1..cr]).map(|v| (v, at + cr as u64 + 2)))
+    }
+
+    /// The argument at `at`: its body fits in the file and ends with CRLF; the offset after it.
+    fn argument(&mut self, at: u64) -> io::Result<Option<u64>> {
+        let Some((len, body)) = self.header(at, b'$')? else {
+            return Ok(None);
+        };
+        if len > self.limits.max_bulk_len || body + len + 2 > self.size {
+            return Ok(None);
+        }
+        let mut crlf = [0u8; 2];
+        if self.read_at(body + len, &mut crlf)? != 2 || crlf != *b"\r\n" {
+            return Ok(None);
+        }
+        Ok(Some(body + len + 2))
+    }
+
+    /// How many well-framed arguments follow from `at` (capped at the argument limit); each
+    /// header is walked once over all the calls.
+    fn chain(&mut self, at: u64) -> io::Result<u64> {
+        let cap = self.limits.max_args;
+        let mut walked = Vec::new();
+        let mut pos = at;
+        let mut tail = loop {
+            if let Some(&n) = self.chain.get(&pos) {
+                break n;
+            }
+            if walked.len() as u64 >= cap {
+                break 0;
+            }
+            match self.argument(pos)? {
+                Some(next) => {
+                    walked.push(pos);
+                    pos = next;
+                }
+                None => {
+                    self.chain.insert(pos, 0);
+                    break 0;
+                }
+            }
+        };
+        for p in walked.into_iter().rev() {
+            tail = (tail + 1).min(cap);
+            self.chain.insert(p, tail);
+        }
+        Ok(self.chain.get(&at).copied().unwrap_or(0))
+    }
+
+    /// A necessary condition for a command at `at`: a valid argument count, that many
+    /// well-framed arguments, and not an EXEC (which the reader refuses outside a MULTI).
+    fn may_be_command(&mut self, at: u64) -> io::Result<bool> {
+        let Some((argc, first)) = self.header(at, b'*')? else {
+            return Ok(false);
+        };
+        if argc == 0 || argc > self.limits.max_args || self.chain(first)? < argc {
+            return Ok(false);
+        }
+        let Some((len, body)) = self.header(first, b'$')? else {
+            return Ok(false);
+        };
+        if len == 4 {
+            let mut name = [0u8; 4];
+            self.read_at(body, &mut name)?;
+            if name.eq_ignore_ascii_case(b"exec") {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Whether the reader takes a command at `at` (the final word on a candidate).
+    fn parses(&mut self, at: u64) -> io::Result<bool> {
+        self.src.seek(SeekFrom::Start(at))?;
+        let mut r = AofReader::new(BufReader::new(Read::take(&mut *self.src, self.size - at)));
+        Ok(matches!(r.next_item(), Ok(Some(Item::Command(_)))))
+    }
+}
+
+/// [`next_command_after`] the naive way: a full parse at every candidate. Quadratic on hostile
+/// files; kept as the oracle the fast version is tested against.
+#[cfg(test)]
+fn next_command_after_naive<R: Read + Seek>(
+    src: &mut R,
+    size: u64,
+    from: u64,
+) -> io::Result<Option<u64>> {
+    let mut data = Vec::new();
+    src.seek(SeekFrom::Start(0))?;
+    Read::take(&mut *src, size).read_to_end(&mut data)?;
+    let mut at = from + 1;
+    while at < size {
+        if data[at as usize] == b'*' && data[at as usize - 1] == b'\n' {
+            let mut r = AofReader::new(&data[at as usize..]);
+            if let Ok(Some(Item::Command(_))) = r.next_item() {
+                return Ok(Some(at));
+            }
+        }
+        at += 1;
     }
     Ok(None)
 }
@@ -401,7 +539,10 @@ mod tests {
             let size = data.len() as u64;
             let mut c = Cursor::new(&data);
             for from in [0, size / 3, size / 2] {
-                if let Some(at) = next_command_after(&mut c, size, from).unwrap() {
+                let fast = next_command_after(&mut c, size, from).unwrap();
+                let naive = next_command_after_naive(&mut c, size, from).unwrap();
+                proptest::prop_assert_eq!(fast, naive, "from {}", from);
+                if let Some(at) = fast {
                     proptest::prop_assert!(at > from && at < size);
                 }
                 describe_range(&mut c, size, from).unwrap();

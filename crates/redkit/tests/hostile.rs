@@ -205,3 +205,38 @@ fn a_forged_rdb_of_many_databases_and_aux_fields_gives_a_bounded_report() {
     assert_eq!(code(&o), 0);
     assert!(String::from_utf8_lossy(&o.stdout).contains("99936 more"));
 }
+
+/// Bait for the search of the next valid command after damage: 1 MB of lines that each claim
+/// a 1 GB argument. Every candidate is refused by its headers alone, so the search stays linear
+/// (a full parse of each read to the end of the file: minutes); the valid command after the
+/// bait is found and kept.
+#[test]
+fn the_resync_after_damage_is_linear_on_bait() {
+    let d = scratch("hostile-bait");
+    let ping = b"*1\r\n$4\r\nPING\r\n";
+    let mut log = ping.to_vec();
+    log.extend_from_slice(b"X\r\n");
+    for _ in 0..60_000 {
+        log.extend_from_slice(b"*1\r\n$999999999\r\n");
+    }
+    let tail = log.len();
+    log.extend_from_slice(ping);
+    let f = d.join("appendonly.aof");
+    std::fs::write(&f, &log).unwrap();
+    let o = run(&["check-aof", f.to_str().unwrap(), "--json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["problems"][0]["valid_data_after"], tail as u64, "{doc}");
+    let out = d.join("salvaged");
+    let o = run(&[
+        "check-aof",
+        f.to_str().unwrap(),
+        "--salvage",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(out.join("appendonly.aof")).unwrap(),
+        [&ping[..], &ping[..]].concat()
+    );
+}
