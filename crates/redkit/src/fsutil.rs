@@ -170,3 +170,25 @@ pub fn check_size_unchanged(path: &Path, planned: u64) -> Result<()> {
     }
     Ok(())
 }
+
+/// Takes an exclusive advisory lock (flock) on each of `paths` for as long as the returned
+/// files live: two repairs of the same log never run at once. A lock held elsewhere is refused
+/// at once (exit 2), `--force` or not.
+pub fn lock_exclusive(paths: &[&Path]) -> Result<Vec<File>> {
+    let mut held = Vec::new();
+    for p in paths {
+        let f = File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
+        match f.try_lock() {
+            Ok(()) => held.push(f),
+            Err(std::fs::TryLockError::WouldBlock) => bail!(
+                "{} is locked by another process (another repair of this log?): nothing was \
+                 changed",
+                p.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", p.display()))
+            }
+        }
+    }
+    Ok(held)
+}

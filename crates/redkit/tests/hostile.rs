@@ -240,3 +240,51 @@ fn the_resync_after_damage_is_linear_on_bait() {
         [&ping[..], &ping[..]].concat()
     );
 }
+
+/// A repair takes an exclusive lock on the files it cuts: with the log locked by another
+/// process (another repair), it is refused even with --force (which only overrides the check
+/// for open files), and nothing changes.
+#[test]
+fn a_repair_of_a_locked_log_is_refused() {
+    let d = scratch("hostile-locked");
+    let (aof, incr) = copy(&d);
+    let mut torn = std::fs::read(&incr).unwrap();
+    torn.truncate(torn.len() - 3);
+    std::fs::write(&incr, &torn).unwrap();
+    // `-o`: the lock stays with flock itself, not with the command it runs, so that killing
+    // flock releases it.
+    let mut holder = Command::new("flock")
+        .arg("-o")
+        .arg(&incr)
+        .args(["sleep", "10"])
+        .spawn()
+        .expect("flock (util-linux) holds the lock");
+    // Wait until the lock is taken: `flock -n` fails while it is held.
+    for _ in 0..250 {
+        let probe = Command::new("flock")
+            .args(["-n"])
+            .arg(&incr)
+            .arg("true")
+            .status()
+            .unwrap();
+        if !probe.success() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let o = run(&[
+        "check-aof",
+        aof.to_str().unwrap(),
+        "--fix",
+        "--yes",
+        "--force",
+    ]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("locked"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&incr).unwrap(), torn, "nothing changed");
+    // Once the lock is gone, the repair goes ahead.
+    let o = run(&["check-aof", aof.to_str().unwrap(), "--fix", "--yes"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}

@@ -436,6 +436,7 @@ fn fix(args: &Args, files: &[FileReport], problems: &[Value]) -> Result<(i32, Va
         return Ok((exit::PROBLEMS, plan));
     }
     fsutil::refuse_if_held_open(&[path.as_path()], args.force)?;
+    let _locked = fsutil::lock_exclusive(&[path.as_path()])?;
     if !crate::prompt::go_ahead(
         args.yes,
         "Cut the file?",

@@ -112,6 +112,7 @@ fn in_place(args: &Args, aof: &Aof, cut_point: Option<&Point>) -> Result<i32> {
         watched.push(mp);
     }
     fsutil::refuse_if_held_open(&watched, args.force)?;
+    let _locked = fsutil::lock_exclusive(&watched)?;
     let size = std::fs::metadata(cut_path)?.len();
     eprintln!(
         "Plan: keep everything logged before {} ({}): cut {} at offset {cut} ({} bytes go to {}.cut-{cut}){}",
