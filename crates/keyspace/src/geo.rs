@@ -377,7 +377,7 @@ pub fn geoadd_as_zadd(argv: &[&[u8]]) -> Result<Vec<Vec<u8>>, Error> {
         i += 1;
     }
     let rest = &argv[i..];
-    if argv.len() < 2 || (nx && xx) || rest.is_empty() || rest.len() % 3 != 0 {
+    if argv.len() < 2 || (nx && xx) || rest.is_empty() || !rest.len().is_multiple_of(3) {
         return Err(Error::Syntax("GEOADD: syntax error".into()));
     }
     for t in rest.chunks(3) {

@@ -152,7 +152,7 @@ pub fn unpack(kind: Kind, payload: &[u8]) -> Value {
 
 /// Sets fields of a hash (`nx`: only those it does not have), as HSET/HMSET/HSETNX do.
 pub fn hash_set(payload: &[u8], pairs_in: &[&[u8]], nx: bool) -> Option<Vec<u8>> {
-    if pairs_in.len() % 2 != 0 || !fits(pairs_in) {
+    if !pairs_in.len().is_multiple_of(2) || !fits(pairs_in) {
         return None;
     }
     let mut fields: Vec<(&[u8], &[u8])> = pairs(payload).collect();
@@ -220,7 +220,7 @@ pub fn set_add(payload: &[u8], members: &[&[u8]]) -> Option<Vec<u8>> {
 
 /// Sets scores of a sorted set, as ZADD without options does (`pairs_in`: score, member, ...).
 pub fn zset_add(payload: &[u8], pairs_in: &[&[u8]]) -> Option<Vec<u8>> {
-    if pairs_in.len() % 2 != 0 {
+    if !pairs_in.len().is_multiple_of(2) {
         return None;
     }
     let mut scored = Vec::with_capacity(pairs_in.len() / 2);

@@ -1456,7 +1456,7 @@ impl<R: Read> Parser<R> {
         let dup = &mut self.dup;
         let e = |e: BlobError| blob_err(at, e);
         let pairs = |n: usize, per: usize, what: &str| -> Result<usize, Error> {
-            if n % per != 0 {
+            if !n.is_multiple_of(per) {
                 return Err(Error::corrupt(
                     at,
                     format!("{what} with {n} entries, not a multiple of {per}"),

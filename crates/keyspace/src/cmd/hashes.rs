@@ -9,7 +9,7 @@ impl Keyspace {
     /// HSET / HMSET key field value...: the fields lose their TTL.
     pub(crate) fn hset(&mut self, a: &[&[u8]]) -> Result<(), Error> {
         arity(a, 4)?;
-        if a.len() % 2 != 0 {
+        if !a.len().is_multiple_of(2) {
             return Err(Error::Syntax("HSET pairs".into()));
         }
         let h = typed!(self, a[1], Hash, "HSET");

@@ -24,7 +24,7 @@ impl Keyspace {
         }
         let id = stream_id(a[i])?;
         let fields = &a[i + 1..];
-        if fields.is_empty() || fields.len() % 2 != 0 {
+        if fields.is_empty() || !fields.len().is_multiple_of(2) {
             return Err(Error::Syntax("XADD fields".into()));
         }
         if nomkstream && !self.db_mut().contains_key(a[1]) {

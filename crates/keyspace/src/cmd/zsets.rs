@@ -29,7 +29,7 @@ impl Keyspace {
             return Ok(());
         }
         let pairs = &a[i..];
-        if pairs.is_empty() || pairs.len() % 2 != 0 {
+        if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
             return Err(Error::Syntax("ZADD pairs".into()));
         }
         let z = typed!(self, a[1], ZSet, "ZADD");
