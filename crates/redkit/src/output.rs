@@ -318,6 +318,35 @@ fn keep_made(made: &[PathBuf]) {
     temporaries().made.retain(|m| !made.contains(m));
 }
 
+/// Creates the temporary `tmp` with `make` and registers it, under the lock (a signal finds
+/// it as soon as it exists).
+fn create_temporary<T>(
+    tmp: &Path,
+    make: impl FnOnce(&Path) -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    let mut t = temporaries();
+    let r = make(tmp);
+    if r.is_ok() {
+        t.paths.push(tmp.to_path_buf());
+    }
+    r
+}
+
+/// Removes the temporary `tmp` of a run that did not commit it (with `remove`), under the
+/// lock; then the parent directories it made.
+fn abandon_temporary(
+    tmp: &Path,
+    made: &[PathBuf],
+    remove: impl FnOnce(&Path) -> std::io::Result<()>,
+) {
+    {
+        let mut t = temporaries();
+        let _ = remove(tmp);
+        t.paths.retain(|p| p != tmp);
+    }
+    remove_made(made);
+}
+
 /// Whether a process with this id runs.
 fn alive(pid: u32) -> bool {
     pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists()
@@ -385,14 +414,9 @@ impl AtomicFile {
         let made = make_parents(target)?;
         remove_stale(target);
         let tmp = temp_name(target)?;
-        let created = {
-            let mut t = temporaries();
-            let r = OpenOptions::new().write(true).create_new(true).open(&tmp);
-            if r.is_ok() {
-                t.paths.push(tmp.clone());
-            }
-            r
-        };
+        let created = create_temporary(&tmp, |p| {
+            OpenOptions::new().write(true).create_new(true).open(p)
+        });
         let file = match created {
             Ok(f) => f,
             Err(e) => {
@@ -470,12 +494,7 @@ impl AtomicFile {
 impl Drop for AtomicFile {
     fn drop(&mut self) {
         if !self.done {
-            {
-                let mut t = temporaries();
-                let _ = fs::remove_file(&self.tmp);
-                t.paths.retain(|p| *p != self.tmp);
-            }
-            remove_made(&self.made);
+            abandon_temporary(&self.tmp, &self.made, |p| fs::remove_file(p));
         }
     }
 }
@@ -497,15 +516,7 @@ impl AtomicDir {
         let made = make_parents(target)?;
         remove_stale(target);
         let tmp = temp_name(target)?;
-        let created = {
-            let mut t = temporaries();
-            let r = fs::create_dir(&tmp);
-            if r.is_ok() {
-                t.paths.push(tmp.clone());
-            }
-            r
-        };
-        if let Err(e) = created {
+        if let Err(e) = create_temporary(&tmp, |p| fs::create_dir(p)) {
             remove_made(&made);
             return Err(e).with_context(|| format!("cannot create {}", target.display()));
         }
@@ -562,12 +573,7 @@ impl AtomicDir {
 impl Drop for AtomicDir {
     fn drop(&mut self) {
         if !self.done {
-            {
-                let mut t = temporaries();
-                let _ = fs::remove_dir_all(&self.tmp);
-                t.paths.retain(|p| *p != self.tmp);
-            }
-            remove_made(&self.made);
+            abandon_temporary(&self.tmp, &self.made, |p| fs::remove_dir_all(p));
         }
     }
 }
