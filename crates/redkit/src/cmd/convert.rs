@@ -91,37 +91,17 @@ pub fn run(args: Args) -> Result<i32> {
     if !args.re_encode {
         opts.raw_source = crate::input::raw_source(&args.file, &input.info);
     }
-    let path = match dest {
-        Dest::Path(p) => p,
-        Dest::Stdout => {
-            let mut rdb = RdbSink::new(
-                ThreadedWriter::new(std::io::stdout()),
-                false,
-                crate::time::ctime(),
-                None,
-            );
-            let outcome = transcode::run(&mut input.reader, &opts, &mut rdb)?;
-            if let Some(b) = bar {
-                b.finish_and_clear();
-            }
-            if let Some(code) = conversion_outcome(&outcome, &input.info)? {
-                return Ok(code);
-            }
-            if let Some(code) = gzip_trailer(&mut input) {
-                return Ok(code);
-            }
-            let (sink, _) = rdb.finish()?;
-            sink.finish()?;
-            eprintln!(
-                "Wrote standard output: RDB {}, {} key(s).",
-                outcome.version, outcome.keys
-            );
-            return Ok(crate::exit::OK);
+    // One run whatever the destination: a file is written under a temporary name and
+    // committed, standard output is written as it goes.
+    let (writer, atomic) = match &dest {
+        Dest::Stdout => (ThreadedWriter::new(std::io::stdout()), None),
+        Dest::Path(p) => {
+            let out = AtomicFile::create(p)?;
+            (ThreadedWriter::new(out.file()?), Some(out))
         }
     };
-    let out = AtomicFile::create(&path)?;
-    let sink = ThreadedWriter::new(out.file()?);
-    let mut rdb = RdbSink::new(sink, false, crate::time::ctime(), Some(out.dir()));
+    let spool_dir = atomic.as_ref().map(AtomicFile::dir);
+    let mut rdb = RdbSink::new(writer, false, crate::time::ctime(), spool_dir);
     let outcome = transcode::run(&mut input.reader, &opts, &mut rdb)?;
     if let Some(b) = bar {
         b.finish_and_clear();
@@ -134,7 +114,14 @@ pub fn run(args: Args) -> Result<i32> {
     }
     let (sink, spilled) = rdb.finish()?;
     sink.finish()?;
-    out.commit()?;
+    let Some(out) = atomic else {
+        eprintln!(
+            "Wrote standard output: RDB {}, {} key(s).",
+            outcome.version, outcome.keys
+        );
+        return Ok(crate::exit::OK);
+    };
+    let path = out.commit()?;
     eprintln!(
         "Wrote {}: RDB {}, {} key(s) ({} copied as stored){}{}.",
         path.display(),
