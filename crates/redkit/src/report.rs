@@ -38,6 +38,49 @@ pub fn cell_text(v: &Value) -> String {
     }
 }
 
+/// Items of one kind a report lists in full: a real input has a few, a forged one can have
+/// millions, which are counted and not kept.
+pub const KEPT_ITEMS: usize = 1000;
+
+/// A list that keeps its first [`KEPT_ITEMS`] items and counts the rest, so that a report on
+/// a forged input (a manifest of a million lines) stays small.
+#[derive(Debug)]
+pub struct Capped<T> {
+    /// The first items, in order.
+    pub kept: Vec<T>,
+    /// Every item pushed, kept or not.
+    pub total: u64,
+}
+
+impl<T> Default for Capped<T> {
+    fn default() -> Self {
+        Capped {
+            kept: Vec::new(),
+            total: 0,
+        }
+    }
+}
+
+impl<T> Capped<T> {
+    /// Counts `item`, and keeps it while fewer than [`KEPT_ITEMS`] are kept.
+    pub fn push(&mut self, item: T) {
+        self.total += 1;
+        if self.kept.len() < KEPT_ITEMS {
+            self.kept.push(item);
+        }
+    }
+
+    /// Whether nothing was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// How many were counted and not kept.
+    pub fn omitted(&self) -> u64 {
+        self.total - self.kept.len() as u64
+    }
+}
+
 /// Prints items (refused or dropped) under a heading, to stderr.
 pub fn print_items(items: &transcode::Items, heading: &str) {
     eprintln!("{heading}");
@@ -108,6 +151,19 @@ pub fn conversion_outcome(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_capped_list_keeps_the_first_items_and_counts_all() {
+        let mut c = Capped::default();
+        assert!(c.is_empty());
+        for i in 0..KEPT_ITEMS + 5 {
+            c.push(i);
+        }
+        assert_eq!(c.total, KEPT_ITEMS as u64 + 5);
+        assert_eq!(c.kept.len(), KEPT_ITEMS);
+        assert_eq!(c.kept[KEPT_ITEMS - 1], KEPT_ITEMS - 1);
+        assert_eq!(c.omitted(), 5);
+    }
 
     #[test]
     fn keys_as_dump_json_writes_them() {

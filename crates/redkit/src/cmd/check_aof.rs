@@ -5,7 +5,7 @@ use crate::exit;
 use crate::fsutil;
 use crate::input::AofPart;
 use crate::output::{self, AtomicDir, Kind};
-use crate::report::{cell_text, print_json, table};
+use crate::report::{cell_text, print_json, table, Capped, KEPT_ITEMS};
 use anyhow::{bail, Context, Result};
 use aof_parse::scan::{command_at, describe_range, next_command_after, salvage_ranges};
 use aof_parse::{AofReader, CommandTable, Item, Verdict};
@@ -336,16 +336,15 @@ fn looks_like_aof(path: &Path) -> Result<Option<&'static str>> {
 
 /// `--fix`: one fixable problem in the last file is cut away, after showing what goes. Returns
 /// the exit code and what was done, for the JSON document.
-fn fix(args: &Args, files: &[FileReport], problems: &[Value]) -> Result<(i32, Value)> {
+fn fix(args: &Args, files: &[FileReport], problems: &Capped<Value>) -> Result<(i32, Value)> {
     let say = |t: &str| say(args.json, t);
     if problems.is_empty() {
         say("nothing to fix");
         return Ok((exit::OK, json!({"action": "none", "reason": "valid"})));
     }
-    let unfixable: Vec<&Value> = problems.iter().filter(|p| p["fixable"] != true).collect();
-    if !unfixable.is_empty() || problems.len() > 1 {
+    if problems.total > 1 || problems.kept[0]["fixable"] != true {
         eprintln!("redkit: not fixing: a cut would lose data, or there is more than one problem:");
-        for p in problems {
+        for p in &problems.kept {
             let mut why = String::new();
             if let Some(at) = p["valid_data_after"].as_u64() {
                 why = format!(" (valid commands follow, from offset {at}: this is damage in the middle, not a torn tail; --salvage OUTDIR skips it)");
@@ -358,13 +357,16 @@ fn fix(args: &Args, files: &[FileReport], problems: &[Value]) -> Result<(i32, Va
                 p["message"].as_str().unwrap_or("?")
             );
         }
+        if problems.omitted() > 0 {
+            eprintln!("- ... and {} more", problems.omitted());
+        }
         eprintln!("redkit: nothing was changed");
         return Ok((
             exit::PROBLEMS,
             json!({"action": "refused", "reason": "a cut would lose data, or more than one problem"}),
         ));
     }
-    let p = &problems[0];
+    let p = &problems.kept[0];
     let file = files
         .iter()
         .find(|f| Some(f.name.as_str()) == p["file"].as_str())
@@ -593,8 +595,10 @@ pub fn run(args: Args) -> Result<i32> {
         b.set_length(total);
     }
     let mut files: Vec<FileReport> = Vec::new();
-    let mut problems: Vec<Value> = Vec::new();
-    let mut warnings: Vec<String> = Vec::new();
+    // A forged manifest can list a million files: the report keeps the first problems and
+    // warnings, and counts them all.
+    let mut problems: Capped<Value> = Capped::default();
+    let mut warnings: Capped<String> = Capped::default();
     let mut manifest_json = Value::Null;
     match &manifest_path {
         None => {
@@ -610,7 +614,9 @@ pub fn run(args: Args) -> Result<i32> {
                 .unwrap_or_else(|| PathBuf::from("."));
             let text =
                 std::fs::read(mp).with_context(|| format!("cannot read {}", mp.display()))?;
-            match Manifest::parse(&text) {
+            let parsed = Manifest::parse(&text);
+            drop(text);
+            match parsed {
                 Err(e) => problems.push(json!({
                     "file": mp.file_name().map(|n| n.to_string_lossy().into_owned()),
                     "line": e.line,
@@ -619,20 +625,33 @@ pub fn run(args: Args) -> Result<i32> {
                     "fixable": false,
                 })),
                 Ok(m) => {
+                    let names = |l: &[manifest::AofFile]| {
+                        l.iter()
+                            .take(KEPT_ITEMS)
+                            .map(|f| f.display_name())
+                            .collect::<Vec<_>>()
+                    };
                     manifest_json = json!({
                         "path": mp.display().to_string(),
                         "base": m.base.as_ref().map(|f| f.display_name()),
-                        "history": m.history.iter().map(|f| f.display_name()).collect::<Vec<_>>(),
-                        "incr": m.incr.iter().map(|f| f.display_name()).collect::<Vec<_>>(),
+                        "history": names(&m.history),
+                        "history_count": m.history.len(),
+                        "incr": names(&m.incr),
+                        "incr_count": m.incr.len(),
                     });
                     // Files on disk the manifest does not list.
-                    let listed: std::collections::HashSet<String> =
-                        m.files().map(|f| f.display_name()).collect();
+                    let listed: std::collections::HashSet<&[u8]> =
+                        m.files().map(|f| f.name.as_slice()).collect();
                     if let Ok(rd) = std::fs::read_dir(&dir) {
                         for e in rd.flatten() {
-                            let n = e.file_name().to_string_lossy().into_owned();
+                            use std::os::unix::ffi::OsStrExt;
+                            let raw = e.file_name();
+                            let n = raw.to_string_lossy().into_owned();
                             let part = n.ends_with(".aof") || n.ends_with(".rdb");
-                            if part && !listed.contains(&n) && Some(e.path()) != Some(mp.clone()) {
+                            if part
+                                && !listed.contains(raw.as_bytes())
+                                && Some(e.path()) != Some(mp.clone())
+                            {
                                 warnings.push(format!(
                                     "{n} is in the directory but not in the manifest"
                                 ));
@@ -700,13 +719,26 @@ pub fn run(args: Args) -> Result<i32> {
             }
         }
     }
+    // Problems of the directory (manifest, missing or special files) cannot be salvaged; those
+    // of a file's contents can when they are damage.
+    let only_damage = problems.is_empty()
+        && files.iter().all(|f| {
+            f.problems.iter().all(|p| {
+                matches!(
+                    p["kind"].as_str(),
+                    Some("truncated" | "corrupt" | "unfinished-multi")
+                )
+            })
+        });
     for f in &files {
         for p in &f.problems {
             let mut p = p.clone();
             p["file"] = json!(f.name);
             problems.push(p);
         }
-        warnings.extend(f.warnings.iter().map(|w| format!("{}: {w}", f.name)));
+        for w in &f.warnings {
+            warnings.push(format!("{}: {w}", f.name));
+        }
     }
     if let Some(b) = &bar {
         b.finish_and_clear();
@@ -716,14 +748,17 @@ pub fn run(args: Args) -> Result<i32> {
         "kind": if manifest_path.is_some() { "multi-part" } else { "single-file" },
         "valid": problems.is_empty(),
         "manifest": manifest_json,
-        "files": files.iter().map(|f| json!({
+        "file_count": files.len(),
+        "files": files.iter().take(KEPT_ITEMS).map(|f| json!({
             "name": f.name, "role": f.role, "size": f.size, "format": f.format,
             "commands": f.commands, "annotations": f.annotations,
             "first_timestamp": f.first_ts, "last_timestamp": f.last_ts,
             "rdb_keys": f.preamble_keys, "cut_at": f.cut_at,
         })).collect::<Vec<_>>(),
-        "problems": problems,
-        "warnings": warnings,
+        "problem_count": problems.total,
+        "problems": &problems.kept,
+        "warning_count": warnings.total,
+        "warnings": &warnings.kept,
     });
     if !args.json {
         print_report(&report);
@@ -738,12 +773,7 @@ pub fn run(args: Args) -> Result<i32> {
         code = c;
         report["repair"] = done;
     } else if let Some(out) = &salvage_dest {
-        if !problems.iter().all(|p| {
-            matches!(
-                p["kind"].as_str(),
-                Some("truncated" | "corrupt" | "unfinished-multi")
-            )
-        }) {
+        if !only_damage {
             eprintln!(
                 "redkit: not salvaging: only damaged commands can be skipped; the problems above \
                  (manifest, missing file, RDB part, unknown commands) need another repair"
@@ -789,12 +819,13 @@ fn print_report(r: &Value) {
         ]);
     }
     outln!("{t}");
-    let problems = r["problems"].as_array().cloned().unwrap_or_default();
+    let empty = Vec::new();
+    let problems = r["problems"].as_array().unwrap_or(&empty);
     if problems.is_empty() {
         outln!("VALID: {} ({})", s(&r["path"]), s(&r["kind"]));
     } else {
-        outln!("INVALID: {} problem(s)", problems.len());
-        for p in &problems {
+        outln!("INVALID: {} problem(s)", s(&r["problem_count"]));
+        for p in problems {
             let mut line = format!("- {}: {}", s(&p["file"]), s(&p["message"]));
             if let Some(cut) = p["cut_at"].as_u64() {
                 line.push_str(&format!(
@@ -821,7 +852,22 @@ fn print_report(r: &Value) {
             }
         }
     }
-    for w in r["warnings"].as_array().into_iter().flatten() {
+    let more =
+        |total: &Value, listed: usize| total.as_u64().unwrap_or(0).saturating_sub(listed as u64);
+    let omitted = more(&r["problem_count"], problems.len());
+    if omitted > 0 {
+        outln!("- ... and {omitted} more (not listed)");
+    }
+    let warnings = r["warnings"].as_array().unwrap_or(&empty);
+    for w in warnings {
         eprintln!("warning: {}", s(w));
+    }
+    let omitted = more(&r["warning_count"], warnings.len());
+    if omitted > 0 {
+        eprintln!("warning: ... and {omitted} more (not listed)");
+    }
+    let omitted = more(&r["file_count"], r["files"].as_array().map_or(0, Vec::len));
+    if omitted > 0 {
+        eprintln!("note: {omitted} more file(s) were checked and not listed");
     }
 }
