@@ -35,6 +35,23 @@ fn run(args: &[&str]) -> Output {
     }
 }
 
+/// Runs redkit with its address space limited to `mib` MiB: a command that holds what it should
+/// stream fails with an allocation error.
+fn run_in(mib: u64, args: &[&str]) -> Output {
+    let mut script = format!("ulimit -v {}; exec \"$0\"", mib * 1024);
+    for i in 1..=args.len() {
+        script.push_str(&format!(" \"${{{i}}}\""));
+    }
+    Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .arg(redkit_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
 fn code(o: &Output) -> i32 {
     o.status.code().expect("exited")
 }
@@ -204,6 +221,71 @@ fn a_forged_rdb_of_many_databases_and_aux_fields_gives_a_bounded_report() {
     let o = run(&["check-rdb", f.to_str().unwrap()]);
     assert_eq!(code(&o), 0);
     assert!(String::from_utf8_lossy(&o.stdout).contains("99936 more"));
+}
+
+/// A manifest that lists 100,000 missing files: every one is a problem, the report lists the
+/// first 1000 of each list and counts them all.
+#[test]
+fn a_manifest_of_many_missing_files_gives_a_bounded_report() {
+    let d = scratch("hostile-manifest");
+    let dir = d.join("appendonlydir");
+    std::fs::create_dir(&dir).unwrap();
+    let mut text = String::from("file appendonly.aof.1.base.rdb seq 1 type b\n");
+    for i in 1..=100_000 {
+        text.push_str(&format!(
+            "file appendonly.aof.{i}.incr.aof seq {i} type i\n"
+        ));
+    }
+    std::fs::write(dir.join("appendonly.aof.manifest"), text).unwrap();
+    let o = run(&["check-aof", dir.to_str().unwrap(), "--json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["problem_count"], 100_001);
+    assert_eq!(doc["problems"].as_array().unwrap().len(), 1000);
+    assert_eq!(doc["problems"][999]["kind"], "missing");
+    assert_eq!(doc["manifest"]["incr_count"], 100_000);
+    assert_eq!(doc["manifest"]["incr"].as_array().unwrap().len(), 1000);
+    assert_eq!(doc["file_count"], 0);
+    let o = run(&["check-aof", dir.to_str().unwrap()]);
+    assert_eq!(code(&o), 1);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("INVALID: 100001 problem(s)"), "{text}");
+    assert!(text.contains("and 99001 more"), "{text}");
+    assert!(text.lines().count() < 1100, "the report is bounded");
+}
+
+/// A log of 200,000 restore points (one a second for 55 hours) is listed in a few MB: the
+/// points are written as they are read (they took 2.7 KB each, 540 MB here).
+#[test]
+fn restore_points_stream_in_bounded_memory() {
+    let d = scratch("hostile-points");
+    let mut log = Vec::new();
+    for i in 0..200_000u64 {
+        log.extend_from_slice(format!("#TS:{}\r\n", 1_700_000_000 + i).as_bytes());
+        log.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
+    }
+    log.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r");
+    let f = d.join("appendonly.aof");
+    std::fs::write(&f, &log).unwrap();
+    let f = f.to_str().unwrap();
+    let o = run_in(128, &["restore-points", f, "--json"]);
+    assert_eq!(code(&o), 1, "a torn tail: {}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let pts = doc["restore_points"].as_array().unwrap();
+    assert_eq!(pts.len(), 200_000);
+    assert_eq!(pts[199_999]["unix"], 1_700_199_999);
+    assert_eq!(pts[1]["commands_before"], 1);
+    assert_eq!(doc["damage"]["kind"], "truncated");
+    let o = run_in(128, &["restore-points", f]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 200_001);
+    let o = run_in(128, &["restore-points", f, "--every", "1h", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let groups = doc["restore_points"].as_array().unwrap();
+    let points: u64 = groups.iter().map(|g| g["points"].as_u64().unwrap()).sum();
+    assert_eq!(points, 200_000);
+    let hours = 1_700_199_999 / 3600 - 1_700_000_000 / 3600 + 1;
+    assert_eq!(groups.len(), hours);
 }
 
 /// Bait for the search of the next valid command after damage: 1 MB of lines that each claim

@@ -208,9 +208,16 @@ pub fn run(args: Args) -> Result<i32> {
         None => None,
     };
     let aof = crate::input::aof(&args.path)?;
-    let (pts, damage) = aof.restore_points()?;
+    // The first point, and the first one past the time asked for: where the cut falls.
+    let (mut first, mut cut_point) = (None, None);
+    let damage = aof.restore_points(|p| {
+        first.get_or_insert(p);
+        if cut_point.is_none() && p.p.unix_secs > args.to {
+            cut_point = Some(p);
+        }
+    })?;
     let damage = damage.map(|d| (d.file, d.last_good_offset, d.error.to_string()));
-    let Some(first) = pts.first() else {
+    let Some(first) = first else {
         match &damage {
             Some((i, at, msg)) => eprintln!(
                 "redkit: {} is damaged ({msg}; the last good record ends at offset {at}) before \
@@ -234,7 +241,6 @@ pub fn run(args: Args) -> Result<i32> {
         );
         return Ok(crate::exit::PROBLEMS);
     }
-    let cut_point = pts.iter().find(|p| p.p.unix_secs > args.to);
     if let (None, Some((i, at, msg))) = (cut_point, &damage) {
         eprintln!(
             "redkit: {}: {msg}; no restore point after {} comes before this damage, so the cut \
@@ -251,7 +257,7 @@ pub fn run(args: Args) -> Result<i32> {
         );
     }
     let Some(output) = dest.and_then(|d| d.path().map(Path::to_path_buf)) else {
-        return in_place(&args, &aof, cut_point);
+        return in_place(&args, &aof, cut_point.as_ref());
     };
     // The new directory is built beside the target and renamed into place when complete.
     let staged = AtomicDir::create(&output)?;
@@ -276,7 +282,8 @@ pub fn run(args: Args) -> Result<i32> {
             }
         }
         if let Some((mp, m)) = &aof.manifest {
-            let keep = |f: &AofFile| kept.contains(&f.display_name());
+            let names: std::collections::HashSet<&str> = kept.iter().map(String::as_str).collect();
+            let keep = |f: &AofFile| names.contains(f.display_name().as_str());
             let new = Manifest {
                 base: m.base.clone().filter(|f| keep(f)),
                 history: Vec::new(),
