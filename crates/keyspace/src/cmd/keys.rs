@@ -2,7 +2,7 @@
 //! PERSIST, RENAME, MOVE, COPY, RESTORE, and SORT ... STORE (see [`crate::sort`]).
 
 use super::args::{arity, db_index, expiry};
-use super::dump::{dump_payload, load_rdb, rdb_magic};
+use super::dump::{dump_payload, load_rdb, rdb_magic, value_type};
 use crate::num::int;
 use crate::{text, Entry, Error, Keyspace, Value};
 
@@ -152,6 +152,7 @@ impl Keyspace {
         if value.is_empty() {
             return Err(Error::Syntax("RESTORE payload without a value".into()));
         }
+        value_type(value, "RESTORE")?;
         // A one-key RDB around the value.
         let mut rdb = rdb_magic(version);
         rdb.push(value[0]);

@@ -35,6 +35,14 @@ impl Keyspace {
         }
         let policy = a.get(3).map(|p| p.to_ascii_uppercase()).unwrap_or_default();
         let (body, version) = dump_payload(a[2], "FUNCTION RESTORE")?;
+        // The payload is a list of libraries (the servers: "given type is not a function").
+        if body.first().is_some_and(|&t| {
+            t != rdb_parse::opcode::FUNCTION2 && t != rdb_parse::opcode::FUNCTION_PRE_GA
+        }) {
+            return Err(Error::Syntax(
+                "FUNCTION RESTORE payload that does not start with a function library".into(),
+            ));
+        }
         let mut rdb = rdb_magic(version);
         rdb.extend_from_slice(body);
         let tmp = load_rdb(rdb, "FUNCTION RESTORE")?;
