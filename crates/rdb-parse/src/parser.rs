@@ -791,6 +791,16 @@ impl<R: Read> Parser<R> {
             opcode::SELECTDB => {
                 self.no_pending(at, "SELECTDB")?;
                 let db = self.len("database number")?;
+                // The `databases` setting is an int of at most 2^31-1: no server loads more.
+                if db >= i32::MAX as u64 {
+                    return Err(Error::corrupt(
+                        at,
+                        format!(
+                            "SELECTDB {db}: no server has that many databases (the databases \
+                             setting is at most 2147483647, numbered from 0)"
+                        ),
+                    ));
+                }
                 self.db = db;
                 Ok(Event::SelectDb { db })
             }
