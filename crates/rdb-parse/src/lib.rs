@@ -31,6 +31,7 @@
 //! event, each a no-op by default) and call [`drive`].
 
 pub mod blob;
+pub mod dupes;
 mod error;
 mod event;
 mod input;

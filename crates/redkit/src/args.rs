@@ -98,6 +98,7 @@ impl WriteArgs {
             db_map: self.db_map.clone(),
             lossy: self.lossy.unwrap_or_default(),
             raw_source: None,
+            spill_dir: None,
         })
     }
 }

@@ -387,9 +387,26 @@ fn size_hints_follow_the_databases() {
     }
     for (extra, name) in [
         (&["--db", "1"][..], "db1.rdb"),
-        (&["--db-map", "1:0"][..], "map.rdb"),
+        (&["--db-map", "1:3"][..], "map.rdb"),
     ] {
         assert!(hints(extra, name).iter().all(Value::is_null), "{name}");
     }
+    // Databases 0 and 1 both hold "same-name": merged, a server would refuse the file.
+    let merged = dir.join("merged.rdb");
+    let o = redkit(&[
+        "convert",
+        src.to_str().unwrap(),
+        "-o",
+        merged.to_str().unwrap(),
+        "--db-map",
+        "1:0",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("same-name") || err.contains("Duplicate key"),
+        "{err}"
+    );
+    assert!(!merged.exists());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -288,6 +288,117 @@ fn restore_points_stream_in_bounded_memory() {
     assert_eq!(groups.len(), hours);
 }
 
+/// An RDB 10 file of `records` (each a SELECTDB or a string key), with its checksum.
+fn rdb_of(records: &[(Option<u64>, &[u8])]) -> Vec<u8> {
+    let mut body = b"REDIS0010".to_vec();
+    for (db, key) in records {
+        if let Some(db) = db {
+            body.push(0xfe);
+            if *db < 64 {
+                body.push(*db as u8);
+            } else {
+                body.push(0x81);
+                body.extend_from_slice(&db.to_be_bytes());
+            }
+            continue;
+        }
+        body.push(0);
+        body.push(key.len() as u8);
+        body.extend_from_slice(key);
+        body.extend_from_slice(b"\x01v");
+    }
+    body.push(0xff);
+    let crc = rdb_parse::crc64(&body);
+    body.extend_from_slice(&crc.to_le_bytes());
+    body
+}
+
+/// A key twice in one database: servers refuse the file ("Duplicate key found in RDB file"),
+/// so check-rdb does (exit 1, the key and both offsets named), and convert writes nothing. The
+/// same key in two databases is fine. Past a million keys the fingerprints go to temporary
+/// files, and a repeat is still found.
+#[test]
+fn a_key_twice_in_one_database_is_refused() {
+    let d = scratch("hostile-dupes");
+    let write = |name: &str, body: &[u8]| {
+        let f = d.join(name);
+        std::fs::write(&f, body).unwrap();
+        f.to_str().unwrap().to_string()
+    };
+    let twice = write(
+        "twice.rdb",
+        &rdb_of(&[
+            (None, b"a"),
+            (None, b"b"),
+            (None, b"a"),
+            (Some(1), b""),
+            (None, b"a"),
+        ]),
+    );
+    let o = run(&["check-rdb", &twice, "--json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["duplicate_keys"], 1);
+    assert_eq!(doc["error"]["offset"], 9 + 5 + 5);
+    let msg = doc["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("key \"a\" of db 0 repeats the key of the record at offset 9"),
+        "{msg}"
+    );
+    let out = d.join("out.rdb");
+    let o = run(&["convert", &twice, "-o", out.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("Duplicate key"), "{}", stderr(&o));
+    assert!(!out.exists());
+    let once = write(
+        "once.rdb",
+        &rdb_of(&[(None, b"a"), (Some(1), b""), (None, b"a")]),
+    );
+    let o = run(&["check-rdb", &once, "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+
+    // 1.1 million keys, then a repeat of the sixth: found among the spilled fingerprints.
+    let names: Vec<Vec<u8>> = (0..1_100_000)
+        .map(|i| format!("k{i}").into_bytes())
+        .collect();
+    let mut recs: Vec<(Option<u64>, &[u8])> = names.iter().map(|k| (None, &k[..])).collect();
+    recs.push((None, b"k5"));
+    let many = write("many.rdb", &rdb_of(&recs));
+    let o = run(&["check-rdb", &many, "--json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["duplicate_keys"], 1);
+    let first: u64 = 9 + names[..5].iter().map(|k| 4 + k.len() as u64).sum::<u64>();
+    let msg = doc["error"]["message"].as_str().unwrap();
+    assert!(msg.contains(&format!("record at offset {first}")), "{msg}");
+}
+
+/// SELECTDB past what a server can be configured for (2^31-1 databases) is corrupt; past the
+/// default 16 it is a warning.
+#[test]
+fn a_database_number_no_server_loads_is_refused() {
+    let d = scratch("hostile-selectdb");
+    for (db, want) in [(1u64 << 40, 1), (u64::MAX, 1), (2_147_483_647, 1), (20, 0)] {
+        let f = d.join(format!("db{db}.rdb"));
+        std::fs::write(&f, rdb_of(&[(Some(db), b""), (None, b"k")])).unwrap();
+        let o = run(&["check-rdb", f.to_str().unwrap(), "--json"]);
+        assert_eq!(code(&o), want, "db {db}: {}", stderr(&o));
+        let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        if want == 1 {
+            assert_eq!(doc["error"]["offset"], 9);
+            assert!(doc["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("no server has that many databases"));
+        } else {
+            assert!(doc["warnings"][0]
+                .as_str()
+                .unwrap()
+                .contains("databases` set above 20"));
+        }
+    }
+}
+
 /// Bait for the search of the next valid command after damage: 1 MB of lines that each claim
 /// a 1 GB argument. Every candidate is refused by its headers alone, so the search stays linear
 /// (a full parse of each read to the end of the file: minutes); the valid command after the

@@ -3,6 +3,7 @@
 
 use crate::filter::KeyFilter;
 use crate::keys::KeySink;
+use rdb_parse::dupes::{Background, KeySet, DEFAULT_BUDGET};
 use rdb_parse::{
     drive, escape, Encoding, Family, KeyEnd, KeyInfo, Parser, Position, RdbType, Sink, Stop, Str,
     StreamId, StreamMeta, ValueType,
@@ -64,6 +65,9 @@ pub struct Options {
     /// A second handle on the input when it is a plain file: values stored as the target
     /// would store them are copied from it as they are, without decoding.
     pub raw_source: Option<File>,
+    /// Where the fingerprints of the keys go past a million keys, to find a key written twice
+    /// in one database (the system's temporary directory when `None`).
+    pub spill_dir: Option<std::path::PathBuf>,
 }
 
 /// The object types whose stored form is what a server of `target` writes for that value, so
@@ -241,12 +245,25 @@ pub fn run<R: Read, S: KeySink>(input: R, opts: &Options, sink: &mut S) -> Resul
         }
     };
     let mut t = Transcoder::new(opts, sink);
+    // A file can hold a key twice in one database (no server loads it), and a --db-map can
+    // merge two databases that hold the same key: either way the output must not.
+    t.keys = Some(Background::start(KeySet::new(
+        DEFAULT_BUDGET,
+        opts.spill_dir.clone(),
+        1,
+    )));
     t.header(family, version)?;
     parser.skip_types(&t.copy_types);
     match drive(&mut parser, &mut t) {
         Ok(()) => {}
         Err(Stop::Parse(e)) => t.out.parse_error = Some((e, t.pos.clone())),
         Err(Stop::Sink(e)) => return Err(e),
+    }
+    if let Some(keys) = t.keys.take() {
+        let dupes = keys.finish()?;
+        if t.out.parse_error.is_none() {
+            t.out.parse_error = dupes.error().map(|e| (e, Position::default()));
+        }
     }
     Ok(t.finish())
 }
@@ -284,6 +301,8 @@ pub struct Transcoder<'a, S: KeySink> {
     dangling: u64,
     sa: [u8; 20],
     sb: [u8; 20],
+    /// The keys written so far, by target database, when duplicates are looked for.
+    keys: Option<Background>,
 }
 
 impl<'a, S: KeySink> Transcoder<'a, S> {
@@ -314,6 +333,7 @@ impl<'a, S: KeySink> Transcoder<'a, S> {
             dangling: 0,
             sa: [0; 20],
             sb: [0; 20],
+            keys: None,
         }
     }
 
@@ -478,6 +498,9 @@ impl<S: KeySink> Sink for Transcoder<'_, S> {
             }
         };
         let db = self.map_db(info.db);
+        if let Some(keys) = &mut self.keys {
+            keys.insert(db, info.key.as_bytes(&mut self.sb), info.offset);
+        }
         if self.current_db != Some(db) && self.writing {
             self.sink.select_db(db)?;
             if let Some(&(_, k, e)) = self.sizes.iter().find(|(d, _, _)| *d == db) {

@@ -16,6 +16,7 @@
 //!     db_map: Vec::new(),
 //!     lossy: Default::default(),
 //!     raw_source: None,
+//!     spill_dir: None,
 //! };
 //! let mut sink = RespSink::new(Vec::new());
 //! let outcome = run(file, &opts, &mut sink).unwrap();

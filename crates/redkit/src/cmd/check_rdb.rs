@@ -3,8 +3,9 @@
 use crate::exit;
 use crate::report::{cell_text, fault_kind, json_bytes, print_json, table, Position};
 use crate::time::utc;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use comfy_table::{Cell, CellAlignment};
+use rdb_parse::dupes::{Background, KeySet, DEFAULT_BUDGET};
 use rdb_parse::{drive, Encoding, Family, KeyEnd, KeyInfo, Parser, Sink, Stop, Str, ValueType};
 use serde_json::{json, Value};
 use std::cmp::Reverse;
@@ -134,6 +135,8 @@ struct Stats {
     keys: u64,
     expired: u64,
     empty_keys: u64,
+    /// Records whose key repeats an earlier key of the same database.
+    duplicate_keys: u64,
     fields_with_ttl: u64,
     by_elements: Ranked,
     by_bytes: Ranked,
@@ -205,6 +208,9 @@ struct Checker {
     key_type: (ValueType, Encoding),
     now_ms: i64,
     top: usize,
+    /// Every (db, key) seen, checked on another thread: a key twice in one database makes the
+    /// file unloadable.
+    keys: Background,
 }
 
 impl Sink for Checker {
@@ -254,6 +260,9 @@ impl Sink for Checker {
     fn key_start(&mut self, info: &KeyInfo<'_>) -> Result<(), Self::Error> {
         self.pos.start(info.db, info.key);
         self.key_offset = info.offset;
+        let mut scratch = [0u8; 20];
+        self.keys
+            .insert(info.db, info.key.as_bytes(&mut scratch), info.offset);
         self.key_type = (info.value_type, info.encoding);
         let st = &mut self.st;
         st.keys += 1;
@@ -344,13 +353,24 @@ pub fn run(args: Args) -> Result<i32> {
         key_type: (ValueType::String, Encoding::String),
         now_ms,
         top: args.top,
+        keys: Background::start(KeySet::new(DEFAULT_BUDGET, None, KEPT_NAMES)),
     };
-    let error = match drive(&mut parser, &mut c) {
+    let mut error = match drive(&mut parser, &mut c) {
         Ok(()) => None,
         Err(Stop::Parse(e)) => Some(e),
         Err(Stop::Sink(never)) => match never {},
     };
-    let Checker { st, pos, .. } = c;
+    let Checker {
+        mut st, pos, keys, ..
+    } = c;
+    // A whole file may still hold a key twice in one database, which no server loads.
+    let dupes = keys
+        .finish()
+        .context("cannot keep the keys' fingerprints in a temporary file")?;
+    st.duplicate_keys = dupes.count;
+    if error.is_none() {
+        error = dupes.error();
+    }
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -513,6 +533,7 @@ fn json_report(
         "keys": st.keys,
         "expired_keys": st.expired,
         "empty_keys": st.empty_keys,
+        "duplicate_keys": st.duplicate_keys,
         "fields_with_ttl": st.fields_with_ttl,
         "database_count": st.dbs.items.len(),
         "databases": st.dbs.sorted().into_iter().take(KEPT_NAMES).map(|(db, d)| json!({
@@ -529,7 +550,27 @@ fn json_report(
         "largest_by_bytes": top(&st.by_bytes, "bytes"),
         "checksum": checksum,
         "top": args.top,
+        "warnings": warnings(st),
     })
+}
+
+/// What a server may refuse, though the file is whole.
+fn warnings(st: &Stats) -> Vec<String> {
+    let mut w = Vec::new();
+    if let Some(db) = st
+        .dbs
+        .items
+        .iter()
+        .map(|(db, _)| *db)
+        .max()
+        .filter(|&db| db >= 16)
+    {
+        w.push(format!(
+            "database {db}: a server loads this file only with `databases` set above {db} (the \
+             default is 16)"
+        ));
+    }
+    w
 }
 
 fn print_tables(r: &Value) {
@@ -556,10 +597,14 @@ fn print_tables(r: &Value) {
         (
             "keys",
             format!(
-                "{} ({} already expired, {} empty)",
+                "{} ({} already expired, {} empty{})",
                 s(&r["keys"]),
                 s(&r["expired_keys"]),
-                s(&r["empty_keys"])
+                s(&r["empty_keys"]),
+                match r["duplicate_keys"].as_u64() {
+                    Some(n) if n > 0 => format!(", {n} repeated in their database"),
+                    _ => String::new(),
+                }
             ),
         ),
         ("hash fields with TTL", s(&r["fields_with_ttl"])),
@@ -670,5 +715,8 @@ fn print_tables(r: &Value) {
             }
             outln!("{t}");
         }
+    }
+    for w in r["warnings"].as_array().into_iter().flatten() {
+        eprintln!("warning: {}", s(w));
     }
 }

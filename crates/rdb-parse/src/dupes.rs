@@ -1,0 +1,430 @@
+//! Duplicate keys in one database, found in bounded memory.
+//!
+//! A server refuses a file that holds the same key twice in one database (a master stops at
+//! load with "Duplicate key found in RDB file"), and nothing in the format prevents it. A
+//! [`KeySet`] remembers a 128-bit fingerprint of every `(database, key)` it is given, with the
+//! offset of the key's record. Up to a memory budget the fingerprints live in a hash table and a
+//! duplicate is named the moment it is seen; past the budget they go to 256 unlinked temporary
+//! files, partitioned by fingerprint, and [`KeySet::finish`] sorts one partition at a time to
+//! find the rest. The fingerprints are keyed with seeds drawn at random for each run, so a
+//! forged file cannot aim for collisions; two distinct keys share a fingerprint with a chance
+//! of about n² / 2¹²⁹ (10⁻²¹ for a billion keys).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::hash::{BuildHasher, Hasher};
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+
+/// Fingerprints held in memory before they are spilled: 900,000 entries fill a table of 2^20
+/// slots, about 34 MiB.
+pub const DEFAULT_BUDGET: usize = 900_000;
+
+/// Keys handed to the background thread at a time.
+const BATCH: usize = 4096;
+
+/// Partitions of the spill: one partition is sorted in memory at a time.
+const PARTITIONS: usize = 256;
+
+/// Bytes of one spilled record: fingerprint (16) and offset (8).
+const RECORD: usize = 24;
+
+/// A duplicate key: the offset of its second record, and of the first when it is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duplicate {
+    /// Offset of the record of the repeated key (the later one).
+    pub offset: u64,
+    /// Offset of the earlier record of the same key.
+    pub first_offset: u64,
+    /// The database and key, when the duplicate was seen while the key was at hand (before
+    /// any spill); `None` when it was found among spilled fingerprints.
+    pub key: Option<(u64, Vec<u8>)>,
+}
+
+/// The duplicate keys of a file.
+#[derive(Debug, Default)]
+pub struct Duplicates {
+    /// Every repeated record counted (a key present three times counts 2).
+    pub count: u64,
+    /// The first ones found, at most `keep` (see [`KeySet::new`]), in the order found.
+    pub first: Vec<Duplicate>,
+}
+
+impl Duplicates {
+    /// The error a server gives such a file, at the offset of the first repeated record;
+    /// `None` when no key repeats.
+    pub fn error(&self) -> Option<crate::Error> {
+        let d = self.first.first()?;
+        let what = match &d.key {
+            Some((db, key)) => format!("key {} of db {db}", crate::escape(key)),
+            None => "the key of this record".to_string(),
+        };
+        let more = match self.count {
+            1 => String::new(),
+            n => format!("; {n} repeated keys in all"),
+        };
+        Some(crate::Error::corrupt(
+            d.offset,
+            format!(
+                "{what} repeats the key of the record at offset {} in the same database: a \
+                 server refuses the file (\"Duplicate key found in RDB file\"){more}",
+                d.first_offset
+            ),
+        ))
+    }
+}
+
+/// The set of `(database, key)` pairs seen so far; see the module documentation.
+pub struct KeySet {
+    hash: [foldhash::quality::FixedState; 2],
+    mem: HashMap<u128, u64, Identity>,
+    budget: usize,
+    dir: Option<PathBuf>,
+    parts: Option<Vec<BufWriter<File>>>,
+    found: Duplicates,
+    keep: usize,
+}
+
+impl KeySet {
+    /// A set that holds `budget` fingerprints in memory before spilling to unlinked files in
+    /// `dir` (the system's temporary directory when `None`), and lists the first `keep`
+    /// duplicates.
+    pub fn new(budget: usize, dir: Option<PathBuf>, keep: usize) -> KeySet {
+        let seed = || {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(0);
+            foldhash::quality::FixedState::with_seed(h.finish())
+        };
+        KeySet {
+            hash: [seed(), seed()],
+            mem: HashMap::with_hasher(Identity),
+            budget: budget.max(1),
+            dir,
+            parts: None,
+            found: Duplicates::default(),
+            keep,
+        }
+    }
+
+    fn fingerprint(&self, db: u64, key: &[u8]) -> u128 {
+        let half = |s: &foldhash::quality::FixedState| {
+            let mut h = s.build_hasher();
+            h.write_u64(db);
+            h.write(key);
+            h.finish() as u128
+        };
+        (half(&self.hash[0]) << 64) | half(&self.hash[1])
+    }
+
+    /// Adds the key of the record at `offset`; returns whether it is known at once to repeat
+    /// an earlier key (a repeat found only by [`KeySet::finish`] returns `false` here).
+    pub fn insert(&mut self, db: u64, key: &[u8], offset: u64) -> io::Result<bool> {
+        let fp = self.fingerprint(db, key);
+        if let Some(parts) = &mut self.parts {
+            let p = &mut parts[(fp >> 120) as usize % PARTITIONS];
+            p.write_all(&fp.to_le_bytes())?;
+            p.write_all(&offset.to_le_bytes())?;
+            return Ok(false);
+        }
+        if let Some(&first) = self.mem.get(&fp) {
+            self.note(Duplicate {
+                offset,
+                first_offset: first,
+                key: Some((db, key.to_vec())),
+            });
+            return Ok(true);
+        }
+        self.mem.insert(fp, offset);
+        if self.mem.len() >= self.budget {
+            self.spill()?;
+        }
+        Ok(false)
+    }
+
+    fn note(&mut self, d: Duplicate) {
+        self.found.count += 1;
+        if self.found.first.len() < self.keep {
+            self.found.first.push(d);
+        }
+    }
+
+    /// Moves the table to the partition files, and sends every later key there.
+    fn spill(&mut self) -> io::Result<()> {
+        let dir = self.dir.clone().unwrap_or_else(std::env::temp_dir);
+        let mut parts = Vec::with_capacity(PARTITIONS);
+        for i in 0..PARTITIONS {
+            let path = dir.join(format!(".redkit-keys-{}-{i}", std::process::id()));
+            let f = File::options()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&path)?;
+            // Unlinked at once: nothing is left behind, even after a crash.
+            std::fs::remove_file(&path)?;
+            parts.push(BufWriter::with_capacity(1 << 13, f));
+        }
+        for (fp, offset) in self.mem.drain() {
+            let p = &mut parts[(fp >> 120) as usize % PARTITIONS];
+            p.write_all(&fp.to_le_bytes())?;
+            p.write_all(&offset.to_le_bytes())?;
+        }
+        self.mem = HashMap::with_hasher(Identity);
+        self.parts = Some(parts);
+        Ok(())
+    }
+
+    /// The duplicates: those seen at once, then those among the spilled fingerprints (one
+    /// partition sorted at a time, on two threads).
+    pub fn finish(mut self) -> io::Result<Duplicates> {
+        let Some(parts) = self.parts.take() else {
+            return Ok(self.found);
+        };
+        let mut files = Vec::with_capacity(parts.len());
+        for p in parts {
+            files.push(p.into_inner().map_err(|e| e.into_error())?);
+        }
+        let keep = self.keep;
+        let (odd, even): (Vec<_>, Vec<_>) =
+            files.into_iter().enumerate().partition(|(i, _)| i % 2 == 1);
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| repeats_in(odd.into_iter().map(|(_, f)| f), keep));
+            let b = repeats_in(even.into_iter().map(|(_, f)| f), keep);
+            (a.join(), b)
+        });
+        let a = a.map_err(|_| io::Error::other("the duplicate-key check stopped"))??;
+        let b = b?;
+        let mut later = a.1;
+        later.extend(b.1);
+        // In file order, as a reader expects them.
+        later.sort_by_key(|d| d.offset);
+        later.truncate(keep.saturating_sub(self.found.first.len()));
+        self.found.count += a.0 + b.0;
+        self.found.first.extend(later);
+        Ok(self.found)
+    }
+}
+
+/// The repeats among the fingerprints of `files` (partitions: a repeat is always within one):
+/// how many, and the `keep` first in file order.
+fn repeats_in(files: impl Iterator<Item = File>, keep: usize) -> io::Result<(u64, Vec<Duplicate>)> {
+    let mut count = 0;
+    let mut first: Vec<Duplicate> = Vec::new();
+    let mut recs: Vec<(u128, u64)> = Vec::new();
+    for mut f in files {
+        let len = f.stream_position()?;
+        f.seek(SeekFrom::Start(0))?;
+        let n = usize::try_from(len / RECORD as u64)
+            .map_err(|_| io::Error::other("a partition larger than memory"))?;
+        recs.clear();
+        recs.reserve(n);
+        let mut r = BufReader::with_capacity(1 << 16, f);
+        let mut buf = [0u8; RECORD];
+        for _ in 0..n {
+            r.read_exact(&mut buf)?;
+            let fp = u128::from_le_bytes(buf[..16].try_into().expect("16 bytes"));
+            let at = u64::from_le_bytes(buf[16..].try_into().expect("8 bytes"));
+            recs.push((fp, at));
+        }
+        recs.sort_unstable_by_key(|r| r.0);
+        for run in recs.chunk_by_mut(|a, b| a.0 == b.0) {
+            if run.len() < 2 {
+                continue;
+            }
+            run.sort_unstable_by_key(|r| r.1);
+            count += run.len() as u64 - 1;
+            for &(_, at) in &run[1..] {
+                first.push(Duplicate {
+                    offset: at,
+                    first_offset: run[0].1,
+                    key: None,
+                });
+            }
+            // Bounded: a forged file can repeat a key a billion times.
+            if first.len() > 2 * keep.max(1) {
+                first.sort_by_key(|d| d.offset);
+                first.truncate(keep);
+            }
+        }
+    }
+    Ok((count, first))
+}
+
+/// Keys on their way to the thread: `(db, offset, end of the key in `bytes`)`.
+#[derive(Default)]
+struct Batch {
+    keys: Vec<(u64, u64, usize)>,
+    bytes: Vec<u8>,
+}
+
+/// A [`KeySet`] on its own thread: [`Background::insert`] only copies the key into a batch,
+/// so finding duplicates costs the reading thread almost nothing on a machine with a second
+/// core.
+pub struct Background {
+    batch: Batch,
+    tx: Option<std::sync::mpsc::SyncSender<Batch>>,
+    worker: Option<std::thread::JoinHandle<io::Result<Duplicates>>>,
+}
+
+impl Background {
+    /// Starts `set` on a thread of its own.
+    pub fn start(mut set: KeySet) -> Background {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(8);
+        let worker = std::thread::spawn(move || {
+            // After an error the batches are still taken (the sender must not block).
+            let mut failed = None;
+            for b in rx {
+                if failed.is_some() {
+                    continue;
+                }
+                let mut start = 0;
+                for &(db, offset, end) in &b.keys {
+                    if let Err(e) = set.insert(db, &b.bytes[start..end], offset) {
+                        failed = Some(e);
+                        break;
+                    }
+                    start = end;
+                }
+            }
+            match failed {
+                Some(e) => Err(e),
+                None => set.finish(),
+            }
+        });
+        Background {
+            batch: Batch::default(),
+            tx: Some(tx),
+            worker: Some(worker),
+        }
+    }
+
+    /// Adds the key of the record at `offset`.
+    #[inline]
+    pub fn insert(&mut self, db: u64, key: &[u8], offset: u64) {
+        self.batch.bytes.extend_from_slice(key);
+        self.batch.keys.push((db, offset, self.batch.bytes.len()));
+        if self.batch.keys.len() >= BATCH {
+            self.send();
+        }
+    }
+
+    fn send(&mut self) {
+        let b = std::mem::take(&mut self.batch);
+        if let Some(tx) = &self.tx {
+            // A closed channel means the thread ended: finish() reports why.
+            let _ = tx.send(b);
+        }
+    }
+
+    /// Waits for the thread and returns the duplicates (see [`KeySet::finish`]).
+    pub fn finish(mut self) -> io::Result<Duplicates> {
+        self.send();
+        drop(self.tx.take());
+        match self.worker.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(r)) => r,
+            _ => Err(io::Error::other("the duplicate-key check stopped")),
+        }
+    }
+}
+
+/// The fingerprints are uniform already: the table uses their low bits as they are.
+#[derive(Clone, Copy, Default)]
+struct Identity;
+
+impl BuildHasher for Identity {
+    type Hasher = IdentityHasher;
+    fn build_hasher(&self) -> IdentityHasher {
+        IdentityHasher(0)
+    }
+}
+
+struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ b as u64;
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 = v as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(set: &mut KeySet, list: &[(u64, &str)]) -> Vec<bool> {
+        list.iter()
+            .enumerate()
+            .map(|(i, (db, k))| set.insert(*db, k.as_bytes(), i as u64 * 10).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_repeat_in_the_same_database_is_named_at_once() {
+        let mut s = KeySet::new(DEFAULT_BUDGET, None, 10);
+        let seen = keys(&mut s, &[(0, "a"), (1, "a"), (0, "b"), (0, "a"), (0, "a")]);
+        assert_eq!(seen, [false, false, false, true, true]);
+        let d = s.finish().unwrap();
+        assert_eq!(d.count, 2);
+        assert_eq!(d.first[0].offset, 30);
+        assert_eq!(d.first[0].first_offset, 0);
+        assert_eq!(d.first[0].key, Some((0, b"a".to_vec())));
+        let e = d.error().unwrap();
+        assert_eq!(e.offset(), 30);
+        assert!(
+            e.to_string()
+                .contains("key \"a\" of db 0 repeats the key of the record at offset 0"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("2 repeated keys in all"), "{e}");
+        assert!(Duplicates::default().error().is_none());
+    }
+
+    #[test]
+    fn repeats_across_the_spill_are_found_in_file_order() {
+        // A budget of 100: 10,000 keys spill; 3 repeats, one of a key from before the spill.
+        let mut s = KeySet::new(100, None, 10);
+        for i in 0..10_000u64 {
+            assert!(!s.insert(i % 3, format!("k{i}").as_bytes(), i).unwrap());
+        }
+        s.insert(0, b"k9", 20_000).unwrap();
+        s.insert(2, b"k9998", 20_001).unwrap();
+        s.insert(1, b"k9998", 20_002).unwrap(); // k9998 is in db 9998 % 3 = 2: new here
+        s.insert(0, b"k0", 20_003).unwrap();
+        let d = s.finish().unwrap();
+        assert_eq!(d.count, 3);
+        let at: Vec<(u64, u64)> = d.first.iter().map(|d| (d.offset, d.first_offset)).collect();
+        assert_eq!(at, [(20_000, 9), (20_001, 9998), (20_003, 0)]);
+        assert!(d.first.iter().all(|d| d.key.is_none()));
+    }
+
+    #[test]
+    fn the_background_set_finds_what_the_set_finds() {
+        let mut b = Background::start(KeySet::new(1000, None, 10));
+        for i in 0..20_000u64 {
+            b.insert(i % 2, format!("k{}", i / 2).as_bytes(), i);
+        }
+        b.insert(1, b"k7", 30_000);
+        b.insert(0, b"k2", 30_001);
+        let d = b.finish().unwrap();
+        assert_eq!(d.count, 2);
+        let at: Vec<(u64, u64)> = d.first.iter().map(|d| (d.offset, d.first_offset)).collect();
+        assert_eq!(at, [(30_000, 15), (30_001, 4)]);
+    }
+
+    #[test]
+    fn many_repeats_are_counted_and_a_few_kept() {
+        let mut s = KeySet::new(50, None, 5);
+        for i in 0..1000u64 {
+            s.insert(0, b"same", i).unwrap();
+        }
+        let d = s.finish().unwrap();
+        assert_eq!(d.count, 999);
+        assert_eq!(d.first.len(), 5);
+    }
+}
