@@ -1,0 +1,208 @@
+//! The commands that read many sources (Z*STORE, S*STORE) with keys named again, a
+//! destination that is also a source, missing keys and keys of another type.
+
+use crate::{Error, Keyspace, Value};
+
+fn apply(ks: &mut Keyspace, cmd: &str) -> Result<(), Error> {
+    let parts: Vec<&[u8]> = cmd.split(' ').map(str::as_bytes).collect();
+    ks.apply(&parts)
+}
+
+fn run(ks: &mut Keyspace, cmds: &[&str]) {
+    for c in cmds {
+        apply(ks, c).unwrap_or_else(|e| panic!("{c}: {e}"));
+    }
+}
+
+fn get(ks: &Keyspace, key: &[u8]) -> Option<Value> {
+    Some(ks.dbs.get(&ks.db)?.get(key)?.to_entry().value)
+}
+
+/// The sorted set at `key`, by member.
+fn zset(ks: &Keyspace, key: &str) -> Option<Vec<(String, f64)>> {
+    match get(ks, key.as_bytes())? {
+        Value::ZSet(z) => {
+            let mut v: Vec<(String, f64)> = z
+                .iter()
+                .map(|(m, s)| (String::from_utf8_lossy(m).into_owned(), *s))
+                .collect();
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            Some(v)
+        }
+        other => panic!("{key} holds {other:?}"),
+    }
+}
+
+fn pairs(v: &[(&str, f64)]) -> Option<Vec<(String, f64)>> {
+    Some(v.iter().map(|(m, s)| (m.to_string(), *s)).collect())
+}
+
+/// The set at `key`, sorted.
+fn set(ks: &Keyspace, key: &str) -> Option<Vec<String>> {
+    match get(ks, key.as_bytes())? {
+        Value::Set(s) => {
+            let mut v: Vec<String> = s
+                .iter()
+                .map(|m| String::from_utf8_lossy(m).into_owned())
+                .collect();
+            v.sort();
+            Some(v)
+        }
+        other => panic!("{key} holds {other:?}"),
+    }
+}
+
+fn members(v: &[&str]) -> Option<Vec<String>> {
+    let mut v: Vec<String> = v.iter().map(|m| m.to_string()).collect();
+    v.sort();
+    Some(v)
+}
+
+#[test]
+fn zstore_with_a_key_named_again() {
+    let mut ks = Keyspace::new();
+    run(&mut ks, &["ZADD z 1 a 2 b", "SADD s a c"]);
+    run(&mut ks, &["ZUNIONSTORE d 3 z z z WEIGHTS 1 2 3"]);
+    assert_eq!(zset(&ks, "d"), pairs(&[("a", 6.0), ("b", 12.0)]));
+    run(
+        &mut ks,
+        &["ZUNIONSTORE d 3 z z z WEIGHTS 1 2 3 AGGREGATE MAX"],
+    );
+    assert_eq!(zset(&ks, "d"), pairs(&[("a", 3.0), ("b", 6.0)]));
+    run(
+        &mut ks,
+        &["ZUNIONSTORE d 3 z z z WEIGHTS 1 2 3 AGGREGATE min"],
+    );
+    assert_eq!(zset(&ks, "d"), pairs(&[("a", 1.0), ("b", 2.0)]));
+    run(&mut ks, &["ZINTERSTORE d 2 z z"]);
+    assert_eq!(zset(&ks, "d"), pairs(&[("a", 2.0), ("b", 4.0)]));
+    // A set counts as members of score 1.
+    run(&mut ks, &["ZUNIONSTORE d 3 z s s"]);
+    assert_eq!(zset(&ks, "d"), pairs(&[("a", 3.0), ("b", 2.0), ("c", 2.0)]));
+    run(&mut ks, &["ZINTERSTORE d 3 s z s WEIGHTS 1 5 1"]);
+    assert_eq!(zset(&ks, "d"), pairs(&[("a", 7.0)]));
+    run(&mut ks, &["ZDIFFSTORE d 2 z s"]);
+    assert_eq!(zset(&ks, "d"), pairs(&[("b", 2.0)]));
+    // The first source named again among the others: nothing is left.
+    run(&mut ks, &["ZDIFFSTORE d 3 z s z"]);
+    assert_eq!(get(&ks, b"d"), None);
+}
+
+#[test]
+fn zstore_missing_keys_nan_and_destination() {
+    let mut ks = Keyspace::new();
+    run(&mut ks, &["ZADD z 1 a 2 b", "SET d old"]);
+    run(&mut ks, &["ZINTERSTORE d 3 z nope z"]);
+    assert_eq!(
+        get(&ks, b"d"),
+        None,
+        "an empty result deletes the destination"
+    );
+    run(&mut ks, &["ZUNIONSTORE d 3 nope z nope"]);
+    assert_eq!(zset(&ks, "d"), pairs(&[("a", 1.0), ("b", 2.0)]));
+    run(&mut ks, &["ZDIFFSTORE d 2 nope z"]);
+    assert_eq!(get(&ks, b"d"), None);
+    // inf * 0 and inf + -inf are NaN: 0.
+    run(&mut ks, &["ZADD i inf x", "ZUNIONSTORE d 1 i WEIGHTS 0"]);
+    assert_eq!(zset(&ks, "d"), pairs(&[("x", 0.0)]));
+    run(&mut ks, &["ZUNIONSTORE d 2 i i WEIGHTS 1 -1"]);
+    assert_eq!(zset(&ks, "d"), pairs(&[("x", 0.0)]));
+    // The destination is a source, named twice.
+    run(&mut ks, &["ZUNIONSTORE z 2 z z"]);
+    assert_eq!(zset(&ks, "z"), pairs(&[("a", 2.0), ("b", 4.0)]));
+    run(&mut ks, &["SET str x"]);
+    assert!(matches!(
+        apply(&mut ks, "ZUNIONSTORE z 3 z z str"),
+        Err(Error::WrongType(_))
+    ));
+    assert_eq!(
+        zset(&ks, "z"),
+        pairs(&[("a", 2.0), ("b", 4.0)]),
+        "unchanged"
+    );
+    for bad in [
+        "ZUNIONSTORE d 0 z",
+        "ZUNIONSTORE d 3 z z",
+        "ZUNIONSTORE d 18446744073709551615 z",
+        "ZUNIONSTORE d 1 z WEIGHTS",
+        "ZUNIONSTORE d 1 z AGGREGATE",
+    ] {
+        assert!(
+            matches!(apply(&mut ks, bad), Err(Error::Syntax(_))),
+            "{bad}"
+        );
+    }
+}
+
+/// Collections too large to be packed take the other path.
+#[test]
+fn zstore_and_set_store_on_large_collections() {
+    let mut ks = Keyspace::new();
+    let zadd: Vec<String> = (0..300).map(|i| format!("{i} m{i}")).collect();
+    let sadd: Vec<String> = (0..300).map(|i| format!("m{}", i * 2)).collect();
+    run(
+        &mut ks,
+        &[
+            &format!("ZADD z {}", zadd.join(" ")),
+            &format!("SADD s {}", sadd.join(" ")),
+        ],
+    );
+    run(&mut ks, &["ZUNIONSTORE d 4 z z s z WEIGHTS 1 1 1 -1"]);
+    let d = zset(&ks, "d").unwrap();
+    assert_eq!(d.len(), 450);
+    let score = |m: &str| d.iter().find(|p| p.0 == m).map(|p| p.1);
+    assert_eq!(score("m7"), Some(7.0));
+    assert_eq!(score("m8"), Some(9.0));
+    assert_eq!(score("m598"), Some(1.0));
+    run(&mut ks, &["ZINTERSTORE d 3 s z s AGGREGATE MAX"]);
+    assert_eq!(zset(&ks, "d").unwrap().len(), 150);
+    run(
+        &mut ks,
+        &[
+            "SUNIONSTORE u s s s",
+            "SINTERSTORE i s s",
+            "SDIFFSTORE f s s",
+        ],
+    );
+    assert_eq!(set(&ks, "u").unwrap().len(), 300);
+    assert_eq!(set(&ks, "i").unwrap().len(), 300);
+    assert_eq!(get(&ks, b"f"), None);
+}
+
+#[test]
+fn set_store_with_a_key_named_again() {
+    let mut ks = Keyspace::new();
+    run(&mut ks, &["SADD a 1 2 3", "SADD b 2 3 4", "SET d old"]);
+    run(&mut ks, &["SUNIONSTORE d a a b a"]);
+    assert_eq!(set(&ks, "d"), members(&["1", "2", "3", "4"]));
+    run(&mut ks, &["SINTERSTORE d a b a b"]);
+    assert_eq!(set(&ks, "d"), members(&["2", "3"]));
+    run(&mut ks, &["SDIFFSTORE d a b b"]);
+    assert_eq!(set(&ks, "d"), members(&["1"]));
+    run(&mut ks, &["SDIFFSTORE d a b a"]);
+    assert_eq!(get(&ks, b"d"), None);
+    run(&mut ks, &["SDIFFSTORE d a nope nope"]);
+    assert_eq!(set(&ks, "d"), members(&["1", "2", "3"]));
+    run(&mut ks, &["SDIFFSTORE d nope a"]);
+    assert_eq!(get(&ks, b"d"), None);
+    run(&mut ks, &["SUNIONSTORE d nope a"]);
+    assert_eq!(set(&ks, "d"), members(&["1", "2", "3"]));
+    run(&mut ks, &["SINTERSTORE d a nope a"]);
+    assert_eq!(get(&ks, b"d"), None);
+    // The destination is a source.
+    run(&mut ks, &["SUNIONSTORE a a b a"]);
+    assert_eq!(set(&ks, "a"), members(&["1", "2", "3", "4"]));
+    run(&mut ks, &["SINTERSTORE a b a"]);
+    assert_eq!(set(&ks, "a"), members(&["2", "3", "4"]));
+    run(&mut ks, &["ZADD z 1 x"]);
+    for cmd in [
+        "SUNIONSTORE d a z",
+        "SINTERSTORE d nope z",
+        "SDIFFSTORE d z a",
+    ] {
+        assert!(
+            matches!(apply(&mut ks, cmd), Err(Error::WrongType(_))),
+            "{cmd}"
+        );
+    }
+}
