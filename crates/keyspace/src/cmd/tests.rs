@@ -1,4 +1,4 @@
-//! The commands that read many sources (Z*STORE, S*STORE) with keys named again, a
+//! The commands that read many sources (Z*STORE, S*STORE, BITOP) with keys named again, a
 //! destination that is also a source, missing keys and keys of another type.
 
 use crate::{Error, Keyspace, Value};
@@ -205,4 +205,97 @@ fn set_store_with_a_key_named_again() {
             "{cmd}"
         );
     }
+}
+
+/// BITOP as the server computes it, a byte at a time.
+fn bitop_oracle(op: &str, srcs: &[&[u8]]) -> Vec<u8> {
+    let len = srcs.iter().map(|s| s.len()).max().unwrap_or(0);
+    (0..len)
+        .map(|i| {
+            let byte = |s: &[u8]| s.get(i).copied().unwrap_or(0);
+            let first = byte(srcs[0]);
+            srcs[1..].iter().fold(first, |acc, s| match op {
+                "AND" => acc & byte(s),
+                "OR" => acc | byte(s),
+                "XOR" => acc ^ byte(s),
+                _ => unreachable!(),
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn bitop_agrees_with_a_byte_at_a_time() {
+    // Strings of lengths around the word size, some named again, some missing.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let lens = [0usize, 1, 7, 8, 9, 16, 17, 33];
+    let mut ks = Keyspace::new();
+    let mut values: Vec<Vec<u8>> = Vec::new();
+    for (i, &n) in lens.iter().enumerate() {
+        let v: Vec<u8> = (0..n).map(|_| next() as u8).collect();
+        ks.apply(&[b"SET".as_slice(), format!("k{i}").as_bytes(), &v])
+            .unwrap();
+        values.push(v);
+    }
+    for round in 0..200 {
+        let op = ["AND", "OR", "XOR"][round % 3];
+        let count = 1 + (next() % 5) as usize;
+        let picks: Vec<usize> = (0..count)
+            .map(|_| (next() % (lens.len() as u64 + 1)) as usize)
+            .collect();
+        let keys: Vec<String> = picks.iter().map(|i| format!("k{i}")).collect();
+        let srcs: Vec<&[u8]> = picks
+            .iter()
+            .map(|&i| values.get(i).map_or(&[][..], Vec::as_slice))
+            .collect();
+        let mut cmd: Vec<&[u8]> = vec![b"BITOP", op.as_bytes(), b"d"];
+        cmd.extend(keys.iter().map(|k| k.as_bytes()));
+        ks.apply(&cmd).unwrap();
+        let want = bitop_oracle(op, &srcs);
+        let got = get(&ks, b"d");
+        if want.is_empty() {
+            assert_eq!(got, None, "{op} {keys:?}");
+        } else {
+            assert_eq!(got, Some(Value::Str(want)), "{op} {keys:?}");
+        }
+    }
+    ks.apply(&[b"BITOP".as_slice(), b"NOT", b"d", b"k7"])
+        .unwrap();
+    let not: Vec<u8> = values[7].iter().map(|b| !b).collect();
+    assert_eq!(get(&ks, b"d"), Some(Value::Str(not)));
+}
+
+#[test]
+fn bitop_destination_missing_keys_and_errors() {
+    let mut ks = Keyspace::new();
+    run(&mut ks, &["SET a abcdefghij", "SET b xyz"]);
+    run(&mut ks, &["BITOP XOR d a a a a"]);
+    assert_eq!(get(&ks, b"d"), Some(Value::Str(vec![0; 10])));
+    run(&mut ks, &["BITOP AND d a nope"]);
+    assert_eq!(get(&ks, b"d"), Some(Value::Str(vec![0; 10])));
+    run(&mut ks, &["BITOP OR d nope nope"]);
+    assert_eq!(get(&ks, b"d"), None);
+    // The destination is a source, named twice.
+    run(&mut ks, &["BITOP OR b b a b"]);
+    let want = bitop_oracle("OR", &[b"xyz", b"abcdefghij", b"xyz"]);
+    assert_eq!(get(&ks, b"b"), Some(Value::Str(want)));
+    run(&mut ks, &["RPUSH l x"]);
+    assert!(matches!(
+        apply(&mut ks, "BITOP OR d a a l"),
+        Err(Error::WrongType(_))
+    ));
+    assert!(matches!(
+        apply(&mut ks, "BITOP NOT d a a"),
+        Err(Error::Syntax(_))
+    ));
+    assert!(matches!(
+        apply(&mut ks, "BITOP NAND d a"),
+        Err(Error::Unknown(_))
+    ));
 }
