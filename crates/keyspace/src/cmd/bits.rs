@@ -3,8 +3,9 @@
 use crate::num::{int, uint};
 use crate::{text, Entry, Error, Keyspace, Value};
 
-/// Strings are at most 512 MB.
-const MAX_BITS: u64 = 512 * 8 * 1024 * 1024;
+/// Bit offsets are below 2^32 (`proto-max-bulk-len`, 512 MB, in bits), as SETBIT and BITFIELD
+/// check them.
+const MAX_BITS: u64 = super::strings::PROTO_MAX_BULK_LEN * 8;
 
 /// The `bits` bits of `s` from bit `off` (bit 0 the highest of byte 0), zero past its end.
 fn get_bits(s: &[u8], off: u64, bits: u32) -> u64 {
@@ -249,7 +250,9 @@ impl Keyspace {
                         Some(n) => uint(n)?.saturating_mul(bits as u64),
                         None => uint(o)?,
                     };
-                    if off.saturating_add(bits as u64) > MAX_BITS {
+                    // The server bounds where a field starts (`getBitOffsetFromArgument`):
+                    // the last one may end up to 64 bits past 2^32.
+                    if off >= MAX_BITS {
                         return Err(Error::Syntax("BITFIELD offset".into()));
                     }
                     ops.push((op.as_slice() == b"INCRBY", signed, bits, off, int(v)?, ow));

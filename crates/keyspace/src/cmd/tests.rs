@@ -1,7 +1,8 @@
 //! The commands that read many sources (Z*STORE, S*STORE, BITOP) with keys named again, a
-//! destination that is also a source, missing keys and keys of another type.
+//! destination that is also a source, missing keys and keys of another type; and the size
+//! limit of the commands that grow a string.
 
-use crate::{Error, Keyspace, Value};
+use crate::{Entry, Error, Keyspace, Value};
 
 fn apply(ks: &mut Keyspace, cmd: &str) -> Result<(), Error> {
     let parts: Vec<&[u8]> = cmd.split(' ').map(str::as_bytes).collect();
@@ -298,4 +299,78 @@ fn bitop_destination_missing_keys_and_errors() {
         apply(&mut ks, "BITOP NAND d a"),
         Err(Error::Unknown(_))
     ));
+}
+
+/// A string of `len` zero bytes at `key`, changed in place by the commands: allocated zeroed,
+/// so that its pages are not touched.
+fn big_string(ks: &mut Keyspace, key: &[u8], len: usize) {
+    ks.db_mut().get_or_insert_with(key, || Entry {
+        value: Value::Str(vec![0; len]),
+        expire_ms: None,
+    });
+}
+
+/// The length of the string at `key` and its last `n` bytes (read in place).
+fn tail(ks: &Keyspace, key: &[u8], n: usize) -> (usize, Vec<u8>) {
+    let s = ks.dbs[&ks.db]
+        .get(key)
+        .and_then(|f| f.str())
+        .expect("a string");
+    (s.len(), s[s.len() - n..].to_vec())
+}
+
+const MAX: usize = 512 * 1024 * 1024;
+
+#[test]
+fn strings_stop_at_the_servers_limit() {
+    let mut ks = Keyspace::new();
+    let too_large = |r: Result<(), Error>| matches!(r, Err(Error::Syntax(m)) if m.contains("exceeds maximum allowed size"));
+    assert!(too_large(apply(&mut ks, "SETRANGE k 536870912 x")));
+    assert!(too_large(apply(&mut ks, "SETRANGE k 536870911 xy")));
+    assert!(too_large(apply(
+        &mut ks,
+        "SETRANGE k 9223372036854775807 x"
+    )));
+    assert!(apply(&mut ks, "SETRANGE k -1 x").is_err());
+    assert!(apply(&mut ks, "SETRANGE k 18446744073709551615 x").is_err());
+    assert!(ks.is_empty());
+    // Setting nothing changes nothing, past the limit or not (on an existing key too).
+    run(
+        &mut ks,
+        &[
+            "SETRANGE k 536870912 ",
+            "SET k abc",
+            "SETRANGE k 600000000 ",
+        ],
+    );
+    assert_eq!(get(&ks, b"k"), Some(Value::Str(b"abc".to_vec())));
+    assert!(too_large(apply(&mut ks, "SETRANGE k 536870910 abc")));
+
+    big_string(&mut ks, b"big", MAX - 1);
+    run(&mut ks, &["APPEND big x", "APPEND big "]);
+    assert!(too_large(apply(&mut ks, "APPEND big x")));
+    assert!(too_large(apply(&mut ks, "SETRANGE big 536870911 xy")));
+    run(&mut ks, &["SETRANGE big 536870911 y"]);
+    assert_eq!(tail(&ks, b"big", 2), (MAX, b"\0y".to_vec()));
+}
+
+#[test]
+fn bit_offsets_stop_at_two_to_the_32() {
+    let mut ks = Keyspace::new();
+    for cmd in [
+        "SETBIT k 4294967296 1",
+        "BITFIELD k SET u8 4294967296 1",
+        "BITFIELD k SET u8 #536870912 1",
+        "BITFIELD k INCRBY i64 #9223372036854775807 1",
+    ] {
+        assert!(
+            matches!(apply(&mut ks, cmd), Err(Error::Syntax(_))),
+            "{cmd}"
+        );
+    }
+    assert!(ks.is_empty());
+    // The server bounds where a field starts: the last one may end past 2^32 bits.
+    big_string(&mut ks, b"big", MAX);
+    run(&mut ks, &["BITFIELD big SET u8 4294967295 255"]);
+    assert_eq!(tail(&ks, b"big", 2), (MAX + 1, vec![1, 0xfe]));
 }
