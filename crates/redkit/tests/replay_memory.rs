@@ -1,9 +1,10 @@
 //! The replay reads the sources of the commands that combine many keys in place: a short log
-//! naming one large key many times in a ZUNIONSTORE, a SUNIONSTORE or a BITOP needs about the
-//! memory of that key and of the result, as the server does, not a copy per argument. Each
-//! log is replayed by `redkit aof-to-rdb` under an address-space limit (`ulimit -v`) of
-//! [`LIMIT_KB`]: the replays need about 60 MB (peak RSS); with a copy per argument they
-//! needed from 0.5 GB (BITOP) to 2.5 GB (SUNIONSTORE) and were stopped by the limit.
+//! naming one large key many times in a ZUNIONSTORE, a SUNIONSTORE or a BITOP, or a SORT whose
+//! BY pattern names the same large key for every element, needs about the memory of that key
+//! and of the result, as the server does, not a copy per argument or element. Each log is
+//! replayed by `redkit aof-to-rdb` under an address-space limit (`ulimit -v`) of [`LIMIT_KB`]:
+//! the replays need about 60 MB (peak RSS); with a copy per argument or element they needed
+//! from 0.5 GB (BITOP, SORT) to 2.5 GB (SUNIONSTORE) and were stopped by the limit.
 
 mod common;
 
@@ -115,4 +116,20 @@ fn bitop_naming_one_large_string_many_times() {
     args.extend(std::iter::repeat_n(&b"b"[..], 32));
     resp(&mut log, &args);
     replay_within_limit("mem-bitop", &log, false);
+}
+
+#[test]
+fn sort_by_one_large_string_for_every_element() {
+    // Each of 1,000 equal elements sorts ALPHA by the same 512 KB string.
+    let mut log = Vec::new();
+    resp(&mut log, &[b"SETRANGE", b"w_x", b"524287", b"y"]);
+    let mut args: Vec<&[u8]> = vec![b"RPUSH", b"l"];
+    args.extend(std::iter::repeat_n(&b"x"[..], 1000));
+    resp(&mut log, &args);
+    resp(
+        &mut log,
+        &[b"SORT", b"l", b"BY", b"w_*", b"ALPHA", b"STORE", b"d"],
+    );
+    let d = replay_within_limit("mem-sort", &log, true).unwrap();
+    assert_eq!((d["type"].as_str(), len(&d)), (Some("list"), 1000));
 }
