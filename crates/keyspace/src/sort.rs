@@ -6,6 +6,7 @@
 
 use crate::num::{c_str, sort_weight, string2ll};
 use crate::Error;
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 /// The value SORT sorts, as the caller holds it.
@@ -56,12 +57,14 @@ struct Item<'a> {
     /// Its numeric weight (0 when the BY key is missing).
     score: f64,
     /// Its ALPHA weight from the BY pattern (`None` when missing).
-    cmp: Option<Vec<u8>>,
+    cmp: Option<Cow<'a, [u8]>>,
 }
 
 /// How SORT reads the keys its BY and GET patterns name: `(key, None)` the value of a string
 /// key, `(key, Some(field))` the value of a field of a hash key; `None` when there is none.
-pub type SortLookup<'a> = dyn Fn(&[u8], Option<&[u8]>) -> Option<Vec<u8>> + 'a;
+/// A value is best borrowed: SORT keeps the BY value of each element while it sorts, and
+/// many elements may name the same key, as the server keeps a reference to it.
+pub type SortLookup<'a> = dyn Fn(&[u8], Option<&[u8]>) -> Option<Cow<'a, [u8]>> + 'a;
 
 /// What a SORT with STORE writes: the destination key and the list, head first (empty: the
 /// key is deleted).
@@ -102,10 +105,10 @@ pub type SortStored = (Vec<u8>, Vec<Vec<u8>>);
 /// - GET patterns: `#` is the element, `*` is replaced by the element, `key->field` reads a
 ///   hash field; a missing value is stored as an empty string; a pattern without `*` (other
 ///   than `#`) never finds anything.
-pub fn sort_store(
+pub fn sort_store<'a>(
     argv: &[&[u8]],
-    source: SortSource<'_>,
-    lookup: &SortLookup<'_>,
+    source: SortSource<'a>,
+    lookup: &SortLookup<'a>,
 ) -> Result<Option<SortStored>, Error> {
     let readonly = sort_readonly(argv)?;
     let mut desc = false;
@@ -234,12 +237,12 @@ pub fn sort_store(
     if !dontsort {
         let mut conversion_error = false;
         for it in vector.iter_mut() {
-            let byval: Vec<u8> = match sortby {
+            let byval: Cow<'a, [u8]> = match sortby {
                 Some(pattern) => match lookup_by_pattern(pattern, it.obj, lookup) {
                     Some(v) => v,
                     None => continue,
                 },
-                None => it.obj.to_vec(),
+                None => Cow::Borrowed(it.obj),
             };
             if alpha {
                 if sortby.is_some() {
@@ -272,7 +275,7 @@ pub fn sort_store(
                     (None, None) => 0,
                     (None, Some(_)) => -1,
                     (Some(_), None) => 1,
-                    (Some(x), Some(y)) => ord_i32(x.as_slice().cmp(y.as_slice())),
+                    (Some(x), Some(y)) => ord_i32(x.as_ref().cmp(y.as_ref())),
                 }
             } else {
                 ord_i32(a.obj.cmp(b.obj))
@@ -301,7 +304,11 @@ pub fn sort_store(
             out.push(it.obj.to_vec());
         } else {
             for pattern in &gets {
-                out.push(lookup_by_pattern(pattern, it.obj, lookup).unwrap_or_default());
+                out.push(
+                    lookup_by_pattern(pattern, it.obj, lookup)
+                        .map(Cow::into_owned)
+                        .unwrap_or_default(),
+                );
             }
         }
         j += 1;
@@ -326,10 +333,14 @@ fn ord_i32(o: Ordering) -> i32 {
 }
 
 /// `lookupKeyByPattern`: the value a BY or GET pattern names for element `subst`.
-fn lookup_by_pattern(pattern: &[u8], subst: &[u8], lookup: &SortLookup) -> Option<Vec<u8>> {
+fn lookup_by_pattern<'a>(
+    pattern: &[u8],
+    subst: &'a [u8],
+    lookup: &SortLookup<'a>,
+) -> Option<Cow<'a, [u8]>> {
     // "#" is the element itself.
     if pattern.first() == Some(&b'#') && pattern.get(1).is_none_or(|&b| b == 0) {
-        return Some(subst.to_vec());
+        return Some(Cow::Borrowed(subst));
     }
     // The C string functions stop at the first NUL byte.
     let cpat = c_str(pattern);
@@ -588,11 +599,12 @@ mod tests {
             let argv_owned = byte_list(&case["argv"]);
             let argv: Vec<&[u8]> = argv_owned.iter().map(Vec::as_slice).collect();
             let key = sort_source_key(&argv).unwrap();
-            let lookup = |k: &[u8], field: Option<&[u8]>| -> Option<Vec<u8>> {
-                match field {
-                    None => ds.strings.get(k).cloned(),
-                    Some(f) => ds.hashes.get(k).and_then(|h| h.get(f)).cloned(),
-                }
+            let lookup = |k: &[u8], field: Option<&[u8]>| {
+                let v = match field {
+                    None => ds.strings.get(k),
+                    Some(f) => ds.hashes.get(k).and_then(|h| h.get(f)),
+                };
+                v.map(|v| Cow::Borrowed(v.as_slice()))
             };
             for (server, want) in case["results"].as_object().unwrap() {
                 runs += 1;
@@ -670,12 +682,12 @@ mod tests {
             b"2",
             b"-5",
         ];
-        let lookup = |k: &[u8], f: Option<&[u8]>| -> Option<Vec<u8>> {
+        let lookup = |k: &[u8], f: Option<&[u8]>| -> Option<Cow<'static, [u8]>> {
             match (k.len() % 3, f) {
                 (0, _) => None,
-                (1, None) => Some(b"1.5".to_vec()),
-                (2, Some(_)) => Some(b"x".to_vec()),
-                _ => Some(k.to_vec()),
+                (1, None) => Some(Cow::Borrowed(b"1.5")),
+                (2, Some(_)) => Some(Cow::Borrowed(b"x")),
+                _ => Some(Cow::Owned(k.to_vec())),
             }
         };
         let mut seed = 7u64;
@@ -708,13 +720,13 @@ mod tests {
         }
     }
 
-    fn run(argv: &[&str], source: SortSource<'_>) -> Option<(Vec<u8>, Vec<Vec<u8>>)> {
+    fn run<'a>(argv: &[&str], source: SortSource<'a>) -> Option<(Vec<u8>, Vec<Vec<u8>>)> {
         let argv: Vec<&[u8]> = argv.iter().map(|s| s.as_bytes()).collect();
-        let lookup = |k: &[u8], f: Option<&[u8]>| -> Option<Vec<u8>> {
+        let lookup = |k: &[u8], f: Option<&[u8]>| -> Option<Cow<'a, [u8]>> {
             match (k, f) {
-                (b"w_a", None) => Some(b"3".to_vec()),
-                (b"w_b", None) => Some(b"1".to_vec()),
-                (b"h_a", Some(b"f")) => Some(b"x".to_vec()),
+                (b"w_a", None) => Some(Cow::Borrowed(b"3")),
+                (b"w_b", None) => Some(Cow::Borrowed(b"1")),
+                (b"h_a", Some(b"f")) => Some(Cow::Borrowed(b"x")),
                 _ => None,
             }
         };

@@ -1,7 +1,9 @@
 //! How the commands reach the values of the selected database: a collection of a type,
-//! created or existing ([`typed!`], [`existing!`]); strings; empty collections removed.
+//! created or existing ([`typed!`], [`existing!`]); strings; empty collections removed; the
+//! sources of a command that reads many keys, read in place ([`Sources`]).
 
-use crate::{Error, Keyspace, Value};
+use crate::{Error, Keyspace, Map, Value};
+use std::borrow::Cow;
 
 /// The collection of type `$variant` at `$key`, created empty when missing; returns
 /// [`Error::WrongType`] (naming `$name`) from the calling function when the key holds another
@@ -116,5 +118,84 @@ impl Keyspace {
     /// The value at `key` in the selected database, read without moving it.
     pub(crate) fn found(&self, key: &[u8]) -> Option<crate::Found<'_>> {
         self.dbs.get(&self.db)?.get(key)
+    }
+}
+
+/// The values of the keys a command reads (the sources of the *STORE commands), read in place:
+/// a key named many times is looked up, and a packed collection unpacked, once, so that naming
+/// a key again costs nothing but an index.
+pub(crate) struct Sources<'a> {
+    /// Each distinct key's value, in the order the keys were first named.
+    held: Vec<Cow<'a, Value>>,
+    /// For each key named, the index of its value in `held`; `None` for a missing key.
+    at: Vec<Option<usize>>,
+}
+
+impl<'a> Sources<'a> {
+    /// The value of the `i`-th key named; `None` when it is missing.
+    pub(crate) fn get(&self, i: usize) -> Option<&Value> {
+        self.at[i].map(|j| self.held[j].as_ref())
+    }
+
+    /// Where the value of the `i`-th key named is kept (the same for every key naming it);
+    /// `None` when it is missing.
+    pub(crate) fn slot(&self, i: usize) -> Option<usize> {
+        self.at[i]
+    }
+
+    /// The value kept at `slot` (see [`Sources::slot`]).
+    pub(crate) fn held(&self, slot: usize) -> &Value {
+        self.held[slot].as_ref()
+    }
+
+    /// How many keys were named.
+    pub(crate) fn len(&self) -> usize {
+        self.at.len()
+    }
+
+    /// Whether a key named is missing.
+    pub(crate) fn any_missing(&self) -> bool {
+        self.at.iter().any(Option::is_none)
+    }
+
+    /// The values of the distinct keys that exist.
+    pub(crate) fn distinct(&self) -> impl Iterator<Item = &Value> {
+        self.held.iter().map(|v| v.as_ref())
+    }
+}
+
+impl Keyspace {
+    /// The values at `keys` in the selected database, read without moving or copying them
+    /// (see [`Sources`]); [`Error::WrongType`] (naming `name`) when a key holds a value that
+    /// `accept` refuses, or a string.
+    pub(crate) fn sources<'a>(
+        &'a self,
+        keys: &[&[u8]],
+        name: &str,
+        accept: impl Fn(&Value) -> bool,
+    ) -> Result<Sources<'a>, Error> {
+        let mut held = Vec::new();
+        let mut at = Vec::with_capacity(keys.len());
+        let mut seen: Map<&[u8], Option<usize>> = Map::default();
+        let db = self.dbs.get(&self.db);
+        for &k in keys {
+            if let Some(&slot) = seen.get(k) {
+                at.push(slot);
+                continue;
+            }
+            let slot = match db.and_then(|d| d.get(k)) {
+                None => None,
+                Some(f) => match f.value() {
+                    Some(v) if accept(&v) => {
+                        held.push(v);
+                        Some(held.len() - 1)
+                    }
+                    _ => return Err(Error::WrongType(format!("{name} on a {}", f.type_name()))),
+                },
+            };
+            seen.insert(k, slot);
+            at.push(slot);
+        }
+        Ok(Sources { held, at })
     }
 }

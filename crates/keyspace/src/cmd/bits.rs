@@ -3,8 +3,9 @@
 use crate::num::{int, uint};
 use crate::{text, Entry, Error, Keyspace, Value};
 
-/// Strings are at most 512 MB.
-const MAX_BITS: u64 = 512 * 8 * 1024 * 1024;
+/// Bit offsets are below 2^32 (`proto-max-bulk-len`, 512 MB, in bits), as SETBIT and BITFIELD
+/// check them.
+const MAX_BITS: u64 = super::strings::PROTO_MAX_BULK_LEN * 8;
 
 /// The `bits` bits of `s` from bit `off` (bit 0 the highest of byte 0), zero past its end.
 fn get_bits(s: &[u8], off: u64, bits: u32) -> u64 {
@@ -76,6 +77,58 @@ fn field_result(signed: bool, bits: u32, current: i128, incr: i128, ow: Overflow
     Some((v as u64) & mask)
 }
 
+/// A BITOP operation.
+#[derive(Clone, Copy)]
+enum BitOp {
+    And,
+    Or,
+    Xor,
+    Not,
+}
+
+/// The result of BITOP `op` over `srcs`, as `bitopCommand` (bitops.c) computes it: as long as
+/// the longest source, a shorter source (or a missing key, empty) read as zero bytes past its
+/// end. Only the result is allocated.
+fn bitop_result(op: BitOp, srcs: &[&[u8]]) -> Vec<u8> {
+    let len = srcs.iter().map(|s| s.len()).max().unwrap_or(0);
+    let mut out = vec![0u8; len];
+    let Some((first, rest)) = srcs.split_first() else {
+        return out;
+    };
+    out[..first.len()].copy_from_slice(first);
+    match op {
+        BitOp::Not => {
+            for (o, s) in out.iter_mut().zip(*first) {
+                *o = !s;
+            }
+        }
+        BitOp::And => {
+            for s in rest {
+                for (o, s) in out.iter_mut().zip(*s) {
+                    *o &= s;
+                }
+                // Past its end a source is zero bytes.
+                out[s.len()..].fill(0);
+            }
+        }
+        BitOp::Or => {
+            for s in rest {
+                for (o, s) in out.iter_mut().zip(*s) {
+                    *o |= s;
+                }
+            }
+        }
+        BitOp::Xor => {
+            for s in rest {
+                for (o, s) in out.iter_mut().zip(*s) {
+                    *o ^= s;
+                }
+            }
+        }
+    }
+    out
+}
+
 impl Keyspace {
     /// The string at `key` to change, created empty when missing.
     fn string_mut(&mut self, key: &[u8], name: &str) -> Result<&mut Vec<u8>, Error> {
@@ -119,26 +172,25 @@ impl Keyspace {
             return Err(Error::Syntax("BITOP op dest key...".into()));
         }
         let op = a[1].to_ascii_uppercase();
-        let mut srcs = Vec::new();
-        for k in &a[3..] {
-            let v = self.string_value(k, "BITOP")?.unwrap_or_default();
-            srcs.push(v.to_vec());
-        }
-        let len = srcs.iter().map(Vec::len).max().unwrap_or(0);
-        let out: Vec<u8> = match op.as_slice() {
-            b"NOT" if srcs.len() == 1 => srcs[0].iter().map(|b| !b).collect(),
-            b"AND" | b"OR" | b"XOR" => (0..len)
-                .map(|i| {
-                    let mut it = srcs.iter().map(|s| s.get(i).copied().unwrap_or(0));
-                    let first = it.next().unwrap_or(0);
-                    it.fold(first, |acc, b| match op.as_slice() {
-                        b"AND" => acc & b,
-                        b"OR" => acc | b,
-                        _ => acc ^ b,
-                    })
-                })
-                .collect(),
+        let op = match op.as_slice() {
+            b"AND" => BitOp::And,
+            b"OR" => BitOp::Or,
+            b"XOR" => BitOp::Xor,
+            b"NOT" if a.len() == 4 => BitOp::Not,
+            b"NOT" => {
+                return Err(Error::Syntax(
+                    "BITOP NOT must be called with a single source key".into(),
+                ))
+            }
             _ => return Err(Error::Unknown(format!("BITOP {}", text(&op)))),
+        };
+        let out = {
+            // The sources are read in place: a key named many times costs nothing more.
+            let mut srcs: Vec<&[u8]> = Vec::with_capacity(a.len() - 3);
+            for k in &a[3..] {
+                srcs.push(self.string_value(k, "BITOP")?.unwrap_or_default());
+            }
+            bitop_result(op, &srcs)
         };
         let db = self.db_mut();
         if out.is_empty() {
@@ -198,7 +250,9 @@ impl Keyspace {
                         Some(n) => uint(n)?.saturating_mul(bits as u64),
                         None => uint(o)?,
                     };
-                    if off.saturating_add(bits as u64) > MAX_BITS {
+                    // The server bounds where a field starts (`getBitOffsetFromArgument`):
+                    // the last one may end up to 64 bits past 2^32.
+                    if off >= MAX_BITS {
                         return Err(Error::Syntax("BITFIELD offset".into()));
                     }
                     ops.push((op.as_slice() == b"INCRBY", signed, bits, off, int(v)?, ow));

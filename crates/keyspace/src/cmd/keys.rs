@@ -5,6 +5,7 @@ use super::args::{arity, db_index, expiry};
 use super::dump::{dump_payload, load_rdb, rdb_magic, value_type};
 use crate::num::int;
 use crate::{text, Entry, Error, Keyspace, Value};
+use std::borrow::Cow;
 
 impl Keyspace {
     /// SELECT db: the database the commands after it change.
@@ -190,16 +191,7 @@ impl Keyspace {
             }
             (Some(f), _) => return Err(Error::WrongType(format!("SORT on a {}", f.type_name()))),
         };
-        let lookup = |key: &[u8], field: Option<&[u8]>| -> Option<Vec<u8>> {
-            let f = self.found(key)?;
-            match field {
-                None => f.str().map(<[u8]>::to_vec),
-                Some(field) => match f.value()?.as_ref() {
-                    Value::Hash(h) => h.get(field).map(|(v, _)| v.clone()),
-                    _ => None,
-                },
-            }
-        };
+        let lookup = |key: &[u8], field: Option<&[u8]>| self.sort_lookup(key, field);
         let Some((dest, list)) = crate::sort::sort_store(a, source, &lookup)? else {
             return Ok(()); // no STORE: nothing changes
         };
@@ -217,6 +209,22 @@ impl Keyspace {
             );
         }
         Ok(())
+    }
+
+    /// What a BY or GET pattern of SORT reads: the string at `key`, or the value of `field` in
+    /// the hash at `key`; borrowed, except a field of a packed hash (at most 64 bytes).
+    fn sort_lookup(&self, key: &[u8], field: Option<&[u8]>) -> Option<Cow<'_, [u8]>> {
+        let f = self.found(key)?;
+        match field {
+            None => f.str().map(Cow::Borrowed),
+            Some(field) => match f.value()? {
+                Cow::Borrowed(Value::Hash(h)) => {
+                    h.get(field).map(|(v, _)| Cow::Borrowed(v.as_slice()))
+                }
+                Cow::Owned(Value::Hash(mut h)) => h.remove(field).map(|(v, _)| Cow::Owned(v)),
+                _ => None,
+            },
+        }
     }
 
     /// Sets the expiry of `key`, when it exists and the conditions in `opts` hold.

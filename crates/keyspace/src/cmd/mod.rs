@@ -15,3 +15,6 @@ pub(crate) mod sets;
 pub(crate) mod streams;
 pub(crate) mod strings;
 pub(crate) mod zsets;
+
+#[cfg(test)]
+mod tests;

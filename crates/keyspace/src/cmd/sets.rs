@@ -1,6 +1,6 @@
 //! Sets: SADD, SREM, SMOVE and the S*STORE commands.
 
-use super::access::{existing, typed};
+use super::access::{existing, typed, Sources};
 use super::args::arity;
 use crate::{Entry, Error, Keyspace, Set, Value};
 
@@ -45,23 +45,9 @@ impl Keyspace {
     /// the destination deleted when it is empty.
     pub(crate) fn set_store(&mut self, name: &[u8], a: &[&[u8]]) -> Result<(), Error> {
         arity(a, 3)?;
-        let mut sets: Vec<Set<Vec<u8>>> = Vec::new();
-        for k in &a[2..] {
-            sets.push(
-                existing!(self, *k, Set, "S*STORE")
-                    .map(|s| (**s).clone())
-                    .unwrap_or_default(),
-            );
-        }
-        let mut it = sets.into_iter();
-        let first = it.next().unwrap_or_default();
-        let result: Set<Vec<u8>> = match name {
-            b"SINTERSTORE" => it.fold(first, |acc, s| acc.intersection(&s).cloned().collect()),
-            b"SUNIONSTORE" => it.fold(first, |mut acc, s| {
-                acc.extend(s);
-                acc
-            }),
-            _ => it.fold(first, |acc, s| acc.difference(&s).cloned().collect()),
+        let result = {
+            let srcs = self.sources(&a[2..], "S*STORE", |v| matches!(v, Value::Set(_)))?;
+            set_result(name, &srcs)
         };
         let db = self.db_mut();
         if result.is_empty() {
@@ -77,4 +63,63 @@ impl Keyspace {
         }
         Ok(())
     }
+}
+
+/// The members of a source of the S*STORE commands (every source is a set).
+fn members(v: &Value) -> &Set<Vec<u8>> {
+    match v {
+        Value::Set(s) => s,
+        _ => unreachable!("only sets are accepted as sources"),
+    }
+}
+
+/// The result of SINTERSTORE, SUNIONSTORE or SDIFFSTORE (`name`) over `srcs` (a missing key is
+/// an empty set), computed from the sources in place: a key named again changes nothing in a
+/// union or an intersection, so each distinct key is read once. Only the result is allocated.
+fn set_result(name: &[u8], srcs: &Sources<'_>) -> Set<Vec<u8>> {
+    let mut out: Set<Vec<u8>> = Set::default();
+    match name {
+        b"SINTERSTORE" => {
+            if srcs.any_missing() {
+                return out;
+            }
+            let all: Vec<&Set<Vec<u8>>> = srcs.distinct().map(members).collect();
+            let Some(smallest) = all.iter().min_by_key(|s| s.len()) else {
+                return out;
+            };
+            for m in smallest.iter() {
+                if all.iter().all(|s| s.contains(m)) {
+                    out.insert(m.clone());
+                }
+            }
+        }
+        b"SUNIONSTORE" => {
+            for s in srcs.distinct().map(members) {
+                for m in s {
+                    if !out.contains(m) {
+                        out.insert(m.clone());
+                    }
+                }
+            }
+        }
+        _ => {
+            let Some(first) = srcs.slot(0) else {
+                return out;
+            };
+            let mut others: Vec<usize> = (1..srcs.len()).filter_map(|i| srcs.slot(i)).collect();
+            others.sort_unstable();
+            others.dedup();
+            if others.contains(&first) {
+                return out;
+            }
+            let others: Vec<&Set<Vec<u8>>> =
+                others.iter().map(|&j| members(srcs.held(j))).collect();
+            for m in members(srcs.held(first)) {
+                if others.iter().all(|s| !s.contains(m)) {
+                    out.insert(m.clone());
+                }
+            }
+        }
+    }
+    out
 }

@@ -3,7 +3,7 @@
 
 use super::access::Ttl;
 use super::args::{arity, expiry};
-use crate::num::{int, uint};
+use crate::num::int;
 use crate::{text, Error, Keyspace};
 
 impl Keyspace {
@@ -117,30 +117,41 @@ impl Keyspace {
     pub(crate) fn append(&mut self, a: &[&[u8]]) -> Result<(), Error> {
         arity(a, 3)?;
         match self.string_of(a[1], "APPEND")? {
-            Some(v) => v.extend_from_slice(a[2]),
+            Some(v) => {
+                check_string_length("APPEND", v.len() as u64, a[2].len() as u64)?;
+                v.extend_from_slice(a[2]);
+            }
             None => self.set_string(a[1], a[2], false),
         }
         Ok(())
     }
 
-    /// SETRANGE key offset value: zero bytes fill a gap.
+    /// SETRANGE key offset value: zero bytes fill a gap. An empty value changes nothing (and is
+    /// not checked against the size limit), as in the server.
     pub(crate) fn setrange(&mut self, a: &[&[u8]]) -> Result<(), Error> {
         arity(a, 4)?;
-        let off = uint(a[2])? as usize;
-        if off + a[3].len() > 512 << 20 {
-            return Err(Error::Syntax("SETRANGE past 512 MB".into()));
+        let off = int(a[2])?;
+        if off < 0 {
+            return Err(Error::Syntax("SETRANGE: offset is out of range".into()));
         }
-        if self.string_of(a[1], "SETRANGE")?.is_none() {
-            if a[3].is_empty() {
-                return Ok(());
-            }
+        let off = off as u64;
+        let exists = self.string_of(a[1], "SETRANGE")?.is_some();
+        if a[3].is_empty() {
+            return Ok(());
+        }
+        check_string_length("SETRANGE", off, a[3].len() as u64)?;
+        if !exists {
             self.set_string(a[1], b"", false);
         }
-        let v = self.string_of(a[1], "SETRANGE")?.expect("exists");
-        if v.len() < off + a[3].len() {
-            v.resize(off + a[3].len(), 0);
+        let Some(v) = self.string_of(a[1], "SETRANGE")? else {
+            return Err(Error::Syntax("SETRANGE on a string just made".into()));
+        };
+        // Within the limit: the offset and the end fit in memory sizes.
+        let (off, end) = (off as usize, off as usize + a[3].len());
+        if v.len() < end {
+            v.resize(end, 0);
         }
-        v[off..off + a[3].len()].copy_from_slice(a[3]);
+        v[off..end].copy_from_slice(a[3]);
         Ok(())
     }
 
@@ -234,6 +245,21 @@ impl Keyspace {
             self.db_mut().put_str(key, &v, None);
         }
         Ok(())
+    }
+}
+
+/// The largest string the server makes (`proto-max-bulk-len`, 512 MB by default).
+pub(crate) const PROTO_MAX_BULK_LEN: u64 = 512 * 1024 * 1024;
+
+/// `checkStringLength` (t_string.c): a string of `size` bytes grown by `append` bytes must stay
+/// within [`PROTO_MAX_BULK_LEN`]; the server refuses APPEND and SETRANGE past it with "string
+/// exceeds maximum allowed size".
+fn check_string_length(name: &str, size: u64, append: u64) -> Result<(), Error> {
+    match size.checked_add(append) {
+        Some(total) if total <= PROTO_MAX_BULK_LEN => Ok(()),
+        _ => Err(Error::Syntax(format!(
+            "{name}: string exceeds maximum allowed size (proto-max-bulk-len)"
+        ))),
     }
 }
 

@@ -5,7 +5,7 @@
 use super::access::{existing, typed};
 use super::args::arity;
 use crate::num::{float, int, uint};
-use crate::{text, Entry, Error, Keyspace, Map, Value};
+use crate::{text, Entry, Error, Keyspace, Map, Set, Value};
 
 impl Keyspace {
     /// ZADD key [NX | XX] [GT | LT] [CH] [INCR] score member...
@@ -149,8 +149,8 @@ impl Keyspace {
         if a.len() < 4 {
             return Err(Error::Syntax("Z*STORE dest numkeys key...".into()));
         }
-        let n = uint(a[2])? as usize;
-        if n == 0 || a.len() < 3 + n {
+        let n = usize::try_from(uint(a[2])?).unwrap_or(usize::MAX);
+        if n == 0 || n > a.len() - 3 {
             return Err(Error::Syntax("Z*STORE numkeys".into()));
         }
         let mut weights = vec![1.0f64; n];
@@ -171,83 +171,20 @@ impl Keyspace {
                 _ => return Err(Error::Syntax("Z*STORE option".into())),
             }
         }
-        let mut srcs: Vec<Map<Vec<u8>, f64>> = Vec::new();
-        for k in &a[3..3 + n] {
-            let Some(found) = self.db_mut().get(k) else {
-                srcs.push(Map::default());
-                continue;
-            };
-            let z = match found.value().as_deref() {
-                Some(Value::ZSet(z)) => (**z).clone(),
-                Some(Value::Set(s)) => s.iter().map(|m| (m.clone(), 1.0)).collect(),
-                _ => {
-                    return Err(Error::WrongType(format!(
-                        "Z*STORE on a {}",
-                        found.type_name()
-                    )))
-                }
-            };
-            srcs.push(z);
-        }
-        let combine = |acc: f64, v: f64| -> f64 {
-            match agg.as_slice() {
-                b"MIN" => acc.min(v),
-                b"MAX" => acc.max(v),
-                _ => {
-                    let s = acc + v;
-                    if s.is_nan() {
-                        0.0
-                    } else {
-                        s
-                    }
-                }
-            }
+        let out = {
+            let held = self.sources(&a[3..3 + n], "Z*STORE", |v| {
+                matches!(v, Value::ZSet(_) | Value::Set(_))
+            })?;
+            let srcs: Vec<Source<'_>> = (0..n)
+                .map(|i| match held.get(i) {
+                    Some(Value::ZSet(z)) => Source::ZSet(z),
+                    Some(Value::Set(s)) => Source::Set(s),
+                    _ => Source::Missing,
+                })
+                .collect();
+            combine_sources(name, &srcs, &weights, &agg)
         };
-        let weighted = |v: f64, w: f64| -> f64 {
-            let s = v * w;
-            if s.is_nan() {
-                0.0
-            } else {
-                s
-            }
-        };
-        let mut out: Map<Vec<u8>, f64> = Map::default();
-        match name {
-            b"ZUNIONSTORE" => {
-                for (z, w) in srcs.iter().zip(&weights) {
-                    for (m, v) in z {
-                        let v = weighted(*v, *w);
-                        out.entry(m.clone())
-                            .and_modify(|acc| *acc = combine(*acc, v))
-                            .or_insert(v);
-                    }
-                }
-            }
-            b"ZINTERSTORE" => {
-                if let Some(first) = srcs.first() {
-                    'm: for (m, v) in first {
-                        let mut acc = weighted(*v, weights[0]);
-                        for (z, w) in srcs.iter().zip(&weights).skip(1) {
-                            match z.get(m) {
-                                Some(x) => acc = combine(acc, weighted(*x, *w)),
-                                None => continue 'm,
-                            }
-                        }
-                        out.insert(m.clone(), acc);
-                    }
-                }
-            }
-            _ => {
-                if let Some(first) = srcs.first() {
-                    for (m, v) in first {
-                        if srcs[1..].iter().all(|z| !z.contains_key(m)) {
-                            out.insert(m.clone(), *v);
-                        }
-                    }
-                }
-            }
-        }
-        self.store_zset(a[1], out.into_iter().collect());
+        self.store_zset(a[1], out);
         Ok(())
     }
 
@@ -325,7 +262,7 @@ impl Keyspace {
                 order.drain(s as usize..=e as usize).collect()
             }
         };
-        self.store_zset(a[1], picked);
+        self.store_zset(a[1], picked.into_iter().collect());
         Ok(())
     }
 
@@ -352,18 +289,18 @@ impl Keyspace {
                 }
             },
         };
-        self.store_zset(&stored.dest, stored.members);
+        self.store_zset(&stored.dest, stored.members.into_iter().collect());
         Ok(())
     }
 
     /// Writes `members` as the sorted set at `dest` (without a TTL), or deletes `dest` when
     /// there is none, as the *STORE commands do.
-    fn store_zset(&mut self, dest: &[u8], members: Vec<(Vec<u8>, f64)>) {
+    fn store_zset(&mut self, dest: &[u8], z: Map<Vec<u8>, f64>) {
         let db = self.db_mut();
-        if members.is_empty() {
+        if z.is_empty() {
             db.remove(dest);
         } else {
-            let z = Box::new(members.into_iter().collect());
+            let z = Box::new(z);
             db.insert(
                 dest,
                 Entry {
@@ -373,6 +310,109 @@ impl Keyspace {
             );
         }
     }
+}
+
+/// A source of the Z*STORE commands, read in place: a sorted set, a set (every member scores
+/// 1), or a missing key (empty).
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Missing,
+    ZSet(&'a Map<Vec<u8>, f64>),
+    Set(&'a Set<Vec<u8>>),
+}
+
+impl<'a> Source<'a> {
+    /// The score of `m`, `None` when it is not a member.
+    fn score(self, m: &[u8]) -> Option<f64> {
+        match self {
+            Source::Missing => None,
+            Source::ZSet(z) => z.get(m).copied(),
+            Source::Set(s) => s.contains(m).then_some(1.0),
+        }
+    }
+
+    /// Every member with its score.
+    fn members(self) -> Box<dyn Iterator<Item = (&'a Vec<u8>, f64)> + 'a> {
+        match self {
+            Source::Missing => Box::new(std::iter::empty()),
+            Source::ZSet(z) => Box::new(z.iter().map(|(m, s)| (m, *s))),
+            Source::Set(s) => Box::new(s.iter().map(|m| (m, 1.0))),
+        }
+    }
+}
+
+/// The result of ZUNIONSTORE, ZINTERSTORE or ZDIFFSTORE (`name`) over `srcs` with their
+/// `weights` and the AGGREGATE `agg` (SUM, MIN or MAX), as `zunionInterDiffGenericCommand`
+/// (t_zset.c) computes it: a weighted score that is NaN counts as 0, and so does a NaN sum.
+/// Only the result is allocated.
+fn combine_sources(
+    name: &[u8],
+    srcs: &[Source<'_>],
+    weights: &[f64],
+    agg: &[u8],
+) -> Map<Vec<u8>, f64> {
+    let combine = |acc: f64, v: f64| -> f64 {
+        match agg {
+            b"MIN" => acc.min(v),
+            b"MAX" => acc.max(v),
+            _ => {
+                let s = acc + v;
+                if s.is_nan() {
+                    0.0
+                } else {
+                    s
+                }
+            }
+        }
+    };
+    let weighted = |v: f64, w: f64| -> f64 {
+        let s = v * w;
+        if s.is_nan() {
+            0.0
+        } else {
+            s
+        }
+    };
+    let mut out: Map<Vec<u8>, f64> = Map::default();
+    match name {
+        b"ZUNIONSTORE" => {
+            for (z, w) in srcs.iter().zip(weights) {
+                for (m, v) in z.members() {
+                    let v = weighted(v, *w);
+                    match out.get_mut(m.as_slice()) {
+                        Some(acc) => *acc = combine(*acc, v),
+                        None => {
+                            out.insert(m.clone(), v);
+                        }
+                    }
+                }
+            }
+        }
+        b"ZINTERSTORE" => {
+            if let Some(first) = srcs.first() {
+                'm: for (m, v) in first.members() {
+                    let mut acc = weighted(v, weights[0]);
+                    for (z, w) in srcs.iter().zip(weights).skip(1) {
+                        match z.score(m) {
+                            Some(x) => acc = combine(acc, weighted(x, *w)),
+                            None => continue 'm,
+                        }
+                    }
+                    out.insert(m.clone(), acc);
+                }
+            }
+        }
+        _ => {
+            if let Some(first) = srcs.first() {
+                for (m, v) in first.members() {
+                    if srcs[1..].iter().all(|z| z.score(m).is_none()) {
+                        out.insert(m.clone(), v);
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Members by (score, member), as the server orders a sorted set.
