@@ -20,7 +20,8 @@ lint: ## rustfmt check and clippy with warnings as errors
 
 test: ## install the test servers if missing, then run every test
 	bash scripts/install-servers.sh
-	REDKIT_REQUIRE_SERVERS=1 $(CARGO) test --workspace --locked
+	# Every file a test (or the build) writes stays under 2 GiB: a regression cannot fill a disk.
+	ulimit -f 2097152 && REDKIT_REQUIRE_SERVERS=1 $(CARGO) test --workspace --locked
 	$(MAKE) fuzz-build
 
 fuzz-build: ## build the fuzz targets (fuzz/ is outside the workspace)

@@ -223,6 +223,23 @@ fn a_forged_rdb_of_many_databases_and_aux_fields_gives_a_bounded_report() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("99936 more"));
 }
 
+/// `make test` runs every test with a file-size limit (ulimit -f), so that a command that
+/// writes without end is stopped by SIGXFSZ instead of filling the disk.
+#[test]
+fn tests_run_with_a_file_size_limit() {
+    if !common::servers_required() {
+        return; // a plain `cargo test` is run as the user set it up
+    }
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max file size"))
+        .unwrap();
+    let soft = line.split_whitespace().nth(3).unwrap();
+    assert_ne!(soft, "unlimited", "{line}");
+    assert!(soft.parse::<u64>().unwrap() <= 4 << 30, "{line}");
+}
+
 /// A manifest that lists 100,000 missing files: every one is a problem, the report lists the
 /// first 1000 of each list and counts them all.
 #[test]
