@@ -155,6 +155,23 @@ impl<R: Read> Input<R> {
         Ok(at)
     }
 
+    /// Consumes `n` bytes without holding them: what is buffered is passed over, then the
+    /// rest is read through the buffer as it is (hashed, never grown), so a string of any length
+    /// costs no memory. Nothing before `pos` may be needed after this (the mark moves).
+    pub(crate) fn skip(&mut self, mut n: u64, what: &'static str, start: u64) -> Result<(), Error> {
+        loop {
+            let k = ((self.filled - self.pos) as u64).min(n);
+            self.pos += k as usize;
+            n -= k;
+            if n == 0 {
+                return Ok(());
+            }
+            // All buffered bytes are consumed: let them go, and read more into the same room.
+            self.mark = self.pos;
+            self.fill(1, what, start)?;
+        }
+    }
+
     /// The buffered bytes at absolute offset `at`, `len` long. They must be at or after the mark.
     #[inline]
     pub(crate) fn slice(&self, at: u64, len: usize) -> &[u8] {

@@ -354,6 +354,13 @@ impl<R: Read> Parser<R> {
             match self.state {
                 State::Header => return self.header().map(Some),
                 State::Top => return self.top().map(Some),
+                State::StringValue if self.skip_values => {
+                    // The mark is here: a plain string is read through, never held.
+                    self.skip_string_value("string value")?;
+                    self.state = State::KeyEnd;
+                    self.elements = 1;
+                    continue;
+                }
                 State::StringValue => {
                     let s = self.read_value("string value")?;
                     self.state = State::KeyEnd;
@@ -550,6 +557,28 @@ impl<R: Read> Parser<R> {
         lzf::validate(self.input.slice(start, clen), ulen)
             .map_err(|reason| Error::new(at, ErrorKind::Lzf { reason }))?;
         Ok(SRef::Int(0))
+    }
+
+    /// Passes over a string value no event reports, at the input's mark: a plain string is read
+    /// through without being held (a 1 GB string out of a small gzip file costs no memory), an
+    /// LZF one is validated as [`read_value`](Self::read_value) does.
+    fn skip_string_value(&mut self, what: &'static str) -> Result<(), Error> {
+        let at = self.input.offset();
+        let b = self.input.peek_u8(what)?;
+        if b >> 6 == 3 {
+            self.read_value(what)?;
+            return Ok(());
+        }
+        self.input.pos += 1;
+        let n = match b >> 6 {
+            0 => (b & 0x3f) as u64,
+            1 => (((b & 0x3f) as u64) << 8) | self.input.u8(what)? as u64,
+            _ if b == 0x80 => u32::from_be_bytes(self.input.array::<4>(what)?) as u64,
+            _ if b == 0x81 => u64::from_be_bytes(self.input.array::<8>(what)?),
+            _ => return Err(Error::new(at, ErrorKind::BadLength { byte: b })),
+        };
+        let n = self.check_size(at, n, what)?;
+        self.input.skip(n as u64, what, at)
     }
 
     /// Reads an LZF header and makes the compressed bytes available; returns their offset.

@@ -416,6 +416,43 @@ fn a_database_number_no_server_loads_is_refused() {
     }
 }
 
+/// A gzip bomb: 256 KB of gzip holding an RDB with one 256 MiB string. check-rdb reads the
+/// string through without holding it, in a few MB (it held the whole string, twice over).
+#[test]
+fn a_huge_string_out_of_a_small_gzip_is_checked_in_bounded_memory() {
+    use std::io::Write;
+    let d = scratch("hostile-gzip-bomb");
+    let f = d.join("bomb.rdb.gz");
+    let mut gz = Command::new("gzip")
+        .arg("-1")
+        .stdin(Stdio::piped())
+        .stdout(std::fs::File::create(&f).unwrap())
+        .spawn()
+        .unwrap();
+    let n: u32 = 256 << 20;
+    {
+        let w = gz.stdin.as_mut().unwrap();
+        w.write_all(b"REDIS0010\xfe\x00\x00\x01k\x80").unwrap();
+        w.write_all(&n.to_be_bytes()).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..256 {
+            w.write_all(&zeros).unwrap();
+        }
+        // The end, and a checksum of 0: not computed.
+        w.write_all(&[0xff, 0, 0, 0, 0, 0, 0, 0, 0]).unwrap();
+    }
+    assert!(gz.wait().unwrap().success());
+    assert!(std::fs::metadata(&f).unwrap().len() < 4 << 20);
+    let o = run_in(128, &["check-rdb", f.to_str().unwrap(), "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["keys"], 1);
+    assert_eq!(
+        doc["largest_by_bytes"][0]["bytes"].as_u64().unwrap(),
+        1 + 2 + 5 + (256 << 20)
+    );
+}
+
 /// Bait for the search of the next valid command after damage: 1 MB of lines that each claim
 /// a 1 GB argument. Every candidate is refused by its headers alone, so the search stays linear
 /// (a full parse of each read to the end of the file: minutes); the valid command after the
