@@ -511,14 +511,7 @@ impl<R: Read> Parser<R> {
         let at = self.input.offset();
         let b = self.input.u8(what)?;
         if b >> 6 != 3 {
-            let n = match b >> 6 {
-                0 => (b & 0x3f) as u64,
-                1 => (((b & 0x3f) as u64) << 8) | self.input.u8(what)? as u64,
-                _ if b == 0x80 => u32::from_be_bytes(self.input.array::<4>(what)?) as u64,
-                _ if b == 0x81 => u64::from_be_bytes(self.input.array::<8>(what)?),
-                _ => return Err(Error::new(at, ErrorKind::BadLength { byte: b })),
-            };
-            let n = self.check_size(at, n, what)?;
+            let n = self.string_len(b, at, what)?;
             let start = self.input.take(n, what, at)?;
             return Ok(SRef::Buf(start, n));
         }
@@ -570,6 +563,14 @@ impl<R: Read> Parser<R> {
             return Ok(());
         }
         self.input.pos += 1;
+        let n = self.string_len(b, at, what)?;
+        self.input.skip(n as u64, what, at)
+    }
+
+    /// The length of a plain string whose first length byte `b` (not `11xxxxxx`) was read,
+    /// checked against the limits.
+    #[inline]
+    fn string_len(&mut self, b: u8, at: u64, what: &'static str) -> Result<usize, Error> {
         let n = match b >> 6 {
             0 => (b & 0x3f) as u64,
             1 => (((b & 0x3f) as u64) << 8) | self.input.u8(what)? as u64,
@@ -577,8 +578,7 @@ impl<R: Read> Parser<R> {
             _ if b == 0x81 => u64::from_be_bytes(self.input.array::<8>(what)?),
             _ => return Err(Error::new(at, ErrorKind::BadLength { byte: b })),
         };
-        let n = self.check_size(at, n, what)?;
-        self.input.skip(n as u64, what, at)
+        self.check_size(at, n, what)
     }
 
     /// Reads an LZF header and makes the compressed bytes available; returns their offset.

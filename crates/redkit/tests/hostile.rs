@@ -10,29 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-/// Runs redkit, killing it (and failing) if it has not ended within 20 s: a FIFO must not
-/// block a command.
 fn run(args: &[&str]) -> Output {
-    let child = Command::new(redkit_bin())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    // The output is read while the command runs (a full pipe would stop it).
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(Duration::from_secs(20)) {
-        Ok(out) => out.unwrap(),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("redkit {args:?} did not end within 20 s");
-        }
-    }
+    common::redkit_within(20, args)
 }
 
 /// Runs redkit with its address space limited to `mib` MiB: a command that holds what it should

@@ -7,11 +7,10 @@
 
 mod common;
 
-use common::{redkit_bin, scratch, testdata};
+use common::{scratch, testdata};
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::process::{Command, Output};
 
 /// xorshift64*: the cases are the same on every run.
 struct Rng(u64);
@@ -28,27 +27,8 @@ impl Rng {
     }
 }
 
-/// Runs redkit; fails if it has not ended within 30 s.
 fn run(args: &[&str]) -> Output {
-    let child = Command::new(redkit_bin())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(out) => out.unwrap(),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("redkit {args:?} did not end within 30 s");
-        }
-    }
+    common::redkit_within(30, args)
 }
 
 /// Names a manifest may list.
@@ -96,7 +76,11 @@ fn make_case(rng: &mut Rng, dir: &Path, outside: &Path, base: &[u8], incr: &[u8]
         manifest.push_str("file appendonly.aof.1.base.rdb seq 1 type b\n");
         manifest.push_str("file appendonly.aof.1.incr.aof seq 1 type i\n");
     }
-    let lines = if listed_well { rng.below(2) } else { 1 + rng.below(5) };
+    let lines = if listed_well {
+        rng.below(2)
+    } else {
+        1 + rng.below(5)
+    };
     for _ in 0..lines {
         let name = NAMES[rng.below(NAMES.len())];
         let quoted = if name.contains(' ') || name.contains('"') {
@@ -263,6 +247,9 @@ fn random_hostile_directories_never_escape_block_or_panic() {
             }
         }
     }
-    assert!(seen[0] > 10 && seen[1] > 10, "exit codes 0, 1, 2 seen: {seen:?}");
+    assert!(
+        seen[0] > 10 && seen[1] > 10,
+        "exit codes 0, 1, 2 seen: {seen:?}"
+    );
     let _ = std::fs::remove_dir_all(&d);
 }

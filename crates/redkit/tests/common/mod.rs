@@ -72,6 +72,32 @@ pub fn redkit(args: &[&str]) -> Output {
         .expect("run redkit")
 }
 
+/// Runs the redkit binary with `args` (stdin empty), killing it and failing if it has not
+/// ended within `secs` seconds: a FIFO or a forged input must not block a command.
+pub fn redkit_within(secs: u64, args: &[&str]) -> Output {
+    use std::process::Stdio;
+    let child = Command::new(redkit_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run redkit");
+    let pid = child.id();
+    // The output is read while the command runs (a full pipe would stop it).
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(secs)) {
+        Ok(out) => out.expect("wait for redkit"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("redkit {args:?} did not end within {secs} s");
+        }
+    }
+}
+
 /// Runs the redkit binary with `args` and asserts it succeeds (`ctx` and its stderr otherwise).
 pub fn redkit_ok(args: &[&str], ctx: &str) -> Output {
     let r = redkit(args);
