@@ -215,6 +215,19 @@ pub enum Event<'a> {
     KeyStart(KeyInfo<'a>),
     /// A string value, a list element or a set member.
     Element(Str<'a>),
+    /// A part of a string value too long to be held whole, when the consumer asked for parts
+    /// ([`Parser::stream_strings`](crate::Parser::stream_strings)): the parts of one value come
+    /// in order, in place of its [`Event::Element`].
+    StringPart {
+        /// The bytes of this part.
+        part: &'a [u8],
+        /// The length of the whole value.
+        total: u64,
+        /// Whether this is the first part.
+        first: bool,
+        /// Whether this is the last part.
+        last: bool,
+    },
     /// A sorted-set member.
     ZMember {
         /// The member.

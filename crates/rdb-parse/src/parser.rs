@@ -98,6 +98,11 @@ enum State {
     Header,
     Top,
     StringValue,
+    /// A plain string value delivered in parts: bytes to go, of `total`.
+    StringParts {
+        left: u64,
+        total: u64,
+    },
     Items {
         kind: ItemKind,
         left: u64,
@@ -209,6 +214,8 @@ pub struct Parser<R> {
     last_good: u64,
     key_start: u64,
     skip_values: bool,
+    /// Plain string values longer than this come as parts of this size (0: never).
+    string_parts: usize,
     skip_all: bool,
     skip_types: [bool; 32],
     elements: u64,
@@ -277,6 +284,7 @@ impl<R: Read> Parser<R> {
             last_good: 0,
             key_start: 0,
             skip_values: false,
+            string_parts: 0,
             skip_all: false,
             skip_types: [false; 32],
             elements: 0,
@@ -317,6 +325,14 @@ impl<R: Read> Parser<R> {
     pub fn skip_values(&mut self, skip: bool) {
         self.skip_all = skip;
         self.skip_values = skip;
+    }
+
+    /// Delivers plain string values longer than `part` bytes as [`Event::StringPart`]s of at
+    /// most `part` bytes instead of one [`Event::Element`], so that a value of any length is
+    /// never held whole (0, the default: always whole). Compressed (LZF) values still come
+    /// whole: their length is bounded by 100 times their stored size.
+    pub fn stream_strings(&mut self, part: usize) {
+        self.string_parts = part;
     }
 
     /// Like [`skip_values`](Parser::skip_values), for the keys of these object types only (the
@@ -360,6 +376,49 @@ impl<R: Read> Parser<R> {
                     self.state = State::KeyEnd;
                     self.elements = 1;
                     continue;
+                }
+                State::StringValue if self.string_parts > 0 => {
+                    let what = "string value";
+                    let at = self.input.offset();
+                    let b = self.input.peek_u8(what)?;
+                    let s = if b >> 6 != 3 {
+                        self.input.pos += 1;
+                        let n = self.string_len(b, at, what)?;
+                        if n > self.string_parts {
+                            self.state = State::StringParts {
+                                left: n as u64,
+                                total: n as u64,
+                            };
+                            continue;
+                        }
+                        SRef::Buf(self.input.take(n, what, at)?, n)
+                    } else {
+                        self.read_value(what)?
+                    };
+                    self.state = State::KeyEnd;
+                    self.elements = 1;
+                    return Ok(Some(Event::Element(self.resolve(s))));
+                }
+                State::StringParts { left, total } => {
+                    let k = left.min(self.string_parts as u64);
+                    let at = self.input.offset();
+                    let start = self.input.take(k as usize, "string value", at)?;
+                    let last = k == left;
+                    self.state = if last {
+                        self.elements = 1;
+                        State::KeyEnd
+                    } else {
+                        State::StringParts {
+                            left: left - k,
+                            total,
+                        }
+                    };
+                    return Ok(Some(Event::StringPart {
+                        part: self.input.slice(start, k as usize),
+                        total,
+                        first: left == total,
+                        last,
+                    }));
                 }
                 State::StringValue => {
                     let s = self.read_value("string value")?;

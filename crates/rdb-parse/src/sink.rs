@@ -107,6 +107,18 @@ pub trait Sink {
     fn element(&mut self, value: Str<'_>) -> Result<(), Self::Error> {
         Ok(())
     }
+    /// A part of a string value too long to be held whole: sent only when the consumer asked
+    /// for parts ([`Parser::stream_strings`](crate::Parser::stream_strings)), in place of
+    /// [`Sink::element`].
+    fn string_part(
+        &mut self,
+        part: &[u8],
+        total: u64,
+        first: bool,
+        last: bool,
+    ) -> Result<(), Self::Error> {
+        Ok(())
+    }
     /// A sorted-set member.
     fn zmember(&mut self, member: Str<'_>, score: f64) -> Result<(), Self::Error> {
         Ok(())
@@ -222,6 +234,12 @@ pub fn drive<R: Read, S: Sink + ?Sized>(
             Event::SlotImport { job, ranges } => sink.slot_import(job, ranges),
             Event::KeyStart(info) => sink.key_start(&info),
             Event::Element(v) => sink.element(v),
+            Event::StringPart {
+                part,
+                total,
+                first,
+                last,
+            } => sink.string_part(part, total, first, last),
             Event::ZMember { member, score } => sink.zmember(member, score),
             Event::HashField {
                 field,

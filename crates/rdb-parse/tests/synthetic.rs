@@ -521,3 +521,71 @@ fn empty_keys_and_int_keys() {
     p_data = file("REDIS0009", &[i]);
     assert!(error(&p_data).to_string().contains("zero members"));
 }
+
+/// With `stream_strings(part)`, plain string values longer than `part` come as parts whose
+/// concatenation is the value, shorter ones and integers whole; a value cut short is a
+/// truncation at the end of what was read.
+#[test]
+fn long_strings_come_in_parts() {
+    let values: Vec<Vec<u8>> = [0usize, 1, 63, 64, 65, 200, 1000]
+        .iter()
+        .map(|&n| (0..n).map(|i| (i * 7) as u8).collect())
+        .collect();
+    let mut body = Vec::new();
+    for (i, v) in values.iter().enumerate() {
+        body.push(vec![0u8]);
+        body.push(s(format!("k{i}").as_bytes()));
+        body.push(s(v));
+    }
+    body.push(vec![0, 2, b'k', b'n', 0xc0, 5]); // the integer 5
+    let data = file("REDIS0011", &body);
+    let mut p = Parser::new(&data[..]);
+    p.stream_strings(64);
+    let mut got: Vec<Vec<u8>> = Vec::new();
+    let mut parts = Vec::new();
+    while let Some(ev) = p.next_event().unwrap() {
+        match ev {
+            Event::Element(v) => {
+                got.push(v.to_vec());
+                parts.push(1);
+            }
+            Event::StringPart {
+                part,
+                total,
+                first,
+                last,
+            } => {
+                assert!(part.len() <= 64 && !part.is_empty());
+                if first {
+                    got.push(Vec::new());
+                    parts.push(0);
+                }
+                let v = got.last_mut().unwrap();
+                v.extend_from_slice(part);
+                *parts.last_mut().unwrap() += 1;
+                assert_eq!(last, v.len() as u64 == total);
+            }
+            Event::Eof {
+                stored_crc,
+                computed_crc,
+            } => assert_eq!(stored_crc, Some(computed_crc)),
+            _ => {}
+        }
+    }
+    let mut want = values.clone();
+    want.push(b"5".to_vec());
+    assert_eq!(got, want);
+    assert_eq!(parts, [1, 1, 1, 1, 2, 4, 16, 1]);
+    // Cut inside the 1000-byte value: a truncation.
+    let cut = &data[..data.len() - 300];
+    let mut p = Parser::new(cut);
+    p.stream_strings(64);
+    let e = loop {
+        match p.next_event() {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("no error"),
+            Err(e) => break e,
+        }
+    };
+    assert!(e.is_truncation(), "{e}");
+}

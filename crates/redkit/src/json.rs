@@ -20,6 +20,8 @@ pub struct Json<W: Write> {
     buf: Vec<u8>,
     mode: BytesMode,
     scratch: Vec<u8>,
+    /// Bytes of a value written in parts that do not yet make a base64 group of 3.
+    carry: Vec<u8>,
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -111,6 +113,7 @@ impl<W: Write> Json<W> {
             buf: Vec::with_capacity(FLUSH_AT + 4096),
             mode,
             scratch: Vec::new(),
+            carry: Vec::new(),
         }
     }
 
@@ -251,6 +254,55 @@ impl<W: Write> Json<W> {
         }
     }
 
+    /// Writes one part of a byte string too long to be held whole, always in base64 (whether
+    /// the whole is UTF-8 cannot be known before its end): `{"base64": "..."}` in auto mode, a
+    /// base64 string in base64 mode. Memory stays that of one part.
+    pub fn bytes_part(&mut self, part: &[u8], first: bool, last: bool) -> io::Result<()> {
+        if first {
+            self.carry.clear();
+            self.raw(match self.mode {
+                BytesMode::Auto => b"{\"base64\":\"",
+                BytesMode::Base64 => b"\"",
+            })?;
+        }
+        let mut rest = part;
+        if !self.carry.is_empty() {
+            let k = (3 - self.carry.len()).min(rest.len());
+            self.carry.extend_from_slice(&rest[..k]);
+            rest = &rest[k..];
+            if self.carry.len() == 3 {
+                let group = std::mem::take(&mut self.carry);
+                self.base64_run(&group)?;
+            }
+        }
+        let whole = rest.len() / 3 * 3;
+        for run in rest[..whole].chunks(48 * 1024) {
+            self.base64_run(run)?;
+        }
+        self.carry.extend_from_slice(&rest[whole..]);
+        if last {
+            let tail = std::mem::take(&mut self.carry);
+            self.base64_run(&tail)?;
+            self.raw(match self.mode {
+                BytesMode::Auto => b"\"}",
+                BytesMode::Base64 => b"\"",
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Appends the base64 of `b` (a multiple of 3 bytes, or the last group) to the output.
+    fn base64_run(&mut self, b: &[u8]) -> io::Result<()> {
+        let old = self.buf.len();
+        self.buf
+            .resize(old + base64::encoded_len(b.len(), true).unwrap_or(0), 0);
+        let n = base64::engine::general_purpose::STANDARD
+            .encode_slice(b, &mut self.buf[old..])
+            .map_err(io::Error::other)?;
+        self.buf.truncate(old + n);
+        self.maybe_flush()
+    }
+
     /// Writes a byte string as an object key (caller has checked it is UTF-8 in auto mode).
     pub fn key(&mut self, b: &[u8]) -> io::Result<()> {
         match self.mode {
@@ -302,6 +354,39 @@ mod tests {
             j.flush().unwrap();
         }
         String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn a_value_in_parts_is_the_base64_of_the_whole() {
+        let whole: Vec<u8> = (0..1000u32).map(|i| (i * 31 % 251) as u8).collect();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&whole);
+        for cuts in [
+            vec![1000],
+            vec![1, 999],
+            vec![2, 2, 996],
+            vec![500, 499, 1],
+            vec![3; 333],
+        ] {
+            let mut cuts = cuts;
+            let sum: usize = cuts.iter().sum();
+            if sum < 1000 {
+                cuts.push(1000 - sum);
+            }
+            for (mode, want) in [
+                (BytesMode::Auto, format!(r#"{{"base64":"{b64}"}}"#)),
+                (BytesMode::Base64, format!(r#""{b64}""#)),
+            ] {
+                let got = render(mode, |j| {
+                    let mut at = 0;
+                    for (i, &n) in cuts.iter().enumerate() {
+                        j.bytes_part(&whole[at..at + n], i == 0, i + 1 == cuts.len())?;
+                        at += n;
+                    }
+                    Ok(())
+                });
+                assert_eq!(got, want, "{cuts:?}");
+            }
+        }
     }
 
     #[test]

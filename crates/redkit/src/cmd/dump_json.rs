@@ -22,7 +22,9 @@ Examples:
   redkit dump-json - --bytes base64 < dump.rdb   lossless for machines: every byte string base64
   redkit dump-json dump.rdb --meta | head        aux fields and function libraries too
 
-An existing -o FILE is replaced only with --force; the input itself never is.
+An existing -o FILE is replaced only with --force; the input itself never is. A string value
+over 16 MiB is written as it is read, as {\"base64\": ...} (a base64 string with --bytes base64):
+whether it is UTF-8 cannot be known before its end.
 
 The schema is described in docs/json-format.md.";
 
@@ -55,6 +57,9 @@ pub struct Args {
     #[arg(short, long)]
     pub quiet: bool,
 }
+
+/// String values longer than this are read and written in parts of this size.
+const STRING_PART: usize = 16 << 20;
 
 /// Hash fields kept before deciding between object and array form.
 const HASH_BUFFER_BYTES: usize = 8 << 20;
@@ -362,6 +367,11 @@ impl<W: Write> Sink for Dumper<W> {
         self.json.str(s)
     }
 
+    fn string_part(&mut self, part: &[u8], _: u64, first: bool, last: bool) -> io::Result<()> {
+        skip_filtered!(self);
+        self.json.bytes_part(part, first, last)
+    }
+
     fn zmember(&mut self, member: Str<'_>, score: f64) -> io::Result<()> {
         skip_filtered!(self);
         self.sep()?;
@@ -587,6 +597,8 @@ pub fn run(args: Args) -> Result<i32> {
     };
     let crate::input::Input { reader, info } = input;
     let mut parser = Parser::new(reader);
+    // A string value longer than this is written as it is read, never held whole.
+    parser.stream_strings(STRING_PART);
     let outcome = match drive(&mut parser, &mut d) {
         Ok(()) => None,
         Err(Stop::Parse(e)) => Some(e),
