@@ -471,6 +471,30 @@ impl KeyWriter {
         }
     }
 
+    /// A part of a string value written as it is read (`total` bytes in all): stored as a
+    /// plain string, never integer-encoded or compressed (its length is known before its bytes).
+    pub fn string_part<W: Write>(
+        &mut self,
+        w: &mut RdbWriter<W>,
+        part: &[u8],
+        total: u64,
+        first: bool,
+        last: bool,
+    ) -> io::Result<()> {
+        let State::String { done } = &mut self.state else {
+            return Err(invalid("a string part outside a string".into()));
+        };
+        if *done {
+            return Err(invalid("a string has one value".into()));
+        }
+        *done = last;
+        if first {
+            self.header(w, RdbType::STRING)?;
+            w.len(total)?;
+        }
+        w.raw(part)
+    }
+
     /// A sorted-set member.
     pub fn zmember<W: Write>(&mut self, w: &mut RdbWriter<W>, m: &[u8], s: f64) -> io::Result<()> {
         match &mut self.state {

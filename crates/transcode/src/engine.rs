@@ -228,6 +228,9 @@ impl From<io::Error> for Error {
     }
 }
 
+/// String values longer than this are read and written in parts of this size.
+pub const STRING_PART: usize = 16 << 20;
+
 /// Reads every event of `input` and writes what the options select to `sink`. A damaged input
 /// is not an error: the outcome says where it stopped (nothing should be committed then).
 pub fn run<R: Read, S: KeySink>(input: R, opts: &Options, sink: &mut S) -> Result<Outcome, Error> {
@@ -254,6 +257,8 @@ pub fn run<R: Read, S: KeySink>(input: R, opts: &Options, sink: &mut S) -> Resul
     )));
     t.header(family, version)?;
     parser.skip_types(&t.copy_types);
+    // A string value of any length is written as it is read, never held whole.
+    parser.stream_strings(STRING_PART);
     match drive(&mut parser, &mut t) {
         Ok(()) => {}
         Err(Stop::Parse(e)) => t.out.parse_error = Some((e, t.pos.clone())),
@@ -603,6 +608,19 @@ impl<S: KeySink> Sink for Transcoder<'_, S> {
             return Ok(());
         }
         put!(self, self.sink.element(v.as_bytes(&mut self.sa)));
+    }
+
+    fn string_part(
+        &mut self,
+        part: &[u8],
+        total: u64,
+        first: bool,
+        last: bool,
+    ) -> Result<(), Error> {
+        if self.passing_over() {
+            return Ok(());
+        }
+        put!(self, self.sink.string_part(part, total, first, last));
     }
 
     fn zmember(&mut self, member: Str<'_>, score: f64) -> Result<(), Error> {

@@ -23,6 +23,9 @@ pub trait KeySink {
     fn begin(&mut self, kind: Kind, key: &[u8], meta: KeyMeta, len: Option<u64>) -> io::Result<()>;
     /// A string value, list element or set member.
     fn element(&mut self, v: &[u8]) -> io::Result<()>;
+    /// A part of a string value too long to be held whole (`total` bytes in all), in place of
+    /// [`KeySink::element`] for a [`Kind::String`].
+    fn string_part(&mut self, part: &[u8], total: u64, first: bool, last: bool) -> io::Result<()>;
     /// A sorted-set member.
     fn zmember(&mut self, m: &[u8], score: f64) -> io::Result<()>;
     /// A hash field, with its TTL when the key is a [`Kind::HashTtl`].
@@ -86,6 +89,9 @@ impl KeySink for NullSink {
         Ok(())
     }
     fn element(&mut self, _: &[u8]) -> io::Result<()> {
+        Ok(())
+    }
+    fn string_part(&mut self, _: &[u8], _: u64, _: bool, _: bool) -> io::Result<()> {
         Ok(())
     }
     fn zmember(&mut self, _: &[u8], _: f64) -> io::Result<()> {

@@ -128,6 +128,10 @@ impl<W: Write> KeySink for RdbSink<W> {
         let (w, k) = self.parts();
         k.element(w, v)
     }
+    fn string_part(&mut self, part: &[u8], total: u64, first: bool, last: bool) -> io::Result<()> {
+        let (w, k) = self.parts();
+        k.string_part(w, part, total, first, last)
+    }
     fn zmember(&mut self, m: &[u8], score: f64) -> io::Result<()> {
         let (w, k) = self.parts();
         k.zmember(w, m, score)

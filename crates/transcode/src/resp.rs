@@ -191,6 +191,21 @@ impl<W: Write> KeySink for RespSink<W> {
         }
         self.add(&[v])
     }
+    fn string_part(&mut self, part: &[u8], total: u64, first: bool, last: bool) -> io::Result<()> {
+        if first {
+            // SET key <value>: the value's header first, its bytes as they come.
+            aof_parse::write::header(&mut self.buf, b'*', 3);
+            aof_parse::write::bulk(&mut self.buf, b"SET");
+            aof_parse::write::bulk(&mut self.buf, &self.key);
+            aof_parse::write::header(&mut self.buf, b'$', total as usize);
+        }
+        self.buf.extend_from_slice(part);
+        if last {
+            self.buf.extend_from_slice(b"\r\n");
+            self.commands += 1;
+        }
+        self.spill()
+    }
     fn zmember(&mut self, m: &[u8], score: f64) -> io::Result<()> {
         if score == 0.0 && score.is_sign_negative() {
             self.negative_zeros += 1;
