@@ -257,6 +257,9 @@ pub struct AofReader<R: Read> {
     multi_start: Option<u64>,
     commands: u64,
     annotations: u64,
+    /// With [`AofReader::keep_args`]: how many arguments of a command are kept, and their bytes.
+    keep: Option<usize>,
+    kept: Vec<u8>,
 }
 
 const CHUNK: usize = 128 * 1024;
@@ -290,6 +293,8 @@ impl<R: Read> AofReader<R> {
             multi_start: None,
             commands: 0,
             annotations: 0,
+            keep: None,
+            kept: Vec::new(),
         }
     }
 
@@ -376,6 +381,14 @@ impl<R: Read> AofReader<R> {
             self.base + self.filled as u64,
             ErrorKind::UnexpectedEof { what },
         )
+    }
+
+    /// Keeps only the first `n` arguments of each command (`n` ≥ 1: the name is always kept);
+    /// the others are framed, checked and counted, but passed over as they are read, so that an
+    /// argument of any length costs no memory. [`Command::arg`] is then empty for those.
+    /// For readers that need only names and counts (a check, restore points).
+    pub fn keep_args(&mut self, n: usize) {
+        self.keep = Some(n.max(1));
     }
 
     /// Reads the next record. `Ok(None)` at the end of the file.
@@ -595,39 +608,21 @@ impl<R: Read> AofReader<R> {
                 },
             ));
         }
+        if let Some(keep) = self.keep {
+            return self.command_kept(at, argc, keep);
+        }
         // Argument ranges relative to the record start: the buffer may slide while reading.
         self.ranges.clear();
         for _ in 0..argc {
-            let arg_at = self.offset();
-            let n = self.header_line(at, b'$', "argument length")?;
-            if n > self.limits.max_bulk_len {
-                return Err(Error::new(
-                    arg_at,
-                    ErrorKind::LimitExceeded {
-                        what: "argument length",
-                        value: n,
-                        limit: self.limits.max_bulk_len,
-                    },
-                ));
-            }
+            let n = self.arg_len(at)?;
             // The buffer grows only as data arrives: a huge length in a short file ends at EOF.
             if !self.fill(n as usize + 2, at, "argument")? {
                 return Err(self.eof_error("argument"));
             }
             let rel = (self.offset() - at) as usize;
-            let crlf = self.pos + n as usize;
-            if &self.buf[crlf..crlf + 2] != b"\r\n" {
-                return Err(Error::format(
-                    self.base + crlf as u64,
-                    format!(
-                        "expected \\r\\n after a {n}-byte argument, found 0x{:02x}{:02x}",
-                        self.buf[crlf],
-                        self.buf[crlf + 1]
-                    ),
-                ));
-            }
+            self.pos += n as usize;
+            self.arg_end(n)?;
             self.ranges.push((rel, rel + n as usize));
-            self.pos = crlf + 2;
         }
         let start = self.buf_index(at);
         for r in &mut self.ranges {
@@ -639,6 +634,105 @@ impl<R: Read> AofReader<R> {
             name.eq_ignore_ascii_case(b"multi"),
             name.eq_ignore_ascii_case(b"exec"),
         );
+        self.transaction(at, len, multi, exec)?;
+        Ok(Some(Item::Command(Command {
+            offset: at,
+            len,
+            buf: &self.buf,
+            ranges: &self.ranges,
+        })))
+    }
+
+    /// One argument's length header, checked against the limits (bytes from `keep_from` on
+    /// stay buffered).
+    fn arg_len(&mut self, keep_from: u64) -> Result<u64, Error> {
+        let arg_at = self.offset();
+        let n = self.header_line(keep_from, b'$', "argument length")?;
+        if n > self.limits.max_bulk_len {
+            return Err(Error::new(
+                arg_at,
+                ErrorKind::LimitExceeded {
+                    what: "argument length",
+                    value: n,
+                    limit: self.limits.max_bulk_len,
+                },
+            ));
+        }
+        Ok(n)
+    }
+
+    /// The CRLF after an argument of `n` bytes, at `pos` (buffered).
+    fn arg_end(&mut self, n: u64) -> Result<(), Error> {
+        let crlf = self.pos;
+        if &self.buf[crlf..crlf + 2] != b"\r\n" {
+            return Err(Error::format(
+                self.base + crlf as u64,
+                format!(
+                    "expected \\r\\n after a {n}-byte argument, found 0x{:02x}{:02x}",
+                    self.buf[crlf],
+                    self.buf[crlf + 1]
+                ),
+            ));
+        }
+        self.pos = crlf + 2;
+        Ok(())
+    }
+
+    /// A command of which only the first `keep` arguments are kept (see
+    /// [`AofReader::keep_args`]): they are copied aside, and the buffer slides over the rest.
+    fn command_kept(&mut self, at: u64, argc: u64, keep: usize) -> Result<Option<Item<'_>>, Error> {
+        self.ranges.clear();
+        self.kept.clear();
+        for i in 0..argc as usize {
+            // Nothing before this argument needs to stay buffered.
+            let n = self.arg_len(self.offset())?;
+            if i < keep {
+                if !self.fill(n as usize + 2, self.offset(), "argument")? {
+                    return Err(self.eof_error("argument"));
+                }
+                let start = self.kept.len();
+                self.kept
+                    .extend_from_slice(&self.buf[self.pos..self.pos + n as usize]);
+                self.ranges.push((start, self.kept.len()));
+                self.pos += n as usize;
+            } else {
+                // Passed over as it is read: the buffer never holds more than a chunk of it.
+                let mut left = n;
+                loop {
+                    let k = ((self.filled - self.pos) as u64).min(left);
+                    self.pos += k as usize;
+                    left -= k;
+                    if left == 0 {
+                        break;
+                    }
+                    if !self.fill(1, self.offset(), "argument")? {
+                        return Err(self.eof_error("argument"));
+                    }
+                }
+                self.ranges.push((0, 0));
+            }
+            if !self.fill(2, self.offset(), "argument")? {
+                return Err(self.eof_error("argument"));
+            }
+            self.arg_end(n)?;
+        }
+        let len = self.offset() - at;
+        let name = &self.kept[self.ranges[0].0..self.ranges[0].1];
+        let (multi, exec) = (
+            name.eq_ignore_ascii_case(b"multi"),
+            name.eq_ignore_ascii_case(b"exec"),
+        );
+        self.transaction(at, len, multi, exec)?;
+        Ok(Some(Item::Command(Command {
+            offset: at,
+            len,
+            buf: &self.kept,
+            ranges: &self.ranges,
+        })))
+    }
+
+    /// Counts a command and follows MULTI/EXEC: `last_good` moves only outside a transaction.
+    fn transaction(&mut self, at: u64, len: u64, multi: bool, exec: bool) -> Result<(), Error> {
         self.commands += 1;
         if multi {
             if self.multi_start.is_some() {
@@ -664,12 +758,7 @@ impl<R: Read> AofReader<R> {
         if self.multi_start.is_none() {
             self.last_good = at + len;
         }
-        Ok(Some(Item::Command(Command {
-            offset: at,
-            len,
-            buf: &self.buf,
-            ranges: &self.ranges,
-        })))
+        Ok(())
     }
 
     /// The buffer index of absolute offset `at` (which must still be buffered).

@@ -220,6 +220,7 @@ pub fn describe_range<R: Read + Seek>(
 ) -> io::Result<RangeSummary> {
     src.seek(SeekFrom::Start(from))?;
     let mut r = AofReader::new(BufReader::new(Read::take(src, size.saturating_sub(from))));
+    r.keep_args(1);
     let mut s = RangeSummary::default();
     while let Ok(Some(item)) = r.next_item() {
         match item {
@@ -420,6 +421,7 @@ pub struct PointScan {
 /// record (reported in the result, not as an error: the points before it are good).
 pub fn restore_points<R: Read>(src: R, mut point: impl FnMut(RestorePoint)) -> PointScan {
     let mut r = AofReader::new(BufReader::with_capacity(1 << 17, src));
+    r.keep_args(1);
     let mut since = 0u64;
     let mut scan = PointScan::default();
     loop {

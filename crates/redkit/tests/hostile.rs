@@ -32,7 +32,9 @@ fn run_in(mib: u64, args: &[&str]) -> Output {
 }
 
 fn code(o: &Output) -> i32 {
-    o.status.code().expect("exited")
+    o.status
+        .code()
+        .unwrap_or_else(|| panic!("killed ({}): {}", o.status, stderr(o)))
 }
 
 fn stderr(o: &Output) -> String {
@@ -430,6 +432,72 @@ fn a_huge_string_out_of_a_small_gzip_is_checked_in_bounded_memory() {
         doc["largest_by_bytes"][0]["bytes"].as_u64().unwrap(),
         1 + 2 + 5 + (256 << 20)
     );
+    // dump-json writes the string as it reads it, in base64 (341 MiB of output).
+    let out = d.join("bomb.jsonl");
+    let o = run_in(
+        128,
+        &[
+            "dump-json",
+            f.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let size = std::fs::metadata(&out).unwrap().len();
+    let head = r#"{"db":0,"key":"k","type":"string","encoding":"string","value":{"base64":""#;
+    let b64 = (256u64 << 20).div_ceil(3) * 4;
+    assert_eq!(size, head.len() as u64 + b64 + "\"}}\n".len() as u64);
+    let mut start = vec![0u8; head.len() + 8];
+    std::io::Read::read_exact(&mut std::fs::File::open(&out).unwrap(), &mut start).unwrap();
+    assert_eq!(start, format!("{head}AAAAAAAA").as_bytes());
+    let _ = std::fs::remove_file(&out);
+    // convert and rewrite write it as they read it too; what they write reads back whole.
+    let rdb = d.join("out.rdb");
+    let o = run_in(
+        128,
+        &[
+            "convert",
+            f.to_str().unwrap(),
+            "-o",
+            rdb.to_str().unwrap(),
+            "-q",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run_in(128, &["check-rdb", rdb.to_str().unwrap(), "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["largest_by_bytes"][0]["key"], "k");
+    assert!(doc["largest_by_bytes"][0]["bytes"].as_u64().unwrap() > 256 << 20);
+    let _ = std::fs::remove_file(&rdb);
+    let resp = d.join("out.aof");
+    let o = run_in(
+        128,
+        &[
+            "rewrite",
+            f.to_str().unwrap(),
+            "--format",
+            "resp",
+            "-o",
+            resp.to_str().unwrap(),
+            "-q",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let head = format!(
+        "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${}\r\n",
+        256u32 << 20
+    );
+    assert_eq!(
+        std::fs::metadata(&resp).unwrap().len(),
+        head.len() as u64 + (256 << 20) + 2
+    );
+    let mut start = vec![0u8; head.len()];
+    std::io::Read::read_exact(&mut std::fs::File::open(&resp).unwrap(), &mut start).unwrap();
+    assert_eq!(start, head.as_bytes());
+    let o = run_in(128, &["check-aof", resp.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
 
 /// Bait for the search of the next valid command after damage: 1 MB of lines that each claim
