@@ -19,6 +19,20 @@ pub struct Input {
     pub info: InputInfo,
 }
 
+/// Decoded bytes read after the content of a gzip input, at most (64 MiB).
+pub const TRAILING_READ: u64 = 64 << 20;
+
+/// What follows the content of a gzip input (see [`InputInfo::after_content`]).
+#[derive(Debug, Default)]
+pub struct AfterContent {
+    /// Decoded bytes after the content, at most [`TRAILING_READ`].
+    pub trailing: u64,
+    /// Whether more than [`TRAILING_READ`] follow (the gzip trailer was then not reached).
+    pub more: bool,
+    /// Why the gzip layer failed, if it did (a wrong trailer, truncated or corrupt data).
+    pub gzip_fault: Option<String>,
+}
+
 /// What is known about an input besides its bytes.
 #[derive(Debug, Clone)]
 pub struct InputInfo {
@@ -37,15 +51,26 @@ impl InputInfo {
     /// For a gzip input whose content was read whole: reads the rest of the decoded stream, so
     /// that the gzip trailer (CRC32 and length) of every member is checked, and returns why it
     /// is wrong, if it is. The content readers stop at the end of what they read (an RDB's
-    /// checksum), before the decoder reaches the trailer.
+    /// checksum), before the decoder reaches the trailer. See [`InputInfo::after_content`].
     pub fn check_gzip_trailer(&self, rest: &mut dyn Read) -> Option<String> {
-        if !self.gzip {
-            return None;
-        }
-        let _ = io::copy(rest, &mut io::sink());
-        self.gzip_fault()
+        self.after_content(rest).gzip_fault
     }
 
+    /// What follows the content (an RDB's checksum) in a gzip input: its decoded bytes are
+    /// counted, up to [`TRAILING_READ`], and the gzip trailer checked when they end before. A
+    /// gzip bomb after the content costs that much reading, not its whole size: past it, the
+    /// trailer is not checked (the content's own checksum held).
+    pub fn after_content(&self, rest: &mut dyn Read) -> AfterContent {
+        if !self.gzip {
+            return AfterContent::default();
+        }
+        let n = io::copy(&mut rest.take(TRAILING_READ + 1), &mut io::sink()).unwrap_or(0);
+        AfterContent {
+            trailing: n.min(TRAILING_READ),
+            more: n > TRAILING_READ,
+            gzip_fault: self.gzip_fault(),
+        }
+    }
     /// Why the gzip layer stopped early, if it did.
     pub fn gzip_fault(&self) -> Option<String> {
         self.gzip_fault.lock().ok().and_then(|g| g.clone())

@@ -500,6 +500,52 @@ fn a_huge_string_out_of_a_small_gzip_is_checked_in_bounded_memory() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
 
+/// Bytes after an RDB's checksum are ignored by the servers: check-rdb warns (exit 0). Inside a
+/// gzip file, past 64 MiB of them (a bomb of zeros after a small RDB) the rest is not read.
+#[test]
+fn bytes_after_the_checksum_are_a_warning_and_read_at_most_64_mib() {
+    use std::io::Write;
+    let d = scratch("hostile-trailing");
+    let rdb = std::fs::read(testdata().join("rdb/redis-7.0.15/misc_multidb.rdb")).unwrap();
+    let plain = d.join("trailing.rdb");
+    std::fs::write(&plain, [&rdb[..], b"garbage"].concat()).unwrap();
+    let o = run(&["check-rdb", plain.to_str().unwrap(), "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        doc["warnings"][0],
+        "7 bytes follow the RDB's checksum: the servers ignore them"
+    );
+    let gz = d.join("bomb.rdb.gz");
+    let mut g = Command::new("gzip")
+        .arg("-1")
+        .stdin(Stdio::piped())
+        .stdout(std::fs::File::create(&gz).unwrap())
+        .spawn()
+        .unwrap();
+    {
+        let w = g.stdin.as_mut().unwrap();
+        w.write_all(&rdb).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..200 {
+            w.write_all(&zeros).unwrap();
+        }
+    }
+    assert!(g.wait().unwrap().success());
+    let o = run_in(128, &["check-rdb", gz.to_str().unwrap(), "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let w = doc["warnings"][0].as_str().unwrap();
+    assert!(w.starts_with("over ") && w.contains("not all read"), "{w}");
+    for args in [
+        vec!["dump-json", gz.to_str().unwrap()],
+        vec!["convert", gz.to_str().unwrap(), "-o", "-"],
+    ] {
+        let o = run_in(128, &args);
+        assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+    }
+}
+
 /// Bait for the search of the next valid command after damage: 1 MB of lines that each claim
 /// a 1 GB argument. Every candidate is refused by its headers alone, so the search stays linear
 /// (a full parse of each read to the end of the file: minutes); the valid command after the

@@ -378,10 +378,20 @@ pub fn run(args: Args) -> Result<i32> {
     let gzip_fault = info
         .gzip_fault()
         .filter(|_| error.as_ref().is_some_and(|e| e.is_truncation()));
-    // A whole RDB out of a gzip file: its gzip trailer must hold too.
-    let trailer_fault = match &error {
-        None => info.check_gzip_trailer(&mut parser.into_parts().0),
-        Some(_) => None,
+    // A whole RDB out of a gzip file: its gzip trailer must hold too. Bytes after the RDB's
+    // checksum are ignored by the servers: they are counted for a warning.
+    let (trailer_fault, trailing) = match &error {
+        None => {
+            let (mut rest, buffered) = parser.into_parts();
+            let after = info.after_content(&mut rest);
+            let trailing = match (info.gzip, info.file_size) {
+                (false, Some(size)) => Some((size.saturating_sub(read), false)),
+                (true, _) => Some((buffered.len() as u64 + after.trailing, after.more)),
+                (false, None) => None,
+            };
+            (after.gzip_fault, trailing)
+        }
+        Some(_) => (None, None),
     };
     // Reading ran out, yet the file still ends as a complete RDB does: a length or count read
     // before that point is damaged, the file is not cut short.
@@ -394,6 +404,20 @@ pub fn run(args: Args) -> Result<i32> {
         None => "valid",
     };
     let mut report = json_report(&args, &info, &st, &error, &pos, status, read);
+    if let Some((n, more)) = trailing.filter(|&(n, _)| n > 0) {
+        let w = format!(
+            "{}{n} bytes follow the RDB's checksum{}: the servers ignore them",
+            if more { "over " } else { "" },
+            if more {
+                " (not all read, and the gzip trailer not checked: the RDB's own checksum holds)"
+            } else {
+                ""
+            }
+        );
+        if let Some(list) = report["warnings"].as_array_mut() {
+            list.push(json!(w));
+        }
+    }
     if let Some(g) = &gzip_fault {
         report["error"]["gzip"] = json!(g);
     }
