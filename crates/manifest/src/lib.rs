@@ -18,6 +18,8 @@
 //! Errors carry the line number. Writing follows `aofInfoFormat`, so writing then parsing gives
 //! the same manifest.
 
+pub mod dir;
+
 use std::fmt;
 
 /// Longest line Redis accepts, newline included.

@@ -287,6 +287,8 @@ pub struct AofPart {
     /// Its name, for messages and reports.
     pub name: String,
     source: Source,
+    /// A file a manifest lists: opened only as a regular file of its directory.
+    member: bool,
     /// A decompressed copy of a gzip file, made when random access is needed.
     spool: Arc<std::sync::OnceLock<Arc<File>>>,
 }
@@ -298,8 +300,28 @@ impl AofPart {
             name: file_name(&path),
             path,
             source: Source::File,
+            member: false,
             spool: Default::default(),
         }
+    }
+
+    /// A file a manifest lists: opened only if it is a regular file, never through a symbolic
+    /// link, never waiting on a FIFO (see [`manifest::dir::open_regular`]).
+    pub fn member(path: PathBuf) -> AofPart {
+        AofPart {
+            member: true,
+            ..AofPart::file(path)
+        }
+    }
+
+    /// Opens the file itself.
+    fn open(&self) -> Result<File> {
+        let f = if self.member {
+            manifest::dir::open_regular(&self.path)
+        } else {
+            File::open(&self.path)
+        };
+        f.with_context(|| format!("cannot open {}", self.path.display()))
     }
 
     /// Whether it is a regular file on disk, read as it is (what a repair in place needs).
@@ -310,13 +332,9 @@ impl AofPart {
     /// Its bytes from the start, decompressed, in one pass.
     pub fn reader(&self) -> Result<Box<dyn Read + Send>> {
         Ok(match &self.source {
-            Source::File => Box::new(
-                File::open(&self.path)
-                    .with_context(|| format!("cannot open {}", self.path.display()))?,
-            ),
+            Source::File => Box::new(self.open()?),
             Source::Gzip => {
-                let f = File::open(&self.path)
-                    .with_context(|| format!("cannot open {}", self.path.display()))?;
+                let f = self.open()?;
                 // A damaged gzip stream ends the log there: what the AOF reader then reports
                 // as a torn tail.
                 Box::new(Gunzip {
@@ -337,8 +355,7 @@ impl AofPart {
     /// decompressed copy in an unlinked temporary file.
     pub fn seekable(&self) -> Result<(File, u64)> {
         let f = match &self.source {
-            Source::File => File::open(&self.path)
-                .with_context(|| format!("cannot open {}", self.path.display()))?,
+            Source::File => self.open()?,
             Source::Spooled(f) => reopen(f)?,
             Source::Gzip => {
                 let spooled = match self.spool.get() {
@@ -469,13 +486,6 @@ impl Aof {
     }
 }
 
-fn dir_of(p: &Path) -> PathBuf {
-    match p.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
 fn file_name(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -495,6 +505,7 @@ pub fn aof(path: &Path) -> Result<Aof> {
                 path: path.to_path_buf(),
                 name: "<stdin>".into(),
                 source: Source::Spooled(Arc::new(f)),
+                member: false,
                 spool: Default::default(),
             }],
         });
@@ -509,48 +520,30 @@ pub fn aof(path: &Path) -> Result<Aof> {
             files: vec![part],
         });
     };
-    let text = std::fs::read(&mp).with_context(|| format!("cannot read {}", mp.display()))?;
-    let m = Manifest::parse(&text).map_err(|e| Damaged(format!("{}: {e}", mp.display())))?;
-    let dir = dir_of(&mp);
-    let mut files = Vec::new();
-    for f in m.loaded() {
-        let name = String::from_utf8_lossy(&f.name).into_owned();
-        if let Some(why) = member_problem(&mp, &name) {
-            return Err(Damaged(format!("{}: line {}: {why}", mp.display(), f.line)).into());
+    let dir = match manifest::dir::AofDir::open(&mp) {
+        Ok(dir) => dir,
+        // A manifest that cannot be opened as a regular file is damage, like one that does
+        // not parse or lists what is not a regular file of the directory.
+        Err(manifest::dir::DirError::Read(_, e)) if e.kind() != io::ErrorKind::InvalidInput => {
+            return Err(e).with_context(|| format!("cannot read {}", mp.display()))
         }
-        files.push(AofPart::file(dir.join(&name)));
-    }
+        Err(e) => return Err(Damaged(e.to_string()).into()),
+    };
+    let files = dir
+        .files
+        .into_iter()
+        .map(|(_, p)| AofPart::member(p))
+        .collect();
     Ok(Aof {
-        manifest: Some((mp, m)),
+        manifest: Some((mp, dir.manifest)),
         files,
     })
 }
 
-/// What is wrong with a file a manifest lists, if anything: the files of an AOF directory are
-/// regular files inside it, other than the manifest. Nothing that is not a regular file is
-/// opened (a FIFO would block, a device never end, a symlink lead outside the directory).
-/// A missing file is not this function's business.
+/// What is wrong with a file a manifest lists, if anything (see
+/// [`manifest::dir::member_problem`]).
 pub fn member_problem(manifest: &Path, name: &str) -> Option<String> {
-    if manifest
-        .file_name()
-        .is_some_and(|m| m.to_string_lossy() == name)
-    {
-        return Some(format!("{name} is the manifest itself"));
-    }
-    let meta = std::fs::symlink_metadata(dir_of(manifest).join(name)).ok()?;
-    let t = meta.file_type();
-    if t.is_symlink() {
-        Some(format!(
-            "{name} is a symbolic link: the files of an AOF directory are read only as regular \
-             files inside it"
-        ))
-    } else if !t.is_file() {
-        Some(format!(
-            "{name} is not a regular file (a directory, FIFO, socket or device)"
-        ))
-    } else {
-        None
-    }
+    manifest::dir::member_problem(manifest, name.as_bytes())
 }
 
 /// Finds the manifest in a directory: the single `*.manifest` file.

@@ -614,16 +614,18 @@ pub fn run(args: Args) -> Result<i32> {
                 .filter(|d| !d.as_os_str().is_empty())
                 .map(Path::to_path_buf)
                 .unwrap_or_else(|| PathBuf::from("."));
-            let text =
-                std::fs::read(mp).with_context(|| format!("cannot read {}", mp.display()))?;
-            let parsed = Manifest::parse(&text);
-            drop(text);
+            // A manifest that is not a regular file (a link, a FIFO) is damage, not an error.
+            let parsed = match manifest::dir::read_manifest(mp) {
+                Ok(text) => Manifest::parse(&text).map_err(|e| (e.line, e.to_string())),
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => Err((0, e.to_string())),
+                Err(e) => return Err(e).with_context(|| format!("cannot read {}", mp.display())),
+            };
             match parsed {
-                Err(e) => problems.push(json!({
+                Err((line, message)) => problems.push(json!({
                     "file": mp.file_name().map(|n| n.to_string_lossy().into_owned()),
-                    "line": e.line,
+                    "line": line,
                     "kind": "manifest",
-                    "message": e.to_string(),
+                    "message": message,
                     "fixable": false,
                 })),
                 Ok(m) => {
@@ -694,7 +696,7 @@ pub fn run(args: Args) -> Result<i32> {
                             continue;
                         }
                         let rep = check_file(
-                            &AofPart::file(p),
+                            &AofPart::member(p),
                             role,
                             i + 1 == loaded.len(),
                             bar.as_ref(),

@@ -158,7 +158,9 @@ fn in_place(args: &Args, aof: &Aof, cut_point: Option<&Point>) -> Result<i32> {
         let backup = PathBuf::from(backup);
         if !backup.exists() {
             let staged = AtomicFile::create(&backup)?;
-            staged.file()?.write_all(&std::fs::read(mp)?)?;
+            staged
+                .file()?
+                .write_all(&manifest::dir::read_manifest(mp)?)?;
             staged.commit()?;
         }
         let staged = AtomicFile::create(mp)?;
