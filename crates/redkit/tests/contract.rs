@@ -695,16 +695,23 @@ fn the_same_fault_gives_the_same_exit_code_in_every_command() {
     std::fs::write(&bad_gz, &bad).unwrap();
     let bad_s = bad_gz.to_str().unwrap();
     let out6 = out("f.rdb");
+    let out7 = out("f.aof");
     for args in [
         vec!["check-rdb", bad_s],
         vec!["dump-json", bad_s, "-o", &o1],
         vec!["convert", bad_s, "-o", &out6],
+        vec!["rewrite", bad_s, "--format", "resp", "-o", &out7],
+        vec!["rewrite", bad_s, "--format", "resp", "-o", "-"],
     ] {
         let o = redkit(&args);
         assert_eq!(code(&o), 1, "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains("checksum"), "{args:?}: {}", stderr(&o));
+        if args[0] != "check-rdb" {
+            assert!(o.stdout.is_empty(), "{args:?}: nothing on stdout");
+        }
     }
     assert!(!Path::new(&out6).exists());
+    assert!(!Path::new(&out7).exists());
     let o = redkit(&["check-rdb", gz.to_str().unwrap()]);
     assert_eq!(code(&o), 0, "the intact gzip: {}", stderr(&o));
     for f in [&o1, &o2, &o3, &o4, &o5] {

@@ -113,7 +113,18 @@ fn note_negative_zeros(n: u64) {
 
 /// The outcome's verdict: an exit code when nothing may be written.
 fn verdict(outcome: &transcode::Outcome, info: &InputInfo) -> Result<Option<i32>> {
-    conversion_outcome(outcome, info)
+    if let Some(code) = conversion_outcome(outcome, info)? {
+        return Ok(Some(code));
+    }
+    // A whole RDB out of a gzip file whose trailer (CRC32, length) is wrong.
+    if let Some(g) = info.gzip_fault() {
+        eprintln!(
+            "redkit: {}: the RDB is whole, but the gzip file is not: {g}; nothing written",
+            info.name
+        );
+        return Ok(Some(crate::exit::PROBLEMS));
+    }
+    Ok(None)
 }
 
 /// Where the keys come from: an RDB read from the input, or a log replayed into memory.
@@ -137,9 +148,14 @@ impl Source<'_> {
     /// Feeds every key to `sink`, through the engine with `opts`.
     fn feed<S: KeySink>(&mut self, opts: &Options, sink: &mut S) -> Result<transcode::Outcome> {
         Ok(match self {
-            Source::Rdb { reader, .. } => {
-                let reader = reader.take().expect("an RDB source is read once");
-                transcode::run(reader, opts, sink)?
+            Source::Rdb { reader, info } => {
+                let mut reader = reader.take().expect("an RDB source is read once");
+                let outcome = transcode::run(&mut reader, opts, sink)?;
+                if outcome.parse_error.is_none() {
+                    // Reads what follows the RDB: a wrong gzip trailer is then recorded.
+                    let _ = info.after_content(&mut reader);
+                }
+                outcome
             }
             Source::Replayed { r, .. } => {
                 let mut t = transcode::Transcoder::new(opts, sink);
@@ -153,13 +169,16 @@ impl Source<'_> {
     /// standard output; `None` when the input cannot be read twice (stdin).
     fn dry_run(&self, args: &Args, opts: &Options) -> Result<Option<Option<i32>>> {
         match self {
-            Source::Rdb { info, .. } => {
+            Source::Rdb { .. } => {
                 if args.file == Path::new("-") {
                     return Ok(None);
                 }
-                let again = crate::input::open(&args.file, None)?;
-                let dry = transcode::run(again.reader, opts, &mut transcode::NullSink)?;
-                Ok(Some(verdict(&dry, info)?))
+                let mut again = crate::input::open(&args.file, None)?;
+                let dry = transcode::run(&mut again.reader, opts, &mut transcode::NullSink)?;
+                if dry.parse_error.is_none() {
+                    let _ = again.info.after_content(&mut again.reader);
+                }
+                Ok(Some(verdict(&dry, &again.info)?))
             }
             Source::Replayed { r, info } => {
                 let mut null = transcode::NullSink;
