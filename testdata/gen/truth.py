@@ -51,7 +51,9 @@ def _stream_value(c, key):
         pairs = [[hexval(fields[i]), hexval(fields[i + 1])] for i in range(0, len(fields), 2)]
         out_entries.append([entry_id.decode(), pairs])
     full_entries = info.get("entries") or []
-    assert len(full_entries) == len(out_entries) == info["length"], (key, len(full_entries), info["length"])
+    # XLEN can exceed the live entries: Redis 5.0 pre-releases stored such lengths, and every
+    # server since loads them and keeps the length.
+    assert len(full_entries) == len(out_entries) <= info["length"], (key, len(full_entries), info["length"])
     groups = []
     for raw_group in info.get("groups") or []:
         g = _pairs(raw_group)

@@ -188,6 +188,7 @@ fn emit_key<S: Sink>(db: u64, key: &[u8], found: &Found<'_>, sink: &mut S) -> Re
             let first = s.entries.keys().next().copied().unwrap_or_default();
             sink.stream_meta(&StreamMeta {
                 length: s.entries.len() as u64,
+                live_entries: s.entries.len() as u64,
                 last_id: s.last_id,
                 first_id: Some(first),
                 max_deleted_id: Some(s.max_deleted_id),

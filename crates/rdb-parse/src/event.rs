@@ -137,8 +137,12 @@ pub struct KeyInfo<'a> {
 /// Stream metadata that follows the entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamMeta {
-    /// Number of live entries.
+    /// The stream's length as stored: its live entries, except in files of Redis 5.0
+    /// pre-releases, where it can be larger (the servers keep it: XLEN returns it).
     pub length: u64,
+    /// The live entries actually read (0 when the events carry no entries, as from a
+    /// dataset in memory; then `length` holds).
+    pub live_entries: u64,
     /// Last generated id.
     pub last_id: StreamId,
     /// First live id (RDB stream v2+).
@@ -312,7 +316,8 @@ pub enum Event<'a> {
         name: [u8; 9],
         /// The module's encoding version.
         version: u16,
-        /// Bytes of the serialized value.
+        /// Bytes of the serialized value after its module id: the module's opcode stream up to
+        /// and including its EOF opcode (librdb counts the module id's bytes too).
         raw_len: u64,
     },
     /// An element of a Redis 8.8 array.

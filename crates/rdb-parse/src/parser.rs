@@ -899,7 +899,8 @@ impl<R: Read> Parser<R> {
                 Ok(Event::ResizeDb { keys, expires })
             }
             opcode::AUX => {
-                self.no_pending(at, "AUX")?;
+                // No check: the servers' loader keeps a key's expiry (and LRU/LFU) across an AUX
+                // record, and KeyDB writes one there.
                 let k = self.read_string(0, "AUX key")?;
                 let v = self.read_string(1, "AUX value")?;
                 Ok(Event::Aux {
@@ -1955,12 +1956,16 @@ impl<R: Read> Parser<R> {
                     };
                     let groups = self.len("stream group count")?;
                     let st = self.stream();
-                    if length != st.live_seen {
+                    // As the servers' loader: a length with no entry at all is refused; a length
+                    // larger (or smaller) than the live entries is kept (Redis 5.0 pre-releases
+                    // wrote such files, and every server since loads them: XLEN is the length).
+                    if length > 0 && st.live_seen == 0 {
                         return Err(Error::corrupt(
                             at,
-                            format!("stream length {length} but {} live entries", st.live_seen),
+                            format!("stream length {length} but no entries"),
                         ));
                     }
+                    let live_entries = st.live_seen;
                     if let Some(last) = st.last_entry {
                         if last_id < last {
                             return Err(Error::corrupt(
@@ -1972,6 +1977,7 @@ impl<R: Read> Parser<R> {
                     st.phase = StreamPhase::Groups { left: groups };
                     return Ok(Event::StreamMeta(StreamMeta {
                         length,
+                        live_entries,
                         last_id,
                         first_id,
                         max_deleted_id,

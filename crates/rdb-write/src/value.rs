@@ -608,10 +608,18 @@ impl KeyWriter {
         if b.entry.is_some() {
             return Err(invalid("stream metadata inside an entry".into()));
         }
-        if meta.length != b.live {
+        // The entries written are those read; the length is written as stored (a Redis 5.0
+        // pre-release stored one larger than its entries, which the servers keep).
+        if meta.live_entries != b.live {
             return Err(invalid(format!(
-                "stream length {} but {} entries",
-                meta.length, b.live
+                "stream of {} entries, {} written",
+                meta.live_entries, b.live
+            )));
+        }
+        if meta.length > 0 && b.live == 0 {
+            return Err(invalid(format!(
+                "stream length {} but no entries (no server loads it)",
+                meta.length
             )));
         }
         let sv = self

@@ -236,6 +236,7 @@ fn expected_stream(version: u32, s: &Stream) -> Model {
     let first = s.entries.first().map(|e| e.id).unwrap_or_default();
     let meta = StreamMeta {
         length: m.length,
+        live_entries: m.length,
         last_id: m.last_id,
         first_id: (sv >= 2).then(|| m.first_id.unwrap_or(first)),
         max_deleted_id: (sv >= 2).then(|| m.max_deleted_id.unwrap_or_default()),
@@ -1117,6 +1118,7 @@ fn build_stream(entries: Vec<Entry>, m: MetaGen, gens: Vec<GroupGen>) -> Stream 
     Stream {
         meta: StreamMeta {
             length,
+            live_entries: length,
             last_id,
             first_id,
             max_deleted_id: max_deleted.map(|(ms, seq)| StreamId { ms, seq }),
@@ -1336,6 +1338,7 @@ fn long_stream(n: usize, value_len: usize) -> Stream {
     Stream {
         meta: StreamMeta {
             length: n as u64,
+            live_entries: n as u64,
             last_id: ids[n - 1],
             first_id: None,
             max_deleted_id: None,

@@ -443,6 +443,7 @@ mod tests {
         let id = |ms, seq| StreamId { ms, seq };
         s.stream_meta(&StreamMeta {
             length: 0,
+            live_entries: 0,
             last_id: id(5, 1),
             first_id: None,
             max_deleted_id: Some(id(5, 1)),

@@ -6,7 +6,9 @@ use crate::time::utc;
 use anyhow::{Context, Result};
 use comfy_table::{Cell, CellAlignment};
 use rdb_parse::dupes::{Background, KeySet, DEFAULT_BUDGET};
-use rdb_parse::{drive, Encoding, Family, KeyEnd, KeyInfo, Parser, Sink, Stop, Str, ValueType};
+use rdb_parse::{
+    drive, Encoding, Family, KeyEnd, KeyInfo, Parser, Sink, Stop, Str, StreamMeta, ValueType,
+};
 use serde_json::{json, Value};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -137,6 +139,9 @@ struct Stats {
     empty_keys: u64,
     /// Records whose key repeats an earlier key of the same database.
     duplicate_keys: u64,
+    /// What a server loads but is not as it writes it, per key (the first [`KEPT_NAMES`]).
+    key_warnings: Vec<String>,
+    key_warning_count: u64,
     fields_with_ttl: u64,
     by_elements: Ranked,
     by_bytes: Ranked,
@@ -306,6 +311,23 @@ impl Sink for Checker {
         st.by_elements
             .push(self.top, elements, pos.db, &pos.key, name);
         st.by_bytes.push(self.top, bytes, pos.db, &pos.key, name);
+        Ok(())
+    }
+
+    fn stream_meta(&mut self, meta: &StreamMeta) -> Result<(), Self::Error> {
+        if meta.length != meta.live_entries {
+            self.st.key_warning_count += 1;
+            if self.st.key_warnings.len() < KEPT_NAMES {
+                self.st.key_warnings.push(format!(
+                    "db {} key {}: stream length {} but {} live entries (as Redis 5.0 \
+                     pre-releases wrote; the servers load it and keep the length)",
+                    self.pos.db,
+                    rdb_parse::escape(&self.pos.key),
+                    meta.length,
+                    meta.live_entries
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -580,7 +602,13 @@ fn json_report(
 
 /// What a server may refuse, though the file is whole.
 fn warnings(st: &Stats) -> Vec<String> {
-    let mut w = Vec::new();
+    let mut w = st.key_warnings.clone();
+    if st.key_warning_count > st.key_warnings.len() as u64 {
+        w.push(format!(
+            "... and {} more such keys",
+            st.key_warning_count - st.key_warnings.len() as u64
+        ));
+    }
     if let Some(db) = st
         .dbs
         .items

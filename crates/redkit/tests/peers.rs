@@ -1,0 +1,148 @@
+//! Files the servers load that a strict reader might refuse: a stream whose stored length is
+//! larger than its live entries (a Redis 5.0 pre-release file from another project's suite),
+//! and an AUX record between a key's expiry and its type (as KeyDB writes). Each is read as the
+//! servers read it, and what redkit writes from it loads with the same dataset.
+
+mod common;
+
+use common::{load_many, redkit, redkit_ok, scratch, testdata};
+use serde_json::Value;
+
+fn json_lines(out: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_stream_longer_than_its_entries_is_read_as_the_servers_read_it() {
+    let f = testdata().join("peers/hdt3213-stream_listpacks_1.rdb");
+    let fs = f.to_str().unwrap();
+    let o = redkit(&["check-rdb", fs, "--json"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let w = doc["warnings"][0].as_str().unwrap();
+    assert!(
+        w.contains("key \"trim\"") && w.contains("length 120 but 118 live entries"),
+        "{w}"
+    );
+    let keys = json_lines(&redkit_ok(&["dump-json", fs], "dump-json").stdout);
+    let trim = keys.iter().find(|k| k["key"] == "trim").unwrap();
+    assert_eq!(trim["value"]["length"], 120);
+    assert_eq!(trim["value"]["entries"].as_array().unwrap().len(), 118);
+    // Converted, it loads in Redis 7.0 with the dataset of the original.
+    let d = scratch("peers-stream");
+    let out = d.join("converted.rdb");
+    redkit_ok(
+        &[
+            "convert",
+            fs,
+            "-o",
+            out.to_str().unwrap(),
+            "--rdb-version",
+            "10",
+        ],
+        "convert",
+    );
+    let Some(loaded) = load_many("redis-7.0", "rdb", &[f.clone(), out.clone()]) else {
+        return;
+    };
+    let (a, b) = (&loaded[fs], &loaded[out.to_str().unwrap()]);
+    assert!(a["error"].is_null() && b["error"].is_null(), "{loaded}");
+    assert_eq!(a["digest"], b["digest"]);
+    let trim = a["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["key_repr"] == "trim")
+        .unwrap();
+    assert_eq!(
+        trim["value"]["length"], 120,
+        "the server keeps the stored length"
+    );
+    let trim = b["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["key_repr"] == "trim")
+        .unwrap();
+    assert_eq!(
+        trim["value"]["length"], 120,
+        "and so does the converted file"
+    );
+}
+
+/// An RDB 9 file, byte by byte: an expiry, then an AUX record (KeyDB's `mvcc-tstamp`), then
+/// the key it belongs to.
+fn aux_between_expiry_and_key() -> Vec<u8> {
+    let mut f = b"REDIS0009".to_vec();
+    f.extend_from_slice(b"\xfe\x00");
+    f.push(0xfc);
+    f.extend_from_slice(&4_102_444_800_000i64.to_le_bytes()); // 2100-01-01
+    f.extend_from_slice(b"\xfa\x0bmvcc-tstamp\x0d1700000000000");
+    f.extend_from_slice(b"\x00\x07testkey\x05value");
+    f.extend_from_slice(b"\x00\x05other\x01v");
+    f.push(0xff);
+    let crc = rdb_parse::crc64(&f);
+    f.extend_from_slice(&crc.to_le_bytes());
+    f
+}
+
+#[test]
+fn an_aux_record_between_an_expiry_and_its_key_keeps_the_expiry() {
+    let d = scratch("peers-aux");
+    let f = d.join("keydb-expire.rdb");
+    std::fs::write(&f, aux_between_expiry_and_key()).unwrap();
+    let fs = f.to_str().unwrap();
+    let o = redkit(&["check-rdb", fs, "--json"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let keys = json_lines(&redkit_ok(&["dump-json", fs], "dump-json").stdout);
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0]["key"], "testkey");
+    assert_eq!(keys[0]["expire_at_ms"], 4_102_444_800_000i64);
+    assert!(keys[1]["expire_at_ms"].is_null());
+    let out = d.join("converted.rdb");
+    redkit_ok(
+        &[
+            "convert",
+            fs,
+            "-o",
+            out.to_str().unwrap(),
+            "--rdb-version",
+            "10",
+        ],
+        "convert",
+    );
+    let Some(loaded) = load_many("redis-7.0", "rdb", &[f.clone(), out.clone()]) else {
+        return;
+    };
+    let (a, b) = (&loaded[fs], &loaded[out.to_str().unwrap()]);
+    assert!(a["error"].is_null() && b["error"].is_null(), "{loaded}");
+    assert_eq!(a["digest"], b["digest"]);
+    let testkey = |v: &Value| {
+        v["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["key_repr"] == "testkey")
+            .unwrap()["expire_at_ms"]
+            .clone()
+    };
+    assert_eq!(
+        testkey(a),
+        4_102_444_800_000i64,
+        "the server keeps the expiry"
+    );
+    assert_eq!(testkey(b), 4_102_444_800_000i64);
+}
