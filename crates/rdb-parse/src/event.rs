@@ -15,6 +15,18 @@ pub enum Str<'a> {
     Int(i64),
 }
 
+impl KeyInfo<'_> {
+    /// Whether the key is a collection known to be empty from its header (a list, set, sorted
+    /// set or hash of no element): the servers skip such keys at load (Redis 7.0 and later).
+    pub fn is_empty_collection(&self) -> bool {
+        self.len == Some(0)
+            && matches!(
+                self.value_type,
+                ValueType::List | ValueType::Set | ValueType::Zset | ValueType::Hash
+            )
+    }
+}
+
 impl<'a> Str<'a> {
     /// The bytes of this string; integers are formatted into `scratch`.
     pub fn as_bytes<'s>(&'s self, scratch: &'s mut [u8; 20]) -> &'s [u8]
@@ -128,7 +140,8 @@ pub struct KeyInfo<'a> {
     /// LFU counter, if stored.
     pub freq: Option<u8>,
     /// Number of elements, when the format states it before the elements (plain encodings and
-    /// validated blobs); `None` for quicklists, streams and modules.
+    /// validated blobs; 0 for a quicklist without nodes); `None` for other quicklists, streams
+    /// and modules.
     pub len: Option<u64>,
     /// Offset of the first byte of this record (its first per-key opcode, or its type byte).
     pub offset: u64,

@@ -1128,6 +1128,8 @@ impl<R: Read> Parser<R> {
             }
             14 | 18 => {
                 let n = self.len("quicklist node count")?;
+                // Empty when it has no node; otherwise its length is known only at its end.
+                len = (n == 0).then_some(0);
                 self.state = State::Quicklist {
                     nodes_left: n,
                     v2: t.0 == 18,

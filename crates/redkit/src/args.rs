@@ -44,6 +44,10 @@ pub struct FilterArgs {
     /// Only keys of this type: string, list, set, zset, hash, stream, module (repeatable)
     #[arg(long = "type", value_name = "TYPE", value_parser = parse_type)]
     pub types: Vec<ValueType>,
+    /// Write empty collections too (a list, set, sorted set or hash of no element); by default
+    /// they are skipped and counted, as the servers skip them at load
+    #[arg(long)]
+    pub keep_empty: bool,
 }
 
 /// Parses a type name as `TYPE` gives it.
@@ -99,6 +103,7 @@ impl WriteArgs {
             lossy: self.lossy.unwrap_or_default(),
             raw_source: None,
             spill_dir: None,
+            keep_empty: self.filter.keep_empty,
         })
     }
 }

@@ -145,6 +145,13 @@ pub fn conversion_outcome(
     for n in &out.notes {
         eprintln!("redkit: note: {n}");
     }
+    if out.empty_skipped > 0 {
+        eprintln!(
+            "redkit: note: {} empty key(s) skipped, as the servers skip them at load \
+             (--keep-empty writes them)",
+            out.empty_skipped
+        );
+    }
     Ok(None)
 }
 

@@ -68,6 +68,9 @@ pub struct Options {
     /// Where the fingerprints of the keys go past a million keys, to find a key written twice
     /// in one database (the system's temporary directory when `None`).
     pub spill_dir: Option<std::path::PathBuf>,
+    /// Write empty collections, which the servers skip at load (skipped and counted by
+    /// default).
+    pub keep_empty: bool,
 }
 
 /// The object types whose stored form is what a server of `target` writes for that value, so
@@ -167,6 +170,8 @@ pub struct Outcome {
     pub parse_error: Option<(rdb_parse::Error, Position)>,
     /// Remarks on what was written that are neither refusals nor drops.
     pub notes: Vec<String>,
+    /// Empty collections skipped, as the servers skip them at load.
+    pub empty_skipped: u64,
 }
 
 /// The RDB version written when the user names none: the source's, where we can write it.
@@ -465,6 +470,11 @@ impl<S: KeySink> Sink for Transcoder<'_, S> {
         self.skipping =
             !opts.filter.is_all() && !opts.filter.matches(info.db, key, info.value_type);
         if self.skipping {
+            return Ok(());
+        }
+        if !opts.keep_empty && info.is_empty_collection() {
+            self.skipping = true;
+            self.out.empty_skipped += 1;
             return Ok(());
         }
         let target = self.target;

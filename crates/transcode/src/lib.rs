@@ -17,6 +17,7 @@
 //!     lossy: Default::default(),
 //!     raw_source: None,
 //!     spill_dir: None,
+//!     keep_empty: false,
 //! };
 //! let mut sink = RespSink::new(Vec::new());
 //! let outcome = run(file, &opts, &mut sink).unwrap();

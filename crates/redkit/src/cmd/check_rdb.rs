@@ -603,6 +603,13 @@ fn json_report(
 /// What a server may refuse, though the file is whole.
 fn warnings(st: &Stats) -> Vec<String> {
     let mut w = st.key_warnings.clone();
+    if st.empty_keys > 0 {
+        w.push(format!(
+            "{} empty key(s) (a list, set, sorted set or hash of no element): the servers skip \
+             them at load (Redis 7.0 and later)",
+            st.empty_keys
+        ));
+    }
     if st.key_warning_count > st.key_warnings.len() as u64 {
         w.push(format!(
             "... and {} more such keys",

@@ -96,6 +96,10 @@ struct Dumper<W: Write> {
     group: Option<Group>,
     /// The key being read, for messages.
     pos: Position,
+    /// Write empty collections (the servers skip them at load).
+    keep_empty: bool,
+    /// Empty collections skipped.
+    empty_skipped: u64,
 }
 
 fn id_str(id: StreamId) -> String {
@@ -315,6 +319,11 @@ impl<W: Write> Sink for Dumper<W> {
         let key = info.key.as_bytes(&mut scratch);
         if !self.filter.is_all() && !self.filter.matches(info.db, key, info.value_type) {
             self.skipping = true;
+            return Ok(());
+        }
+        if !self.keep_empty && info.is_empty_collection() {
+            self.skipping = true;
+            self.empty_skipped += 1;
             return Ok(());
         }
         self.vtype = info.value_type;
@@ -594,6 +603,8 @@ pub fn run(args: Args) -> Result<i32> {
         stream_fields_left: 0,
         group: None,
         pos: Position::default(),
+        keep_empty: args.filter.keep_empty,
+        empty_skipped: 0,
     };
     let crate::input::Input { reader, info } = input;
     let mut parser = Parser::new(reader);
@@ -614,6 +625,13 @@ pub fn run(args: Args) -> Result<i32> {
     }
     d.json.flush().context("cannot write output")?;
     let pos = std::mem::take(&mut d.pos);
+    if d.empty_skipped > 0 {
+        eprintln!(
+            "redkit: note: {} empty key(s) skipped, as the servers skip them at load \
+             (--keep-empty writes them)",
+            d.empty_skipped
+        );
+    }
     drop(d);
     match outcome {
         None if trailer_fault.is_some() => {
