@@ -216,6 +216,10 @@ pub struct Parser<R> {
     skip_values: bool,
     /// Plain string values longer than this come as parts of this size (0: never).
     string_parts: usize,
+    /// Read a newer version of the family as the newest known one.
+    relaxed_version: bool,
+    /// The version the header states, when it was read as another.
+    stated_version: Option<u32>,
     skip_all: bool,
     skip_types: [bool; 32],
     elements: u64,
@@ -285,6 +289,8 @@ impl<R: Read> Parser<R> {
             key_start: 0,
             skip_values: false,
             string_parts: 0,
+            relaxed_version: false,
+            stated_version: None,
             skip_all: false,
             skip_types: [false; 32],
             elements: 0,
@@ -305,6 +311,21 @@ impl<R: Read> Parser<R> {
     /// The RDB version from the header (0 before the header is read).
     pub fn version(&self) -> u32 {
         self.version
+    }
+
+    /// Reads a header version newer than any known of its family as the newest known one,
+    /// as Valkey does with `rdb-version-check relaxed`: [`Event::Header`] and
+    /// [`version`](Parser::version) then give the version read as, and
+    /// [`stated_version`](Parser::stated_version) the one in the file. An opcode or type that
+    /// version does not have still fails with its offset. Off by default.
+    pub fn relaxed_version(&mut self, on: bool) {
+        self.relaxed_version = on;
+    }
+
+    /// The version the header states, when it was newer than any known and read as the newest
+    /// (see [`relaxed_version`](Parser::relaxed_version)).
+    pub fn stated_version(&self) -> Option<u32> {
+        self.stated_version
     }
 
     /// The magic family from the header.
@@ -761,11 +782,16 @@ impl<R: Read> Parser<R> {
             ));
         }
         let version = digits.iter().fold(0u32, |v, d| v * 10 + (d - b'0') as u32);
-        let ok = match family {
-            Family::Redis => (1..=MAX_REDIS_VERSION).contains(&version),
-            Family::Valkey => (80..=MAX_VALKEY_VERSION).contains(&version),
+        let (known, newest) = match family {
+            Family::Redis => (1..=MAX_REDIS_VERSION, MAX_REDIS_VERSION),
+            Family::Valkey => (80..=MAX_VALKEY_VERSION, MAX_VALKEY_VERSION),
         };
-        if !ok {
+        let mut version = version;
+        if self.relaxed_version && version > newest {
+            self.stated_version = Some(version);
+            version = newest;
+        }
+        if !known.contains(&version) {
             return Err(Error::new(
                 (9 - digits.len()) as u64,
                 ErrorKind::UnsupportedVersion {

@@ -26,6 +26,10 @@ pub struct WriteArgs {
     /// Write the keys of database FROM into database TO (repeatable)
     #[arg(long, value_name = "FROM:TO", value_parser = parse_db_map)]
     pub db_map: Vec<(u64, u64)>,
+    /// Read an RDB version newer than any known of its family as the newest known one (as
+    /// Valkey's `rdb-version-check relaxed`); an opcode or type it does not have still fails
+    #[arg(long)]
+    pub relaxed_version: bool,
 }
 
 /// The filter options of the commands that read keys (`--db`, `--key`, `--key-regex`,
@@ -104,6 +108,7 @@ impl WriteArgs {
             raw_source: None,
             spill_dir: None,
             keep_empty: self.filter.keep_empty,
+            relaxed_version: self.relaxed_version,
         })
     }
 }

@@ -220,3 +220,75 @@ fn empty_keys_are_skipped_as_the_servers_skip_them() {
     );
     assert_eq!(a["digest"], b["digest"]);
 }
+
+/// An RDB of `magic` (a version newer than any known) holding `body`, with its checksum.
+fn newer(magic: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut f = magic.to_vec();
+    f.extend_from_slice(body);
+    f.push(0xff);
+    let crc = rdb_parse::crc64(&f);
+    f.extend_from_slice(&crc.to_le_bytes());
+    f
+}
+
+/// --relaxed-version reads a newer version of the family as the newest known one, and says so;
+/// an unknown type then still fails with its offset. Without it, the version is refused.
+#[test]
+fn a_newer_version_is_read_as_the_newest_known_when_asked() {
+    let d = scratch("peers-relaxed");
+    let write = |name: &str, body: Vec<u8>| {
+        let f = d.join(name);
+        std::fs::write(&f, body).unwrap();
+        f.to_str().unwrap().to_string()
+    };
+    let redis = write(
+        "redis15.rdb",
+        newer(b"REDIS0015", b"\xfe\x00\x00\x01k\x01v"),
+    );
+    let valkey = write(
+        "valkey81.rdb",
+        newer(b"VALKEY081", b"\xfe\x00\x00\x01k\x01v"),
+    );
+    let unknown = write(
+        "unknown-type.rdb",
+        newer(b"REDIS0015", b"\xfe\x00\x40\x01k\x01v"),
+    );
+    for (f, read_as) in [(&redis, 14), (&valkey, 80)] {
+        let o = redkit(&["check-rdb", f]);
+        assert_eq!(o.status.code(), Some(1), "{f}: refused without the flag");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("unsupported RDB version"));
+        let o = redkit(&["check-rdb", f, "--relaxed-version", "--json"]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let w = doc["warnings"][0].as_str().unwrap();
+        assert!(w.contains(&format!("read as version {read_as}")), "{w}");
+        assert_eq!(doc["keys"], 1);
+        let o = redkit_ok(&["dump-json", f, "--relaxed-version"], "dump-json");
+        assert_eq!(json_lines(&o.stdout)[0]["value"], "v");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("--relaxed-version"));
+        let out = d.join(format!("out{read_as}.rdb"));
+        let o = redkit_ok(
+            &[
+                "convert",
+                f,
+                "--relaxed-version",
+                "--rdb-version",
+                "10",
+                "-o",
+                out.to_str().unwrap(),
+            ],
+            "convert",
+        );
+        assert!(String::from_utf8_lossy(&o.stderr).contains("read as version"));
+        redkit_ok(&["check-rdb", out.to_str().unwrap()], "the converted file");
+    }
+    let o = redkit(&["check-rdb", &unknown, "--relaxed-version", "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["error"]["offset"], 11, "{doc}");
+}

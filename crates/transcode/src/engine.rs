@@ -71,6 +71,9 @@ pub struct Options {
     /// Write empty collections, which the servers skip at load (skipped and counted by
     /// default).
     pub keep_empty: bool,
+    /// Read an RDB version newer than any known of its family as the newest known one (see
+    /// [`rdb_parse::Parser::relaxed_version`]); the outcome notes it.
+    pub relaxed_version: bool,
 }
 
 /// The object types whose stored form is what a server of `target` writes for that value, so
@@ -240,6 +243,7 @@ pub const STRING_PART: usize = 16 << 20;
 /// is not an error: the outcome says where it stopped (nothing should be committed then).
 pub fn run<R: Read, S: KeySink>(input: R, opts: &Options, sink: &mut S) -> Result<Outcome, Error> {
     let mut parser = Parser::new(input);
+    parser.relaxed_version(opts.relaxed_version);
     // The header comes first: it decides the target and what can be copied as stored, which
     // the parser must know before it reads the keys.
     let (family, version) = match parser.next_event() {
@@ -268,6 +272,12 @@ pub fn run<R: Read, S: KeySink>(input: R, opts: &Options, sink: &mut S) -> Resul
         Ok(()) => {}
         Err(Stop::Parse(e)) => t.out.parse_error = Some((e, t.pos.clone())),
         Err(Stop::Sink(e)) => return Err(e),
+    }
+    if let Some(v) = parser.stated_version() {
+        t.out.notes.push(format!(
+            "RDB version {v} is newer than any this reader knows: read as version {version} \
+             (--relaxed-version)"
+        ));
     }
     if let Some(keys) = t.keys.take() {
         let dupes = keys.finish()?;

@@ -18,6 +18,7 @@
 //!     raw_source: None,
 //!     spill_dir: None,
 //!     keep_empty: false,
+//!     relaxed_version: false,
 //! };
 //! let mut sink = RespSink::new(Vec::new());
 //! let outcome = run(file, &opts, &mut sink).unwrap();

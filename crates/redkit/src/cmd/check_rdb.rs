@@ -39,6 +39,10 @@ pub struct Args {
     /// How many of the largest keys to list
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub top: usize,
+    /// Read an RDB version newer than any known of its family as the newest known one (as
+    /// Valkey's `rdb-version-check relaxed`); an opcode or type it does not have still fails
+    #[arg(long)]
+    pub relaxed_version: bool,
     /// No progress bar
     #[arg(short, long)]
     pub quiet: bool,
@@ -366,6 +370,7 @@ pub fn run(args: Args) -> Result<i32> {
     let crate::input::Input { reader, info } = crate::input::open(&args.file, bar.as_ref())?;
     let now_ms = crate::time::now_ms();
     let mut parser = Parser::new(reader);
+    parser.relaxed_version(args.relaxed_version);
     // Every check runs; only the element events are not needed here.
     parser.skip_values(true);
     let mut c = Checker {
@@ -397,6 +402,7 @@ pub fn run(args: Args) -> Result<i32> {
         bar.finish_and_clear();
     }
     let read = parser.offset();
+    let stated_version = parser.stated_version();
     let gzip_fault = info
         .gzip_fault()
         .filter(|_| error.as_ref().is_some_and(|e| e.is_truncation()));
@@ -426,6 +432,18 @@ pub fn run(args: Args) -> Result<i32> {
         None => "valid",
     };
     let mut report = json_report(&args, &info, &st, &error, &pos, status, read);
+    if let Some(v) = stated_version {
+        if let Some(list) = report["warnings"].as_array_mut() {
+            list.insert(
+                0,
+                json!(format!(
+                    "RDB version {v} is newer than any this reader knows: read as version {} \
+                     (--relaxed-version)",
+                    st.version
+                )),
+            );
+        }
+    }
     if let Some((n, more)) = trailing.filter(|&(n, _)| n > 0) {
         let w = format!(
             "{}{n} bytes follow the RDB's checksum{}: the servers ignore them",

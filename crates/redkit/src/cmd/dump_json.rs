@@ -46,6 +46,10 @@ pub struct Args {
     /// Also write lines for the header, aux fields, function libraries and module aux records
     #[arg(long)]
     pub meta: bool,
+    /// Read an RDB version newer than any known of its family as the newest known one (as
+    /// Valkey's `rdb-version-check relaxed`); an opcode or type it does not have still fails
+    #[arg(long)]
+    pub relaxed_version: bool,
     /// Write to FILE instead of stdout (atomically: a temporary file renamed at the end);
     /// `-` is stdout
     #[arg(short, long, value_name = "FILE")]
@@ -608,6 +612,7 @@ pub fn run(args: Args) -> Result<i32> {
     };
     let crate::input::Input { reader, info } = input;
     let mut parser = Parser::new(reader);
+    parser.relaxed_version(args.relaxed_version);
     // A string value longer than this is written as it is read, never held whole.
     parser.stream_strings(STRING_PART);
     let outcome = match drive(&mut parser, &mut d) {
@@ -615,6 +620,7 @@ pub fn run(args: Args) -> Result<i32> {
         Err(Stop::Parse(e)) => Some(e),
         Err(Stop::Sink(e)) => return Err(e).context("cannot write output"),
     };
+    let (parser_stated, d_version) = (parser.stated_version(), parser.version());
     // A whole RDB out of a gzip file: its gzip trailer must hold too.
     let trailer_fault = match &outcome {
         None => info.check_gzip_trailer(&mut parser.into_parts().0),
@@ -625,6 +631,13 @@ pub fn run(args: Args) -> Result<i32> {
     }
     d.json.flush().context("cannot write output")?;
     let pos = std::mem::take(&mut d.pos);
+    if let Some(v) = parser_stated {
+        eprintln!(
+            "redkit: note: RDB version {v} is newer than any this reader knows: read as version \
+             {} (--relaxed-version)",
+            d_version
+        );
+    }
     if d.empty_skipped > 0 {
         eprintln!(
             "redkit: note: {} empty key(s) skipped, as the servers skip them at load \
