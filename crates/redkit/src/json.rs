@@ -22,6 +22,16 @@ pub struct Json<W: Write> {
     scratch: Vec<u8>,
     /// Bytes of a value written in parts that do not yet make a base64 group of 3.
     carry: Vec<u8>,
+    /// Bytes written out so far (what [`Json::rollback`] cannot take back).
+    written: u64,
+}
+
+/// A point in the output that [`Json::rollback`] can return to while nothing after it was
+/// written out.
+#[derive(Debug, Clone, Copy)]
+pub struct Mark {
+    written: u64,
+    buffered: usize,
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -114,6 +124,7 @@ impl<W: Write> Json<W> {
             mode,
             scratch: Vec::new(),
             carry: Vec::new(),
+            written: 0,
         }
     }
 
@@ -133,9 +144,28 @@ impl<W: Write> Json<W> {
     fn maybe_flush(&mut self) -> io::Result<()> {
         if self.buf.len() >= FLUSH_AT {
             self.out.write_all(&self.buf)?;
+            self.written += self.buf.len() as u64;
             self.buf.clear();
         }
         Ok(())
+    }
+
+    /// The current point of the output.
+    pub fn mark(&self) -> Mark {
+        Mark {
+            written: self.written,
+            buffered: self.buf.len(),
+        }
+    }
+
+    /// Takes back what was rendered since `m`; false (and nothing changed) when part of it
+    /// was already written out.
+    pub fn rollback(&mut self, m: Mark) -> bool {
+        if m.written != self.written || m.buffered > self.buf.len() {
+            return false;
+        }
+        self.buf.truncate(m.buffered);
+        true
     }
 
     /// Writes an integer.
@@ -334,6 +364,7 @@ impl<W: Write> Json<W> {
     /// Flushes the buffered output.
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.write_all(&self.buf)?;
+        self.written += self.buf.len() as u64;
         self.buf.clear();
         self.out.flush()
     }

@@ -292,3 +292,44 @@ fn a_newer_version_is_read_as_the_newest_known_when_asked() {
     let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(doc["error"]["offset"], 11, "{doc}");
 }
+
+/// Redis's and Valkey's own file of empty keys of every encoding (a quicklist of one empty
+/// ziplist among them): their suite expects the server to load it with no key, and so it is
+/// read here: a warning, nothing dumped, a conversion that loads the same.
+#[test]
+fn the_servers_file_of_empty_keys_loads_empty() {
+    let f = testdata().join("peers/valkey-corrupt_empty_keys.rdb");
+    let fs = f.to_str().unwrap();
+    let o = redkit(&["check-rdb", fs, "--json"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["empty_keys"], 9);
+    let o = redkit_ok(&["dump-json", fs], "dump-json");
+    assert!(
+        o.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("9 empty key(s) skipped"));
+    let all = json_lines(&redkit_ok(&["dump-json", fs, "--keep-empty"], "dump-json").stdout);
+    assert_eq!(all.len(), 9);
+    let d = scratch("peers-empty-keys");
+    let out = d.join("converted.rdb");
+    let o = redkit_ok(
+        &["convert", fs, "-o", out.to_str().unwrap(), "--re-encode"],
+        "convert",
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("9 empty key(s) skipped"));
+    let Some(loaded) = load_many("redis-7.0", "rdb", &[f.clone(), out.clone()]) else {
+        return;
+    };
+    let (a, b) = (&loaded[fs], &loaded[out.to_str().unwrap()]);
+    assert!(a["error"].is_null() && b["error"].is_null(), "{loaded}");
+    assert_eq!(a["keys"].as_array().unwrap().len(), 0);
+    assert_eq!(a["digest"], b["digest"]);
+}

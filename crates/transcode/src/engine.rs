@@ -323,6 +323,9 @@ pub struct Transcoder<'a, S: KeySink> {
     sb: [u8; 20],
     /// The keys written so far, by target database, when duplicates are looked for.
     keys: Option<Background>,
+    /// A quicklist not begun yet: its nodes may hold no element (then it is skipped, as the
+    /// servers skip it), which is known at its first element or its end.
+    deferred: Option<(Kind, Vec<u8>, KeyMeta)>,
 }
 
 impl<'a, S: KeySink> Transcoder<'a, S> {
@@ -354,6 +357,7 @@ impl<'a, S: KeySink> Transcoder<'a, S> {
             sa: [0; 20],
             sb: [0; 20],
             keys: None,
+            deferred: None,
         }
     }
 
@@ -558,6 +562,10 @@ impl<S: KeySink> Sink for Transcoder<'_, S> {
         }
         self.out.keys += 1;
         let key = info.key.as_bytes(&mut self.sa);
+        if !opts.keep_empty && kind == Kind::List && info.len.is_none() {
+            self.deferred = Some((kind, key.to_vec(), meta));
+            return Ok(());
+        }
         if self.writing {
             if let Err(e) = self.sink.begin(kind, key, meta, info.len) {
                 return Err(self.key_error(e));
@@ -580,6 +588,13 @@ impl<S: KeySink> Sink for Transcoder<'_, S> {
                 }
             }
             self.skipping = false;
+            self.pos.in_key = false;
+            return Ok(());
+        }
+        if !self.skipping && self.deferred.take().is_some() {
+            // A quicklist whose nodes held no element: skipped as the servers skip it.
+            self.out.keys -= 1;
+            self.out.empty_skipped += 1;
             self.pos.in_key = false;
             return Ok(());
         }
@@ -626,6 +641,13 @@ impl<S: KeySink> Sink for Transcoder<'_, S> {
     fn element(&mut self, v: Str<'_>) -> Result<(), Error> {
         if self.passing_over() {
             return Ok(());
+        }
+        if let Some((kind, key, meta)) = self.deferred.take() {
+            if self.live() {
+                if let Err(e) = self.sink.begin(kind, &key, meta, None) {
+                    return Err(self.key_error(e));
+                }
+            }
         }
         put!(self, self.sink.element(v.as_bytes(&mut self.sa)));
     }

@@ -104,6 +104,9 @@ struct Dumper<W: Write> {
     keep_empty: bool,
     /// Empty collections skipped.
     empty_skipped: u64,
+    /// Where the current key's line started, while it may still turn out empty (a quicklist:
+    /// its length is known only at its end).
+    maybe_empty: Option<crate::json::Mark>,
 }
 
 fn id_str(id: StreamId) -> String {
@@ -330,6 +333,9 @@ impl<W: Write> Sink for Dumper<W> {
             self.empty_skipped += 1;
             return Ok(());
         }
+        self.maybe_empty =
+            (!self.keep_empty && info.value_type == ValueType::List && info.len.is_none())
+                .then(|| self.json.mark());
         self.vtype = info.value_type;
         self.json.raw(b"{\"db\":")?;
         self.json.uint(info.db)?;
@@ -374,6 +380,7 @@ impl<W: Write> Sink for Dumper<W> {
     #[inline]
     fn element(&mut self, s: Str<'_>) -> io::Result<()> {
         skip_filtered!(self);
+        self.maybe_empty = None;
         if self.vtype != ValueType::String {
             self.sep()?;
         }
@@ -564,6 +571,13 @@ impl<W: Write> Sink for Dumper<W> {
             self.skipping = false;
             return Ok(());
         }
+        // A quicklist whose nodes held no element: skipped as the servers skip it.
+        if let Some(m) = self.maybe_empty.take() {
+            if self.json.rollback(m) {
+                self.empty_skipped += 1;
+                return Ok(());
+            }
+        }
         match self.vtype {
             ValueType::List | ValueType::Set | ValueType::Zset | ValueType::Array => {
                 self.json.raw(b"]")?
@@ -609,6 +623,7 @@ pub fn run(args: Args) -> Result<i32> {
         pos: Position::default(),
         keep_empty: args.filter.keep_empty,
         empty_skipped: 0,
+        maybe_empty: None,
     };
     let crate::input::Input { reader, info } = input;
     let mut parser = Parser::new(reader);
