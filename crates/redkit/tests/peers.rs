@@ -333,3 +333,58 @@ fn the_servers_file_of_empty_keys_loads_empty() {
     assert_eq!(a["keys"].as_array().unwrap().len(), 0);
     assert_eq!(a["digest"], b["digest"]);
 }
+
+/// Old encodings from the servers' own suite: each file is whole, and what convert writes
+/// from it holds the dataset Redis 7.0 loads from it (same DEBUG DIGEST, same keys).
+#[test]
+fn the_servers_old_encodings_convert_to_the_same_dataset() {
+    let d = scratch("peers-old");
+    let mut pairs = Vec::new();
+    for name in [
+        "encodings",
+        "hash-zipmap",
+        "hash-ziplist",
+        "list-quicklist",
+        "zset-ziplist",
+        "scriptbackup",
+    ] {
+        let f = testdata().join(format!("peers/valkey-{name}.rdb"));
+        redkit_ok(&["check-rdb", f.to_str().unwrap()], name);
+        let out = d.join(format!("{name}.rdb"));
+        redkit_ok(
+            &[
+                "convert",
+                f.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+                "--rdb-version",
+                "10",
+            ],
+            name,
+        );
+        pairs.push((f, out));
+    }
+    let paths: Vec<_> = pairs
+        .iter()
+        .flat_map(|(a, b)| [a.clone(), b.clone()])
+        .collect();
+    let Some(loaded) = load_many("redis-7.0", "rdb", &paths) else {
+        return;
+    };
+    let mut keys = 0;
+    for (f, out) in &pairs {
+        let (a, b) = (&loaded[f.to_str().unwrap()], &loaded[out.to_str().unwrap()]);
+        assert!(
+            a["error"].is_null() && b["error"].is_null(),
+            "{f:?}: {loaded}"
+        );
+        assert_eq!(a["digest"], b["digest"], "{f:?}");
+        common::assert_same_dataset(
+            &common::comparable(&b["keys"]),
+            &common::comparable(&a["keys"]),
+            &f.display().to_string(),
+        );
+        keys += a["keys"].as_array().unwrap().len();
+    }
+    assert_eq!(keys, 18, "the files hold keys to compare");
+}
