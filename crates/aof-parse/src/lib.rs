@@ -232,6 +232,14 @@ pub enum Item<'a> {
     Command(Command<'a>),
 }
 
+/// Whether a command name is MULTI, or EXEC (any case).
+fn multi_exec(name: &[u8]) -> (bool, bool) {
+    (
+        name.eq_ignore_ascii_case(b"multi"),
+        name.eq_ignore_ascii_case(b"exec"),
+    )
+}
+
 type PreambleReader<R> = Chain<Cursor<Vec<u8>>, R>;
 
 enum State<R: Read> {
@@ -629,11 +637,7 @@ impl<R: Read> AofReader<R> {
             *r = (r.0 + start, r.1 + start);
         }
         let len = self.offset() - at;
-        let name = &self.buf[self.ranges[0].0..self.ranges[0].1];
-        let (multi, exec) = (
-            name.eq_ignore_ascii_case(b"multi"),
-            name.eq_ignore_ascii_case(b"exec"),
-        );
+        let (multi, exec) = multi_exec(&self.buf[self.ranges[0].0..self.ranges[0].1]);
         self.transaction(at, len, multi, exec)?;
         Ok(Some(Item::Command(Command {
             offset: at,
@@ -717,11 +721,7 @@ impl<R: Read> AofReader<R> {
             self.arg_end(n)?;
         }
         let len = self.offset() - at;
-        let name = &self.kept[self.ranges[0].0..self.ranges[0].1];
-        let (multi, exec) = (
-            name.eq_ignore_ascii_case(b"multi"),
-            name.eq_ignore_ascii_case(b"exec"),
-        );
+        let (multi, exec) = multi_exec(&self.kept[self.ranges[0].0..self.ranges[0].1]);
         self.transaction(at, len, multi, exec)?;
         Ok(Some(Item::Command(Command {
             offset: at,

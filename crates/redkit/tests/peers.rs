@@ -7,6 +7,7 @@ mod common;
 
 use common::{load_many, redkit, redkit_ok, scratch, testdata};
 use serde_json::Value;
+use std::path::Path;
 
 fn json_lines(out: &[u8]) -> Vec<Value> {
     String::from_utf8_lossy(out)
@@ -15,18 +16,33 @@ fn json_lines(out: &[u8]) -> Vec<Value> {
         .collect()
 }
 
+/// check-rdb's JSON report of `f`, which must be whole (exit 0).
+fn check_ok(f: &str) -> Value {
+    let o = redkit(&["check-rdb", f, "--json"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{f}: {err}");
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// `f` and what redkit wrote from it (`out`), loaded into Redis 7.0: both load, with the same
+/// DEBUG DIGEST; their loaded datasets. `None` when the server is not installed (and not
+/// required).
+fn load_alike(f: &Path, out: &Path) -> Option<(Value, Value)> {
+    let loaded = load_many("redis-7.0", "rdb", &[f.to_path_buf(), out.to_path_buf()])?;
+    let (a, b) = (
+        loaded[f.to_str().unwrap()].clone(),
+        loaded[out.to_str().unwrap()].clone(),
+    );
+    assert!(a["error"].is_null() && b["error"].is_null(), "{loaded}");
+    assert_eq!(a["digest"], b["digest"], "{f:?}");
+    Some((a, b))
+}
+
 #[test]
 fn a_stream_longer_than_its_entries_is_read_as_the_servers_read_it() {
     let f = testdata().join("peers/hdt3213-stream_listpacks_1.rdb");
     let fs = f.to_str().unwrap();
-    let o = redkit(&["check-rdb", fs, "--json"]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let doc = check_ok(fs);
     let w = doc["warnings"][0].as_str().unwrap();
     assert!(
         w.contains("key \"trim\"") && w.contains("length 120 but 118 live entries"),
@@ -50,12 +66,9 @@ fn a_stream_longer_than_its_entries_is_read_as_the_servers_read_it() {
         ],
         "convert",
     );
-    let Some(loaded) = load_many("redis-7.0", "rdb", &[f.clone(), out.clone()]) else {
+    let Some((a, b)) = load_alike(&f, &out) else {
         return;
     };
-    let (a, b) = (&loaded[fs], &loaded[out.to_str().unwrap()]);
-    assert!(a["error"].is_null() && b["error"].is_null(), "{loaded}");
-    assert_eq!(a["digest"], b["digest"]);
     let trim = a["keys"]
         .as_array()
         .unwrap()
@@ -100,13 +113,7 @@ fn an_aux_record_between_an_expiry_and_its_key_keeps_the_expiry() {
     let f = d.join("keydb-expire.rdb");
     std::fs::write(&f, aux_between_expiry_and_key()).unwrap();
     let fs = f.to_str().unwrap();
-    let o = redkit(&["check-rdb", fs, "--json"]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    check_ok(fs);
     let keys = json_lines(&redkit_ok(&["dump-json", fs], "dump-json").stdout);
     assert_eq!(keys.len(), 2);
     assert_eq!(keys[0]["key"], "testkey");
@@ -124,12 +131,9 @@ fn an_aux_record_between_an_expiry_and_its_key_keeps_the_expiry() {
         ],
         "convert",
     );
-    let Some(loaded) = load_many("redis-7.0", "rdb", &[f.clone(), out.clone()]) else {
+    let Some((a, b)) = load_alike(&f, &out) else {
         return;
     };
-    let (a, b) = (&loaded[fs], &loaded[out.to_str().unwrap()]);
-    assert!(a["error"].is_null() && b["error"].is_null(), "{loaded}");
-    assert_eq!(a["digest"], b["digest"]);
     let testkey = |v: &Value| {
         v["keys"]
             .as_array()
@@ -140,11 +144,11 @@ fn an_aux_record_between_an_expiry_and_its_key_keeps_the_expiry() {
             .clone()
     };
     assert_eq!(
-        testkey(a),
+        testkey(&a),
         4_102_444_800_000i64,
         "the server keeps the expiry"
     );
-    assert_eq!(testkey(b), 4_102_444_800_000i64);
+    assert_eq!(testkey(&b), 4_102_444_800_000i64);
 }
 
 /// An RDB 10 file, byte by byte, holding empty collections of the kinds Redis 7.0 loads by
@@ -169,14 +173,7 @@ fn empty_keys_are_skipped_as_the_servers_skip_them() {
     let f = d.join("empty.rdb");
     std::fs::write(&f, empty_keys()).unwrap();
     let fs = f.to_str().unwrap();
-    let o = redkit(&["check-rdb", fs, "--json"]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let doc = check_ok(fs);
     assert_eq!(doc["empty_keys"], 4);
     assert!(
         doc["warnings"][0]
@@ -208,17 +205,14 @@ fn empty_keys_are_skipped_as_the_servers_skip_them() {
         .stdout,
     );
     assert_eq!(kept_keys.len(), 5);
-    let Some(loaded) = load_many("redis-7.0", "rdb", &[f.clone(), out.clone()]) else {
+    let Some((a, _)) = load_alike(&f, &out) else {
         return;
     };
-    let (a, b) = (&loaded[fs], &loaded[out.to_str().unwrap()]);
-    assert!(a["error"].is_null() && b["error"].is_null(), "{loaded}");
     assert_eq!(
         a["keys"].as_array().unwrap().len(),
         1,
         "the server skips them: {a}"
     );
-    assert_eq!(a["digest"], b["digest"]);
 }
 
 /// An RDB of `magic` (a version newer than any known) holding `body`, with its checksum.
@@ -300,14 +294,7 @@ fn a_newer_version_is_read_as_the_newest_known_when_asked() {
 fn the_servers_file_of_empty_keys_loads_empty() {
     let f = testdata().join("peers/valkey-corrupt_empty_keys.rdb");
     let fs = f.to_str().unwrap();
-    let o = redkit(&["check-rdb", fs, "--json"]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let doc = check_ok(fs);
     assert_eq!(doc["empty_keys"], 9);
     let o = redkit_ok(&["dump-json", fs], "dump-json");
     assert!(
@@ -325,13 +312,10 @@ fn the_servers_file_of_empty_keys_loads_empty() {
         "convert",
     );
     assert!(String::from_utf8_lossy(&o.stderr).contains("9 empty key(s) skipped"));
-    let Some(loaded) = load_many("redis-7.0", "rdb", &[f.clone(), out.clone()]) else {
+    let Some((a, _)) = load_alike(&f, &out) else {
         return;
     };
-    let (a, b) = (&loaded[fs], &loaded[out.to_str().unwrap()]);
-    assert!(a["error"].is_null() && b["error"].is_null(), "{loaded}");
     assert_eq!(a["keys"].as_array().unwrap().len(), 0);
-    assert_eq!(a["digest"], b["digest"]);
 }
 
 /// Old encodings from the servers' own suite: each file is whole, and what convert writes
