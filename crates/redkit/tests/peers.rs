@@ -24,6 +24,12 @@ fn check_ok(f: &str) -> Value {
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
+/// Converts `f` to RDB 10 (Redis 7.0) at `out`.
+fn convert_to_10(f: &str, out: &Path) {
+    let o = out.to_str().unwrap();
+    redkit_ok(&["convert", f, "-o", o, "--rdb-version", "10"], "convert");
+}
+
 /// `f` and what redkit wrote from it (`out`), loaded into Redis 7.0: both load, with the same
 /// DEBUG DIGEST; their loaded datasets. `None` when the server is not installed (and not
 /// required).
@@ -55,17 +61,7 @@ fn a_stream_longer_than_its_entries_is_read_as_the_servers_read_it() {
     // Converted, it loads in Redis 7.0 with the dataset of the original.
     let d = scratch("peers-stream");
     let out = d.join("converted.rdb");
-    redkit_ok(
-        &[
-            "convert",
-            fs,
-            "-o",
-            out.to_str().unwrap(),
-            "--rdb-version",
-            "10",
-        ],
-        "convert",
-    );
+    convert_to_10(fs, &out);
     let Some((a, b)) = load_alike(&f, &out) else {
         return;
     };
@@ -120,17 +116,7 @@ fn an_aux_record_between_an_expiry_and_its_key_keeps_the_expiry() {
     assert_eq!(keys[0]["expire_at_ms"], 4_102_444_800_000i64);
     assert!(keys[1]["expire_at_ms"].is_null());
     let out = d.join("converted.rdb");
-    redkit_ok(
-        &[
-            "convert",
-            fs,
-            "-o",
-            out.to_str().unwrap(),
-            "--rdb-version",
-            "10",
-        ],
-        "convert",
-    );
+    convert_to_10(fs, &out);
     let Some((a, b)) = load_alike(&f, &out) else {
         return;
     };
