@@ -57,6 +57,8 @@ enum Command {
     /// Write an RDB file or an AOF's dataset as a multi-part AOF directory, or as RESP commands
     /// for redis-cli --pipe
     Rewrite(cmd::rewrite::Args),
+    /// Print the dataset digest DEBUG DIGEST returns on a server that loaded an RDB file
+    Digest(cmd::digest::Args),
     /// Replay an AOF offline (the dataset is held in memory) and write it as an RDB file
     AofToRdb(cmd::aof_to_rdb::Args),
     /// Print a shell completion script
@@ -90,6 +92,7 @@ fn main() {
         Command::Convert(args) => cmd::convert::run(args),
         Command::Rewrite(args) => cmd::rewrite::run(args),
         Command::AofToRdb(args) => cmd::aof_to_rdb::run(args),
+        Command::Digest(args) => cmd::digest::run(args),
         Command::Completions(args) => cmd::completions::run(args, Cli::command()),
         Command::Man(args) => cmd::completions::man(args, Cli::command()),
     };

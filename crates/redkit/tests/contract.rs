@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{redkit, scratch, testdata};
+use common::{assert_schema, redkit, scratch, testdata};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -60,23 +60,6 @@ fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .collect();
     out.sort();
     out
-}
-
-/// Validates `doc` against `docs/schemas/<name>.schema.json`.
-fn assert_schema(name: &str, doc: &Value) {
-    let path = testdata().join(format!("../docs/schemas/{name}.schema.json"));
-    let schema: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    let mut schemas = boon::Schemas::new();
-    let mut compiler = boon::Compiler::new();
-    let url = format!("file:///redkit/{name}.schema.json");
-    compiler.add_resource(&url, schema).unwrap();
-    let id = compiler.compile(&url, &mut schemas).unwrap();
-    if let Err(e) = schemas.validate(doc, id) {
-        panic!(
-            "{name}: the output does not follow its schema: {e:#}\n{}",
-            serde_json::to_string_pretty(doc).unwrap()
-        );
-    }
 }
 
 /// Parses stdout as exactly one JSON document.

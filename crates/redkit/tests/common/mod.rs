@@ -15,6 +15,7 @@ pub const COMMANDS: &[&str] = &[
     "restore-points",
     "truncate",
     "dump-json",
+    "digest",
     "convert",
     "rewrite",
     "aof-to-rdb",
@@ -404,4 +405,21 @@ pub fn stream_entries_as_truth(v: &Value) -> Vec<Value> {
             json!([e["id"], fields])
         })
         .collect()
+}
+
+/// Validates `doc` against `docs/schemas/<name>.schema.json`.
+pub fn assert_schema(name: &str, doc: &Value) {
+    let path = testdata().join(format!("../docs/schemas/{name}.schema.json"));
+    let schema: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    let url = format!("file:///redkit/{name}.schema.json");
+    compiler.add_resource(&url, schema).unwrap();
+    let id = compiler.compile(&url, &mut schemas).unwrap();
+    if let Err(e) = schemas.validate(doc, id) {
+        panic!(
+            "{name}: the output does not follow its schema: {e:#}\n{}",
+            serde_json::to_string_pretty(doc).unwrap()
+        );
+    }
 }

@@ -1,0 +1,366 @@
+//! The dataset digest of `DEBUG DIGEST`, as Redis computes it (`debug.c`,
+//! `computeDatasetDigest` and `xorObjectDigest`), from the events of an RDB.
+//!
+//! Per key: a 20-byte digest starts at zero; the key is mixed in, then the type (as a
+//! big-endian u32), then the value: a string, or a list's elements in order, are mixed in; a
+//! set's members are xored in (order does not matter); a sorted set's members, a hash's fields
+//! and a stream's entries each as the server does it. A key with an expiry xors in
+//! `!!expire!!`. The key digests of a database are xored in (a member's, field's or key's
+//! digest is itself xored in as data, that is by its SHA1), and the databases are chained in
+//! ascending order, each announced by mixing in its number. *Mixing* `x` is
+//! `d = SHA1(d xor SHA1(x))`; *xoring* `x` is `d ^= SHA1(x)`.
+//!
+//! What a server does not load is left out, as it leaves it out: keys already expired at
+//! `now` (a master drops them at load) and empty collections (skipped at load since Redis 7.0).
+//!
+//! The servers differ in one place that matters here: a sorted set's scores are formatted
+//! with `%.17g` up to Redis 7.0, and with a shortest round-trip conversion from Redis 7.2 on
+//! (and in Valkey); only the first is computed here so far ([`Scores`]).
+
+use rdb_parse::{KeyEnd, KeyInfo, Sink, Str, StreamId, ValueType};
+use sha1::{Digest as _, Sha1};
+use std::collections::BTreeMap;
+
+/// A 20-byte digest.
+pub type Digest20 = [u8; 20];
+
+/// How a server formats a sorted-set score into the digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scores {
+    /// `printf("%.17g")`: Redis up to 7.0.
+    Printf17g,
+}
+
+/// `d ^= SHA1(data)`.
+fn xor_in(d: &mut Digest20, data: &[u8]) {
+    let h: Digest20 = Sha1::digest(data).into();
+    for (a, b) in d.iter_mut().zip(h) {
+        *a ^= b;
+    }
+}
+
+/// `d = SHA1(d ^ SHA1(data))`.
+fn mix_in(d: &mut Digest20, data: &[u8]) {
+    xor_in(d, data);
+    *d = Sha1::digest(&d[..]).into();
+}
+
+/// `d = SHA1(d ^ h)` for a precomputed `h = SHA1(data)`.
+fn mix_hash(d: &mut Digest20, h: Digest20) {
+    for (a, b) in d.iter_mut().zip(h) {
+        *a ^= b;
+    }
+    *d = Sha1::digest(&d[..]).into();
+}
+
+/// `x` as C's `printf("%.17g", x)` writes it.
+pub fn format_17g(x: f64) -> String {
+    if x.is_nan() {
+        return if x.is_sign_negative() { "-nan" } else { "nan" }.into();
+    }
+    if x.is_infinite() {
+        return if x < 0.0 { "-inf" } else { "inf" }.into();
+    }
+    if x == 0.0 {
+        return if x.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    // 17 significant digits, correctly rounded, and the exponent after rounding.
+    let e = format!("{:.16e}", x.abs());
+    let (mantissa, exp) = e.split_once('e').expect("exponent form");
+    let exp: i32 = exp.parse().expect("an integer exponent");
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let sign = if x < 0.0 { "-" } else { "" };
+    let out = if (-4..17).contains(&exp) {
+        // Fixed notation with 16 - exp decimals, trailing zeros removed.
+        let (int, frac) = if exp >= 0 {
+            let k = exp as usize + 1;
+            (digits[..k].to_string(), digits[k..].to_string())
+        } else {
+            (
+                "0".to_string(),
+                "0".repeat((-exp - 1) as usize) + digits.as_str(),
+            )
+        };
+        let frac = frac.trim_end_matches('0');
+        if frac.is_empty() {
+            int
+        } else {
+            format!("{int}.{frac}")
+        }
+    } else {
+        let frac = digits[1..].trim_end_matches('0');
+        let m = if frac.is_empty() {
+            digits[..1].to_string()
+        } else {
+            format!("{}.{frac}", &digits[..1])
+        };
+        format!(
+            "{m}e{}{:02}",
+            if exp < 0 { '-' } else { '+' },
+            exp.unsigned_abs()
+        )
+    };
+    format!("{sign}{out}")
+}
+
+/// Why a file cannot be digested.
+#[derive(Debug)]
+pub enum Error {
+    /// A module value: its digest is the module's own.
+    Module(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Module(key) => write!(
+                f,
+                "key {key} holds a module value, whose digest only its module computes"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The key being digested.
+struct Key {
+    db: u64,
+    digest: Digest20,
+    value_type: ValueType,
+    expires: bool,
+    /// A string value arriving in parts: the SHA1 of its bytes so far.
+    parts: Option<Sha1>,
+}
+
+/// A [`Sink`] that computes the dataset digest of the events it is given.
+pub struct DigestSink {
+    scores: Scores,
+    now_ms: i64,
+    key: Option<Key>,
+    /// Per database: the xor of its key digests, and how many keys.
+    dbs: BTreeMap<u64, (Digest20, u64)>,
+    /// Keys left out: expired at `now`, and empty collections.
+    pub expired: u64,
+    /// Empty collections left out.
+    pub empty: u64,
+}
+
+impl DigestSink {
+    /// A digest of the keys a server would hold after loading the events at `now_ms`.
+    pub fn new(scores: Scores, now_ms: i64) -> DigestSink {
+        DigestSink {
+            scores,
+            now_ms,
+            key: None,
+            dbs: BTreeMap::new(),
+            expired: 0,
+            empty: 0,
+        }
+    }
+
+    /// Keys digested.
+    pub fn keys(&self) -> u64 {
+        self.dbs.values().map(|(_, n)| n).sum()
+    }
+
+    /// The digest of the dataset, as `DEBUG DIGEST` prints it (all zeros for no key).
+    pub fn finish(&self) -> Digest20 {
+        let mut d = [0u8; 20];
+        for (db, (acc, n)) in &self.dbs {
+            if *n == 0 {
+                continue;
+            }
+            mix_in(&mut d, &(*db as u32).to_be_bytes());
+            for (a, b) in d.iter_mut().zip(acc) {
+                *a ^= b;
+            }
+        }
+        d
+    }
+
+    fn digest(&mut self) -> Option<&mut Digest20> {
+        self.key.as_mut().map(|k| &mut k.digest)
+    }
+
+    fn score(&self, s: f64) -> String {
+        match self.scores {
+            Scores::Printf17g => format_17g(s),
+        }
+    }
+}
+
+/// The server's type number, as `xorObjectDigest` mixes it in.
+fn type_code(t: ValueType) -> u32 {
+    match t {
+        ValueType::String => 0,
+        ValueType::List => 1,
+        ValueType::Set => 2,
+        ValueType::Zset => 3,
+        ValueType::Hash => 4,
+        ValueType::Module => 5,
+        ValueType::Stream => 6,
+        ValueType::Array => 7,
+    }
+}
+
+impl Sink for DigestSink {
+    type Error = Error;
+
+    fn key_start(&mut self, info: &KeyInfo<'_>) -> Result<(), Error> {
+        let mut scratch = [0u8; 20];
+        let key = info.key.as_bytes(&mut scratch);
+        if info.value_type == ValueType::Module {
+            return Err(Error::Module(rdb_parse::escape(key)));
+        }
+        if info.expire_ms.is_some_and(|ms| ms < self.now_ms) {
+            self.expired += 1;
+            self.key = None;
+            return Ok(());
+        }
+        let mut digest = [0u8; 20];
+        mix_in(&mut digest, key);
+        mix_in(&mut digest, &type_code(info.value_type).to_be_bytes());
+        self.key = Some(Key {
+            db: info.db,
+            digest,
+            value_type: info.value_type,
+            expires: info.expire_ms.is_some(),
+            parts: None,
+        });
+        Ok(())
+    }
+
+    fn element(&mut self, value: Str<'_>) -> Result<(), Error> {
+        let mut scratch = [0u8; 20];
+        let v = value.as_bytes(&mut scratch);
+        if let Some(k) = &mut self.key {
+            match k.value_type {
+                ValueType::Set => xor_in(&mut k.digest, v),
+                _ => mix_in(&mut k.digest, v),
+            }
+        }
+        Ok(())
+    }
+
+    fn string_part(&mut self, part: &[u8], _: u64, first: bool, last: bool) -> Result<(), Error> {
+        if let Some(k) = &mut self.key {
+            if first {
+                k.parts = Some(Sha1::new());
+            }
+            if let Some(h) = &mut k.parts {
+                h.update(part);
+            }
+            if last {
+                if let Some(h) = k.parts.take() {
+                    mix_hash(&mut k.digest, h.finalize().into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn zmember(&mut self, member: Str<'_>, score: f64) -> Result<(), Error> {
+        let s = self.score(score);
+        let mut scratch = [0u8; 20];
+        let m = member.as_bytes(&mut scratch);
+        if let Some(d) = self.digest() {
+            let mut e = [0u8; 20];
+            mix_in(&mut e, m);
+            mix_in(&mut e, s.as_bytes());
+            xor_in(d, &e);
+        }
+        Ok(())
+    }
+
+    fn hash_field(&mut self, field: Str<'_>, value: Str<'_>, _: Option<i64>) -> Result<(), Error> {
+        let (mut sa, mut sb) = ([0u8; 20], [0u8; 20]);
+        let (f, v) = (field.as_bytes(&mut sa), value.as_bytes(&mut sb));
+        if let Some(d) = self.digest() {
+            let mut e = [0u8; 20];
+            mix_in(&mut e, f);
+            mix_in(&mut e, v);
+            xor_in(d, &e);
+        }
+        Ok(())
+    }
+
+    fn stream_entry(&mut self, id: StreamId, _: u64) -> Result<(), Error> {
+        if let Some(d) = self.digest() {
+            mix_in(d, format!("{}.{}", id.ms, id.seq).as_bytes());
+        }
+        Ok(())
+    }
+
+    fn stream_field(&mut self, name: Str<'_>, value: Str<'_>) -> Result<(), Error> {
+        let (mut sa, mut sb) = ([0u8; 20], [0u8; 20]);
+        let (n, v) = (name.as_bytes(&mut sa), value.as_bytes(&mut sb));
+        if let Some(d) = self.digest() {
+            mix_in(d, n);
+            mix_in(d, v);
+        }
+        Ok(())
+    }
+
+    fn key_end(&mut self, end: &KeyEnd) -> Result<(), Error> {
+        let Some(mut k) = self.key.take() else {
+            return Ok(());
+        };
+        let collection = matches!(
+            k.value_type,
+            ValueType::List | ValueType::Set | ValueType::Zset | ValueType::Hash
+        );
+        if collection && end.elements == 0 {
+            self.empty += 1;
+            return Ok(());
+        }
+        if k.expires {
+            xor_in(&mut k.digest, b"!!expire!!");
+        }
+        let (acc, n) = self.dbs.entry(k.db).or_insert(([0; 20], 0));
+        xor_in(acc, &k.digest);
+        *n += 1;
+        Ok(())
+    }
+}
+
+/// A digest as `DEBUG DIGEST` prints it: 40 lowercase hex digits.
+pub fn hex(d: &Digest20) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scores_print_as_printf_17g() {
+        // What glibc's printf("%.17g") writes for these.
+        for (x, want) in [
+            (1.0, "1"),
+            (-2.5, "-2.5"),
+            (0.1, "0.10000000000000001"),
+            (1e17, "1e+17"),
+            (1e16, "10000000000000000"),
+            (123456789.123, "123456789.123"),
+            (1e-5, "1.0000000000000001e-05"),
+            (0.0001, "0.0001"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+            (-0.0, "-0"),
+            (3.0e300, "3.0000000000000002e+300"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (5e-324, "4.9406564584124654e-324"),
+        ] {
+            assert_eq!(format_17g(x), want, "{x:e}");
+        }
+    }
+
+    #[test]
+    fn no_key_is_all_zeros() {
+        assert_eq!(
+            hex(&DigestSink::new(Scores::Printf17g, 0).finish()),
+            "0000000000000000000000000000000000000000"
+        );
+    }
+}

@@ -1,0 +1,119 @@
+//! `redkit digest` against the servers: every RDB fixture, loaded by the server that wrote it
+//! (Redis 6.0, 6.2, 7.0), gives the DEBUG DIGEST redkit computes from the file, byte for byte.
+
+mod common;
+
+use common::{assert_schema, load_many, redkit, redkit_ok, scratch, testdata};
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn rdb_files(dir: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(testdata().join("rdb").join(dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rdb"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn the_digest_is_the_servers_on_every_fixture() {
+    for (server, dir) in [
+        ("redis-7.0", "redis-7.0.15"),
+        ("redis-6.2", "redis-6.2.14"),
+        ("redis-6.0", "redis-6.0.9"),
+    ] {
+        let files = rdb_files(dir);
+        let Some(loaded) = load_many(server, "rdb", &files) else {
+            continue;
+        };
+        let mut nonzero = 0;
+        for f in &files {
+            let fs = f.to_str().unwrap();
+            let want = loaded[fs]["digest"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{loaded}"));
+            // The server named in the file is the default.
+            let o = redkit_ok(&["digest", fs], "digest");
+            let got = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            assert_eq!(got, want, "{server}: {fs}");
+            let o = redkit_ok(
+                &["digest", fs, "--server", server, "--json"],
+                "digest --json",
+            );
+            let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+            assert_schema("digest", &doc);
+            assert_eq!(doc["digest"], want);
+            assert_eq!(doc["server"], server);
+            nonzero += usize::from(want != "0".repeat(40));
+        }
+        assert!(
+            nonzero >= 20,
+            "{server}: the fixtures hold data ({nonzero})"
+        );
+    }
+}
+
+/// The same dataset through convert and gzip has the same digest; a file of a server whose
+/// digest is not computed yet is refused (exit 2), and a damaged one is damage (exit 1).
+#[test]
+fn the_digest_follows_the_dataset_not_the_file() {
+    let d = scratch("digest");
+    let src = testdata().join("rdb/redis-7.0.15/mixed_all.rdb");
+    let s = src.to_str().unwrap();
+    let want = String::from_utf8_lossy(&redkit_ok(&["digest", s], "digest").stdout).to_string();
+    let again = d.join("re-encoded.rdb");
+    redkit_ok(
+        &["convert", s, "-o", again.to_str().unwrap(), "--re-encode"],
+        "convert",
+    );
+    let gz = d.join("mixed.rdb.gz");
+    let ok = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("gzip -c '{s}' > '{}'", gz.display()))
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    for f in [&again, &gz] {
+        let o = redkit_ok(
+            &["digest", f.to_str().unwrap(), "--server", "redis-7.0"],
+            "digest",
+        );
+        assert_eq!(String::from_utf8_lossy(&o.stdout), want, "{f:?}");
+    }
+    // Another version: RDB 9 (ziplists) from RDB 10 (listpacks), scores included.
+    let z = testdata().join("rdb/redis-7.0.15/zset_skiplist.rdb");
+    let z9 = d.join("zset9.rdb");
+    redkit_ok(
+        &[
+            "convert",
+            z.to_str().unwrap(),
+            "-o",
+            z9.to_str().unwrap(),
+            "--rdb-version",
+            "9",
+        ],
+        "convert",
+    );
+    let digest = |f: &std::path::Path| {
+        redkit_ok(
+            &["digest", f.to_str().unwrap(), "--server", "redis-7.0"],
+            "digest",
+        )
+        .stdout
+    };
+    assert_eq!(digest(&z), digest(&z9));
+    let valkey = testdata().join("rdb/valkey-8.1.8/mixed_all.rdb");
+    let o = redkit(&["digest", valkey.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--server redis-7.0"));
+    let mut cut = std::fs::read(&src).unwrap();
+    cut.truncate(cut.len() / 2);
+    let cut_f = d.join("cut.rdb");
+    std::fs::write(&cut_f, cut).unwrap();
+    let o = redkit(&["digest", cut_f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+}
