@@ -14,8 +14,8 @@
 //! `now` (a master drops them at load) and empty collections (skipped at load since Redis 7.0).
 //!
 //! The servers differ in one place that matters here: a sorted set's scores are formatted
-//! with `%.17g` up to Redis 7.0, and with a shortest round-trip conversion from Redis 7.2 on
-//! (and in Valkey); only the first is computed here so far ([`Scores`]).
+//! with `%.17g` up to Redis 7.0, and with the shortest digits of Grisu2 from Redis 7.2 on and
+//! in Valkey ([`Scores`]).
 
 use rdb_parse::{KeyEnd, KeyInfo, Sink, Str, StreamId, ValueType};
 use sha1::{Digest as _, Sha1};
@@ -29,6 +29,8 @@ pub type Digest20 = [u8; 20];
 pub enum Scores {
     /// `printf("%.17g")`: Redis up to 7.0.
     Printf17g,
+    /// The shortest digits, as `fpconv_dtoa` writes them: Redis 7.2 on, Valkey.
+    Shortest,
 }
 
 /// `d ^= SHA1(data)`.
@@ -159,6 +161,11 @@ impl DigestSink {
         }
     }
 
+    /// Changes how scores are formatted (before the first key).
+    pub fn set_scores(&mut self, scores: Scores) {
+        self.scores = scores;
+    }
+
     /// Keys digested.
     pub fn keys(&self) -> u64 {
         self.dbs.values().map(|(_, n)| n).sum()
@@ -186,6 +193,7 @@ impl DigestSink {
     fn score(&self, s: f64) -> String {
         match self.scores {
             Scores::Printf17g => format_17g(s),
+            Scores::Shortest => crate::fpconv::format_shortest(s),
         }
     }
 }

@@ -4,3 +4,4 @@
 //! streaming pass over the file's events.
 
 pub mod digest;
+pub mod fpconv;

@@ -18,9 +18,9 @@ Examples:
 The digest is the one the server computes over the keys it holds after loading the file: keys
 already expired (a master drops them at load) and empty collections (skipped at load) are left
 out, as the server leaves them out. Two files with the same digest hold the same dataset, for
-that server. Servers up to Redis 7.0 are known; from Redis 7.2 on (and in Valkey) sorted-set
-scores enter the digest in another format, not computed yet: --server redis-7.0 still gives what
-a Redis 7.0 would print for the file.
+that server: sorted-set scores enter it as text, `%.17g` up to Redis 7.0 and the shortest digits
+from 7.2 on and in Valkey. Redis 7.4 and Valkey 9 also digest hash field TTLs, not computed yet:
+--server redis-7.2 gives what a Redis 7.2 prints for such a file.
 
 Exit status: 0 printed, 1 the file is damaged, 2 usage or I/O error (or a server not known).";
 
@@ -30,8 +30,8 @@ Exit status: 0 printed, 1 the file is damaged, 2 usage or I/O error (or a server
 pub struct Args {
     /// The RDB file (`-` for stdin; gzip-compressed input is detected)
     pub file: PathBuf,
-    /// The server whose digest to compute: redis-6.0, redis-6.2 or redis-7.0 (by default the
-    /// one named in the file's redis-ver field)
+    /// The server whose digest to compute: redis-6.0, redis-6.2, redis-7.0, redis-7.2 or
+    /// valkey-8 (by default the one named in the file's redis-ver or valkey-ver field)
     #[arg(long, value_name = "SERVER", value_parser = parse_server)]
     pub server: Option<String>,
     /// Print one JSON document (digest, server, keys counted and left out) instead of the digest
@@ -42,16 +42,24 @@ pub struct Args {
     pub quiet: bool,
 }
 
-/// The servers whose digest is computed here.
-const KNOWN: [&str; 3] = ["redis-6.0", "redis-6.2", "redis-7.0"];
+/// The servers whose digest is computed here: `%.17g` scores up to Redis 7.0, the shortest
+/// digits from 7.2 on and in Valkey (Redis 7.4 and Valkey 9 add hash field TTLs to the digest,
+/// not computed yet).
+const KNOWN: [&str; 5] = [
+    "redis-6.0",
+    "redis-6.2",
+    "redis-7.0",
+    "redis-7.2",
+    "valkey-8",
+];
 
 fn parse_server(s: &str) -> Result<String, String> {
     if KNOWN.contains(&s) {
         Ok(s.to_string())
     } else {
         Err(format!(
-            "unknown server '{s}': {} (from Redis 7.2 on, and in Valkey, sorted-set scores enter \
-             the digest in another format, not computed yet)",
+            "unknown server '{s}': {} (Redis 7.4 and Valkey 9 add hash field TTLs to the \
+             digest, not computed yet)",
             KNOWN.join(", ")
         ))
     }
@@ -66,10 +74,12 @@ fn server_of(family: &str, version: &str) -> Result<String, String> {
     match (family, major, minor) {
         ("redis", 6, m) => Ok(format!("redis-6.{}", if m < 2 { 0 } else { 2 })),
         ("redis", 7, 0) => Ok("redis-7.0".into()),
+        ("redis", 7, 2) => Ok("redis-7.2".into()),
         ("redis", ..=5, _) => Ok("redis-6.0".into()),
+        ("valkey", 7 | 8, _) => Ok("valkey-8".into()),
         _ => Err(format!(
-            "the file was written by {family} {version}, whose digest formats sorted-set scores \
-             in a way not computed yet; --server redis-7.0 gives what a Redis 7.0 prints after \
+            "the file was written by {family} {version}, whose digest also covers hash field \
+             TTLs, not computed yet; --server redis-7.2 gives what a Redis 7.2 prints after \
              loading the file"
         )),
     }
@@ -93,6 +103,15 @@ impl Digester {
                 .unwrap_or_else(|| ("redis".into(), "7.0".into()));
             self.server = Some(server_of(&family, &version)?);
         }
+        let old = matches!(
+            self.server.as_deref(),
+            Some("redis-6.0" | "redis-6.2" | "redis-7.0")
+        );
+        self.inner.set_scores(if old {
+            Scores::Printf17g
+        } else {
+            Scores::Shortest
+        });
         Ok(())
     }
 }
