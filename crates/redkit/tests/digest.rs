@@ -120,3 +120,76 @@ fn the_digest_follows_the_dataset_not_the_file() {
     assert_eq!(o.status.code(), Some(1));
     assert!(o.stdout.is_empty());
 }
+
+/// An RDB of `version` holding one sorted set (plain encoding, binary scores) of these scores.
+fn zset_rdb(version: &str, scores: &[f64]) -> Vec<u8> {
+    let mut f = format!("REDIS{version}").into_bytes();
+    f.extend_from_slice(b"\xfe\x00\x05\x01z");
+    // The member count, as a 32-bit length.
+    f.push(0x80);
+    f.extend_from_slice(&(scores.len() as u32).to_be_bytes());
+    for (i, s) in scores.iter().enumerate() {
+        let m = format!("m{i}");
+        f.push(m.len() as u8);
+        f.extend_from_slice(m.as_bytes());
+        f.extend_from_slice(&s.to_le_bytes());
+    }
+    f.push(0xff);
+    let crc = rdb_parse::crc64(&f);
+    f.extend_from_slice(&crc.to_le_bytes());
+    f
+}
+
+/// 20,000 doubles of every magnitude (random bits: subnormals, huge, tiny, integers), as
+/// scores: the digest is the server's, so every score was formatted as the server formats it
+/// (`%.17g` in Redis 7.0, the shortest digits in Valkey 8.1).
+#[test]
+fn every_kind_of_score_is_formatted_as_the_server_formats_it() {
+    let d = scratch("digest-scores");
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut scores = Vec::new();
+    while scores.len() < 20_000 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let x = match scores.len() % 4 {
+            0 => f64::from_bits(seed),
+            1 => (seed % 1_000_000) as f64 / 1000.0,
+            2 => (seed >> 11) as f64 * 2f64.powi(-53) * 10f64.powi((seed % 40) as i32 - 20),
+            _ => (seed as i64 >> 20) as f64,
+        };
+        if x.is_finite() {
+            scores.push(x);
+        }
+    }
+    for (installed, version, server) in [
+        ("redis-7.0", "0010", "redis-7.0"),
+        ("valkey-8.1", "0011", "valkey-8"),
+    ] {
+        let f = d.join(format!("scores-{server}.rdb"));
+        std::fs::write(&f, zset_rdb(version, &scores)).unwrap();
+        let Some(loaded) = load_many(installed, "rdb", std::slice::from_ref(&f)) else {
+            continue;
+        };
+        let want = loaded[f.to_str().unwrap()]["digest"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{loaded}"))
+            .to_string();
+        let o = redkit_ok(
+            &["digest", f.to_str().unwrap(), "--server", server],
+            "digest",
+        );
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), want, "{server}");
+        // The other format gives another digest: the scores are what is being compared.
+        let other = if server == "redis-7.0" {
+            "valkey-8"
+        } else {
+            "redis-7.0"
+        };
+        let o = redkit_ok(
+            &["digest", f.to_str().unwrap(), "--server", other],
+            "digest",
+        );
+        assert_ne!(String::from_utf8_lossy(&o.stdout).trim(), want, "{server}");
+    }
+}
