@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Loads each PATH into a fresh server and prints one JSON object:
-{path: {"keys": [...], "digest": "<DEBUG DIGEST>"}} (keys as truth.read_keys gives them), or
+{path: {"keys": [...], "digest": "<DEBUG DIGEST>", "digest_values": {"<db>:<hex key>": "<DEBUG
+DIGEST-VALUE>"}}} (keys as truth.read_keys gives them), or
 {path: {"error": "..."}} when the server refuses it. Tests compare the results with truth files
 and with each other.
 
@@ -52,7 +53,12 @@ def load(info, mode, path):
             if out.returncode != 0 or "errors: 0," not in text:
                 raise RuntimeError(f"redis-cli --pipe: {text.strip()}")
         digest = srv.client().execute_command("DEBUG", "DIGEST")
-        return {"keys": truth.read_keys(srv), "digest": digest.decode()}
+        # DEBUG DIGEST-VALUE of every key: "db:hex(key)" -> digest.
+        values = {}
+        for db, key in truth.all_keys(srv):
+            (v,) = srv.client(db).execute_command("DEBUG", "DIGEST-VALUE", key)
+            values[f"{db}:{key.hex()}"] = v.decode()
+        return {"keys": truth.read_keys(srv), "digest": digest.decode(), "digest_values": values}
 
 
 def main():

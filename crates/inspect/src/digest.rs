@@ -110,6 +110,8 @@ pub fn format_17g(x: f64) -> String {
 pub enum Error {
     /// A module value: its digest is the module's own.
     Module(String),
+    /// The per-key digests could not be written.
+    Io(std::io::Error),
 }
 
 impl std::fmt::Display for Error {
@@ -119,6 +121,7 @@ impl std::fmt::Display for Error {
                 f,
                 "key {key} holds a module value, whose digest only its module computes"
             ),
+            Error::Io(e) => write!(f, "{e}"),
         }
     }
 }
@@ -128,12 +131,40 @@ impl std::error::Error for Error {}
 /// The key being digested.
 struct Key {
     db: u64,
+    /// Its digest in the dataset's: the key, then the value.
     digest: Digest20,
+    /// With per-key digests: the key's name, and the value's digest alone (`DEBUG
+    /// DIGEST-VALUE`), computed alongside.
+    value: Option<(Vec<u8>, Digest20)>,
     value_type: ValueType,
     expires: bool,
     /// A string value arriving in parts: the SHA1 of its bytes so far.
     parts: Option<Sha1>,
 }
+
+impl Key {
+    fn mix(&mut self, data: &[u8]) {
+        mix_in(&mut self.digest, data);
+        if let Some((_, v)) = &mut self.value {
+            mix_in(v, data);
+        }
+    }
+    fn xor(&mut self, data: &[u8]) {
+        xor_in(&mut self.digest, data);
+        if let Some((_, v)) = &mut self.value {
+            xor_in(v, data);
+        }
+    }
+    fn mix_hash(&mut self, h: Digest20) {
+        mix_hash(&mut self.digest, h);
+        if let Some((_, v)) = &mut self.value {
+            mix_hash(v, h);
+        }
+    }
+}
+
+/// What receives each key's value digest: database, key, digest.
+pub type KeyDigests = Box<dyn FnMut(u64, &[u8], &Digest20) -> std::io::Result<()>>;
 
 /// A [`Sink`] that computes the dataset digest of the events it is given.
 pub struct DigestSink {
@@ -146,6 +177,7 @@ pub struct DigestSink {
     pub expired: u64,
     /// Empty collections left out.
     pub empty: u64,
+    per_key: Option<KeyDigests>,
 }
 
 impl DigestSink {
@@ -158,7 +190,15 @@ impl DigestSink {
             dbs: BTreeMap::new(),
             expired: 0,
             empty: 0,
+            per_key: None,
         }
+    }
+
+    /// Also computes each key's value digest, as `DEBUG DIGEST-VALUE` returns it, and hands it
+    /// to `each` at the key's end.
+    pub fn with_key_digests(mut self, each: KeyDigests) -> DigestSink {
+        self.per_key = Some(each);
+        self
     }
 
     /// Changes how scores are formatted (before the first key).
@@ -184,10 +224,6 @@ impl DigestSink {
             }
         }
         d
-    }
-
-    fn digest(&mut self) -> Option<&mut Digest20> {
-        self.key.as_mut().map(|k| &mut k.digest)
     }
 
     fn score(&self, s: f64) -> String {
@@ -228,14 +264,16 @@ impl Sink for DigestSink {
         }
         let mut digest = [0u8; 20];
         mix_in(&mut digest, key);
-        mix_in(&mut digest, &type_code(info.value_type).to_be_bytes());
-        self.key = Some(Key {
+        let mut k = Key {
             db: info.db,
             digest,
+            value: self.per_key.is_some().then(|| (key.to_vec(), [0u8; 20])),
             value_type: info.value_type,
             expires: info.expire_ms.is_some(),
             parts: None,
-        });
+        };
+        k.mix(&type_code(info.value_type).to_be_bytes());
+        self.key = Some(k);
         Ok(())
     }
 
@@ -244,8 +282,8 @@ impl Sink for DigestSink {
         let v = value.as_bytes(&mut scratch);
         if let Some(k) = &mut self.key {
             match k.value_type {
-                ValueType::Set => xor_in(&mut k.digest, v),
-                _ => mix_in(&mut k.digest, v),
+                ValueType::Set => k.xor(v),
+                _ => k.mix(v),
             }
         }
         Ok(())
@@ -261,7 +299,7 @@ impl Sink for DigestSink {
             }
             if last {
                 if let Some(h) = k.parts.take() {
-                    mix_hash(&mut k.digest, h.finalize().into());
+                    k.mix_hash(h.finalize().into());
                 }
             }
         }
@@ -272,11 +310,11 @@ impl Sink for DigestSink {
         let s = self.score(score);
         let mut scratch = [0u8; 20];
         let m = member.as_bytes(&mut scratch);
-        if let Some(d) = self.digest() {
+        if let Some(k) = &mut self.key {
             let mut e = [0u8; 20];
             mix_in(&mut e, m);
             mix_in(&mut e, s.as_bytes());
-            xor_in(d, &e);
+            k.xor(&e);
         }
         Ok(())
     }
@@ -284,18 +322,18 @@ impl Sink for DigestSink {
     fn hash_field(&mut self, field: Str<'_>, value: Str<'_>, _: Option<i64>) -> Result<(), Error> {
         let (mut sa, mut sb) = ([0u8; 20], [0u8; 20]);
         let (f, v) = (field.as_bytes(&mut sa), value.as_bytes(&mut sb));
-        if let Some(d) = self.digest() {
+        if let Some(k) = &mut self.key {
             let mut e = [0u8; 20];
             mix_in(&mut e, f);
             mix_in(&mut e, v);
-            xor_in(d, &e);
+            k.xor(&e);
         }
         Ok(())
     }
 
     fn stream_entry(&mut self, id: StreamId, _: u64) -> Result<(), Error> {
-        if let Some(d) = self.digest() {
-            mix_in(d, format!("{}.{}", id.ms, id.seq).as_bytes());
+        if let Some(k) = &mut self.key {
+            k.mix(format!("{}.{}", id.ms, id.seq).as_bytes());
         }
         Ok(())
     }
@@ -303,9 +341,9 @@ impl Sink for DigestSink {
     fn stream_field(&mut self, name: Str<'_>, value: Str<'_>) -> Result<(), Error> {
         let (mut sa, mut sb) = ([0u8; 20], [0u8; 20]);
         let (n, v) = (name.as_bytes(&mut sa), value.as_bytes(&mut sb));
-        if let Some(d) = self.digest() {
-            mix_in(d, n);
-            mix_in(d, v);
+        if let Some(k) = &mut self.key {
+            k.mix(n);
+            k.mix(v);
         }
         Ok(())
     }
@@ -323,7 +361,10 @@ impl Sink for DigestSink {
             return Ok(());
         }
         if k.expires {
-            xor_in(&mut k.digest, b"!!expire!!");
+            k.xor(b"!!expire!!");
+        }
+        if let (Some(each), Some((key, v))) = (&mut self.per_key, &k.value) {
+            each(k.db, key, v).map_err(Error::Io)?;
         }
         let (acc, n) = self.dbs.entry(k.db).or_insert(([0; 20], 0));
         xor_in(acc, &k.digest);

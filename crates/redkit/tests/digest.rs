@@ -49,6 +49,26 @@ fn the_digest_is_the_servers_on_every_fixture() {
             assert_eq!(doc["digest"], want);
             assert_eq!(doc["server"], server);
             nonzero += usize::from(want != "0".repeat(40));
+            // Per key: DEBUG DIGEST-VALUE.
+            let o = redkit_ok(
+                &["digest", fs, "--server", server, "--keys"],
+                "digest --keys",
+            );
+            let mut got = serde_json::Map::new();
+            for line in String::from_utf8_lossy(&o.stdout).lines() {
+                let v: Value = serde_json::from_str(line).unwrap();
+                let key = match &v["key"] {
+                    Value::String(s) => s.as_bytes().to_vec(),
+                    other => common::unbase64(other["base64"].as_str().unwrap()),
+                };
+                let name = format!("{}:{}", v["db"], common::hex(&key));
+                got.insert(name, v["digest"].clone());
+            }
+            assert_eq!(
+                Value::Object(got),
+                loaded[fs]["digest_values"],
+                "{server}: {fs}"
+            );
         }
         assert!(
             nonzero >= 20,

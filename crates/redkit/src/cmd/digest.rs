@@ -1,7 +1,7 @@
 //! `redkit digest`: the digest `DEBUG DIGEST` prints on a server that loaded an RDB file.
 
 use crate::exit;
-use crate::report::{print_json, Position};
+use crate::report::{json_bytes, print_json, Position};
 use anyhow::{bail, Result};
 use inspect::digest::{hex, DigestSink, Error as DigestError, Scores};
 use rdb_parse::{drive, KeyEnd, KeyInfo, Parser, Sink, Stop, Str, StreamId};
@@ -12,6 +12,7 @@ const EXAMPLES: &str = "\
 Examples:
   redkit digest dump.rdb                      the 40 hex digits, as DEBUG DIGEST prints them
   redkit digest backup.rdb.gz --json          with the key counts, for scripts
+  redkit digest dump.rdb --keys > keys.jsonl   per key, as DEBUG DIGEST-VALUE: diff two of them
   redkit digest converted.rdb --server redis-7.0
                                              what a Redis 7.0 prints after loading the file
 
@@ -35,8 +36,12 @@ pub struct Args {
     #[arg(long, value_name = "SERVER", value_parser = parse_server)]
     pub server: Option<String>,
     /// Print one JSON document (digest, server, keys counted and left out) instead of the digest
-    #[arg(long)]
+    #[arg(long, conflicts_with = "keys")]
     pub json: bool,
+    /// Print one JSON line per key instead: its database, name (as dump-json writes it) and the
+    /// digest DEBUG DIGEST-VALUE returns for it; the dataset's digest goes to stderr
+    #[arg(long)]
+    pub keys: bool,
     /// No progress bar
     #[arg(short, long)]
     pub quiet: bool,
@@ -176,8 +181,17 @@ pub fn run(args: Args) -> Result<i32> {
     let mut parser = Parser::new(reader);
     // A string value of any length is digested as it is read.
     parser.stream_strings(16 << 20);
+    let mut inner = DigestSink::new(Scores::Printf17g, crate::time::now_ms());
+    if args.keys {
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
+        inner = inner.with_key_digests(Box::new(move |db, key, digest| {
+            use std::io::Write;
+            let line = json!({"db": db, "key": json_bytes(key), "digest": hex(digest)});
+            writeln!(out, "{line}")
+        }));
+    }
     let mut d = Digester {
-        inner: DigestSink::new(Scores::Printf17g, crate::time::now_ms()),
+        inner,
         server: args.server.clone(),
         creator: None,
         pos: Position::default(),
@@ -210,7 +224,12 @@ pub fn run(args: Args) -> Result<i32> {
         bail!("{}: {why}", info.name);
     }
     let digest = hex(&d.inner.finish());
-    if args.json {
+    if args.keys {
+        // The per-key lines are flushed when the sink goes.
+        let keys = d.inner.keys();
+        drop(d);
+        eprintln!("{} keys; dataset digest {digest}", keys);
+    } else if args.json {
         print_json(&json!({
             "file": info.name,
             "digest": digest,
