@@ -213,3 +213,69 @@ fn every_kind_of_score_is_formatted_as_the_server_formats_it() {
         assert_ne!(String::from_utf8_lossy(&o.stdout).trim(), want, "{server}");
     }
 }
+
+/// A log, replayed, has the digest the server prints after loading the log itself.
+#[test]
+fn a_log_has_the_digest_of_the_server_that_loads_it() {
+    let mut compared = 0;
+    for (rel, installed, server) in [
+        (
+            "redis-7.0.15/mp-preamble/appendonlydir",
+            "redis-7.0",
+            "redis-7.0",
+        ),
+        (
+            "redis-7.0.15/mp-aof-base/appendonlydir",
+            "redis-7.0",
+            "redis-7.0",
+        ),
+        (
+            "valkey-8.1.8/mp-preamble/appendonlydir",
+            "valkey-8.1",
+            "valkey-8",
+        ),
+    ] {
+        let aof = testdata().join("aof").join(rel);
+        let Some(loaded) = load_many(installed, "aof", std::slice::from_ref(&aof)) else {
+            continue;
+        };
+        let want = loaded[aof.to_str().unwrap()]["digest"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let a = aof.to_str().unwrap();
+        let o = redkit_ok(&["digest", a, "--server", server, "-q"], rel);
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), want, "{rel}");
+        compared += 1;
+    }
+    assert!(compared == 3 || !common::servers_required());
+    // Up to a restore point: the digest of what aof-to-rdb writes up to it.
+    let aof = testdata().join("aof/redis-7.0.15/mp-preamble/appendonlydir");
+    let a = aof.to_str().unwrap();
+    let d = scratch("digest-until");
+    let out = d.join("cut.rdb");
+    let t = "1796137210";
+    redkit_ok(
+        &[
+            "aof-to-rdb",
+            a,
+            "-o",
+            out.to_str().unwrap(),
+            "--until",
+            t,
+            "-q",
+        ],
+        "aof-to-rdb",
+    );
+    let from_rdb = redkit_ok(
+        &["digest", out.to_str().unwrap(), "--server", "redis-7.0"],
+        "rdb",
+    );
+    let from_log = redkit_ok(
+        &["digest", a, "--until", t, "--server", "redis-7.0", "-q"],
+        "log",
+    );
+    assert_eq!(from_rdb.stdout, from_log.stdout);
+    let whole = redkit_ok(&["digest", a, "--server", "redis-7.0", "-q"], "log");
+    assert_ne!(whole.stdout, from_log.stdout, "the cut holds less");
+}

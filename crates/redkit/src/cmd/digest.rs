@@ -13,6 +13,8 @@ Examples:
   redkit digest dump.rdb                      the 40 hex digits, as DEBUG DIGEST prints them
   redkit digest backup.rdb.gz --json          with the key counts, for scripts
   redkit digest dump.rdb --keys > keys.jsonl   per key, as DEBUG DIGEST-VALUE: diff two of them
+  redkit digest appendonlydir --until 2026-11-21T14:30:00Z
+                                             the log replayed up to a restore point
   redkit digest converted.rdb --server redis-7.0
                                              what a Redis 7.0 prints after loading the file
 
@@ -25,12 +27,18 @@ from 7.2 on and in Valkey. Redis 7.4 and Valkey 9 also digest hash field TTLs, n
 
 Exit status: 0 printed, 1 the file is damaged, 2 usage or I/O error (or a server not known).";
 
-/// Print the dataset digest that DEBUG DIGEST returns on a server that loaded an RDB file.
+/// Print the dataset digest that DEBUG DIGEST returns on a server that loaded an RDB file or an
+/// AOF.
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
-    /// The RDB file (`-` for stdin; gzip-compressed input is detected)
+    /// The RDB file (`-` for stdin; gzip-compressed input is detected), or an AOF (a directory,
+    /// its manifest, or a single file), replayed
     pub file: PathBuf,
+    /// For an AOF: replay up to the first restore point (#TS) after this time: unix seconds or
+    /// RFC 3339
+    #[arg(long, value_name = "TIME", value_parser = crate::time::parse_time)]
+    pub until: Option<u64>,
     /// The server whose digest to compute: redis-6.0, redis-6.2, redis-7.0, redis-7.2 or
     /// valkey-8 (by default the one named in the file's redis-ver or valkey-ver field)
     #[arg(long, value_name = "SERVER", value_parser = parse_server)]
@@ -177,25 +185,25 @@ impl Sink for Digester {
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: Args) -> Result<i32> {
     let bar = crate::progress::bytes_bar(args.quiet || args.json);
-    let crate::input::Input { reader, info } = crate::input::open(&args.file, bar.as_ref())?;
+    let input = match crate::input::resolve(&args.file, bar.as_ref())? {
+        crate::input::Resolved::Rdb(input) => {
+            if args.until.is_some() {
+                bail!("--until applies to an AOF input");
+            }
+            input
+        }
+        crate::input::Resolved::Aof(aof) => {
+            if let Some(b) = &bar {
+                b.finish_and_clear();
+            }
+            return run_aof(&args, &aof);
+        }
+    };
+    let crate::input::Input { reader, info } = input;
     let mut parser = Parser::new(reader);
     // A string value of any length is digested as it is read.
     parser.stream_strings(16 << 20);
-    let mut inner = DigestSink::new(Scores::Printf17g, crate::time::now_ms());
-    if args.keys {
-        let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
-        inner = inner.with_key_digests(Box::new(move |db, key, digest| {
-            use std::io::Write;
-            let line = json!({"db": db, "key": json_bytes(key), "digest": hex(digest)});
-            writeln!(out, "{line}")
-        }));
-    }
-    let mut d = Digester {
-        inner,
-        server: args.server.clone(),
-        creator: None,
-        pos: Position::default(),
-    };
+    let mut d = digester(&args);
     let result = drive(&mut parser, &mut d);
     if let Some(b) = &bar {
         b.finish_and_clear();
@@ -223,6 +231,57 @@ pub fn run(args: Args) -> Result<i32> {
     if let Err(why) = d.choose() {
         bail!("{}: {why}", info.name);
     }
+    print(&args, &info.name, d)
+}
+
+/// The digester the arguments ask for.
+fn digester(args: &Args) -> Digester {
+    let mut inner = DigestSink::new(Scores::Printf17g, crate::time::now_ms());
+    if args.keys {
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
+        inner = inner.with_key_digests(Box::new(move |db, key, digest| {
+            use std::io::Write;
+            let line = json!({"db": db, "key": json_bytes(key), "digest": hex(digest)});
+            writeln!(out, "{line}")
+        }));
+    }
+    Digester {
+        inner,
+        server: args.server.clone(),
+        creator: None,
+        pos: Position::default(),
+    }
+}
+
+/// An AOF: replayed as the server loads it, then digested. A log does not name its server:
+/// without --server, Redis 7.0's digest is computed, and that is said.
+fn run_aof(args: &Args, aof: &crate::input::Aof) -> Result<i32> {
+    let opts = crate::replay::ReplayOptions {
+        version: None,
+        until: args.until,
+        skip_unknown: false,
+        quiet: args.quiet || args.json,
+    };
+    let r = match crate::replay::replay(aof, &opts)? {
+        Ok(r) => r,
+        Err(code) => return Ok(code),
+    };
+    let mut d = digester(args);
+    if d.server.is_none() {
+        eprintln!("redkit: note: a log does not name its server: the digest is Redis 7.0's (--server names another)");
+        d.server = Some("redis-7.0".into());
+    }
+    if let Err(why) = d.choose() {
+        bail!("{}: {why}", args.file.display());
+    }
+    if let Err(why) = r.ks.emit(12, &mut d) {
+        bail!("{}: {why}", args.file.display());
+    }
+    print(args, &args.file.display().to_string(), d)
+}
+
+/// Prints the digest (or the per-key lines' summary) as the arguments ask.
+fn print(args: &Args, name: &str, d: Digester) -> Result<i32> {
     let digest = hex(&d.inner.finish());
     if args.keys {
         // The per-key lines are flushed when the sink goes.
@@ -231,7 +290,7 @@ pub fn run(args: Args) -> Result<i32> {
         eprintln!("{} keys; dataset digest {digest}", keys);
     } else if args.json {
         print_json(&json!({
-            "file": info.name,
+            "file": name,
             "digest": digest,
             "server": d.server,
             "keys": d.inner.keys(),
