@@ -137,7 +137,7 @@ struct Key {
     /// DIGEST-VALUE`), computed alongside.
     value: Option<(Vec<u8>, Digest20)>,
     value_type: ValueType,
-    expires: bool,
+    expire_ms: Option<i64>,
     /// A string value arriving in parts: the SHA1 of its bytes so far.
     parts: Option<Sha1>,
 }
@@ -163,8 +163,25 @@ impl Key {
     }
 }
 
-/// What receives each key's value digest: database, key, digest.
-pub type KeyDigests = Box<dyn FnMut(u64, &[u8], &Digest20) -> std::io::Result<()>>;
+/// One key's digests, handed to [`KeyDigests`] at the key's end.
+#[derive(Debug)]
+pub struct KeyRecord<'a> {
+    /// Its database.
+    pub db: u64,
+    /// Its name.
+    pub key: &'a [u8],
+    /// Its type.
+    pub value_type: ValueType,
+    /// Its expiry, in unix ms.
+    pub expire_ms: Option<i64>,
+    /// What `DEBUG DIGEST-VALUE` returns for it (the value, and whether it expires).
+    pub digest: Digest20,
+    /// The value's digest alone, without the expiry's part.
+    pub value: Digest20,
+}
+
+/// What receives each key's digests.
+pub type KeyDigests = Box<dyn FnMut(&KeyRecord<'_>) -> std::io::Result<()>>;
 
 /// A [`Sink`] that computes the dataset digest of the events it is given.
 pub struct DigestSink {
@@ -269,7 +286,7 @@ impl Sink for DigestSink {
             digest,
             value: self.per_key.is_some().then(|| (key.to_vec(), [0u8; 20])),
             value_type: info.value_type,
-            expires: info.expire_ms.is_some(),
+            expire_ms: info.expire_ms,
             parts: None,
         };
         k.mix(&type_code(info.value_type).to_be_bytes());
@@ -360,11 +377,22 @@ impl Sink for DigestSink {
             self.empty += 1;
             return Ok(());
         }
-        if k.expires {
+        let value_alone = k.value.as_ref().map(|(_, v)| *v);
+        if k.expire_ms.is_some() {
             k.xor(b"!!expire!!");
         }
-        if let (Some(each), Some((key, v))) = (&mut self.per_key, &k.value) {
-            each(k.db, key, v).map_err(Error::Io)?;
+        if let (Some(each), Some((key, v)), Some(alone)) =
+            (&mut self.per_key, &k.value, value_alone)
+        {
+            let rec = KeyRecord {
+                db: k.db,
+                key,
+                value_type: k.value_type,
+                expire_ms: k.expire_ms,
+                digest: *v,
+                value: alone,
+            };
+            each(&rec).map_err(Error::Io)?;
         }
         let (acc, n) = self.dbs.entry(k.db).or_insert(([0; 20], 0));
         xor_in(acc, &k.digest);

@@ -1,7 +1,9 @@
 //! What a dataset holds, as the servers see it.
 //!
 //! [`digest`]: the digest `DEBUG DIGEST` returns on a server that loaded an RDB, computed in one
-//! streaming pass over the file's events.
+//! streaming pass over the file's events, and per key as `DEBUG DIGEST-VALUE`.
+//! [`diff`]: two datasets compared key by key through those per-key digests.
 
+pub mod diff;
 pub mod digest;
 pub mod fpconv;

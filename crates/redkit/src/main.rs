@@ -57,6 +57,8 @@ enum Command {
     /// Write an RDB file or an AOF's dataset as a multi-part AOF directory, or as RESP commands
     /// for redis-cli --pipe
     Rewrite(cmd::rewrite::Args),
+    /// Compare two datasets (RDB files or AOFs) key by key: added, removed, changed
+    Diff(cmd::diff::Args),
     /// Print the dataset digest DEBUG DIGEST returns on a server that loaded an RDB file
     Digest(cmd::digest::Args),
     /// Replay an AOF offline (the dataset is held in memory) and write it as an RDB file
@@ -93,6 +95,7 @@ fn main() {
         Command::Rewrite(args) => cmd::rewrite::run(args),
         Command::AofToRdb(args) => cmd::aof_to_rdb::run(args),
         Command::Digest(args) => cmd::digest::run(args),
+        Command::Diff(args) => cmd::diff::run(args),
         Command::Completions(args) => cmd::completions::run(args, Cli::command()),
         Command::Man(args) => cmd::completions::man(args, Cli::command()),
     };

@@ -239,9 +239,9 @@ fn digester(args: &Args) -> Digester {
     let mut inner = DigestSink::new(Scores::Printf17g, crate::time::now_ms());
     if args.keys {
         let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
-        inner = inner.with_key_digests(Box::new(move |db, key, digest| {
+        inner = inner.with_key_digests(Box::new(move |k| {
             use std::io::Write;
-            let line = json!({"db": db, "key": json_bytes(key), "digest": hex(digest)});
+            let line = json!({"db": k.db, "key": json_bytes(k.key), "digest": hex(&k.digest)});
             writeln!(out, "{line}")
         }));
     }

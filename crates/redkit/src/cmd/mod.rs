@@ -7,6 +7,7 @@ pub mod check_aof;
 pub mod check_rdb;
 pub mod completions;
 pub mod convert;
+pub mod diff;
 pub mod digest;
 pub mod dump_json;
 pub mod restore_points;

@@ -16,6 +16,7 @@ pub const COMMANDS: &[&str] = &[
     "truncate",
     "dump-json",
     "digest",
+    "diff",
     "convert",
     "rewrite",
     "aof-to-rdb",

@@ -1,0 +1,297 @@
+//! Two datasets compared key by key, in bounded memory.
+//!
+//! Each side's keys, as [`KeyRecord`]s (database, name, type, expiry and value digest), go to
+//! unlinked temporary files partitioned by a hash of `(database, name)`, so that a key lands in
+//! the same partition on both sides. The comparison then holds one partition of one side at a
+//! time: memory is about a [`PARTITIONS`]th of a side's keys.
+
+use crate::digest::{Digest20, KeyRecord};
+use rdb_parse::ValueType;
+use std::collections::HashMap;
+use std::fs::File;
+use std::hash::{BuildHasher, Hasher};
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+
+/// Partitions of each side.
+pub const PARTITIONS: usize = 128;
+
+/// What is kept of a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kept {
+    /// Its type.
+    pub value_type: ValueType,
+    /// Its expiry, in unix ms.
+    pub expire_ms: Option<i64>,
+    /// Its value's digest.
+    pub value: Digest20,
+}
+
+/// One side's keys, on their way to the comparison.
+pub struct Side {
+    parts: Vec<BufWriter<File>>,
+    /// Keys added.
+    pub keys: u64,
+}
+
+static SIDES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn partition(db: u64, key: &[u8]) -> usize {
+    // Fixed seeds: both sides must agree.
+    let mut h = foldhash::fast::FixedState::with_seed(0x5eed).build_hasher();
+    h.write_u64(db);
+    h.write(key);
+    (h.finish() % PARTITIONS as u64) as usize
+}
+
+fn type_byte(t: ValueType) -> u8 {
+    match t {
+        ValueType::String => 0,
+        ValueType::List => 1,
+        ValueType::Set => 2,
+        ValueType::Zset => 3,
+        ValueType::Hash => 4,
+        ValueType::Module => 5,
+        ValueType::Stream => 6,
+        ValueType::Array => 7,
+    }
+}
+
+fn type_of(b: u8) -> ValueType {
+    match b {
+        0 => ValueType::String,
+        1 => ValueType::List,
+        2 => ValueType::Set,
+        3 => ValueType::Zset,
+        4 => ValueType::Hash,
+        5 => ValueType::Module,
+        6 => ValueType::Stream,
+        _ => ValueType::Array,
+    }
+}
+
+impl Side {
+    /// An empty side whose partitions are unlinked files in `dir` (the system's temporary
+    /// directory when `None`).
+    pub fn new(dir: Option<PathBuf>) -> io::Result<Side> {
+        let dir = dir.unwrap_or_else(std::env::temp_dir);
+        let side = SIDES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut parts = Vec::with_capacity(PARTITIONS);
+        for i in 0..PARTITIONS {
+            let path = dir.join(format!(".redkit-diff-{}-{side}-{i}", std::process::id()));
+            let f = File::options()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&path)?;
+            // Unlinked at once: nothing is left behind, even after a crash.
+            std::fs::remove_file(&path)?;
+            parts.push(BufWriter::with_capacity(1 << 13, f));
+        }
+        Ok(Side { parts, keys: 0 })
+    }
+
+    /// Adds a key.
+    pub fn add(&mut self, k: &KeyRecord<'_>) -> io::Result<()> {
+        let len = u32::try_from(k.key.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a key over 4 GiB"))?;
+        let w = &mut self.parts[partition(k.db, k.key)];
+        w.write_all(&k.db.to_le_bytes())?;
+        w.write_all(&[type_byte(k.value_type), u8::from(k.expire_ms.is_some())])?;
+        w.write_all(&k.expire_ms.unwrap_or(0).to_le_bytes())?;
+        w.write_all(&k.value)?;
+        w.write_all(&len.to_le_bytes())?;
+        w.write_all(k.key)?;
+        self.keys += 1;
+        Ok(())
+    }
+}
+
+/// Reads one partition's records, calling `each` with `(db, key, kept)`.
+fn read_part(
+    w: BufWriter<File>,
+    mut each: impl FnMut(u64, Vec<u8>, Kept) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut f = w.into_inner().map_err(|e| e.into_error())?;
+    let end = f.stream_position()?;
+    f.seek(SeekFrom::Start(0))?;
+    let mut r = BufReader::with_capacity(1 << 16, f.take(end));
+    let mut head = [0u8; 8 + 2 + 8 + 20 + 4];
+    loop {
+        match r.read_exact(&mut head) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        let db = u64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
+        let expire = i64::from_le_bytes(head[10..18].try_into().expect("8 bytes"));
+        let kept = Kept {
+            value_type: type_of(head[8]),
+            expire_ms: (head[9] == 1).then_some(expire),
+            value: head[18..38].try_into().expect("20 bytes"),
+        };
+        let len = u32::from_le_bytes(head[38..42].try_into().expect("4 bytes")) as usize;
+        let mut key = vec![0u8; len];
+        r.read_exact(&mut key)?;
+        each(db, key, kept)?;
+    }
+}
+
+/// How a key differs between the two sides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Only in the second.
+    Added(Kept),
+    /// Only in the first.
+    Removed(Kept),
+    /// In both, with another type, value or expiry (first, second).
+    Changed(Kept, Kept),
+}
+
+/// A key that differs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference {
+    /// Its database.
+    pub db: u64,
+    /// Its name.
+    pub key: Vec<u8>,
+    /// How it differs.
+    pub change: Change,
+}
+
+impl Difference {
+    /// What changed, for [`Change::Changed`]: `type`, else `value` and/or `ttl`.
+    pub fn what(&self) -> Vec<&'static str> {
+        match &self.change {
+            Change::Changed(a, b) if a.value_type != b.value_type => vec!["type"],
+            Change::Changed(a, b) => {
+                let mut w = Vec::new();
+                if a.value != b.value {
+                    w.push("value");
+                }
+                if a.expire_ms != b.expire_ms {
+                    w.push("ttl");
+                }
+                w
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Compares the two sides, partition by partition; each partition's differences are handed to
+/// `each` sorted by database and key. With `ignore_ttl`, expiries are not compared. Returns the
+/// number of keys found the same.
+pub fn compare(
+    a: Side,
+    b: Side,
+    ignore_ttl: bool,
+    mut each: impl FnMut(&Difference) -> io::Result<()>,
+) -> io::Result<u64> {
+    let mut same = 0u64;
+    for (pa, pb) in a.parts.into_iter().zip(b.parts) {
+        let mut left: HashMap<(u64, Vec<u8>), Kept> = HashMap::new();
+        read_part(pa, |db, key, kept| {
+            left.insert((db, key), kept);
+            Ok(())
+        })?;
+        let mut found = Vec::new();
+        read_part(pb, |db, key, kept| {
+            match left.remove(&(db, key.clone())) {
+                None => found.push(Difference {
+                    db,
+                    key,
+                    change: Change::Added(kept),
+                }),
+                Some(old) => {
+                    let differs = old.value_type != kept.value_type
+                        || old.value != kept.value
+                        || (!ignore_ttl && old.expire_ms != kept.expire_ms);
+                    if differs {
+                        found.push(Difference {
+                            db,
+                            key,
+                            change: Change::Changed(old, kept),
+                        });
+                    } else {
+                        same += 1;
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        for ((db, key), kept) in left {
+            found.push(Difference {
+                db,
+                key,
+                change: Change::Removed(kept),
+            });
+        }
+        found.sort_by(|x, y| (x.db, &x.key).cmp(&(y.db, &y.key)));
+        for d in &found {
+            each(d)?;
+        }
+    }
+    Ok(same)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(key: &[u8], t: ValueType, ttl: Option<i64>, v: u8) -> KeyRecord<'_> {
+        KeyRecord {
+            db: 0,
+            key,
+            value_type: t,
+            expire_ms: ttl,
+            digest: [v; 20],
+            value: [v; 20],
+        }
+    }
+
+    #[test]
+    fn added_removed_and_changed_keys_are_told_apart() {
+        let (mut a, mut b) = (Side::new(None).unwrap(), Side::new(None).unwrap());
+        use ValueType::*;
+        for r in [
+            rec(b"same", String, None, 1),
+            rec(b"gone", String, None, 2),
+            rec(b"value", Hash, None, 3),
+            rec(b"ttl", String, Some(5), 4),
+            rec(b"type", String, None, 5),
+        ] {
+            a.add(&r).unwrap();
+        }
+        for r in [
+            rec(b"same", String, None, 1),
+            rec(b"new", Set, None, 6),
+            rec(b"value", Hash, None, 7),
+            rec(b"ttl", String, Some(6), 4),
+            rec(b"type", List, None, 5),
+        ] {
+            b.add(&r).unwrap();
+        }
+        let mut seen = Vec::new();
+        let same = compare(a, b, false, |d| {
+            seen.push((
+                std::string::String::from_utf8_lossy(&d.key).into_owned(),
+                d.what(),
+            ));
+            Ok(())
+        })
+        .unwrap();
+        seen.sort();
+        assert_eq!(same, 1);
+        assert_eq!(
+            seen,
+            [
+                ("gone".to_owned(), vec![]),
+                ("new".to_string(), vec![]),
+                ("ttl".to_string(), vec!["ttl"]),
+                ("type".to_string(), vec!["type"]),
+                ("value".to_string(), vec!["value"]),
+            ]
+        );
+    }
+}
