@@ -107,16 +107,18 @@ impl Side {
     }
 }
 
-/// Reads one partition's records, calling `each` with `(db, key, kept)`.
+/// Reads one partition's records, calling `each` with `(db, key, kept)` (the key in a buffer
+/// reused from record to record).
 fn read_part(
     w: BufWriter<File>,
-    mut each: impl FnMut(u64, Vec<u8>, Kept) -> io::Result<()>,
+    mut each: impl FnMut(u64, &[u8], Kept) -> io::Result<()>,
 ) -> io::Result<()> {
     let mut f = w.into_inner().map_err(|e| e.into_error())?;
     let end = f.stream_position()?;
     f.seek(SeekFrom::Start(0))?;
     let mut r = BufReader::with_capacity(1 << 16, f.take(end));
     let mut head = [0u8; 8 + 2 + 8 + 20 + 4];
+    let mut key = Vec::new();
     loop {
         match r.read_exact(&mut head) {
             Ok(()) => {}
@@ -131,9 +133,9 @@ fn read_part(
             value: head[18..38].try_into().expect("20 bytes"),
         };
         let len = u32::from_le_bytes(head[38..42].try_into().expect("4 bytes")) as usize;
-        let mut key = vec![0u8; len];
+        key.resize(len, 0);
         r.read_exact(&mut key)?;
-        each(db, key, kept)?;
+        each(db, &key, kept)?;
     }
 }
 
@@ -190,17 +192,28 @@ pub fn compare(
 ) -> io::Result<u64> {
     let mut same = 0u64;
     for (pa, pb) in a.parts.into_iter().zip(b.parts) {
-        let mut left: HashMap<(u64, Vec<u8>), Kept> = HashMap::new();
+        // Keyed by the database's 8 bytes then the name: one allocation per key of `a`, none
+        // for a lookup.
+        let id = |db: u64, key: &[u8], into: &mut Vec<u8>| {
+            into.clear();
+            into.extend_from_slice(&db.to_le_bytes());
+            into.extend_from_slice(key);
+        };
+        let mut left: HashMap<Vec<u8>, Kept> = HashMap::new();
         read_part(pa, |db, key, kept| {
-            left.insert((db, key), kept);
+            let mut k = Vec::with_capacity(8 + key.len());
+            id(db, key, &mut k);
+            left.insert(k, kept);
             Ok(())
         })?;
         let mut found = Vec::new();
+        let mut probe = Vec::new();
         read_part(pb, |db, key, kept| {
-            match left.remove(&(db, key.clone())) {
+            id(db, key, &mut probe);
+            match left.remove(probe.as_slice()) {
                 None => found.push(Difference {
                     db,
-                    key,
+                    key: key.to_vec(),
                     change: Change::Added(kept),
                 }),
                 Some(old) => {
@@ -210,7 +223,7 @@ pub fn compare(
                     if differs {
                         found.push(Difference {
                             db,
-                            key,
+                            key: key.to_vec(),
                             change: Change::Changed(old, kept),
                         });
                     } else {
@@ -220,10 +233,11 @@ pub fn compare(
             }
             Ok(())
         })?;
-        for ((db, key), kept) in left {
+        for (k, kept) in left {
+            let db = u64::from_le_bytes(k[..8].try_into().expect("8 bytes"));
             found.push(Difference {
                 db,
-                key,
+                key: k[8..].to_vec(),
                 change: Change::Removed(kept),
             });
         }

@@ -138,25 +138,33 @@ struct Key {
     value: Option<(Vec<u8>, Digest20)>,
     value_type: ValueType,
     expire_ms: Option<i64>,
+    /// Whether the dataset's digest is computed (not for per-key digests alone).
+    dataset: bool,
     /// A string value arriving in parts: the SHA1 of its bytes so far.
     parts: Option<Sha1>,
 }
 
 impl Key {
     fn mix(&mut self, data: &[u8]) {
-        mix_in(&mut self.digest, data);
+        if self.dataset {
+            mix_in(&mut self.digest, data);
+        }
         if let Some((_, v)) = &mut self.value {
             mix_in(v, data);
         }
     }
     fn xor(&mut self, data: &[u8]) {
-        xor_in(&mut self.digest, data);
+        if self.dataset {
+            xor_in(&mut self.digest, data);
+        }
         if let Some((_, v)) = &mut self.value {
             xor_in(v, data);
         }
     }
     fn mix_hash(&mut self, h: Digest20) {
-        mix_hash(&mut self.digest, h);
+        if self.dataset {
+            mix_hash(&mut self.digest, h);
+        }
         if let Some((_, v)) = &mut self.value {
             mix_hash(v, h);
         }
@@ -195,6 +203,9 @@ pub struct DigestSink {
     /// Empty collections left out.
     pub empty: u64,
     per_key: Option<KeyDigests>,
+    /// Only the per-key digests are wanted (half the work): [`DigestSink::finish`] is then
+    /// meaningless.
+    keys_only: bool,
 }
 
 impl DigestSink {
@@ -208,7 +219,15 @@ impl DigestSink {
             expired: 0,
             empty: 0,
             per_key: None,
+            keys_only: false,
         }
+    }
+
+    /// Computes only the per-key digests (see [`DigestSink::with_key_digests`]), not the
+    /// dataset's: for a comparison key by key.
+    pub fn keys_only(mut self) -> DigestSink {
+        self.keys_only = true;
+        self
     }
 
     /// Also computes each key's value digest, as `DEBUG DIGEST-VALUE` returns it, and hands it
@@ -279,14 +298,18 @@ impl Sink for DigestSink {
             self.key = None;
             return Ok(());
         }
+        let dataset = !(self.keys_only && self.per_key.is_some());
         let mut digest = [0u8; 20];
-        mix_in(&mut digest, key);
+        if dataset {
+            mix_in(&mut digest, key);
+        }
         let mut k = Key {
             db: info.db,
             digest,
             value: self.per_key.is_some().then(|| (key.to_vec(), [0u8; 20])),
             value_type: info.value_type,
             expire_ms: info.expire_ms,
+            dataset,
             parts: None,
         };
         k.mix(&type_code(info.value_type).to_be_bytes());
@@ -395,7 +418,9 @@ impl Sink for DigestSink {
             each(&rec).map_err(Error::Io)?;
         }
         let (acc, n) = self.dbs.entry(k.db).or_insert(([0; 20], 0));
-        xor_in(acc, &k.digest);
+        if k.dataset {
+            xor_in(acc, &k.digest);
+        }
         *n += 1;
         Ok(())
     }

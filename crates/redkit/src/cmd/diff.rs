@@ -67,14 +67,15 @@ fn side(args: &Args, path: &Path, until: Option<u64>) -> Result<Side> {
     let shared = Rc::new(RefCell::new(Side::new(None)?));
     let into = shared.clone();
     // Scores as the shortest digits on both sides: any one-to-one text compares values.
-    let mut sink = DigestSink::new(Scores::Shortest, crate::time::now_ms()).with_key_digests(
-        Box::new(move |k| {
+    let sink = DigestSink::new(Scores::Shortest, crate::time::now_ms()).with_key_digests(Box::new(
+        move |k| {
             if filter.is_all() || filter.matches(k.db, k.key, k.value_type) {
                 into.borrow_mut().add(k)?;
             }
             Ok(())
-        }),
-    );
+        },
+    ));
+    let mut sink = sink.keys_only();
     let shown = path.display();
     match crate::input::resolve(path, None)? {
         crate::input::Resolved::Rdb(input) => {
