@@ -34,27 +34,12 @@ pub struct Side {
     pub keys: u64,
 }
 
-static SIDES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
 fn partition(db: u64, key: &[u8]) -> usize {
     // Fixed seeds: both sides must agree.
     let mut h = foldhash::fast::FixedState::with_seed(0x5eed).build_hasher();
     h.write_u64(db);
     h.write(key);
     (h.finish() % PARTITIONS as u64) as usize
-}
-
-fn type_byte(t: ValueType) -> u8 {
-    match t {
-        ValueType::String => 0,
-        ValueType::List => 1,
-        ValueType::Set => 2,
-        ValueType::Zset => 3,
-        ValueType::Hash => 4,
-        ValueType::Module => 5,
-        ValueType::Stream => 6,
-        ValueType::Array => 7,
-    }
 }
 
 fn type_of(b: u8) -> ValueType {
@@ -74,18 +59,9 @@ impl Side {
     /// An empty side whose partitions are unlinked files in `dir` (the system's temporary
     /// directory when `None`).
     pub fn new(dir: Option<PathBuf>) -> io::Result<Side> {
-        let dir = dir.unwrap_or_else(std::env::temp_dir);
-        let side = SIDES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut parts = Vec::with_capacity(PARTITIONS);
-        for i in 0..PARTITIONS {
-            let path = dir.join(format!(".redkit-diff-{}-{side}-{i}", std::process::id()));
-            let f = File::options()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .open(&path)?;
-            // Unlinked at once: nothing is left behind, even after a crash.
-            std::fs::remove_file(&path)?;
+        for _ in 0..PARTITIONS {
+            let f = rdb_parse::scratch::unlinked_file(dir.as_ref(), "diff")?;
             parts.push(BufWriter::with_capacity(1 << 13, f));
         }
         Ok(Side { parts, keys: 0 })
@@ -97,7 +73,8 @@ impl Side {
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a key over 4 GiB"))?;
         let w = &mut self.parts[partition(k.db, k.key)];
         w.write_all(&k.db.to_le_bytes())?;
-        w.write_all(&[type_byte(k.value_type), u8::from(k.expire_ms.is_some())])?;
+        let t = crate::digest::type_code(k.value_type) as u8;
+        w.write_all(&[t, u8::from(k.expire_ms.is_some())])?;
         w.write_all(&k.expire_ms.unwrap_or(0).to_le_bytes())?;
         w.write_all(&k.value)?;
         w.write_all(&len.to_le_bytes())?;

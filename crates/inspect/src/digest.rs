@@ -271,7 +271,7 @@ impl DigestSink {
 }
 
 /// The server's type number, as `xorObjectDigest` mixes it in.
-fn type_code(t: ValueType) -> u32 {
+pub(crate) fn type_code(t: ValueType) -> u32 {
     match t {
         ValueType::String => 0,
         ValueType::List => 1,

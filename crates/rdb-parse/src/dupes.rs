@@ -150,20 +150,9 @@ impl KeySet {
 
     /// Moves the table to the partition files, and sends every later key there.
     fn spill(&mut self) -> io::Result<()> {
-        // Several sets may spill at once in one process: each has its own names.
-        static SETS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let set = SETS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = self.dir.clone().unwrap_or_else(std::env::temp_dir);
         let mut parts = Vec::with_capacity(PARTITIONS);
-        for i in 0..PARTITIONS {
-            let path = dir.join(format!(".redkit-keys-{}-{set}-{i}", std::process::id()));
-            let f = File::options()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .open(&path)?;
-            // Unlinked at once: nothing is left behind, even after a crash.
-            std::fs::remove_file(&path)?;
+        for _ in 0..PARTITIONS {
+            let f = crate::scratch::unlinked_file(self.dir.as_ref(), "keys")?;
             parts.push(BufWriter::with_capacity(1 << 13, f));
         }
         for (fp, offset) in self.mem.drain() {

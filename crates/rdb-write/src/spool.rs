@@ -4,12 +4,9 @@
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Bytes of records held in memory before they go to a temporary file.
 pub const DEFAULT_LIMIT: usize = 32 << 20;
-
-static SEQ: AtomicU64 = AtomicU64::new(0);
 
 /// Length-prefixed records, in memory up to `limit` bytes, then spilled to disk.
 pub(crate) struct Spool {
@@ -61,20 +58,10 @@ impl Spool {
 
     fn spill(&mut self) -> io::Result<()> {
         if self.file.is_none() {
-            let dir = self.dir.clone().unwrap_or_else(std::env::temp_dir);
-            let path = dir.join(format!(
-                ".redkit-spool-{}-{}",
-                std::process::id(),
-                SEQ.fetch_add(1, Ordering::Relaxed)
-            ));
-            let f = File::options()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .open(&path)?;
-            // Unlinked at once: nothing is left behind, even after a crash.
-            std::fs::remove_file(&path)?;
-            self.file = Some(f);
+            self.file = Some(rdb_parse::scratch::unlinked_file(
+                self.dir.as_ref(),
+                "spool",
+            )?);
         }
         let f = self.file.as_mut().expect("just opened");
         f.write_all(&self.mem)?;
