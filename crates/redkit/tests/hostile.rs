@@ -15,7 +15,8 @@ fn run(args: &[&str]) -> Output {
 }
 
 /// Runs redkit with its address space limited to `mib` MiB: a command that holds what it should
-/// stream fails with an allocation error.
+/// stream fails with an allocation error. One malloc arena: each thread's own arena would
+/// reserve 64 MiB of address space it does not use, and the limit would measure threads.
 fn run_in(mib: u64, args: &[&str]) -> Output {
     let mut script = format!("ulimit -v {}; exec \"$0\"", mib * 1024);
     for i in 1..=args.len() {
@@ -26,6 +27,7 @@ fn run_in(mib: u64, args: &[&str]) -> Output {
         .arg(script)
         .arg(redkit_bin())
         .args(args)
+        .env("MALLOC_ARENA_MAX", "1")
         .stdin(Stdio::null())
         .output()
         .unwrap()
