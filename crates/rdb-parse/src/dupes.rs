@@ -197,44 +197,43 @@ impl KeySet {
 }
 
 /// The repeats among the fingerprints of `files` (partitions: a repeat is always within one):
-/// how many, and the `keep` first in file order.
+/// how many, and the `keep` first in file order. A partition's records are in file order (the
+/// table spilled first, then the keys after it), so the first record of a fingerprint is its
+/// first occurrence; one partition's table at a time is held.
 fn repeats_in(files: impl Iterator<Item = File>, keep: usize) -> io::Result<(u64, Vec<Duplicate>)> {
     let mut count = 0;
     let mut first: Vec<Duplicate> = Vec::new();
-    let mut recs: Vec<(u128, u64)> = Vec::new();
+    let mut seen: HashMap<u128, u64, Identity> = HashMap::with_hasher(Identity);
     for mut f in files {
         let len = f.stream_position()?;
         f.seek(SeekFrom::Start(0))?;
         let n = usize::try_from(len / RECORD as u64)
             .map_err(|_| io::Error::other("a partition larger than memory"))?;
-        recs.clear();
-        recs.reserve(n);
+        seen.clear();
+        seen.reserve(n);
         let mut r = BufReader::with_capacity(1 << 16, f);
         let mut buf = [0u8; RECORD];
         for _ in 0..n {
             r.read_exact(&mut buf)?;
             let fp = u128::from_le_bytes(buf[..16].try_into().expect("16 bytes"));
             let at = u64::from_le_bytes(buf[16..].try_into().expect("8 bytes"));
-            recs.push((fp, at));
-        }
-        recs.sort_unstable_by_key(|r| r.0);
-        for run in recs.chunk_by_mut(|a, b| a.0 == b.0) {
-            if run.len() < 2 {
-                continue;
-            }
-            run.sort_unstable_by_key(|r| r.1);
-            count += run.len() as u64 - 1;
-            for &(_, at) in &run[1..] {
-                first.push(Duplicate {
-                    offset: at,
-                    first_offset: run[0].1,
-                    key: None,
-                });
-            }
-            // Bounded: a forged file can repeat a key a billion times.
-            if first.len() > 2 * keep.max(1) {
-                first.sort_by_key(|d| d.offset);
-                first.truncate(keep);
+            match seen.entry(fp) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(at);
+                }
+                std::collections::hash_map::Entry::Occupied(o) => {
+                    count += 1;
+                    first.push(Duplicate {
+                        offset: at,
+                        first_offset: *o.get(),
+                        key: None,
+                    });
+                    // Bounded: a forged file can repeat a key a billion times.
+                    if first.len() > 2 * keep.max(1) {
+                        first.sort_by_key(|d| d.offset);
+                        first.truncate(keep);
+                    }
+                }
             }
         }
     }
