@@ -92,6 +92,16 @@ pub fn print_items(items: &transcode::Items, heading: &str) {
     }
 }
 
+/// Says how many empty collections were skipped, if any.
+pub fn note_empty_skipped(n: u64) {
+    if n > 0 {
+        eprintln!(
+            "redkit: note: {n} empty key(s) skipped, as the servers skip them at load \
+             (--keep-empty writes them)"
+        );
+    }
+}
+
 /// What stops a conversion before anything may be committed: the input is damaged (exit 1),
 /// unreadable (an error: exit 2), or holds what the target cannot (exit 1, the items listed).
 /// Prints why, and what was dropped or noted otherwise; returns the exit code when nothing may
@@ -110,6 +120,17 @@ pub fn conversion_outcome(
         }
         eprintln!("redkit: nothing written");
         return Ok(Some(crate::exit::PROBLEMS));
+    }
+    if out.refused.total == 0 {
+        // A whole RDB out of a gzip file whose trailer (CRC32, length) is wrong: the fault is
+        // recorded once what follows the RDB was read (InputInfo::after_content).
+        if let Some(g) = info.gzip_fault() {
+            eprintln!(
+                "redkit: {}: the RDB is whole, but the gzip file is not: {g}; nothing written",
+                info.name
+            );
+            return Ok(Some(crate::exit::PROBLEMS));
+        }
     }
     if out.refused.total > 0 {
         let n = out.refused.total;
@@ -145,13 +166,7 @@ pub fn conversion_outcome(
     for n in &out.notes {
         eprintln!("redkit: note: {n}");
     }
-    if out.empty_skipped > 0 {
-        eprintln!(
-            "redkit: note: {} empty key(s) skipped, as the servers skip them at load \
-             (--keep-empty writes them)",
-            out.empty_skipped
-        );
-    }
+    note_empty_skipped(out.empty_skipped);
     Ok(None)
 }
 

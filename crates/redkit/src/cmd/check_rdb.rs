@@ -1,7 +1,7 @@
 //! `redkit check-rdb`: does this RDB load? Checksum, structure, and what it holds.
 
 use crate::exit;
-use crate::report::{cell_text, fault_kind, json_bytes, print_json, table, Position};
+use crate::report::{cell_text, fault_kind, json_bytes, print_json, table, Capped, Position};
 use crate::time::utc;
 use anyhow::{Context, Result};
 use comfy_table::{Cell, CellAlignment};
@@ -143,9 +143,8 @@ struct Stats {
     empty_keys: u64,
     /// Records whose key repeats an earlier key of the same database.
     duplicate_keys: u64,
-    /// What a server loads but is not as it writes it, per key (the first [`KEPT_NAMES`]).
-    key_warnings: Vec<String>,
-    key_warning_count: u64,
+    /// What a server loads but is not as it writes it, per key.
+    key_warnings: Capped<String>,
     fields_with_ttl: u64,
     by_elements: Ranked,
     by_bytes: Ranked,
@@ -320,17 +319,14 @@ impl Sink for Checker {
 
     fn stream_meta(&mut self, meta: &StreamMeta) -> Result<(), Self::Error> {
         if meta.length != meta.live_entries {
-            self.st.key_warning_count += 1;
-            if self.st.key_warnings.len() < KEPT_NAMES {
-                self.st.key_warnings.push(format!(
-                    "db {} key {}: stream length {} but {} live entries (as Redis 5.0 \
-                     pre-releases wrote; the servers load it and keep the length)",
-                    self.pos.db,
-                    rdb_parse::escape(&self.pos.key),
-                    meta.length,
-                    meta.live_entries
-                ));
-            }
+            self.st.key_warnings.push(format!(
+                "db {} key {}: stream length {} but {} live entries (as Redis 5.0 \
+                 pre-releases wrote; the servers load it and keep the length)",
+                self.pos.db,
+                rdb_parse::escape(&self.pos.key),
+                meta.length,
+                meta.live_entries
+            ));
         }
         Ok(())
     }
@@ -620,7 +616,7 @@ fn json_report(
 
 /// What a server may refuse, though the file is whole.
 fn warnings(st: &Stats) -> Vec<String> {
-    let mut w = st.key_warnings.clone();
+    let mut w = st.key_warnings.kept.clone();
     if st.empty_keys > 0 {
         w.push(format!(
             "{} empty key(s) (a list, set, sorted set or hash of no element): the servers skip \
@@ -628,10 +624,10 @@ fn warnings(st: &Stats) -> Vec<String> {
             st.empty_keys
         ));
     }
-    if st.key_warning_count > st.key_warnings.len() as u64 {
+    if st.key_warnings.omitted() > 0 {
         w.push(format!(
             "... and {} more such keys",
-            st.key_warning_count - st.key_warnings.len() as u64
+            st.key_warnings.omitted()
         ));
     }
     if let Some(db) = st

@@ -653,13 +653,7 @@ pub fn run(args: Args) -> Result<i32> {
             d_version
         );
     }
-    if d.empty_skipped > 0 {
-        eprintln!(
-            "redkit: note: {} empty key(s) skipped, as the servers skip them at load \
-             (--keep-empty writes them)",
-            d.empty_skipped
-        );
-    }
+    crate::report::note_empty_skipped(d.empty_skipped);
     drop(d);
     match outcome {
         None if trailer_fault.is_some() => {

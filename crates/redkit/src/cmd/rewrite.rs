@@ -113,18 +113,7 @@ fn note_negative_zeros(n: u64) {
 
 /// The outcome's verdict: an exit code when nothing may be written.
 fn verdict(outcome: &transcode::Outcome, info: &InputInfo) -> Result<Option<i32>> {
-    if let Some(code) = conversion_outcome(outcome, info)? {
-        return Ok(Some(code));
-    }
-    // A whole RDB out of a gzip file whose trailer (CRC32, length) is wrong.
-    if let Some(g) = info.gzip_fault() {
-        eprintln!(
-            "redkit: {}: the RDB is whole, but the gzip file is not: {g}; nothing written",
-            info.name
-        );
-        return Ok(Some(crate::exit::PROBLEMS));
-    }
-    Ok(None)
+    conversion_outcome(outcome, info)
 }
 
 /// Where the keys come from: an RDB read from the input, or a log replayed into memory.
