@@ -90,6 +90,7 @@ fn emit_key<S: Sink>(db: u64, key: &[u8], found: &Found<'_>, sink: &mut S) -> Re
             rdb_type,
             value_type,
             encoding,
+            blob_bytes: None,
             expire_ms: found.expire_ms(),
             idle_s: None,
             freq: None,

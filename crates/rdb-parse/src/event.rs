@@ -143,6 +143,9 @@ pub struct KeyInfo<'a> {
     /// validated blobs; 0 for a quicklist without nodes); `None` for other quicklists, streams
     /// and modules.
     pub len: Option<u64>,
+    /// The length in bytes of the value's blob (a ziplist, listpack, intset or zipmap stored as
+    /// one string), after decompression; `None` for other encodings.
+    pub blob_bytes: Option<u64>,
     /// Offset of the first byte of this record (its first per-key opcode, or its type byte).
     pub offset: u64,
 }
@@ -260,6 +263,18 @@ pub enum Event<'a> {
         value: Str<'a>,
         /// Absolute field expiry in unix ms (Redis 7.4+, Valkey 9).
         expire_ms: Option<i64>,
+    },
+    /// A node of a quicklist or a stream, before its elements: sent only when the consumer asked
+    /// for nodes ([`Parser::report_nodes`](crate::Parser::report_nodes)). A quicklist's plain
+    /// node (one large element) has no such event.
+    Node {
+        /// The node's blob length in bytes (a ziplist or listpack), after decompression.
+        bytes: u64,
+        /// The entries it holds: elements of a list node; for a stream node, its entries
+        /// including deleted ones.
+        entries: u64,
+        /// A stream node's master id (its key in the stream's radix tree).
+        master: Option<StreamId>,
     },
     /// A live stream entry; its `fields` [`Event::StreamField`] events follow.
     StreamEntry {

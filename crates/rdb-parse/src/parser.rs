@@ -216,6 +216,10 @@ pub struct Parser<R> {
     skip_values: bool,
     /// Plain string values longer than this come as parts of this size (0: never).
     string_parts: usize,
+    /// Whether quicklist and stream nodes are announced with [`Event::Node`].
+    report_nodes: bool,
+    /// The blob length of the value being started, for [`KeyInfo::blob_bytes`].
+    blob_bytes: Option<u64>,
     /// Read a newer version of the family as the newest known one.
     relaxed_version: bool,
     /// The version the header states, when it was read as another.
@@ -289,6 +293,8 @@ impl<R: Read> Parser<R> {
             key_start: 0,
             skip_values: false,
             string_parts: 0,
+            report_nodes: false,
+            blob_bytes: None,
             relaxed_version: false,
             stated_version: None,
             skip_all: false,
@@ -354,6 +360,12 @@ impl<R: Read> Parser<R> {
     /// whole: their length is bounded by 100 times their stored size.
     pub fn stream_strings(&mut self, part: usize) {
         self.string_parts = part;
+    }
+
+    /// Announces each quicklist node and stream node with an [`Event::Node`] (its blob length
+    /// and entry count) before its elements: what a memory estimate needs. Off by default.
+    pub fn report_nodes(&mut self, on: bool) {
+        self.report_nodes = on;
     }
 
     /// Like [`skip_values`](Parser::skip_values), for the keys of these object types only (the
@@ -481,11 +493,22 @@ impl<R: Read> Parser<R> {
                         let b = slice_of(&self.input.buf, self.input.base, &self.blob, plain);
                         return Ok(Some(Event::Element(Str::Bytes(b))));
                     }
-                    if let State::Blob { left, after, .. } = self.state {
+                    if let State::Blob {
+                        left, after, loc, ..
+                    } = self.state
+                    {
                         if self.skip_values {
                             self.elements += left as u64;
                             self.state = after.state();
                             self.input.mark = self.input.pos;
+                        } else if self.report_nodes {
+                            let bytes =
+                                slice_of(&self.input.buf, self.input.base, &self.blob, loc).len();
+                            return Ok(Some(Event::Node {
+                                bytes: bytes as u64,
+                                entries: left as u64,
+                                master: None,
+                            }));
                         }
                     }
                 }
@@ -1091,6 +1114,7 @@ impl<R: Read> Parser<R> {
         self.dup.clear();
         self.dup_overflow = false;
         let mut len: Option<u64> = None;
+        self.blob_bytes = None;
         let vat = self.input.offset();
         match t.0 {
             0 => self.state = State::StringValue,
@@ -1225,6 +1249,8 @@ impl<R: Read> Parser<R> {
                 let _ = min_expire;
                 let (loc, blob_at) = self.read_blob("encoded value")?;
                 let (kind, count) = self.validate_blob(t, loc, blob_at)?;
+                self.blob_bytes =
+                    Some(slice_of(&self.input.buf, self.input.base, &self.blob, loc).len() as u64);
                 len = Some(count as u64);
                 let (pos, left) = match kind {
                     BlobKind::Intset(_) => (0, count),
@@ -1271,6 +1297,7 @@ impl<R: Read> Parser<R> {
             idle_s: pending.idle,
             freq: pending.freq,
             len,
+            blob_bytes: self.blob_bytes,
             offset: start,
         })
     }
@@ -1882,6 +1909,13 @@ impl<R: Read> Parser<R> {
                             node_entries_left: info.entries,
                         }
                     };
+                    if self.report_nodes && !self.skip_values {
+                        return Ok(Event::Node {
+                            bytes: b.len() as u64,
+                            entries: info.entries as u64,
+                            master: Some(master),
+                        });
+                    }
                 }
                 StreamPhase::Entries { node_entries_left } => {
                     let State::Stream(st) = &mut self.state else {

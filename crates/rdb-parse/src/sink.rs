@@ -132,6 +132,16 @@ pub trait Sink {
     ) -> Result<(), Self::Error> {
         Ok(())
     }
+    /// A quicklist or stream node, before its elements (only when asked for with
+    /// [`Parser::report_nodes`](crate::Parser::report_nodes)).
+    fn node(
+        &mut self,
+        bytes: u64,
+        entries: u64,
+        master: Option<StreamId>,
+    ) -> Result<(), Self::Error> {
+        Ok(())
+    }
     /// A stream entry; its `fields` fields follow.
     fn stream_entry(&mut self, id: StreamId, fields: u64) -> Result<(), Self::Error> {
         Ok(())
@@ -246,6 +256,11 @@ pub fn drive<R: Read, S: Sink + ?Sized>(
                 value,
                 expire_ms,
             } => sink.hash_field(field, value, expire_ms),
+            Event::Node {
+                bytes,
+                entries,
+                master,
+            } => sink.node(bytes, entries, master),
             Event::StreamEntry { id, fields } => sink.stream_entry(id, fields),
             Event::StreamField { name, value } => sink.stream_field(name, value),
             Event::StreamMeta(m) => sink.stream_meta(&m),
