@@ -1912,7 +1912,7 @@ impl<R: Read> Parser<R> {
                     if self.report_nodes && !self.skip_values {
                         return Ok(Event::Node {
                             bytes: b.len() as u64,
-                            entries: info.entries as u64,
+                            entries: info.entries,
                             master: Some(master),
                         });
                     }

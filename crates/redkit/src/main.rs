@@ -59,6 +59,9 @@ enum Command {
     Rewrite(cmd::rewrite::Args),
     /// Compare two datasets (RDB files or AOFs) key by key: added, removed, changed
     Diff(cmd::diff::Args),
+    /// Where the memory goes: each key's memory as a server counts it after loading an RDB
+    /// file, by type, prefix and TTL, with the largest keys
+    Analyze(cmd::analyze::Args),
     /// Print the dataset digest DEBUG DIGEST returns on a server that loaded an RDB file
     Digest(cmd::digest::Args),
     /// Replay an AOF offline (the dataset is held in memory) and write it as an RDB file
@@ -95,6 +98,7 @@ fn main() {
         Command::Rewrite(args) => cmd::rewrite::run(args),
         Command::AofToRdb(args) => cmd::aof_to_rdb::run(args),
         Command::Digest(args) => cmd::digest::run(args),
+        Command::Analyze(args) => cmd::analyze::run(args),
         Command::Diff(args) => cmd::diff::run(args),
         Command::Completions(args) => cmd::completions::run(args, Cli::command()),
         Command::Man(args) => cmd::completions::man(args, Cli::command()),

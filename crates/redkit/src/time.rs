@@ -37,6 +37,11 @@ pub fn utc_u(secs: u64) -> String {
     }
 }
 
+/// [`utc`] of unix milliseconds, to the second.
+pub fn utc_ms(ms: i64) -> String {
+    utc(ms.div_euclid(1000))
+}
+
 /// Days from 1970-01-01 to a civil date (Howard Hinnant's algorithm).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };

@@ -2,6 +2,7 @@
 //! No module here imports another: what two commands share lives in the modules beside `cmd/`
 //! or in a library crate.
 
+pub mod analyze;
 pub mod aof_to_rdb;
 pub mod check_aof;
 pub mod check_rdb;

@@ -17,6 +17,7 @@ pub const COMMANDS: &[&str] = &[
     "dump-json",
     "digest",
     "diff",
+    "analyze",
     "convert",
     "rewrite",
     "aof-to-rdb",
@@ -134,6 +135,13 @@ pub fn files_with_suffix(dir: &Path, suffix: &str) -> Vec<PathBuf> {
 /// Lowercase hex of bytes.
 pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Decodes lowercase hex.
+pub fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
 }
 
 /// Decodes standard base64.

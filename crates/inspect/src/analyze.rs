@@ -1,0 +1,633 @@
+//! Where the memory goes: one pass over an RDB's events gives each key's estimated memory
+//! ([`crate::memory`]) and sums it by database, type and encoding, by key prefix, by time to
+//! live, and keeps the largest keys, all in bounded memory.
+
+use crate::memory::{Estimate, Estimator};
+use rdb_parse::{KeyEnd, KeyInfo, Sink, Str, StreamId, ValueType};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+
+/// One key, as the per-key records give it.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyRecord<'a> {
+    /// Its database.
+    pub db: u64,
+    /// Its name.
+    pub key: &'a [u8],
+    /// Its type.
+    pub value_type: ValueType,
+    /// The encoding the server gives it at load.
+    pub encoding: &'static str,
+    /// Its expiry, unix ms.
+    pub expire_ms: Option<i64>,
+    /// Its elements (1 for a string).
+    pub elements: u64,
+    /// The bytes of its record in the file.
+    pub rdb_bytes: u64,
+    /// Its estimated memory.
+    pub memory: u64,
+    /// Its longest element (member, field, value, stream field) in bytes; a string's length.
+    pub largest_element: u64,
+}
+
+/// Sums over a set of keys.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Keys.
+    pub keys: u64,
+    /// Estimated memory.
+    pub memory: u64,
+    /// Bytes in the file.
+    pub rdb_bytes: u64,
+    /// Elements.
+    pub elements: u64,
+}
+
+impl Totals {
+    fn add(&mut self, r: &KeyRecord<'_>) {
+        self.keys += 1;
+        self.memory += r.memory;
+        self.rdb_bytes += r.rdb_bytes;
+        self.elements += r.elements;
+    }
+}
+
+/// The time-to-live buckets of the histogram.
+pub const TTL_BUCKETS: [&str; 7] = [
+    "no expiry",
+    "expired",
+    "< 1 hour",
+    "< 1 day",
+    "< 7 days",
+    "< 30 days",
+    ">= 30 days",
+];
+
+fn ttl_bucket(expire_ms: Option<i64>, now_ms: i64) -> usize {
+    let Some(at) = expire_ms else { return 0 };
+    let left = at - now_ms;
+    const H: i64 = 3_600_000;
+    match left {
+        ..=0 => 1,
+        l if l < H => 2,
+        l if l < 24 * H => 3,
+        l if l < 7 * 24 * H => 4,
+        l if l < 30 * 24 * H => 5,
+        _ => 6,
+    }
+}
+
+/// A prefix's sums.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PrefixStats {
+    /// Keys under the prefix.
+    pub keys: u64,
+    /// Their memory.
+    pub memory: u64,
+    /// Those without an expiry.
+    pub keys_without_ttl: u64,
+}
+
+impl PrefixStats {
+    fn add(&mut self, o: &PrefixStats) {
+        self.keys += o.keys;
+        self.memory += o.memory;
+        self.keys_without_ttl += o.keys_without_ttl;
+    }
+}
+
+/// The prefix tree: each key counts under each of its first `depth` prefixes (a prefix ends
+/// with a separator). When more than `cap` prefixes are held, the smallest half by memory is
+/// folded into its parent's "other" sums: totals stay exact, and a prefix seen again after it
+/// was folded is counted from there on (its figures are then a lower bound: `folded` says how
+/// many prefixes were folded).
+#[derive(Debug)]
+pub struct PrefixTree {
+    sep: Vec<u8>,
+    depth: usize,
+    cap: usize,
+    /// Prefix → sums.
+    nodes: HashMap<Vec<u8>, PrefixStats>,
+    /// Sums folded out of each prefix's children ("" for the top level).
+    other: HashMap<Vec<u8>, PrefixStats>,
+    /// Keys with no separator at all.
+    pub unprefixed: PrefixStats,
+    /// Prefixes folded so far.
+    pub folded: u64,
+}
+
+impl PrefixTree {
+    /// A tree of prefixes ending in `sep`, `depth` levels deep, holding at most `cap`.
+    pub fn new(sep: &[u8], depth: usize, cap: usize) -> PrefixTree {
+        PrefixTree {
+            sep: sep.to_vec(),
+            depth,
+            cap: cap.max(16),
+            nodes: HashMap::new(),
+            other: HashMap::new(),
+            unprefixed: PrefixStats::default(),
+            folded: 0,
+        }
+    }
+
+    fn add(&mut self, key: &[u8], s: &PrefixStats) {
+        if self.sep.is_empty() || self.depth == 0 {
+            return;
+        }
+        let mut from = 0;
+        let mut found = false;
+        for _ in 0..self.depth {
+            let Some(i) = memchr_seq(&key[from..], &self.sep) else {
+                break;
+            };
+            let end = from + i + self.sep.len();
+            found = true;
+            match self.nodes.get_mut(&key[..end]) {
+                Some(n) => n.add(s),
+                None => {
+                    self.nodes.insert(key[..end].to_vec(), *s);
+                }
+            }
+            from = end;
+        }
+        if !found {
+            self.unprefixed.add(s);
+        }
+        if self.nodes.len() > self.cap {
+            self.fold();
+        }
+    }
+
+    /// Folds the smallest half of the prefixes (by memory), deepest first, into their
+    /// parents' "other".
+    fn fold(&mut self) {
+        let mut all: Vec<(u64, usize, Vec<u8>)> = self
+            .nodes
+            .iter()
+            .map(|(k, s)| (s.memory, self.level(k), k.clone()))
+            .collect();
+        // Smallest memory first; among equals, deepest first.
+        all.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        let drop = all.len() / 2;
+        for (_, _, k) in all.into_iter().take(drop) {
+            if let Some(s) = self.nodes.remove(&k) {
+                let parent = self.parent(&k).to_vec();
+                self.other.entry(parent).or_default().add(&s);
+                // Its own folded children go with it: they are in its sums already.
+                self.other.remove(&k);
+                self.folded += 1;
+            }
+        }
+    }
+
+    fn level(&self, prefix: &[u8]) -> usize {
+        count_seq(prefix, &self.sep)
+    }
+
+    /// The prefix one level up ("" at the top).
+    fn parent<'k>(&self, prefix: &'k [u8]) -> &'k [u8] {
+        let body = &prefix[..prefix.len() - self.sep.len()];
+        match rfind_seq(body, &self.sep) {
+            Some(i) => &prefix[..i + self.sep.len()],
+            None => &prefix[..0],
+        }
+    }
+
+    /// The prefixes held, with their sums, largest memory first.
+    pub fn prefixes(&self) -> Vec<(&[u8], PrefixStats)> {
+        let mut v: Vec<_> = self.nodes.iter().map(|(k, s)| (k.as_slice(), *s)).collect();
+        v.sort_by(|a, b| b.1.memory.cmp(&a.1.memory).then(a.0.cmp(b.0)));
+        v
+    }
+
+    /// What was folded out of `prefix`'s children ("" for the top level).
+    pub fn other(&self, prefix: &[u8]) -> Option<PrefixStats> {
+        self.other.get(prefix).copied()
+    }
+
+    /// The separator.
+    pub fn sep(&self) -> &[u8] {
+        &self.sep
+    }
+
+    /// The prefix one level up of a held prefix ("" at the top).
+    pub fn parent_of<'k>(&self, prefix: &'k [u8]) -> &'k [u8] {
+        self.parent(prefix)
+    }
+}
+
+fn memchr_seq(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.len() == 1 {
+        return hay.iter().position(|&b| b == needle[0]);
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn rfind_seq(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if hay.len() < needle.len() {
+        return None;
+    }
+    (0..=hay.len() - needle.len())
+        .rev()
+        .find(|&i| &hay[i..i + needle.len()] == needle)
+}
+
+fn count_seq(hay: &[u8], needle: &[u8]) -> usize {
+    let mut n = 0;
+    let mut from = 0;
+    while let Some(i) = memchr_seq(&hay[from..], needle) {
+        n += 1;
+        from += i + needle.len();
+    }
+    n
+}
+
+/// A key kept among the largest.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TopKey {
+    /// The figure it is ranked by.
+    pub value: u64,
+    /// Its order in the file (earlier first among equals).
+    pub seq: Reverse<u64>,
+    /// Its database.
+    pub db: u64,
+    /// Its name.
+    pub key: Vec<u8>,
+    /// Its type.
+    pub value_type: &'static str,
+    /// Its encoding at load.
+    pub encoding: &'static str,
+    /// Memory, elements, RDB bytes and largest element.
+    pub memory: u64,
+    /// Elements.
+    pub elements: u64,
+    /// RDB bytes.
+    pub rdb_bytes: u64,
+    /// Its longest element.
+    pub largest_element: u64,
+}
+
+/// The `n` largest keys by one figure (a min-heap of fixed size).
+#[derive(Debug)]
+pub struct Top {
+    n: usize,
+    heap: BinaryHeap<Reverse<TopKey>>,
+}
+
+impl Top {
+    fn new(n: usize) -> Top {
+        Top {
+            n,
+            heap: BinaryHeap::new(),
+        }
+    }
+
+    fn offer(&mut self, value: u64, seq: u64, r: &KeyRecord<'_>) {
+        if self.n == 0 {
+            return;
+        }
+        if self.heap.len() == self.n {
+            let min = &self.heap.peek().expect("full").0;
+            if (value, Reverse(seq)) <= (min.value, min.seq) {
+                return;
+            }
+            self.heap.pop();
+        }
+        self.heap.push(Reverse(TopKey {
+            value,
+            seq: Reverse(seq),
+            db: r.db,
+            key: r.key.to_vec(),
+            value_type: r.value_type.name(),
+            encoding: r.encoding,
+            memory: r.memory,
+            elements: r.elements,
+            rdb_bytes: r.rdb_bytes,
+            largest_element: r.largest_element,
+        }));
+    }
+
+    /// The keys, largest first.
+    pub fn sorted(&self) -> Vec<TopKey> {
+        let mut v: Vec<TopKey> = self.heap.iter().map(|r| r.0.clone()).collect();
+        v.sort_by(|a, b| b.cmp(a));
+        v
+    }
+}
+
+/// Everything the pass sums.
+#[derive(Debug)]
+pub struct Report {
+    /// Per (database, type, encoding).
+    pub by_type: BTreeMap<(u64, &'static str, &'static str), Totals>,
+    /// All keys the server would hold.
+    pub total: Totals,
+    /// Keys already expired at `now` (a server drops them at load), with what they would cost.
+    pub expired: Totals,
+    /// Empty collections (a server skips them at load).
+    pub empty: u64,
+    /// Per TTL bucket ([`TTL_BUCKETS`]): keys and memory; expired keys are in bucket 1.
+    pub ttl: [Totals; 7],
+    /// The prefix tree.
+    pub prefixes: PrefixTree,
+    /// Largest by memory.
+    pub top_memory: Top,
+    /// Largest by elements.
+    pub top_elements: Top,
+    /// Largest by RDB bytes.
+    pub top_rdb_bytes: Top,
+}
+
+/// What the analyzer is asked for.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The time keys expire against, unix ms.
+    pub now_ms: i64,
+    /// The prefix separator.
+    pub sep: Vec<u8>,
+    /// Prefix levels.
+    pub depth: usize,
+    /// Most prefixes held.
+    pub prefix_cap: usize,
+    /// Keys kept in each top list.
+    pub top: usize,
+}
+
+/// A per-key callback: every key the server would hold, and every expired key (with
+/// `expire_ms` in the past), in file order.
+pub type PerKey<'a> = Box<dyn FnMut(&KeyRecord<'_>) -> std::io::Result<()> + 'a>;
+
+/// The analysis sink.
+pub struct Analyzer<'a> {
+    est: Estimator,
+    opts: Options,
+    report: Report,
+    per_key: Option<PerKey<'a>>,
+    key: Vec<u8>,
+    info: Option<(u64, ValueType, Option<i64>, u64)>,
+    largest: u64,
+    seq: u64,
+}
+
+impl<'a> Analyzer<'a> {
+    /// An analyzer estimating with `est`.
+    pub fn new(est: Estimator, opts: Options) -> Analyzer<'a> {
+        Analyzer {
+            est,
+            report: Report {
+                by_type: BTreeMap::new(),
+                total: Totals::default(),
+                expired: Totals::default(),
+                empty: 0,
+                ttl: [Totals::default(); 7],
+                prefixes: PrefixTree::new(&opts.sep, opts.depth, opts.prefix_cap),
+                top_memory: Top::new(opts.top),
+                top_elements: Top::new(opts.top),
+                top_rdb_bytes: Top::new(opts.top),
+            },
+            opts,
+            per_key: None,
+            key: Vec::new(),
+            info: None,
+            largest: 0,
+            seq: 0,
+        }
+    }
+
+    /// Calls `f` for every key.
+    pub fn with_per_key(mut self, f: PerKey<'a>) -> Self {
+        self.per_key = Some(f);
+        self
+    }
+
+    /// The estimator (to change the server before the first key).
+    pub fn estimator_mut(&mut self) -> &mut Estimator {
+        &mut self.est
+    }
+
+    /// The sums so far.
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
+    /// The sums, at the end.
+    pub fn into_report(self) -> Report {
+        self.report
+    }
+
+    fn record(&mut self, est: Estimate, end: &KeyEnd) -> std::io::Result<()> {
+        let Some((db, vt, expire_ms, offset)) = self.info.take() else {
+            return Ok(());
+        };
+        let elements = if vt == ValueType::String {
+            1
+        } else {
+            end.elements
+        };
+        if elements == 0 && vt != ValueType::Stream && vt != ValueType::Module {
+            self.report.empty += 1;
+            return Ok(());
+        }
+        let r = KeyRecord {
+            db,
+            key: &self.key,
+            value_type: vt,
+            encoding: est.encoding,
+            expire_ms,
+            elements,
+            rdb_bytes: end.offset.saturating_sub(offset),
+            memory: est.memory,
+            largest_element: self.largest,
+        };
+        let bucket = ttl_bucket(expire_ms, self.opts.now_ms);
+        self.report.ttl[bucket].add(&r);
+        if let Some(f) = &mut self.per_key {
+            f(&r)?;
+        }
+        if bucket == 1 {
+            self.report.expired.add(&r);
+            return Ok(());
+        }
+        self.report.total.add(&r);
+        self.report
+            .by_type
+            .entry((db, vt.name(), est.encoding))
+            .or_default()
+            .add(&r);
+        let s = PrefixStats {
+            keys: 1,
+            memory: r.memory,
+            keys_without_ttl: u64::from(expire_ms.is_none()),
+        };
+        self.seq += 1;
+        let seq = self.seq;
+        self.report.top_memory.offer(r.memory, seq, &r);
+        self.report.top_elements.offer(r.elements, seq, &r);
+        self.report.top_rdb_bytes.offer(r.rdb_bytes, seq, &r);
+        let key = std::mem::take(&mut self.key);
+        self.report.prefixes.add(&key, &s);
+        self.key = key;
+        Ok(())
+    }
+}
+
+impl Sink for Analyzer<'_> {
+    type Error = std::io::Error;
+
+    fn key_start(&mut self, info: &KeyInfo<'_>) -> Result<(), Self::Error> {
+        self.key.clear();
+        info.key.append_to(&mut self.key);
+        self.info = Some((info.db, info.value_type, info.expire_ms, info.offset));
+        self.largest = 0;
+        self.est.key_start(info);
+        Ok(())
+    }
+    fn element(&mut self, v: Str<'_>) -> Result<(), Self::Error> {
+        self.largest = self.largest.max(v.len() as u64);
+        self.est.element(v);
+        Ok(())
+    }
+    fn string_part(
+        &mut self,
+        _: &[u8],
+        total: u64,
+        first: bool,
+        _: bool,
+    ) -> Result<(), Self::Error> {
+        self.largest = total;
+        self.est.string_part(total, first);
+        Ok(())
+    }
+    fn node(
+        &mut self,
+        bytes: u64,
+        entries: u64,
+        master: Option<StreamId>,
+    ) -> Result<(), Self::Error> {
+        self.est.node(bytes, entries, master);
+        Ok(())
+    }
+    fn zmember(&mut self, m: Str<'_>, score: f64) -> Result<(), Self::Error> {
+        self.largest = self.largest.max(m.len() as u64);
+        self.est.zmember(m, score);
+        Ok(())
+    }
+    fn hash_field(&mut self, f: Str<'_>, v: Str<'_>, ttl: Option<i64>) -> Result<(), Self::Error> {
+        self.largest = self.largest.max(f.len() as u64).max(v.len() as u64);
+        self.est.hash_field(f, v, ttl);
+        Ok(())
+    }
+    fn stream_entry(&mut self, _: StreamId, _: u64) -> Result<(), Self::Error> {
+        self.est.stream_entry();
+        Ok(())
+    }
+    fn stream_field(&mut self, n: Str<'_>, v: Str<'_>) -> Result<(), Self::Error> {
+        self.largest = self.largest.max(n.len() as u64).max(v.len() as u64);
+        self.est.stream_field(n, v);
+        Ok(())
+    }
+    fn stream_group(
+        &mut self,
+        _: Str<'_>,
+        _: StreamId,
+        _: Option<u64>,
+        _: u64,
+    ) -> Result<(), Self::Error> {
+        self.est.stream_group();
+        Ok(())
+    }
+    fn stream_pending(&mut self, id: StreamId, _: i64, _: u64) -> Result<(), Self::Error> {
+        self.est.stream_pending(id);
+        Ok(())
+    }
+    fn stream_consumer(
+        &mut self,
+        name: Str<'_>,
+        _: i64,
+        _: Option<i64>,
+        _: u64,
+    ) -> Result<(), Self::Error> {
+        self.est.stream_consumer(name.len() as u64);
+        Ok(())
+    }
+    fn stream_consumer_pending(&mut self, id: StreamId) -> Result<(), Self::Error> {
+        self.est.stream_consumer_pending(id);
+        Ok(())
+    }
+    fn key_end(&mut self, end: &KeyEnd) -> Result<(), Self::Error> {
+        let est = self.est.key_end();
+        self.record(est, end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(m: u64) -> PrefixStats {
+        PrefixStats {
+            keys: 1,
+            memory: m,
+            keys_without_ttl: 1,
+        }
+    }
+
+    #[test]
+    fn prefixes_sum_each_level() {
+        let mut t = PrefixTree::new(b":", 2, 100);
+        t.add(b"user:1:name", &stats(10));
+        t.add(b"user:2:name", &stats(20));
+        t.add(b"session:x", &stats(5));
+        t.add(b"plain", &stats(7));
+        let p: HashMap<_, _> = t.prefixes().into_iter().collect();
+        assert_eq!(p[&b"user:"[..]].memory, 30);
+        assert_eq!(p[&b"user:1:"[..]].memory, 10);
+        assert_eq!(p[&b"session:"[..]].keys, 1);
+        assert_eq!(t.unprefixed.memory, 7);
+        assert_eq!(t.parent_of(b"user:1:"), b"user:");
+        assert_eq!(t.parent_of(b"user:"), b"");
+    }
+
+    #[test]
+    fn folding_keeps_totals() {
+        let mut t = PrefixTree::new(b":", 2, 16);
+        let mut total = 0;
+        for i in 0..1000u64 {
+            let k = format!("p{}:{}:x", i % 7, i);
+            t.add(k.as_bytes(), &stats(i));
+            total += i;
+        }
+        assert!(t.folded > 0);
+        assert!(t.nodes.len() <= 16);
+        // Every key is under one top-level prefix, held or folded into the top's "other".
+        let top: u64 = t
+            .prefixes()
+            .iter()
+            .filter(|(k, _)| t.parent_of(k).is_empty())
+            .map(|(_, s)| s.memory)
+            .sum::<u64>()
+            + t.other(b"").map_or(0, |s| s.memory);
+        assert_eq!(top, total);
+    }
+
+    #[test]
+    fn top_keeps_the_largest() {
+        let mut top = Top::new(3);
+        for (i, m) in [5u64, 1, 9, 3, 9, 7].iter().enumerate() {
+            let r = KeyRecord {
+                db: 0,
+                key: b"k",
+                value_type: ValueType::String,
+                encoding: "raw",
+                expire_ms: None,
+                elements: 1,
+                rdb_bytes: 1,
+                memory: *m,
+                largest_element: 1,
+            };
+            top.offer(*m, i as u64, &r);
+        }
+        let v: Vec<(u64, u64)> = top.sorted().iter().map(|k| (k.value, k.seq.0)).collect();
+        assert_eq!(v, [(9, 2), (9, 4), (7, 5)]);
+    }
+}
