@@ -3,9 +3,11 @@
 //! live, and keeps the largest keys, all in bounded memory.
 
 use crate::memory::{Estimate, Estimator};
-use rdb_parse::{KeyEnd, KeyInfo, Sink, Str, StreamId, ValueType};
+use rdb_parse::{KeyEnd, KeyInfo, NodeInfo, Sink, Str, StreamId, ValueType};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap};
+
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// One key, as the per-key records give it.
 #[derive(Debug, Clone, Copy)]
@@ -123,8 +125,8 @@ impl PrefixTree {
             sep: sep.to_vec(),
             depth,
             cap: cap.max(16),
-            nodes: HashMap::new(),
-            other: HashMap::new(),
+            nodes: HashMap::default(),
+            other: HashMap::default(),
             unprefixed: PrefixStats::default(),
             folded: 0,
         }
@@ -218,9 +220,9 @@ impl PrefixTree {
 
 fn memchr_seq(hay: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.len() == 1 {
-        return hay.iter().position(|&b| b == needle[0]);
+        return memchr::memchr(needle[0], hay);
     }
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
 fn rfind_seq(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -318,8 +320,10 @@ impl Top {
 /// Everything the pass sums.
 #[derive(Debug)]
 pub struct Report {
-    /// Per (database, type, encoding).
-    pub by_type: BTreeMap<(u64, &'static str, &'static str), Totals>,
+    /// Per (database, type, encoding), in the order first seen (see [`Report::by_type`]).
+    by_type: Vec<((u64, &'static str, &'static str), Totals)>,
+    /// The entry of `by_type` used last.
+    last_type: usize,
     /// All keys the server would hold.
     pub total: Totals,
     /// Keys already expired at `now` (a server drops them at load), with what they would cost.
@@ -336,6 +340,37 @@ pub struct Report {
     pub top_elements: Top,
     /// Largest by RDB bytes.
     pub top_rdb_bytes: Top,
+}
+
+impl Report {
+    /// Per (database, type, encoding), sorted.
+    pub fn by_type(&self) -> BTreeMap<(u64, &'static str, &'static str), Totals> {
+        self.by_type.iter().copied().collect()
+    }
+
+    fn add_by_type(&mut self, k: (u64, &'static str, &'static str), r: &KeyRecord<'_>) {
+        // The names are static: comparing their addresses is enough, and a file's keys come
+        // in runs of one type.
+        let same = |a: &(u64, &'static str, &'static str)| {
+            a.0 == k.0 && std::ptr::eq(a.1, k.1) && std::ptr::eq(a.2, k.2)
+        };
+        let i = match self.by_type.get(self.last_type) {
+            Some((key, _)) if same(key) => self.last_type,
+            _ => match self
+                .by_type
+                .iter()
+                .position(|(key, _)| same(key) || *key == k)
+            {
+                Some(i) => i,
+                None => {
+                    self.by_type.push((k, Totals::default()));
+                    self.by_type.len() - 1
+                }
+            },
+        };
+        self.last_type = i;
+        self.by_type[i].1.add(r);
+    }
 }
 
 /// What the analyzer is asked for.
@@ -375,7 +410,8 @@ impl<'a> Analyzer<'a> {
         Analyzer {
             est,
             report: Report {
-                by_type: BTreeMap::new(),
+                by_type: Vec::new(),
+                last_type: 0,
                 total: Totals::default(),
                 expired: Totals::default(),
                 empty: 0,
@@ -449,11 +485,7 @@ impl<'a> Analyzer<'a> {
             return Ok(());
         }
         self.report.total.add(&r);
-        self.report
-            .by_type
-            .entry((db, vt.name(), est.encoding))
-            .or_default()
-            .add(&r);
+        self.report.add_by_type((db, vt.name(), est.encoding), &r);
         let s = PrefixStats {
             keys: 1,
             memory: r.memory,
@@ -478,7 +510,7 @@ impl Sink for Analyzer<'_> {
         self.key.clear();
         info.key.append_to(&mut self.key);
         self.info = Some((info.db, info.value_type, info.expire_ms, info.offset));
-        self.largest = 0;
+        self.largest = info.max_element.unwrap_or(0);
         self.est.key_start(info);
         Ok(())
     }
@@ -498,13 +530,9 @@ impl Sink for Analyzer<'_> {
         self.est.string_part(total, first);
         Ok(())
     }
-    fn node(
-        &mut self,
-        bytes: u64,
-        entries: u64,
-        master: Option<StreamId>,
-    ) -> Result<(), Self::Error> {
-        self.est.node(bytes, entries, master);
+    fn node(&mut self, node: &NodeInfo) -> Result<(), Self::Error> {
+        self.largest = self.largest.max(node.max_element.unwrap_or(0));
+        self.est.node(node);
         Ok(())
     }
     fn zmember(&mut self, m: Str<'_>, score: f64) -> Result<(), Self::Error> {

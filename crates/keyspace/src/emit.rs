@@ -91,6 +91,7 @@ fn emit_key<S: Sink>(db: u64, key: &[u8], found: &Found<'_>, sink: &mut S) -> Re
             value_type,
             encoding,
             blob_bytes: None,
+            max_element: None,
             expire_ms: found.expire_ms(),
             idle_s: None,
             freq: None,

@@ -56,7 +56,7 @@ impl<'a> Str<'a> {
     pub fn len(&self) -> usize {
         match *self {
             Str::Bytes(b) => b.len(),
-            Str::Int(v) => format_i64(v, &mut [0u8; 20]).len(),
+            Str::Int(v) => int_len(v),
         }
     }
 
@@ -73,6 +73,17 @@ impl fmt::Debug for Str<'_> {
             Str::Int(v) => write!(f, "{v}"),
         }
     }
+}
+
+/// The length of `v` in decimal, sign included.
+pub fn int_len(v: i64) -> usize {
+    let mut n = v.unsigned_abs();
+    let mut len = 1 + usize::from(v < 0);
+    while n >= 10 {
+        n /= 10;
+        len += 1;
+    }
+    len
 }
 
 /// Formats `v` in decimal into `buf`, returning the used tail.
@@ -146,8 +157,31 @@ pub struct KeyInfo<'a> {
     /// The length in bytes of the value's blob (a ziplist, listpack, intset or zipmap stored as
     /// one string), after decompression; `None` for other encodings.
     pub blob_bytes: Option<u64>,
+    /// The longest entry of the value's blob in bytes (integers as their decimal text), when
+    /// the blob was walked to validate it (listpacks, intsets, ziplist pairs); `None` for
+    /// other encodings.
+    pub max_element: Option<u64>,
     /// Offset of the first byte of this record (its first per-key opcode, or its type byte).
     pub offset: u64,
+}
+
+/// A quicklist or stream node, as [`Event::Node`] gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// The node's blob length in bytes (a ziplist or listpack) after decompression; for a
+    /// plain node, its element's length.
+    pub bytes: u64,
+    /// The entries it holds: elements of a list node (1 for a plain node); for a stream node,
+    /// its entries including deleted ones.
+    pub entries: u64,
+    /// A stream node's master id (its key in the stream's radix tree).
+    pub master: Option<StreamId>,
+    /// The node's longest element in bytes, when its blob was walked (quicklist nodes).
+    pub max_element: Option<u64>,
+    /// A quicklist's plain node (one large element, outside any listpack). Its elements
+    /// follow as usual, unless skipped
+    /// ([`Parser::skip_blob_elements`](crate::Parser::skip_blob_elements)).
+    pub plain: bool,
 }
 
 /// Stream metadata that follows the entries.
@@ -265,17 +299,8 @@ pub enum Event<'a> {
         expire_ms: Option<i64>,
     },
     /// A node of a quicklist or a stream, before its elements: sent only when the consumer asked
-    /// for nodes ([`Parser::report_nodes`](crate::Parser::report_nodes)). A quicklist's plain
-    /// node (one large element) has no such event.
-    Node {
-        /// The node's blob length in bytes (a ziplist or listpack), after decompression.
-        bytes: u64,
-        /// The entries it holds: elements of a list node; for a stream node, its entries
-        /// including deleted ones.
-        entries: u64,
-        /// A stream node's master id (its key in the stream's radix tree).
-        master: Option<StreamId>,
-    },
+    /// for nodes ([`Parser::report_nodes`](crate::Parser::report_nodes)).
+    Node(NodeInfo),
     /// A live stream entry; its `fields` [`Event::StreamField`] events follow.
     StreamEntry {
         /// The entry id.
@@ -384,8 +409,21 @@ mod tests {
     #[test]
     fn formats_integers() {
         let mut b = [0u8; 20];
-        for v in [0i64, 1, -1, 9, 10, -10, i64::MAX, i64::MIN, 1234567890] {
+        for v in [
+            0i64,
+            1,
+            -1,
+            9,
+            10,
+            -10,
+            99,
+            100,
+            i64::MAX,
+            i64::MIN,
+            1234567890,
+        ] {
             assert_eq!(format_i64(v, &mut b), v.to_string().as_bytes());
+            assert_eq!(int_len(v), v.to_string().len());
         }
     }
 }

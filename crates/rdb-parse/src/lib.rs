@@ -43,10 +43,12 @@ mod sink;
 mod types;
 
 pub use error::{escape, Error, ErrorKind};
-pub use event::{format_i64, ArrayValue, Event, KeyInfo, Str, StreamId, StreamMeta};
+pub use event::{
+    format_i64, int_len, ArrayValue, Event, KeyInfo, NodeInfo, Str, StreamId, StreamMeta,
+};
 pub use parser::{Limits, Parser};
 pub use position::{fault_kind, Position};
-pub use sink::{drive, KeyEnd, Sink, Stop};
+pub use sink::{drive, drive_to_first_key, KeyEnd, Sink, Stop};
 pub use types::{
     module_name, opcode, Encoding, Family, RdbType, ValueType, MAX_REDIS_VERSION,
     MAX_VALKEY_VERSION,

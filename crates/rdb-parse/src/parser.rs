@@ -2,7 +2,7 @@
 
 use crate::blob::{self, BlobError, DupCheck};
 use crate::error::{Error, ErrorKind};
-use crate::event::{ArrayValue, Event, KeyInfo, Str, StreamId, StreamMeta};
+use crate::event::{ArrayValue, Event, KeyInfo, NodeInfo, Str, StreamId, StreamMeta};
 use crate::input::Input;
 use crate::lzf;
 use crate::types::{
@@ -118,6 +118,11 @@ enum State {
         nodes_left: u64,
         v2: bool,
     },
+    /// A quicklist's plain node was announced: its element comes next.
+    PlainElement {
+        loc: BlobLoc,
+        nodes_left: u64,
+    },
     Stream(Box<StreamState>),
     Array {
         left: u64,
@@ -220,6 +225,10 @@ pub struct Parser<R> {
     report_nodes: bool,
     /// The blob length of the value being started, for [`KeyInfo::blob_bytes`].
     blob_bytes: Option<u64>,
+    /// The longest entry of the blob being validated, for [`KeyInfo::max_element`].
+    max_element: Option<u64>,
+    /// Per RDB type: blobs of at most this many entries have their elements skipped.
+    skip_blobs: [u64; 32],
     /// Read a newer version of the family as the newest known one.
     relaxed_version: bool,
     /// The version the header states, when it was read as another.
@@ -295,6 +304,8 @@ impl<R: Read> Parser<R> {
             string_parts: 0,
             report_nodes: false,
             blob_bytes: None,
+            max_element: None,
+            skip_blobs: [0; 32],
             relaxed_version: false,
             stated_version: None,
             skip_all: false,
@@ -360,6 +371,17 @@ impl<R: Read> Parser<R> {
     /// whole: their length is bounded by 100 times their stored size.
     pub fn stream_strings(&mut self, part: usize) {
         self.string_parts = part;
+    }
+
+    /// Skips the elements of blob values of type `t` (ziplists, listpacks, intsets, and the
+    /// nodes of a quicklist of type 18) that hold at most `up_to` entries: such a key comes as
+    /// its [`KeyInfo`] (with [`KeyInfo::max_element`]) and its end, and a quicklist's nodes
+    /// as [`Event::Node`]s when nodes are reported. What a memory estimate of a blob the
+    /// server keeps as it is needs, without an event per element.
+    pub fn skip_blob_elements(&mut self, t: RdbType, up_to: u64) {
+        if let Some(slot) = self.skip_blobs.get_mut(t.0 as usize) {
+            *slot = up_to;
+        }
     }
 
     /// Announces each quicklist node and stream node with an [`Event::Node`] (its blob length
@@ -484,11 +506,37 @@ impl<R: Read> Parser<R> {
                         self.state = State::KeyEnd;
                         continue;
                     }
+                    let skip_small = v2 && self.skip_blobs[18] > 0;
                     if let Some(plain) = self.quicklist_node(nodes_left - 1, v2)? {
                         self.elements += 1;
-                        if self.skip_values {
+                        let b = slice_of(&self.input.buf, self.input.base, &self.blob, plain);
+                        let bytes = b.len() as u64;
+                        if self.skip_values || skip_small {
                             self.input.mark = self.input.pos;
+                            if self.report_nodes && !self.skip_values {
+                                return Ok(Some(Event::Node(NodeInfo {
+                                    bytes,
+                                    entries: 1,
+                                    master: None,
+                                    max_element: Some(bytes),
+                                    plain: true,
+                                })));
+                            }
                             continue;
+                        }
+                        if self.report_nodes {
+                            // The element follows the node.
+                            self.state = State::PlainElement {
+                                loc: plain,
+                                nodes_left: nodes_left - 1,
+                            };
+                            return Ok(Some(Event::Node(NodeInfo {
+                                bytes,
+                                entries: 1,
+                                master: None,
+                                max_element: Some(bytes),
+                                plain: true,
+                            })));
                         }
                         let b = slice_of(&self.input.buf, self.input.base, &self.blob, plain);
                         return Ok(Some(Event::Element(Str::Bytes(b))));
@@ -497,20 +545,33 @@ impl<R: Read> Parser<R> {
                         left, after, loc, ..
                     } = self.state
                     {
-                        if self.skip_values {
+                        let skip =
+                            self.skip_values || (skip_small && left as u64 <= self.skip_blobs[18]);
+                        let node = NodeInfo {
+                            bytes: slice_of(&self.input.buf, self.input.base, &self.blob, loc).len()
+                                as u64,
+                            entries: left as u64,
+                            master: None,
+                            max_element: self.max_element,
+                            plain: false,
+                        };
+                        if skip {
                             self.elements += left as u64;
                             self.state = after.state();
                             self.input.mark = self.input.pos;
-                        } else if self.report_nodes {
-                            let bytes =
-                                slice_of(&self.input.buf, self.input.base, &self.blob, loc).len();
-                            return Ok(Some(Event::Node {
-                                bytes: bytes as u64,
-                                entries: left as u64,
-                                master: None,
-                            }));
+                        }
+                        if self.report_nodes && !self.skip_values {
+                            return Ok(Some(Event::Node(node)));
                         }
                     }
+                }
+                State::PlainElement { loc, nodes_left } => {
+                    self.state = State::Quicklist {
+                        nodes_left,
+                        v2: true,
+                    };
+                    let b = slice_of(&self.input.buf, self.input.base, &self.blob, loc);
+                    return Ok(Some(Event::Element(Str::Bytes(b))));
                 }
                 State::Module {
                     name,
@@ -1115,6 +1176,7 @@ impl<R: Read> Parser<R> {
         self.dup_overflow = false;
         let mut len: Option<u64> = None;
         self.blob_bytes = None;
+        self.max_element = None;
         let vat = self.input.offset();
         match t.0 {
             0 => self.state = State::StringValue,
@@ -1267,7 +1329,8 @@ impl<R: Read> Parser<R> {
                     left,
                     after: After::KeyEnd,
                 };
-                if self.skip_values {
+                let small = (count as u64) <= self.skip_blobs[t.0 as usize & 31];
+                if self.skip_values || small {
                     self.elements = count as u64;
                     self.state = State::KeyEnd;
                 }
@@ -1298,6 +1361,7 @@ impl<R: Read> Parser<R> {
             freq: pending.freq,
             len,
             blob_bytes: self.blob_bytes,
+            max_element: self.max_element,
             offset: start,
         })
     }
@@ -1333,7 +1397,7 @@ fn lp_int(b: &[u8], pos: usize) -> Result<(i64, usize), BlobError> {
 }
 
 /// What a stream node holds, found by validating it.
-struct NodeInfo {
+struct StreamNode {
     master_fields: Vec<usize>,
     entries: u64,
     live: u64,
@@ -1346,7 +1410,7 @@ fn validate_stream_node(
     b: &[u8],
     master: StreamId,
     last_entry: &mut Option<StreamId>,
-) -> Result<NodeInfo, BlobError> {
+) -> Result<StreamNode, BlobError> {
     let total = blob::lp_validate(b)?;
     let end = b.len() - 1;
     let mut pos = blob::LP_HEADER;
@@ -1445,7 +1509,7 @@ fn validate_stream_node(
             reason: "stream node with no live entries".into(),
         });
     }
-    Ok(NodeInfo {
+    Ok(StreamNode {
         master_fields,
         entries: seen_live + seen_deleted,
         live: seen_live,
@@ -1580,8 +1644,20 @@ impl<R: Read> Parser<R> {
         if container == 1 {
             return Ok(Some(loc));
         }
+        self.max_element = None;
         let (count, kind, pos) = if v2 {
-            let n = blob::lp_validate(b).map_err(|e| blob_err(blob_at, e))?;
+            let n = if self.report_nodes {
+                let mut longest = 0u64;
+                let n = blob::lp_walk(b, |_, _, v| {
+                    longest = longest.max(v.len() as u64);
+                    Ok(())
+                })
+                .map_err(|e| blob_err(blob_at, e))?;
+                self.max_element = Some(longest);
+                n
+            } else {
+                blob::lp_validate(b).map_err(|e| blob_err(blob_at, e))?
+            };
             (n, BlobKind::LpElements, blob::LP_HEADER)
         } else {
             let n = blob::zl_validate(b).map_err(|e| blob_err(blob_at, e))?;
@@ -1623,14 +1699,29 @@ impl<R: Read> Parser<R> {
             10 => Ok((BlobKind::ZlElements, blob::zl_validate(b).map_err(e)?)),
             11 => {
                 let (width, count) = blob::intset_validate(b).map_err(e)?;
+                // Sorted: the longest decimal text is the first or the last member's.
+                let member = |i: usize| {
+                    let at = 8 + i * width;
+                    let mut v = [0u8; 8];
+                    v[..width].copy_from_slice(&b[at..at + width]);
+                    let raw = i64::from_le_bytes(v);
+                    let shift = 64 - 8 * width as u32;
+                    crate::event::int_len((raw << shift) >> shift) as u64
+                };
+                self.max_element = Some(member(0).max(member(count - 1)));
                 Ok((BlobKind::Intset(width), count))
             }
             12 | 13 => {
                 let n = pairs(blob::zl_validate(b).map_err(e)?, 2, "ziplist")?;
                 let mut pos = blob::ZL_HEADER;
+                let mut longest = 0u64;
                 for _ in 0..n {
                     let (first, p, _) = blob::zl_entry(b, pos).map_err(e)?;
                     let (second, p, _) = blob::zl_entry(b, p).map_err(e)?;
+                    longest = longest.max(first.len() as u64);
+                    if t.0 == 13 {
+                        longest = longest.max(second.len() as u64);
+                    }
                     if !dup.insert_str(first) {
                         return Err(Error::corrupt(
                             at + pos as u64,
@@ -1645,6 +1736,7 @@ impl<R: Read> Parser<R> {
                     }
                     pos = p;
                 }
+                self.max_element = Some(longest);
                 Ok((
                     if t.0 == 12 {
                         BlobKind::ZlZset
@@ -1662,10 +1754,15 @@ impl<R: Read> Parser<R> {
                 };
                 let mut prev_ttl: i64 = 1;
                 let mut volatile = 0u64;
+                let mut longest = 0u64;
                 let zset = t.0 == 17;
                 let berr = |pos: usize, reason: String| BlobError { pos, reason };
                 let total = blob::lp_walk(b, |i, pos, v| {
-                    match i % per {
+                    let slot = i % per;
+                    if slot == 0 || (slot == 1 && !zset) {
+                        longest = longest.max(v.len() as u64);
+                    }
+                    match slot {
                         0 => {
                             if !dup.insert_str(v) {
                                 return Err(berr(pos, "duplicate entry in listpack".into()));
@@ -1705,6 +1802,7 @@ impl<R: Read> Parser<R> {
                 .map_err(e)?;
                 let n = pairs(total, per, "listpack")?;
                 self.volatile_fields = volatile;
+                self.max_element = Some(longest);
                 let kind = match t.0 {
                     16 => BlobKind::LpHash,
                     17 => BlobKind::LpZset,
@@ -1910,11 +2008,13 @@ impl<R: Read> Parser<R> {
                         }
                     };
                     if self.report_nodes && !self.skip_values {
-                        return Ok(Event::Node {
+                        return Ok(Event::Node(NodeInfo {
                             bytes: b.len() as u64,
                             entries: info.entries,
                             master: Some(master),
-                        });
+                            max_element: None,
+                            plain: false,
+                        }));
                     }
                 }
                 StreamPhase::Entries { node_entries_left } => {

@@ -27,7 +27,9 @@
 //! assert_eq!((count.keys, count.elements), (1, 1));
 //! ```
 
-use crate::{ArrayValue, Error, Event, Family, KeyInfo, Parser, Str, StreamId, StreamMeta};
+use crate::{
+    ArrayValue, Error, Event, Family, KeyInfo, NodeInfo, Parser, Str, StreamId, StreamMeta,
+};
 use std::io::Read;
 
 /// What the parser knows at the end of a key.
@@ -134,12 +136,7 @@ pub trait Sink {
     }
     /// A quicklist or stream node, before its elements (only when asked for with
     /// [`Parser::report_nodes`](crate::Parser::report_nodes)).
-    fn node(
-        &mut self,
-        bytes: u64,
-        entries: u64,
-        master: Option<StreamId>,
-    ) -> Result<(), Self::Error> {
+    fn node(&mut self, node: &NodeInfo) -> Result<(), Self::Error> {
         Ok(())
     }
     /// A stream entry; its `fields` fields follow.
@@ -219,12 +216,33 @@ pub fn drive<R: Read, S: Sink + ?Sized>(
     parser: &mut Parser<R>,
     sink: &mut S,
 ) -> Result<(), Stop<S::Error>> {
+    drive_events(parser, sink, false).map(|_| ())
+}
+
+/// Feeds events of `parser` to `sink` up to and including the first key's start (what comes
+/// before the keys: the header, AUX fields, functions); returns whether a key started (false:
+/// the file ended first). [`drive`] goes on from there: a consumer can set the parser up for
+/// the keys from what it learned of the file (its version, the server that wrote it).
+pub fn drive_to_first_key<R: Read, S: Sink + ?Sized>(
+    parser: &mut Parser<R>,
+    sink: &mut S,
+) -> Result<bool, Stop<S::Error>> {
+    drive_events(parser, sink, true)
+}
+
+#[inline]
+fn drive_events<R: Read, S: Sink + ?Sized>(
+    parser: &mut Parser<R>,
+    sink: &mut S,
+    to_first_key: bool,
+) -> Result<bool, Stop<S::Error>> {
     loop {
         let ev = match parser.next_event() {
             Ok(Some(ev)) => ev,
-            Ok(None) => return Ok(()),
+            Ok(None) => return Ok(false),
             Err(e) => return Err(Stop::Parse(e)),
         };
+        let key_start = matches!(ev, Event::KeyStart(_));
         let r = match ev {
             Event::Header { family, version } => sink.header(family, version),
             Event::Aux { key, value } => sink.aux(key, value),
@@ -256,11 +274,7 @@ pub fn drive<R: Read, S: Sink + ?Sized>(
                 value,
                 expire_ms,
             } => sink.hash_field(field, value, expire_ms),
-            Event::Node {
-                bytes,
-                entries,
-                master,
-            } => sink.node(bytes, entries, master),
+            Event::Node(node) => sink.node(&node),
             Event::StreamEntry { id, fields } => sink.stream_entry(id, fields),
             Event::StreamField { name, value } => sink.stream_field(name, value),
             Event::StreamMeta(m) => sink.stream_meta(&m),
@@ -303,6 +317,9 @@ pub fn drive<R: Read, S: Sink + ?Sized>(
                 computed_crc,
             } => sink.eof(stored_crc, computed_crc),
         };
+        if to_first_key && key_start {
+            return r.map(|()| true).map_err(Stop::Sink);
+        }
         r.map_err(Stop::Sink)?;
     }
 }

@@ -2,7 +2,7 @@
 //! gives the key's estimated memory at its end.
 
 use super::sizes::{self, Allocator, RaxCount};
-use rdb_parse::{Encoding, KeyInfo, Str, StreamId, ValueType};
+use rdb_parse::{Encoding, KeyInfo, NodeInfo, Str, StreamId, ValueType};
 
 /// A server whose memory accounting is modelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -119,6 +119,15 @@ const SET_LP_VALUE: u64 = 64;
 /// A quicklist node's byte limit (`list-max-listpack-size -2`).
 const LIST_NODE: u64 = 8192;
 
+/// The most entries a collection stored plain can have and still be packed at load.
+fn limit_plain(t: ValueType) -> u64 {
+    match t {
+        ValueType::Hash => HASH_ENTRIES,
+        ValueType::Zset => ZSET_ENTRIES,
+        _ => SET_INTSET,
+    }
+}
+
 /// What a key costs, once its events are in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Estimate {
@@ -181,8 +190,10 @@ struct Acc {
     ql_bytes: u64,
     node_left: u64,
     node_lp: u64,
-    /// Whether a list has a plain node (one large element), and its last node's bytes.
+    /// Whether a list has a plain node (one large element), and its last node's bytes; and
+    /// whether the element of an announced plain node is still to come.
     ql_plain: bool,
+    plain_pending: bool,
     ql_last: u64,
     /// Lists pushed element by element (plain lists): the open node's listpack and ziplist
     /// bytes, and its count.
@@ -195,6 +206,14 @@ struct Acc {
     volatile: u64,
     /// For a hash stored plain: the pairs read before the first one too long for a listpack.
     convert_at: Option<u64>,
+    /// What the key's encoding needs summed: listpack bytes (the server builds a listpack),
+    /// ziplist bytes (a server up to 6.2 builds a ziplist), allocated members (the value may
+    /// be a hashtable).
+    need_lp: bool,
+    need_zl: bool,
+    need_sds: bool,
+    /// The element count the record states before its elements (they may be skipped).
+    len_hint: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -325,6 +344,22 @@ impl Estimator {
 
     /// A key starts.
     pub fn key_start(&mut self, info: &KeyInfo<'_>) {
+        use Encoding as E;
+        // A blob the server keeps as it is needs no sums of its entries, unless it is long
+        // enough to become a hashtable.
+        let kept = matches!(info.encoding, E::Listpack | E::Intset | E::ListpackEx)
+            || (matches!(info.encoding, E::Ziplist) && !self.v70());
+        let limit = match info.value_type {
+            ValueType::Hash => HASH_ENTRIES,
+            ValueType::Zset => ZSET_ENTRIES,
+            ValueType::Set if info.encoding == E::Intset => SET_INTSET,
+            _ => SET_LP_ENTRIES,
+        };
+        let stays_packed = kept && info.len.is_some_and(|n| n <= limit);
+        let plain = matches!(
+            info.encoding,
+            E::Hashtable | E::Skiplist | E::Skiplist1 | E::LinkedList | E::Zipmap | E::HashtableEx
+        );
         self.acc = Acc {
             value_type: Some(info.value_type),
             rdb_encoding: Some(info.encoding),
@@ -332,6 +367,16 @@ impl Estimator {
             has_expire: info.expire_ms.is_some(),
             all_int: true,
             blob: info.blob_bytes,
+            // A collection stored plain with more entries than a packed encoding takes is a
+            // hashtable: its listpack would never be built.
+            need_lp: !kept
+                && info.encoding != E::Quicklist2
+                && !(plain
+                    && info.value_type != ValueType::List
+                    && info.len.is_some_and(|n| n > limit_plain(info.value_type))),
+            need_zl: plain && !self.v70(),
+            need_sds: !stays_packed,
+            len_hint: info.len,
             ..Acc::default()
         };
     }
@@ -339,15 +384,24 @@ impl Estimator {
     /// A string value, list element or set member.
     pub fn element(&mut self, v: Str<'_>) {
         let len = v.len() as u64;
-        let mut scratch = [0u8; 20];
-        let bytes = v.as_bytes(&mut scratch);
+        let a = &mut self.acc;
+        a.n += 1;
+        a.max_len = a.max_len.max(len);
+        if a.value_type == Some(ValueType::List) {
+            if a.plain_pending {
+                a.plain_pending = false;
+                return;
+            }
+            if !a.need_lp && a.node_left > 0 {
+                // An element of a node counted when it was announced.
+                a.node_left -= 1;
+                return;
+            }
+        }
         let int = match v {
             Str::Int(i) => Some(i),
             Str::Bytes(b) => sizes::as_int(b),
         };
-        let a = &mut self.acc;
-        a.n += 1;
-        a.max_len = a.max_len.max(len);
         match a.value_type {
             Some(ValueType::String) => {
                 a.str_len = len;
@@ -371,7 +425,8 @@ impl Estimator {
                     let u = self.usable(len);
                     self.acc.ql_bytes += u;
                 } else {
-                    self.push_list(bytes, lp);
+                    let mut scratch = [0u8; 20];
+                    self.push_list(v.as_bytes(&mut scratch), lp);
                 }
             }
             Some(ValueType::Set) => self.set_member(len, int),
@@ -382,7 +437,7 @@ impl Estimator {
     /// A set member: the intset width, the listpack and hashtable costs, and where a set
     /// stored plain stands on its load path.
     fn set_member(&mut self, len: u64, int: Option<i64>) {
-        let sds = self.sds(len);
+        let sds = if self.acc.need_sds { self.sds(len) } else { 0 };
         let listpacks = self.v72();
         let a = &mut self.acc;
         let lp = match int {
@@ -453,8 +508,8 @@ impl Estimator {
     }
 
     /// A quicklist or stream node announced by the parser.
-    pub fn node(&mut self, bytes: u64, entries: u64, master: Option<StreamId>) {
-        if let Some(id) = master {
+    pub fn node(&mut self, node: &NodeInfo) {
+        if let Some(id) = node.master {
             let alloc = self.alloc;
             let s = &mut self.acc.stream;
             s.rax
@@ -462,19 +517,31 @@ impl Estimator {
                 .push(id_key(id));
             // Redis 6.0 counts a stream listpack's length, later servers its allocation.
             let u = if self.server == Server::Redis60 {
-                bytes
+                node.bytes
             } else {
-                self.usable(bytes)
+                self.usable(node.bytes)
             };
             self.acc.stream.lp_bytes += u;
             return;
         }
         let a = &mut self.acc;
-        a.blob = Some(bytes);
-        a.node_left = entries;
+        a.plain_pending = false;
+        if node.plain {
+            // One element in its own allocation; the element may follow.
+            a.ql_nodes += 1;
+            a.ql_plain = true;
+            a.plain_pending = true;
+            let u = self.usable(node.bytes);
+            self.acc.ql_bytes += u;
+            return;
+        }
+        a.blob = Some(node.bytes);
+        a.node_left = node.entries;
         a.node_lp = sizes::LP_EMPTY;
-        if entries == 0 {
+        if node.entries == 0 || !a.need_lp {
+            // Kept as it is: counted now; its elements, if they come, are only looked at.
             self.close_node();
+            self.acc.node_left = node.entries;
         }
     }
 
@@ -567,24 +634,25 @@ impl Estimator {
     /// A sorted-set member.
     pub fn zmember(&mut self, m: Str<'_>, score: f64) {
         let len = m.len() as u64;
-        let mut s = [0u8; 20];
-        let mb = m.as_bytes(&mut s);
-        let text = score_text(score, self.server);
-        let lp = sizes::lp_entry(mb) + sizes::lp_entry(text.as_bytes());
-        let zl_as_lp = if matches!(self.acc.rdb_encoding, Some(Encoding::Ziplist)) {
-            sizes::lp_entry(mb) + sizes::lp_entry(score_text(score, Server::Redis62).as_bytes())
-        } else {
-            0
-        };
-        self.acc.zl_as_lp += zl_as_lp;
-        self.zl_push(mb);
-        self.zl_push(text.as_bytes());
-        let sds = self.sds(len);
+        if self.acc.need_lp || self.acc.need_zl {
+            let mut s = [0u8; 20];
+            let mb = m.as_bytes(&mut s);
+            let text = score_text(score, self.server);
+            self.acc.lp += sizes::lp_entry(mb) + sizes::lp_entry(text.as_bytes());
+            if matches!(self.acc.rdb_encoding, Some(Encoding::Ziplist)) {
+                let t = score_text(score, Server::Redis62);
+                self.acc.zl_as_lp += sizes::lp_entry(mb) + sizes::lp_entry(t.as_bytes());
+            }
+            if self.acc.need_zl {
+                self.zl_push(mb);
+                self.zl_push(text.as_bytes());
+            }
+        }
+        let sds = if self.acc.need_sds { self.sds(len) } else { 0 };
         let node = self.zsl_node;
         let a = &mut self.acc;
         a.n += 1;
         a.max_len = a.max_len.max(len);
-        a.lp += lp;
         a.sds += sds;
         a.zsl += node;
     }
@@ -592,21 +660,33 @@ impl Estimator {
     /// A hash field.
     pub fn hash_field(&mut self, f: Str<'_>, v: Str<'_>, ttl: Option<i64>) {
         let (fl, vl) = (f.len() as u64, v.len() as u64);
-        let mut s1 = [0u8; 20];
-        let mut s2 = [0u8; 20];
-        let (fb, vb) = (f.as_bytes(&mut s1), v.as_bytes(&mut s2));
-        let mut lp = sizes::lp_entry(fb) + sizes::lp_entry(vb);
-        if matches!(
-            self.acc.rdb_encoding,
-            Some(Encoding::ListpackEx | Encoding::HashtableEx)
-        ) {
-            // Redis 7.4 keeps a hash with field TTLs as triplets: field, value, TTL (0: none).
-            lp += sizes::lp_entry_int(ttl.unwrap_or(0));
+        let mut lp = 0;
+        if self.acc.need_lp || self.acc.need_zl {
+            let mut s1 = [0u8; 20];
+            let mut s2 = [0u8; 20];
+            let (fb, vb) = (f.as_bytes(&mut s1), v.as_bytes(&mut s2));
+            lp = sizes::lp_entry(fb) + sizes::lp_entry(vb);
+            if matches!(
+                self.acc.rdb_encoding,
+                Some(Encoding::ListpackEx | Encoding::HashtableEx)
+            ) {
+                // Redis 7.4 keeps a hash with field TTLs as triplets: field, value, TTL (0:
+                // none).
+                lp += sizes::lp_entry_int(ttl.unwrap_or(0));
+            }
+            if self.acc.need_zl {
+                self.zl_push(fb);
+                self.zl_push(vb);
+            }
         }
-        self.zl_push(fb);
-        self.zl_push(vb);
-        let sds = self.hash_field_alloc(fl, ttl.is_some()) + self.sds(vl);
-        let entry = self.valkey_hash_entry(fl, vl);
+        let (sds, entry) = if self.acc.need_sds {
+            (
+                self.hash_field_alloc(fl, ttl.is_some()) + self.sds(vl),
+                self.valkey_hash_entry(fl, vl),
+            )
+        } else {
+            (0, 0)
+        };
         let a = &mut self.acc;
         if a.convert_at.is_none() && (fl > HASH_VALUE || vl > HASH_VALUE) {
             a.convert_at = Some(a.n);
@@ -716,6 +796,10 @@ impl Estimator {
 
     /// The key's estimate, at its end.
     pub fn key_end(&mut self) -> Estimate {
+        if self.acc.n == 0 {
+            // Elements skipped (a blob kept as it is): the record stated how many.
+            self.acc.n = self.acc.len_hint.unwrap_or(0);
+        }
         let (value, encoding) = match self.acc.value_type {
             Some(ValueType::String) => self.string_value(),
             Some(ValueType::List) => self.list_value(),
@@ -1241,6 +1325,7 @@ mod tests {
             freq: None,
             len: None,
             blob_bytes: None,
+            max_element: None,
             offset: 0,
         }
     }
@@ -1335,7 +1420,13 @@ mod tests {
         ] {
             let mut e = Estimator::new(server, Allocator::Jemalloc);
             e.key_start(&info(b"l", ValueType::List, Encoding::Quicklist2, false));
-            e.node(20, 2, None);
+            e.node(&NodeInfo {
+                bytes: 20,
+                entries: 2,
+                master: None,
+                max_element: Some(1),
+                plain: false,
+            });
             e.element(Str::Bytes(b"a"));
             e.element(Str::Bytes(b"b"));
             assert_eq!(e.key_end().encoding, enc);

@@ -7,7 +7,10 @@ use crate::report::{json_bytes, print_json, table, Capped, Position};
 use anyhow::{bail, Context, Result};
 use inspect::analyze::{Analyzer, KeyRecord, Options, Report, TopKey, TTL_BUCKETS};
 use inspect::memory::{Allocator, Estimator, Server, SERVERS};
-use rdb_parse::{drive, KeyEnd, KeyInfo, Parser, Sink, Stop, Str, StreamId};
+use rdb_parse::{
+    drive, drive_to_first_key, KeyEnd, KeyInfo, NodeInfo, Parser, RdbType, Sink, Stop, Str,
+    StreamId,
+};
 use serde_json::{json, Value};
 use std::cell::RefCell;
 use std::io::{self, Write};
@@ -250,10 +253,8 @@ impl Sink for Sinks<'_> {
             .string_part(p, total, first, last)
             .map_err(|e| e.to_string())
     }
-    fn node(&mut self, bytes: u64, entries: u64, master: Option<StreamId>) -> Result<(), String> {
-        self.inner
-            .node(bytes, entries, master)
-            .map_err(|e| e.to_string())
+    fn node(&mut self, node: &NodeInfo) -> Result<(), String> {
+        self.inner.node(node).map_err(|e| e.to_string())
     }
     fn zmember(&mut self, m: Str<'_>, score: f64) -> Result<(), String> {
         self.inner.zmember(m, score).map_err(|e| e.to_string())
@@ -304,6 +305,27 @@ impl Sink for Sinks<'_> {
     fn key_end(&mut self, end: &KeyEnd) -> Result<(), String> {
         self.pos.in_key = false;
         self.inner.key_end(end).map_err(|e| e.to_string())
+    }
+}
+
+/// Sets the parser to skip the elements of the blobs `server` keeps as they are at load: the
+/// estimate needs only their length and longest element, which the parser finds as it
+/// validates them.
+fn skip_kept_blobs<R: std::io::Read>(parser: &mut Parser<R>, server: Server) {
+    // Intsets, listpacks of sets, sorted sets and hashes, quicklist nodes (RDB 10 on).
+    for (t, up_to) in [(11, 512), (16, 512), (17, 128), (20, 128), (18, u64::MAX)] {
+        parser.skip_blob_elements(RdbType(t), up_to);
+    }
+    if server >= Server::Redis74 && server < Server::Valkey80 {
+        // Redis 7.4's listpacks with field TTLs.
+        for t in [23, 25] {
+            parser.skip_blob_elements(RdbType(t), 512);
+        }
+    }
+    if server < Server::Redis70 {
+        // Up to 6.2, the ziplists of sorted sets and hashes stay as they are.
+        parser.skip_blob_elements(RdbType(12), 128);
+        parser.skip_blob_elements(RdbType(13), 512);
     }
 }
 
@@ -475,7 +497,16 @@ pub fn run(args: Args) -> Result<i32> {
     let mut parser = Parser::new(reader);
     parser.stream_strings(16 << 20);
     parser.report_nodes(true);
-    let result = drive(&mut parser, &mut sinks);
+    // The header and AUX fields name the server; then the blobs it keeps as they are (small
+    // enough not to become hashtables) are read without an event per element.
+    let result = drive_to_first_key(&mut parser, &mut sinks).and_then(|started| {
+        if started {
+            skip_kept_blobs(&mut parser, sinks.inner.estimator_mut().server());
+            drive(&mut parser, &mut sinks)
+        } else {
+            Ok(())
+        }
+    });
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -580,7 +611,7 @@ fn totals_json(t: &inspect::analyze::Totals) -> Value {
 
 fn to_json(r: &Report, c: &Shown<'_>) -> Value {
     let by_type: Vec<Value> = r
-        .by_type
+        .by_type()
         .iter()
         .map(|((db, t, e), s)| {
             json!({"db": db, "type": t, "encoding": e, "keys": s.keys, "memory": s.memory,
@@ -696,7 +727,7 @@ fn to_text(r: &Report, c: &Shown<'_>) -> String {
     t.set_header([
         "db", "type", "encoding", "keys", "memory", "share", "in file", "elements",
     ]);
-    for ((db, ty, enc), v) in &r.by_type {
+    for ((db, ty, enc), v) in &r.by_type() {
         t.add_row([
             db.to_string(),
             ty.to_string(),
