@@ -37,3 +37,4 @@ bench: build ## build ~1 GiB RDBs and an AOF with redis-server; time redkit besi
 	bash scripts/install-servers.sh
 	bash bench/run.sh
 	bash bench/aof.sh
+	bash bench/analyze.sh

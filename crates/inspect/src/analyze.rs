@@ -99,7 +99,7 @@ impl PrefixStats {
 }
 
 /// The prefix tree: each key counts under each of its first `depth` prefixes (a prefix ends
-/// with a separator). When more than `cap` prefixes are held, the smallest half by memory is
+/// with a separator). When more than `cap` prefixes are held, the smaller half by memory is
 /// folded into its parent's "other" sums: totals stay exact, and a prefix seen again after it
 /// was folded is counted from there on (its figures are then a lower bound: `folded` says how
 /// many prefixes were folded).
@@ -160,30 +160,33 @@ impl PrefixTree {
         }
     }
 
-    /// Folds the smallest half of the prefixes (by memory), deepest first, into their
-    /// parents' "other".
+    /// Folds the smallest prefixes by memory, half of them or more (every prefix at the
+    /// median or below), into their parents' "other". A prefix holds at least its children's
+    /// memory, so a prefix folded takes its children with it.
     fn fold(&mut self) {
-        let mut all: Vec<(u64, usize, Vec<u8>)> = self
-            .nodes
-            .iter()
-            .map(|(k, s)| (s.memory, self.level(k), k.clone()))
-            .collect();
-        // Smallest memory first; among equals, deepest first.
-        all.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-        let drop = all.len() / 2;
-        for (_, _, k) in all.into_iter().take(drop) {
-            if let Some(s) = self.nodes.remove(&k) {
-                let parent = self.parent(&k).to_vec();
-                self.other.entry(parent).or_default().add(&s);
-                // Its own folded children go with it: they are in its sums already.
-                self.other.remove(&k);
-                self.folded += 1;
-            }
+        let mut mem: Vec<u64> = self.nodes.values().map(|s| s.memory).collect();
+        let mid = mem.len() / 2;
+        let (_, &mut t, _) = mem.select_nth_unstable(mid);
+        let folded: Vec<(Vec<u8>, PrefixStats)> =
+            self.nodes.extract_if(|_, s| s.memory <= t).collect();
+        for (k, _) in &folded {
+            // Its own folded children are in its sums already.
+            self.other.remove(k);
         }
-    }
-
-    fn level(&self, prefix: &[u8]) -> usize {
-        count_seq(prefix, &self.sep)
+        for (k, s) in folded {
+            let parent = self.parent(&k);
+            // A parent folded in the same round took this prefix's sums with it.
+            if !parent.is_empty() && !self.nodes.contains_key(parent) {
+                continue;
+            }
+            match self.other.get_mut(parent) {
+                Some(o) => o.add(&s),
+                None => {
+                    self.other.insert(parent.to_vec(), s);
+                }
+            }
+            self.folded += 1;
+        }
     }
 
     /// The prefix one level up ("" at the top).
@@ -232,16 +235,6 @@ fn rfind_seq(hay: &[u8], needle: &[u8]) -> Option<usize> {
     (0..=hay.len() - needle.len())
         .rev()
         .find(|&i| &hay[i..i + needle.len()] == needle)
-}
-
-fn count_seq(hay: &[u8], needle: &[u8]) -> usize {
-    let mut n = 0;
-    let mut from = 0;
-    while let Some(i) = memchr_seq(&hay[from..], needle) {
-        n += 1;
-        from += i + needle.len();
-    }
-    n
 }
 
 /// A key kept among the largest.

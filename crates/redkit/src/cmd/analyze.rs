@@ -68,6 +68,10 @@ pub struct Args {
     /// Prefixes the table lists (the JSON report has every prefix held)
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub prefixes: usize,
+    /// Prefixes held at most: past it, the smaller half is folded into their parents' sums
+    /// (a prefix seen again after it was folded is then counted from there on)
+    #[arg(long, value_name = "N", default_value_t = 20_000)]
+    pub prefix_limit: usize,
     /// Keys in each list of the largest (by memory, by elements, by bytes in the file)
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub top: usize,
@@ -450,7 +454,7 @@ pub fn run(args: Args) -> Result<i32> {
         now_ms,
         sep: args.sep.as_bytes().to_vec(),
         depth: args.depth,
-        prefix_cap: 100_000,
+        prefix_cap: args.prefix_limit,
         top: args.top,
     };
     let offenders: Rc<RefCell<Capped<Offender>>> = Rc::default();
