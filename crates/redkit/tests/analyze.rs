@@ -440,3 +440,100 @@ fn largest_elements_and_counts_match_the_truth() {
     }
     assert!(checked > 1000, "{checked}");
 }
+
+/// The `--html` page, opened in headless Chromium: its script runs without error and draws
+/// the treemap, the TTL histogram and the tables from the embedded report; a screenshot is
+/// taken (left in the scratch directory while the test runs).
+#[test]
+fn the_html_page_draws_in_a_browser() {
+    let browser = ["chromium", "chromium-browser"].iter().find(|b| {
+        Command::new(b)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    let Some(browser) = browser else {
+        assert!(
+            !servers_required(),
+            "chromium is not installed (scripts/install-servers.sh)"
+        );
+        return;
+    };
+    let dir = scratch("analyze-html");
+    let page = dir.join("report.html");
+    let f = testdata().join("rdb/redis-7.4.1/full.rdb");
+    let o = redkit_ok(
+        &[
+            "analyze",
+            f.to_str().unwrap(),
+            "--html",
+            page.to_str().unwrap(),
+            "--json",
+            "--now",
+            "0",
+        ],
+        "analyze --html",
+    );
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let html = std::fs::read_to_string(&page).unwrap();
+    // Self-contained: nothing to fetch.
+    for needle in ["http://", "https://", " src=", "<link"] {
+        assert!(!html.contains(needle), "the page refers to {needle}");
+    }
+    let chrome = |extra: &[&str]| {
+        let profile = dir.join("profile");
+        let mut c = Command::new(browser);
+        c.args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--window-size=1280,2000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(format!("file://{}", page.display()));
+        c.output().unwrap()
+    };
+    let o = chrome(&["--dump-dom"]);
+    let dom = String::from_utf8_lossy(&o.stdout);
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert!(!log.contains("Uncaught"), "the page's script failed: {log}");
+    assert!(
+        dom.contains("data-ready=\"1\""),
+        "the script did not finish:\n{log}"
+    );
+    let count = |needle: &str| dom.matches(needle).count();
+    let top_level = doc["prefixes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["parent"] == "")
+        .count();
+    assert!(
+        count("class=\"tile\"") >= top_level,
+        "{top_level} top-level prefixes"
+    );
+    assert!(count("class=\"tile child\"") >= 1);
+    assert_eq!(count("class=\"bucket\""), 7);
+    assert_eq!(
+        count("class=\"key\""),
+        3 * doc["top"]["memory"].as_array().unwrap().len()
+    );
+    assert!(dom.contains("str:1mb"), "the largest key is listed");
+    let shot = dir.join("report.png");
+    let o = chrome(&[&format!("--screenshot={}", shot.display())]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "{} bytes",
+        png.len()
+    );
+}

@@ -24,6 +24,7 @@ Examples:
   redkit analyze dump.rdb --keys keys.csv --format csv
                                                  one row per key (redis-rdb-tools' columns too)
   redkit analyze dump.rdb --json | jq .prefixes  the whole report, for scripts
+  redkit analyze dump.rdb --html memory.html     the report as a page: prefixes as a treemap
   redkit analyze backup.rdb.gz --max-key-memory 64MiB --max-key-elements 1000000
                                                  exit 1 when a key is too big (a backup pipeline)
 
@@ -94,7 +95,11 @@ pub struct Args {
     /// How JSON Lines records write keys: auto (UTF-8 as text, else {"base64": ...}) or base64
     #[arg(long, value_enum, default_value = "auto")]
     pub bytes: BytesMode,
-    /// Replace an existing --keys file
+    /// Also write the report as one self-contained HTML page (nothing fetched: a treemap of
+    /// prefixes by memory, the TTL histogram, the largest keys)
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Replace an existing --keys or --html file
     #[arg(long)]
     pub force: bool,
     /// Exit 1 when a key's memory passes SIZE, listing those keys
@@ -430,6 +435,11 @@ pub fn run(args: Args) -> Result<i32> {
         Some(p) => Some(output::plan(p, Kind::Stream, args.force, &inputs)?),
         None => None,
     };
+    let html_dest = match &args.html {
+        Some(p) if p.as_os_str() == "-" => bail!("--html writes a file: name one"),
+        Some(p) => Some(output::plan(p, Kind::Stream, args.force, &inputs)?),
+        None => None,
+    };
     let report_to_stderr = matches!(keys_dest, Some(Dest::Stdout));
     let bar = crate::progress::bytes_bar(args.quiet || report_to_stderr && args.json);
     let input = match crate::input::resolve(&args.file, bar.as_ref())? {
@@ -553,6 +563,15 @@ pub fn run(args: Args) -> Result<i32> {
         offenders: &offenders,
         over_total,
     };
+    if let Some(Dest::Path(path)) = &html_dest {
+        let f = AtomicFile::create(path)?;
+        let mut w = io::BufWriter::new(f.file()?);
+        crate::html::write_page(&mut w, &to_json(&report, &ctx))
+            .and_then(|()| w.flush())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        drop(w);
+        f.commit()?;
+    }
     if args.json {
         let v = to_json(&report, &ctx);
         if report_to_stderr {
