@@ -112,6 +112,9 @@ pub struct PrefixTree {
     nodes: HashMap<Vec<u8>, PrefixStats>,
     /// Sums folded out of each prefix's children ("" for the top level).
     other: HashMap<Vec<u8>, PrefixStats>,
+    /// Per level, the last prefix seen and what was added to it since it was last put in
+    /// `nodes` (keys come in runs of one prefix often: a run costs one lookup).
+    pending: Vec<(Vec<u8>, PrefixStats)>,
     /// Keys with no separator at all.
     pub unprefixed: PrefixStats,
     /// Prefixes folded so far.
@@ -127,6 +130,7 @@ impl PrefixTree {
             cap: cap.max(16),
             nodes: HashMap::default(),
             other: HashMap::default(),
+            pending: Vec::new(),
             unprefixed: PrefixStats::default(),
             folded: 0,
         }
@@ -137,26 +141,56 @@ impl PrefixTree {
             return;
         }
         let mut from = 0;
-        let mut found = false;
-        for _ in 0..self.depth {
+        let mut level = 0;
+        while level < self.depth {
             let Some(i) = memchr_seq(&key[from..], &self.sep) else {
                 break;
             };
             let end = from + i + self.sep.len();
-            found = true;
-            match self.nodes.get_mut(&key[..end]) {
-                Some(n) => n.add(s),
-                None => {
-                    self.nodes.insert(key[..end].to_vec(), *s);
-                }
+            if self.pending.len() == level {
+                self.pending.push((Vec::new(), PrefixStats::default()));
+            }
+            let (last, stats) = &mut self.pending[level];
+            if last.as_slice() == &key[..end] && stats.keys > 0 {
+                stats.add(s);
+            } else {
+                self.flush_level(level);
+                let (last, stats) = &mut self.pending[level];
+                last.clear();
+                last.extend_from_slice(&key[..end]);
+                *stats = *s;
             }
             from = end;
+            level += 1;
         }
-        if !found {
+        if level == 0 {
             self.unprefixed.add(s);
         }
         if self.nodes.len() > self.cap {
+            self.flush();
             self.fold();
+        }
+    }
+
+    /// Puts what was added to the last prefix of `level` into the tree.
+    fn flush_level(&mut self, level: usize) {
+        let (last, stats) = &mut self.pending[level];
+        if stats.keys == 0 {
+            return;
+        }
+        match self.nodes.get_mut(last.as_slice()) {
+            Some(n) => n.add(stats),
+            None => {
+                self.nodes.insert(last.clone(), *stats);
+            }
+        }
+        *stats = PrefixStats::default();
+    }
+
+    /// Puts every pending sum into the tree.
+    fn flush(&mut self) {
+        for level in 0..self.pending.len() {
+            self.flush_level(level);
         }
     }
 
@@ -434,13 +468,9 @@ impl<'a> Analyzer<'a> {
         &mut self.est
     }
 
-    /// The sums so far.
-    pub fn report(&self) -> &Report {
-        &self.report
-    }
-
     /// The sums, at the end.
-    pub fn into_report(self) -> Report {
+    pub fn into_report(mut self) -> Report {
+        self.report.prefixes.flush();
         self.report
     }
 
@@ -600,6 +630,7 @@ mod tests {
         t.add(b"user:2:name", &stats(20));
         t.add(b"session:x", &stats(5));
         t.add(b"plain", &stats(7));
+        t.flush();
         let p: HashMap<_, _> = t.prefixes().into_iter().collect();
         assert_eq!(p[&b"user:"[..]].memory, 30);
         assert_eq!(p[&b"user:1:"[..]].memory, 10);
@@ -618,8 +649,9 @@ mod tests {
             t.add(k.as_bytes(), &stats(i));
             total += i;
         }
+        t.flush();
         assert!(t.folded > 0);
-        assert!(t.nodes.len() <= 16);
+        assert!(t.nodes.len() <= 16 + 2, "{}", t.nodes.len());
         // Every key is under one top-level prefix, held or folded into the top's "other".
         let top: u64 = t
             .prefixes()

@@ -200,8 +200,8 @@ struct Acc {
     push_lp: u64,
     push_zl: u64,
     push_count: u64,
-    /// Streams.
-    stream: StreamAcc,
+    /// Streams (apart: most keys are not).
+    stream: Option<Box<StreamAcc>>,
     /// Hash fields with a TTL.
     volatile: u64,
     /// For a hash stored plain: the pairs read before the first one too long for a listpack.
@@ -275,6 +275,11 @@ impl Estimator {
 
     fn valkey81(&self) -> bool {
         self.server == Server::Valkey81
+    }
+
+    /// The stream sums of the key being read.
+    fn st(&mut self) -> &mut StreamAcc {
+        self.acc.stream.get_or_insert_with(Box::default)
     }
 
     fn usable(&self, n: u64) -> u64 {
@@ -511,7 +516,7 @@ impl Estimator {
     pub fn node(&mut self, node: &NodeInfo) {
         if let Some(id) = node.master {
             let alloc = self.alloc;
-            let s = &mut self.acc.stream;
+            let s = self.st();
             s.rax
                 .get_or_insert_with(|| RaxCount::new(alloc))
                 .push(id_key(id));
@@ -521,7 +526,7 @@ impl Estimator {
             } else {
                 self.usable(node.bytes)
             };
-            self.acc.stream.lp_bytes += u;
+            self.st().lp_bytes += u;
             return;
         }
         let a = &mut self.acc;
@@ -728,12 +733,12 @@ impl Estimator {
     /// A consumer group starts.
     pub fn stream_group(&mut self) {
         self.close_pels();
-        self.acc.stream.pel = Some(RaxCount::new(self.alloc));
+        self.st().pel = Some(RaxCount::new(self.alloc));
     }
 
     /// An entry of the group PEL.
     pub fn stream_pending(&mut self, id: StreamId) {
-        if let Some(p) = &mut self.acc.stream.pel {
+        if let Some(p) = &mut self.st().pel {
             p.push(id_key(id));
         }
     }
@@ -741,14 +746,15 @@ impl Estimator {
     /// A consumer of the current group starts.
     pub fn stream_consumer(&mut self, name_len: u64) {
         self.close_consumer();
-        let s = &mut self.acc.stream;
-        s.consumer_pel = Some(RaxCount::new(self.alloc));
+        let alloc = self.alloc;
+        let s = self.st();
+        s.consumer_pel = Some(RaxCount::new(alloc));
         s.consumer_name_len = name_len;
     }
 
     /// A pending id of the current consumer.
     pub fn stream_consumer_pending(&mut self, id: StreamId) {
-        if let Some(p) = &mut self.acc.stream.consumer_pel {
+        if let Some(p) = &mut self.st().consumer_pel {
             p.push(id_key(id));
         }
     }
@@ -766,18 +772,18 @@ impl Estimator {
 
     fn close_consumer(&mut self) {
         let consumer = if self.v72() { 32 } else { 24 };
-        if let Some(p) = self.acc.stream.consumer_pel.take() {
-            let cost = consumer + self.acc.stream.consumer_name_len + self.rax_usage(&p);
-            self.acc.stream.group_cost += cost;
+        if let Some(p) = self.st().consumer_pel.take() {
+            let cost = consumer + self.st().consumer_name_len + self.rax_usage(&p);
+            self.st().group_cost += cost;
         }
     }
 
     fn close_pels(&mut self) {
         self.close_consumer();
         let cg = if self.v70() { 40 } else { 32 };
-        if let Some(p) = self.acc.stream.pel.take() {
+        if let Some(p) = self.st().pel.take() {
             let cost = cg + self.rax_usage(&p) + 24 * p.keys();
-            self.acc.stream.group_cost += cost;
+            self.st().group_cost += cost;
         }
     }
 
@@ -1095,17 +1101,15 @@ impl Estimator {
 
     fn stream_value(&mut self) -> (u64, &'static str) {
         self.close_pels();
-        let s = &self.acc.stream;
         // sizeof(stream); Redis 6.0 counts none.
         let head = match self.server {
             Server::Redis60 => 0,
             Server::Redis62 => 40,
             _ => 80,
         };
-        let rax = match &s.rax {
-            Some(r) => self.rax_usage(r),
-            None => self.rax_usage(&RaxCount::new(self.alloc)),
-        };
+        let empty = RaxCount::new(self.alloc);
+        let s = self.acc.stream.take().unwrap_or_default();
+        let rax = self.rax_usage(s.rax.as_ref().unwrap_or(&empty));
         (
             self.base() + head + rax + s.lp_bytes + s.group_cost,
             "stream",
