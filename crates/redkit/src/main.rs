@@ -17,6 +17,7 @@ mod html;
 mod input;
 mod json;
 mod output;
+mod parquet;
 mod progress;
 mod prompt;
 mod replay;

@@ -537,3 +537,84 @@ fn the_html_page_draws_in_a_browser() {
         png.len()
     );
 }
+
+/// `--format parquet`: DuckDB reads back the same rows as the JSON Lines records, keys that
+/// are not UTF-8 and expiries included.
+#[test]
+fn duckdb_reads_the_parquet_records() {
+    let have = Command::new("python3")
+        .args(["-c", "import duckdb"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        assert!(
+            !servers_required(),
+            "duckdb is not installed (scripts/install-servers.sh)"
+        );
+        return;
+    }
+    let dir = scratch("analyze-parquet");
+    for f in ["rdb/redis-7.4.1/full.rdb", "rdb/valkey-8.1.8/mixed_all.rdb"] {
+        let f = testdata().join(f);
+        let pq = dir.join("keys.parquet");
+        let jl = dir.join("keys.jsonl");
+        for (out, format) in [(&pq, "parquet"), (&jl, "jsonl")] {
+            redkit_ok(
+                &[
+                    "analyze",
+                    f.to_str().unwrap(),
+                    "--keys",
+                    out.to_str().unwrap(),
+                    "--format",
+                    format,
+                    "--force",
+                    "--now",
+                    "0",
+                    "-q",
+                ],
+                "analyze --keys",
+            );
+        }
+        let sql = format!(
+            "select db, lower(hex(key)) as key, type, encoding, expire_at_ms, elements, \
+             rdb_bytes, memory, largest_element from '{}'",
+            pq.display()
+        );
+        let script = format!(
+            "import duckdb, json\nfor r in duckdb.sql(\"{sql}\").fetchall():\n    print(json.dumps(r))"
+        );
+        let o = Command::new("python3")
+            .args(["-c", &script])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let from_duckdb: Vec<Value> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let from_jsonl: Vec<Value> = std::fs::read_to_string(&jl)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).unwrap();
+                let key = match &v["key"] {
+                    Value::String(s) => s.as_bytes().to_vec(),
+                    other => common::unbase64(other["base64"].as_str().unwrap()),
+                };
+                serde_json::json!([
+                    v["db"],
+                    common::hex(&key),
+                    v["type"],
+                    v["encoding"],
+                    v["expire_at_ms"],
+                    v["elements"],
+                    v["rdb_bytes"],
+                    v["memory"],
+                    v["largest_element"]
+                ])
+            })
+            .collect();
+        assert!(from_jsonl.len() > 20);
+        assert_eq!(from_duckdb, from_jsonl, "{}", f.display());
+    }
+}

@@ -23,6 +23,8 @@ Examples:
   redkit analyze dump.rdb --server valkey-8.1    as a Valkey 8.1 counts it after loading the file
   redkit analyze dump.rdb --keys keys.csv --format csv
                                                  one row per key (redis-rdb-tools' columns too)
+  redkit analyze dump.rdb --keys keys.parquet --format parquet
+                                                 for DuckDB: select * from 'keys.parquet'
   redkit analyze dump.rdb --json | jq .prefixes  the whole report, for scripts
   redkit analyze dump.rdb --html memory.html     the report as a page: prefixes as a treemap
   redkit analyze backup.rdb.gz --max-key-memory 64MiB --max-key-elements 1000000
@@ -83,8 +85,8 @@ pub struct Args {
     /// stderr)
     #[arg(long, value_name = "FILE")]
     pub keys: Option<PathBuf>,
-    /// The per-key records' format: jsonl, or csv (with redis-rdb-tools' memory-report columns
-    /// first)
+    /// The per-key records' format: jsonl, csv (with redis-rdb-tools' memory-report columns
+    /// first) or parquet (for DuckDB, Spark, Trino: a key as bytes, an expiry as unix ms)
     #[arg(
         long,
         value_name = "FORMAT",
@@ -123,6 +125,8 @@ pub enum KeysFormat {
     Jsonl,
     /// Comma-separated values with a header line.
     Csv,
+    /// A Parquet file (uncompressed), row groups of 65,536 keys.
+    Parquet,
 }
 
 fn parse_server(s: &str) -> Result<Server, String> {
@@ -338,14 +342,59 @@ fn skip_kept_blobs<R: std::io::Read>(parser: &mut Parser<R>, server: Server) {
     }
 }
 
+/// The columns of the Parquet records.
+const PARQUET_COLUMNS: [(&str, crate::parquet::ColumnType); 9] = {
+    use crate::parquet::ColumnType::*;
+    [
+        ("db", Int64),
+        ("key", Binary),
+        ("type", Utf8),
+        ("encoding", Utf8),
+        ("expire_at_ms", OptionalInt64),
+        ("elements", Int64),
+        ("rdb_bytes", Int64),
+        ("memory", Int64),
+        ("largest_element", Int64),
+    ]
+};
+
 /// Writes the per-key records.
 struct KeyWriter {
     json: Json<Box<dyn Write>>,
     format: KeysFormat,
     line: Vec<u8>,
+    parquet: Option<crate::parquet::ParquetWriter<Box<dyn Write>>>,
 }
 
 impl KeyWriter {
+    fn new(out: Box<dyn Write>, format: KeysFormat, bytes: BytesMode) -> io::Result<KeyWriter> {
+        let (json_out, parquet): (Box<dyn Write>, _) = if format == KeysFormat::Parquet {
+            let columns = PARQUET_COLUMNS
+                .iter()
+                .map(|&(name, ty)| crate::parquet::Column { name, ty })
+                .collect();
+            let w = crate::parquet::ParquetWriter::new(out, columns, 65_536)?;
+            (Box::new(io::sink()), Some(w))
+        } else {
+            (out, None)
+        };
+        Ok(KeyWriter {
+            json: Json::new(json_out, bytes),
+            format,
+            line: Vec::new(),
+            parquet,
+        })
+    }
+
+    /// Writes what is buffered (a Parquet file's last row group and footer).
+    fn finish(mut self) -> io::Result<()> {
+        self.json.flush()?;
+        if let Some(p) = self.parquet.take() {
+            p.finish()?.flush()?;
+        }
+        Ok(())
+    }
+
     fn header(&mut self) -> io::Result<()> {
         if self.format == KeysFormat::Csv {
             self.json.raw(
@@ -357,6 +406,25 @@ impl KeyWriter {
 
     fn write(&mut self, r: &KeyRecord<'_>) -> io::Result<()> {
         match self.format {
+            KeysFormat::Parquet => {
+                use crate::parquet::Value as V;
+                let int = |v: u64| V::Int(i64::try_from(v).unwrap_or(i64::MAX));
+                let row = [
+                    int(r.db),
+                    V::Bytes(r.key),
+                    V::Bytes(r.value_type.name().as_bytes()),
+                    V::Bytes(r.encoding.as_bytes()),
+                    r.expire_ms.map_or(V::Null, V::Int),
+                    int(r.elements),
+                    int(r.rdb_bytes),
+                    int(r.memory),
+                    int(r.largest_element),
+                ];
+                self.parquet
+                    .as_mut()
+                    .expect("a Parquet writer for the Parquet format")
+                    .write_row(&row)
+            }
             KeysFormat::Jsonl => {
                 let j = &mut self.json;
                 j.raw(b"{\"db\":")?;
@@ -468,12 +536,13 @@ pub fn run(args: Args) -> Result<i32> {
         top: args.top,
     };
     let offenders: Rc<RefCell<Capped<Offender>>> = Rc::default();
-    let writer: Rc<RefCell<Option<KeyWriter>>> =
-        Rc::new(RefCell::new(keys_out.map(|w| KeyWriter {
-            json: Json::new(w, args.bytes),
-            format: args.format,
-            line: Vec::new(),
-        })));
+    let writer = match keys_out {
+        Some(w) => Some(
+            KeyWriter::new(w, args.format, args.bytes).context("cannot write the key records")?,
+        ),
+        None => None,
+    };
+    let writer: Rc<RefCell<Option<KeyWriter>>> = Rc::new(RefCell::new(writer));
     if let Some(w) = writer.borrow_mut().as_mut() {
         w.header().context("cannot write the key records")?;
     }
@@ -538,8 +607,8 @@ pub fn run(args: Args) -> Result<i32> {
         }),
     };
     sinks.choose();
-    if let Some(mut w) = writer.borrow_mut().take() {
-        w.json.flush().context("cannot write the key records")?;
+    if let Some(w) = writer.borrow_mut().take() {
+        w.finish().context("cannot write the key records")?;
     }
     if let Some(f) = atomic {
         if damaged.is_some() {
