@@ -416,26 +416,115 @@ pub struct Options {
 }
 
 /// A per-key callback: every key the server would hold, and every expired key (with
-/// `expire_ms` in the past), in file order.
-pub type PerKey<'a> = Box<dyn FnMut(&KeyRecord<'_>) -> std::io::Result<()> + 'a>;
+/// `expire_ms` in the past), in file order. It runs on the thread that sums.
+pub type PerKey = Box<dyn FnMut(&KeyRecord<'_>) -> std::io::Result<()> + Send>;
 
-/// The analysis sink.
-pub struct Analyzer<'a> {
-    est: Estimator,
+/// One key as the reading side hands it to the summing side: its name is in the batch's
+/// byte buffer.
+#[derive(Debug, Clone, Copy)]
+struct Rec {
+    db: u64,
+    key_end: usize,
+    value_type: ValueType,
+    encoding: &'static str,
+    expire_ms: Option<i64>,
+    elements: u64,
+    rdb_bytes: u64,
+    memory: u64,
+    largest_element: u64,
+}
+
+/// Keys handed over together.
+#[derive(Debug, Default)]
+struct Batch {
+    keys: Vec<u8>,
+    recs: Vec<Rec>,
+    empty: u64,
+}
+
+/// Keys in a batch.
+const BATCH: usize = 4096;
+
+/// The summing side: the report, and the per-key callback.
+struct Sums {
     opts: Options,
     report: Report,
-    per_key: Option<PerKey<'a>>,
-    key: Vec<u8>,
-    info: Option<(u64, ValueType, Option<i64>, u64)>,
-    largest: u64,
+    per_key: Option<PerKey>,
     seq: u64,
 }
 
-impl<'a> Analyzer<'a> {
-    /// An analyzer estimating with `est`.
-    pub fn new(est: Estimator, opts: Options) -> Analyzer<'a> {
-        Analyzer {
-            est,
+impl Sums {
+    fn add(&mut self, r: &KeyRecord<'_>) -> std::io::Result<()> {
+        let bucket = ttl_bucket(r.expire_ms, self.opts.now_ms);
+        self.report.ttl[bucket].add(r);
+        if let Some(f) = &mut self.per_key {
+            f(r)?;
+        }
+        if bucket == 1 {
+            self.report.expired.add(r);
+            return Ok(());
+        }
+        self.report.total.add(r);
+        self.report
+            .add_by_type((r.db, r.value_type.name(), r.encoding), r);
+        let s = PrefixStats {
+            keys: 1,
+            memory: r.memory,
+            keys_without_ttl: u64::from(r.expire_ms.is_none()),
+        };
+        self.seq += 1;
+        let seq = self.seq;
+        self.report.top_memory.offer(r.memory, seq, r);
+        self.report.top_elements.offer(r.elements, seq, r);
+        self.report.top_rdb_bytes.offer(r.rdb_bytes, seq, r);
+        self.report.prefixes.add(r.key, &s);
+        Ok(())
+    }
+
+    fn add_batch(&mut self, b: &Batch) -> std::io::Result<()> {
+        self.report.empty += b.empty;
+        let mut start = 0;
+        for r in &b.recs {
+            let key = &b.keys[start..r.key_end];
+            start = r.key_end;
+            self.add(&KeyRecord {
+                db: r.db,
+                key,
+                value_type: r.value_type,
+                encoding: r.encoding,
+                expire_ms: r.expire_ms,
+                elements: r.elements,
+                rdb_bytes: r.rdb_bytes,
+                memory: r.memory,
+                largest_element: r.largest_element,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// The summing thread and the channels to it.
+struct Worker {
+    tx: std::sync::mpsc::SyncSender<Batch>,
+    free: std::sync::mpsc::Receiver<Batch>,
+    handle: std::thread::JoinHandle<std::io::Result<Sums>>,
+}
+
+/// The analysis sink: it reads each key's events and estimates its memory; the sums (and the
+/// per-key callback) run on a second thread, fed in batches of keys.
+pub struct Analyzer {
+    est: Estimator,
+    batch: Batch,
+    worker: Option<Worker>,
+    key: Vec<u8>,
+    info: Option<(u64, ValueType, Option<i64>, u64)>,
+    largest: u64,
+}
+
+impl Analyzer {
+    /// An analyzer estimating with `est`, calling `per_key` for every key.
+    pub fn new(est: Estimator, opts: Options, per_key: Option<PerKey>) -> Analyzer {
+        let sums = Sums {
             report: Report {
                 by_type: Vec::new(),
                 last_type: 0,
@@ -449,18 +538,30 @@ impl<'a> Analyzer<'a> {
                 top_rdb_bytes: Top::new(opts.top),
             },
             opts,
-            per_key: None,
+            per_key,
+            seq: 0,
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(4);
+        let (give_back, free) = std::sync::mpsc::channel::<Batch>();
+        let handle = std::thread::spawn(move || {
+            let mut sums = sums;
+            for mut b in rx {
+                sums.add_batch(&b)?;
+                b.keys.clear();
+                b.recs.clear();
+                b.empty = 0;
+                let _ = give_back.send(b);
+            }
+            Ok(sums)
+        });
+        Analyzer {
+            est,
+            batch: Batch::default(),
+            worker: Some(Worker { tx, free, handle }),
             key: Vec::new(),
             info: None,
             largest: 0,
-            seq: 0,
         }
-    }
-
-    /// Calls `f` for every key.
-    pub fn with_per_key(mut self, f: PerKey<'a>) -> Self {
-        self.per_key = Some(f);
-        self
     }
 
     /// The estimator (to change the server before the first key).
@@ -468,10 +569,36 @@ impl<'a> Analyzer<'a> {
         &mut self.est
     }
 
-    /// The sums, at the end.
-    pub fn into_report(mut self) -> Report {
-        self.report.prefixes.flush();
-        self.report
+    /// Hands the batch over; the summing side's error when it stopped.
+    fn send(&mut self) -> std::io::Result<()> {
+        let Some(w) = &self.worker else {
+            return Err(std::io::Error::other("the analysis stopped"));
+        };
+        let next = w.free.try_recv().unwrap_or_default();
+        let b = std::mem::replace(&mut self.batch, next);
+        if w.tx.send(b).is_ok() {
+            return Ok(());
+        }
+        // The summing side stopped: its error says why.
+        let w = self.worker.take().expect("worker");
+        drop(w.tx);
+        match w.handle.join() {
+            Ok(Err(e)) => Err(e),
+            _ => Err(std::io::Error::other("the analysis stopped")),
+        }
+    }
+
+    /// The sums, at the end (the per-key callback's error, when it failed).
+    pub fn into_report(mut self) -> std::io::Result<Report> {
+        self.send()?;
+        let w = self.worker.take().expect("worker");
+        drop(w.tx);
+        let mut sums = match w.handle.join() {
+            Ok(r) => r?,
+            Err(_) => return Err(std::io::Error::other("the analysis stopped")),
+        };
+        sums.report.prefixes.flush();
+        Ok(sums.report)
     }
 
     fn record(&mut self, est: Estimate, end: &KeyEnd) -> std::io::Result<()> {
@@ -484,12 +611,13 @@ impl<'a> Analyzer<'a> {
             end.elements
         };
         if elements == 0 && vt != ValueType::Stream && vt != ValueType::Module {
-            self.report.empty += 1;
+            self.batch.empty += 1;
             return Ok(());
         }
-        let r = KeyRecord {
+        self.batch.keys.extend_from_slice(&self.key);
+        self.batch.recs.push(Rec {
             db,
-            key: &self.key,
+            key_end: self.batch.keys.len(),
             value_type: vt,
             encoding: est.encoding,
             expire_ms,
@@ -497,36 +625,15 @@ impl<'a> Analyzer<'a> {
             rdb_bytes: end.offset.saturating_sub(offset),
             memory: est.memory,
             largest_element: self.largest,
-        };
-        let bucket = ttl_bucket(expire_ms, self.opts.now_ms);
-        self.report.ttl[bucket].add(&r);
-        if let Some(f) = &mut self.per_key {
-            f(&r)?;
+        });
+        if self.batch.recs.len() >= BATCH || self.batch.keys.len() >= 1 << 20 {
+            self.send()?;
         }
-        if bucket == 1 {
-            self.report.expired.add(&r);
-            return Ok(());
-        }
-        self.report.total.add(&r);
-        self.report.add_by_type((db, vt.name(), est.encoding), &r);
-        let s = PrefixStats {
-            keys: 1,
-            memory: r.memory,
-            keys_without_ttl: u64::from(expire_ms.is_none()),
-        };
-        self.seq += 1;
-        let seq = self.seq;
-        self.report.top_memory.offer(r.memory, seq, &r);
-        self.report.top_elements.offer(r.elements, seq, &r);
-        self.report.top_rdb_bytes.offer(r.rdb_bytes, seq, &r);
-        let key = std::mem::take(&mut self.key);
-        self.report.prefixes.add(&key, &s);
-        self.key = key;
         Ok(())
     }
 }
 
-impl Sink for Analyzer<'_> {
+impl Sink for Analyzer {
     type Error = std::io::Error;
 
     fn key_start(&mut self, info: &KeyInfo<'_>) -> Result<(), Self::Error> {

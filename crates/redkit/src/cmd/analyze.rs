@@ -5,17 +5,16 @@ use crate::json::{BytesMode, Json};
 use crate::output::{self, AtomicFile, Dest, Kind};
 use crate::report::{json_bytes, print_json, table, Capped, Position};
 use anyhow::{bail, Context, Result};
-use inspect::analyze::{Analyzer, KeyRecord, Options, Report, TopKey, TTL_BUCKETS};
+use inspect::analyze::{Analyzer, KeyRecord, Options, PerKey, Report, TopKey, TTL_BUCKETS};
 use inspect::memory::{Allocator, Estimator, Server, SERVERS};
 use rdb_parse::{
     drive, drive_to_first_key, KeyEnd, KeyInfo, NodeInfo, Parser, RdbType, Sink, Stop, Str,
     StreamId,
 };
 use serde_json::{json, Value};
-use std::cell::RefCell;
 use std::io::{self, Write};
 use std::path::PathBuf;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -195,8 +194,8 @@ struct Offender {
 }
 
 /// The analyzer, with the server chosen from the file's AUX fields when none was named.
-struct Sinks<'a> {
-    inner: Analyzer<'a>,
+struct Sinks {
+    inner: Analyzer,
     chosen: bool,
     named: Option<Server>,
     creator: Option<(String, String)>,
@@ -204,7 +203,7 @@ struct Sinks<'a> {
     pos: Position,
 }
 
-impl Sinks<'_> {
+impl Sinks {
     fn choose(&mut self) {
         if self.chosen {
             return;
@@ -238,7 +237,7 @@ impl Sinks<'_> {
     }
 }
 
-impl Sink for Sinks<'_> {
+impl Sink for Sinks {
     type Error = String;
 
     fn aux(&mut self, key: Str<'_>, value: Str<'_>) -> Result<(), String> {
@@ -360,15 +359,19 @@ const PARQUET_COLUMNS: [(&str, crate::parquet::ColumnType); 9] = {
 
 /// Writes the per-key records.
 struct KeyWriter {
-    json: Json<Box<dyn Write>>,
+    json: Json<Box<dyn Write + Send>>,
     format: KeysFormat,
     line: Vec<u8>,
-    parquet: Option<crate::parquet::ParquetWriter<Box<dyn Write>>>,
+    parquet: Option<crate::parquet::ParquetWriter<Box<dyn Write + Send>>>,
 }
 
 impl KeyWriter {
-    fn new(out: Box<dyn Write>, format: KeysFormat, bytes: BytesMode) -> io::Result<KeyWriter> {
-        let (json_out, parquet): (Box<dyn Write>, _) = if format == KeysFormat::Parquet {
+    fn new(
+        out: Box<dyn Write + Send>,
+        format: KeysFormat,
+        bytes: BytesMode,
+    ) -> io::Result<KeyWriter> {
+        let (json_out, parquet): (Box<dyn Write + Send>, _) = if format == KeysFormat::Parquet {
             let columns = PARQUET_COLUMNS
                 .iter()
                 .map(|&(name, ty)| crate::parquet::Column { name, ty })
@@ -516,12 +519,12 @@ pub fn run(args: Args) -> Result<i32> {
             bail!("analyze reads an RDB file; for an AOF, `redkit aof-to-rdb` makes one first")
         }
     };
-    let (keys_out, atomic): (Option<Box<dyn Write>>, Option<AtomicFile>) = match &keys_dest {
+    let (keys_out, atomic): (Option<Box<dyn Write + Send>>, Option<AtomicFile>) = match &keys_dest {
         Some(Dest::Path(path)) => {
             let f = AtomicFile::create(path)?;
             (Some(Box::new(f.file()?)), Some(f))
         }
-        Some(Dest::Stdout) => (Some(Box::new(io::stdout().lock())), None),
+        Some(Dest::Stdout) => (Some(Box::new(io::stdout())), None),
         None => (None, None),
     };
     let now_ms = match args.now {
@@ -535,30 +538,31 @@ pub fn run(args: Args) -> Result<i32> {
         prefix_cap: args.prefix_limit,
         top: args.top,
     };
-    let offenders: Rc<RefCell<Capped<Offender>>> = Rc::default();
-    let writer = match keys_out {
+    let offenders: Arc<Mutex<Capped<Offender>>> = Arc::default();
+    let mut writer = match keys_out {
         Some(w) => Some(
             KeyWriter::new(w, args.format, args.bytes).context("cannot write the key records")?,
         ),
         None => None,
     };
-    let writer: Rc<RefCell<Option<KeyWriter>>> = Rc::new(RefCell::new(writer));
-    if let Some(w) = writer.borrow_mut().as_mut() {
+    if let Some(w) = writer.as_mut() {
         w.header().context("cannot write the key records")?;
     }
-    let mut analyzer = Analyzer::new(Estimator::new(Server::Redis70, args.allocator), opts);
+    let has_writer = writer.is_some();
+    let writer: Arc<Mutex<Option<KeyWriter>>> = Arc::new(Mutex::new(writer));
     let (max_mem, max_el) = (args.max_key_memory, args.max_key_elements);
-    if writer.borrow().is_some() || max_mem.is_some() || max_el.is_some() {
+    // The records and the --max-* checks run where the sums run, on the second thread.
+    let per_key: Option<PerKey> = if has_writer || max_mem.is_some() || max_el.is_some() {
         let (w, off) = (writer.clone(), offenders.clone());
-        analyzer = analyzer.with_per_key(Box::new(move |r: &KeyRecord<'_>| {
-            if let Some(w) = w.borrow_mut().as_mut() {
+        Some(Box::new(move |r: &KeyRecord<'_>| {
+            if let Some(w) = w.lock().expect("records").as_mut() {
                 w.write(r)?;
             }
             let expired = r.expire_ms.is_some_and(|ms| ms <= now_ms);
             if !expired
                 && (max_mem.is_some_and(|m| r.memory > m) || max_el.is_some_and(|m| r.elements > m))
             {
-                off.borrow_mut().push(Offender {
+                off.lock().expect("offenders").push(Offender {
                     db: r.db,
                     key: r.key.to_vec(),
                     memory: r.memory,
@@ -566,8 +570,15 @@ pub fn run(args: Args) -> Result<i32> {
                 });
             }
             Ok(())
-        }));
-    }
+        }))
+    } else {
+        None
+    };
+    let analyzer = Analyzer::new(
+        Estimator::new(Server::Redis70, args.allocator),
+        opts,
+        per_key,
+    );
     let mut sinks = Sinks {
         inner: analyzer,
         chosen: false,
@@ -607,7 +618,13 @@ pub fn run(args: Args) -> Result<i32> {
         }),
     };
     sinks.choose();
-    if let Some(w) = writer.borrow_mut().take() {
+    let server = sinks.inner.estimator_mut().server();
+    // The sums end when every key was handed over: the records are then complete.
+    let report = sinks
+        .inner
+        .into_report()
+        .context("cannot write the key records")?;
+    if let Some(w) = writer.lock().expect("records").take() {
         w.finish().context("cannot write the key records")?;
     }
     if let Some(f) = atomic {
@@ -617,11 +634,7 @@ pub fn run(args: Args) -> Result<i32> {
             f.commit()?;
         }
     }
-    let server = sinks.inner.estimator_mut().server();
-    let report = sinks.inner.into_report();
-    let offenders = Rc::try_unwrap(offenders)
-        .map(RefCell::into_inner)
-        .unwrap_or_default();
+    let offenders = std::mem::take(&mut *offenders.lock().expect("offenders"));
     let over_total = args.max_total_memory.filter(|&m| report.total.memory > m);
     let ctx = Shown {
         name: &info.name,
