@@ -59,6 +59,9 @@ def build(srv, info):
     c.rpush(b"list:wide", *[word(rng, 65) for _ in range(200)])
     c.rpush(b"list:plain", word(rng, 9000), b"a", word(rng, 20000), b"b")
     c.rpush(b"list:big-elems", *[word(rng, 3000) for _ in range(12)])
+    # Listpack entries of 16382, 16383 and 16384 bytes: a backlen of 2, 3 and 3 bytes.
+    for n in (16377, 16378, 16379):
+        c.rpush(b"list:backlen:%d" % n, word(rng, n))
 
     # Sets: intsets around the limit, listpack-sized string sets, hashtables.
     for n in [1, 10, 511, 512, 513, 2000]:

@@ -121,12 +121,14 @@ pub fn lp_entry(b: &[u8], pos: usize) -> Result<(Str<'_>, usize), BlobError> {
     Ok((value, bl_start + blen))
 }
 
+/// The bytes of a listpack entry's backlen for an entry of `l` bytes, as `lpEncodeBacklen`
+/// writes it: each bound itself takes the longer form (16383 takes 3 bytes).
 fn lp_backlen_size(l: usize) -> usize {
     match l {
         0..=127 => 1,
-        128..=16383 => 2,
-        16384..=2097151 => 3,
-        2097152..=268435455 => 4,
+        128..=16382 => 2,
+        16383..=2097150 => 3,
+        2097151..=268435454 => 4,
         _ => 5,
     }
 }
@@ -568,6 +570,27 @@ impl std::hash::BuildHasher for BuildNoHash {
 
 #[cfg(test)]
 mod tests {
+    /// A string entry whose encoded size is exactly 16383 bytes: Redis writes its backlen in
+    /// 3 bytes (`lpEncodeBacklen`: `l < 16383` takes 2).
+    #[test]
+    fn backlen_at_its_bounds() {
+        let n = 16378usize;
+        let mut lp = vec![0u8; 6];
+        lp.push(0xF0);
+        lp.extend_from_slice(&(n as u32).to_le_bytes());
+        lp.extend(std::iter::repeat_n(b'x', n));
+        lp.extend_from_slice(&[0x00, 0xFF, 0xFF]);
+        lp.push(0xFF);
+        let total = lp.len() as u32;
+        lp[..4].copy_from_slice(&total.to_le_bytes());
+        lp[4..6].copy_from_slice(&1u16.to_le_bytes());
+        assert_eq!(lp_validate(&lp).unwrap(), 1);
+        assert_eq!(lp_backlen_size(16382), 2);
+        assert_eq!(lp_backlen_size(2097150), 3);
+        assert_eq!(lp_backlen_size(2097151), 4);
+        assert_eq!(lp_backlen_size(268435455), 5);
+    }
+
     use super::*;
 
     fn lp(entries: &[&[u8]]) -> Vec<u8> {

@@ -126,13 +126,14 @@ pub fn as_int(s: &[u8]) -> Option<i64> {
     i64::try_from(v).ok()
 }
 
-/// The length of a listpack entry's backlen field for an entry of `l` bytes.
+/// The length of a listpack entry's backlen field for an entry of `l` bytes
+/// (`lpEncodeBacklen`: each bound takes the longer form).
 fn lp_backlen(l: u64) -> u64 {
     match l {
         0..=127 => 1,
-        128..=16383 => 2,
-        16384..=2097151 => 3,
-        2097152..=268435455 => 4,
+        128..=16382 => 2,
+        16383..=2097150 => 3,
+        2097151..=268435454 => 4,
         _ => 5,
     }
 }
