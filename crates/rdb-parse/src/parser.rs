@@ -511,16 +511,17 @@ impl<R: Read> Parser<R> {
                         self.elements += 1;
                         let b = slice_of(&self.input.buf, self.input.base, &self.blob, plain);
                         let bytes = b.len() as u64;
+                        let node = Event::Node(NodeInfo {
+                            bytes,
+                            entries: 1,
+                            master: None,
+                            max_element: Some(bytes),
+                            plain: true,
+                        });
                         if self.skip_values || skip_small {
                             self.input.mark = self.input.pos;
                             if self.report_nodes && !self.skip_values {
-                                return Ok(Some(Event::Node(NodeInfo {
-                                    bytes,
-                                    entries: 1,
-                                    master: None,
-                                    max_element: Some(bytes),
-                                    plain: true,
-                                })));
+                                return Ok(Some(node));
                             }
                             continue;
                         }
@@ -530,13 +531,7 @@ impl<R: Read> Parser<R> {
                                 loc: plain,
                                 nodes_left: nodes_left - 1,
                             };
-                            return Ok(Some(Event::Node(NodeInfo {
-                                bytes,
-                                entries: 1,
-                                master: None,
-                                max_element: Some(bytes),
-                                plain: true,
-                            })));
+                            return Ok(Some(node));
                         }
                         let b = slice_of(&self.input.buf, self.input.base, &self.blob, plain);
                         return Ok(Some(Event::Element(Str::Bytes(b))));

@@ -16,6 +16,38 @@ pub fn json_bytes(b: &[u8]) -> Value {
     }
 }
 
+/// The server an AUX field names as the file's writer: `redis-ver` or `valkey-ver` gives
+/// (family, version). Valkey writes both: a consumer keeps the `valkey` one
+/// ([`prefer_creator`]).
+pub fn creator_field(
+    key: rdb_parse::Str<'_>,
+    value: rdb_parse::Str<'_>,
+) -> Option<(String, String)> {
+    let k = key.to_vec();
+    let family = match k.as_slice() {
+        b"redis-ver" => "redis",
+        b"valkey-ver" => "valkey",
+        _ => return None,
+    };
+    Some((
+        family.to_string(),
+        String::from_utf8_lossy(&value.to_vec()).into_owned(),
+    ))
+}
+
+/// Keeps the writer an AUX field names, a `valkey-ver` over a `redis-ver`.
+pub fn prefer_creator(
+    current: &mut Option<(String, String)>,
+    key: rdb_parse::Str<'_>,
+    value: rdb_parse::Str<'_>,
+) {
+    if let Some(c) = creator_field(key, value) {
+        if current.as_ref().is_none_or(|(f, _)| f != "valkey") {
+            *current = Some(c);
+        }
+    }
+}
+
 /// An empty table in the house style.
 pub fn table() -> Table {
     let mut t = Table::new();

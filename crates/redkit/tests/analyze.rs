@@ -69,16 +69,26 @@ fn estimates(file: &Path, server: &str, allocator: &str) -> HashMap<(u64, String
         ],
         "analyze --keys",
     );
-    let mut m = HashMap::new();
-    for line in String::from_utf8_lossy(&o.stdout).lines() {
-        let v: Value = serde_json::from_str(line).unwrap();
-        let key = match &v["key"] {
-            Value::String(s) => s.as_bytes().to_vec(),
-            other => common::unbase64(other["base64"].as_str().unwrap()),
-        };
-        m.insert((v["db"].as_u64().unwrap(), common::hex(&key)), v);
+    by_key(&o.stdout)
+}
+
+/// A key of a JSON Lines record (`"text"` or `{"base64": ...}`).
+fn record_key(v: &Value) -> Vec<u8> {
+    match &v["key"] {
+        Value::String(s) => s.as_bytes().to_vec(),
+        other => common::unbase64(other["base64"].as_str().unwrap()),
     }
-    m
+}
+
+/// JSON Lines records by (db, hex key).
+fn by_key(jsonl: &[u8]) -> HashMap<(u64, String), Value> {
+    String::from_utf8_lossy(jsonl)
+        .lines()
+        .map(|line| {
+            let v: Value = serde_json::from_str(line).unwrap();
+            ((v["db"].as_u64().unwrap(), common::hex(&record_key(&v))), v)
+        })
+        .collect()
 }
 
 #[test]
@@ -410,15 +420,7 @@ fn largest_elements_and_counts_match_the_truth() {
             // A file with a module value: not analyzed.
             continue;
         }
-        let mut est = HashMap::new();
-        for line in String::from_utf8_lossy(&o.stdout).lines() {
-            let v: Value = serde_json::from_str(line).unwrap();
-            let key = match &v["key"] {
-                Value::String(s) => s.as_bytes().to_vec(),
-                other => common::unbase64(other["base64"].as_str().unwrap()),
-            };
-            est.insert((v["db"].as_u64().unwrap(), common::hex(&key)), v);
-        }
+        let est = by_key(&o.stdout);
         for k in truth["keys"].as_array().unwrap() {
             let db = match &k["db"] {
                 Value::String(s) => s.parse().unwrap(),
@@ -597,10 +599,7 @@ fn duckdb_reads_the_parquet_records() {
             .lines()
             .map(|l| {
                 let v: Value = serde_json::from_str(l).unwrap();
-                let key = match &v["key"] {
-                    Value::String(s) => s.as_bytes().to_vec(),
-                    other => common::unbase64(other["base64"].as_str().unwrap()),
-                };
+                let key = record_key(&v);
                 serde_json::json!([
                     v["db"],
                     common::hex(&key),

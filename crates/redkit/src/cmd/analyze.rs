@@ -241,15 +241,7 @@ impl Sink for Sinks {
     type Error = String;
 
     fn aux(&mut self, key: Str<'_>, value: Str<'_>) -> Result<(), String> {
-        let k = key.to_vec();
-        if k == b"redis-ver" || k == b"valkey-ver" {
-            let family = if k == b"redis-ver" { "redis" } else { "valkey" };
-            let v = String::from_utf8_lossy(&value.to_vec()).into_owned();
-            // Valkey writes both fields; its own wins.
-            if self.creator.as_ref().is_none_or(|(f, _)| f != "valkey") {
-                self.creator = Some((family.into(), v));
-            }
-        }
+        crate::report::prefer_creator(&mut self.creator, key, value);
         Ok(())
     }
     fn key_start(&mut self, info: &KeyInfo<'_>) -> Result<(), String> {
