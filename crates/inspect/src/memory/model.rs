@@ -21,18 +21,24 @@ pub enum Server {
     Valkey80,
     /// Valkey 8.1.
     Valkey81,
+    /// Valkey 9.0 (from its sources: Valkey 8.1 with the embedded-string rule counting the
+    /// key's real header, and 8 bytes more for a hash field with a TTL).
+    Valkey90,
 }
 
 /// The servers by name, as `--server` takes them.
-pub const SERVERS: [(&str, Server); 8] = [
+pub const SERVERS: [(&str, Server); 10] = [
     ("redis-6.0", Server::Redis60),
     ("redis-6.2", Server::Redis62),
     ("redis-7.0", Server::Redis70),
     ("redis-7.2", Server::Redis72),
     ("redis-7.4", Server::Redis74),
+    // Redis 8.0 counts as 7.4 does (its sources do not differ in what MEMORY USAGE counts).
+    ("redis-8.0", Server::Redis74),
     ("valkey-7.2", Server::Redis72),
     ("valkey-8.0", Server::Valkey80),
     ("valkey-8.1", Server::Valkey81),
+    ("valkey-9.0", Server::Valkey90),
 ];
 
 impl Server {
@@ -51,6 +57,7 @@ impl Server {
             Server::Redis74 => "redis-7.4",
             Server::Valkey80 => "valkey-8.0",
             Server::Valkey81 => "valkey-8.1",
+            Server::Valkey90 => "valkey-9.0",
         }
     }
 
@@ -58,14 +65,15 @@ impl Server {
     /// `valkey`), and whether it is only the nearest one modelled (Redis 8 and later are
     /// counted as 7.4, Valkey 9 and later as 8.1).
     pub fn nearest(family: &str, version: &str) -> (Server, bool) {
-        let major = version
+        let mut parts = version
             .split('.')
-            .next()
-            .and_then(|p| p.parse::<u32>().ok())
-            .unwrap_or(0);
-        match (family, major) {
-            ("redis", 8..) => (Server::Redis74, true),
-            ("valkey", 9..) => (Server::Valkey81, true),
+            .map(|p| p.parse::<u32>().unwrap_or(u32::MAX));
+        let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        match (family, major, minor) {
+            ("redis", 8, 0) => (Server::Redis74, false),
+            ("redis", 8.., _) => (Server::Redis74, true),
+            ("valkey", 9, 0) => (Server::Valkey90, false),
+            ("valkey", 9.., _) => (Server::Valkey90, true),
             _ => match Server::from_version(family, version) {
                 Ok(s) => (s, false),
                 Err(_) => (Server::Redis70, true),
@@ -273,8 +281,10 @@ impl Estimator {
         self.server.at_least(Server::Redis70)
     }
 
+    /// Whether the server has Valkey 8.1's layout (keys in objects, bucketed hashtables):
+    /// 8.1 and 9.0.
     fn valkey81(&self) -> bool {
-        self.server == Server::Valkey81
+        self.server >= Server::Valkey81
     }
 
     /// The stream sums of the key being read.
@@ -687,7 +697,7 @@ impl Estimator {
         let (sds, entry) = if self.acc.need_sds {
             (
                 self.hash_field_alloc(fl, ttl.is_some()) + self.sds(vl),
-                self.valkey_hash_entry(fl, vl),
+                self.valkey_hash_entry(fl, vl, ttl.is_some()),
             )
         } else {
             (0, 0)
@@ -705,12 +715,14 @@ impl Estimator {
     }
 
     /// Valkey 8.1's hash entry: field and value in one block when they fit in 128 bytes,
-    /// else a block with the field and a pointer, and the value apart.
-    fn valkey_hash_entry(&self, fl: u64, vl: u64) -> u64 {
+    /// else a block with the field and a pointer, and the value apart (9.0: with a field's
+    /// expiry).
+    fn valkey_hash_entry(&self, fl: u64, vl: u64, ttl: bool) -> u64 {
         if !self.valkey81() {
             return 0;
         }
-        let fs = self.sds_header(fl) + fl + 1;
+        // Valkey 9.0: 8 bytes of expiry in the entry of a field with a TTL.
+        let fs = self.sds_header(fl) + fl + 1 + if ttl { 8 } else { 0 };
         let vs = 3 + vl + 1;
         if fs + vs <= 128 {
             self.usable(fs + vs)
@@ -817,7 +829,7 @@ impl Estimator {
         };
         let memory = match self.server {
             // The key lives in the object (counted as its base).
-            Server::Valkey81 => value,
+            Server::Valkey81 | Server::Valkey90 => value,
             // The key lives in the keyspace's dict entry, with a 17-byte header.
             Server::Valkey80 => {
                 let k = self.acc.key_len;
@@ -887,18 +899,30 @@ impl Estimator {
         if a.str_int {
             return (self.base(), "int");
         }
-        if klen + vlen <= 41 {
+        if self.embeds(klen, vlen, false) {
             let m = ROBJ + 1 + self.sds_header(klen) + klen + 1 + 3 + vlen + 1;
             let u = self.usable(m);
             if !a.has_expire || u >= m + 8 {
                 return (u, "embstr");
             }
-            if klen + vlen + 8 <= 41 {
+            if self.embeds(klen, vlen, true) {
                 return (self.usable(m + 8), "embstr");
             }
             return (self.valkey_objalloc(klen, true).0 + self.sds(vlen), "raw");
         }
         (self.base() + self.sds(vlen), "raw")
+    }
+
+    /// Whether Valkey embeds a value of `vlen` bytes with a key of `klen` (and an expiry) in
+    /// one allocation of at most 64 bytes: 8.1 counts the key as `klen + 3` whatever its
+    /// header, 9.0 its real sds.
+    fn embeds(&self, klen: u64, vlen: u64, expire: bool) -> bool {
+        let exp = if expire { 8 } else { 0 };
+        if self.server >= Server::Valkey90 {
+            self.sds_header(klen) + klen + 1 + vlen + exp <= 43
+        } else {
+            klen + vlen + exp <= 41
+        }
     }
 
     /// `sizeof(dict)`: 96 up to 6.2, 56 from 7.0 on.
@@ -1032,6 +1056,8 @@ impl Estimator {
             Some(Encoding::Listpack | Encoding::Ziplist | Encoding::ListpackEx) => {
                 a.n <= HASH_ENTRIES
             }
+            // Valkey 9 keeps a hash with field TTLs as a hashtable whatever its size.
+            Some(Encoding::HashtableEx) if self.valkey81() => false,
             Some(Encoding::HashtableEx) => a.n <= HASH_ENTRIES && a.convert_at.is_none(),
             _ => a.n <= HASH_ENTRIES && a.max_len <= HASH_VALUE,
         };
@@ -1085,6 +1111,7 @@ impl Estimator {
             _ if (!self.v70()
                 && matches!(a.rdb_encoding, Some(Encoding::Ziplist | Encoding::Zipmap)))
                 || (self.server.at_least(Server::Redis74)
+                    && !self.valkey81()
                     && matches!(a.rdb_encoding, Some(Encoding::HashtableEx))) =>
             {
                 let mut d = DictSim::default();
@@ -1400,6 +1427,32 @@ mod tests {
             false,
         );
         assert_eq!((e.memory, e.encoding), (40, "int"));
+    }
+
+    /// Valkey 9.0 counts a key's real sds header when it embeds a value: 2 bytes stricter than
+    /// 8.1 for keys of 32 bytes and more.
+    #[test]
+    fn valkey_9_0_embeds_by_the_real_key_size() {
+        let key = [b'k'; 32];
+        let e81 = string(Server::Valkey81, Allocator::Libc, &key, &[b'v'; 9], false);
+        let e90 = string(Server::Valkey90, Allocator::Libc, &key, &[b'v'; 9], false);
+        assert_eq!((e81.encoding, e90.encoding), ("embstr", "raw"));
+        let short = [b'k'; 10];
+        let e81 = string(
+            Server::Valkey81,
+            Allocator::Libc,
+            &short,
+            &[b'v'; 31],
+            false,
+        );
+        let e90 = string(
+            Server::Valkey90,
+            Allocator::Libc,
+            &short,
+            &[b'v'; 31],
+            false,
+        );
+        assert_eq!(e81, e90);
     }
 
     /// Redis 7.4 keeps a small hash with field TTLs as a listpackEx: a 32-byte wrapper and a

@@ -49,8 +49,8 @@ pub struct Args {
     /// The RDB file (`-` for stdin; gzip-compressed input is detected)
     pub file: PathBuf,
     /// The server whose memory to estimate: redis-6.0, redis-6.2, redis-7.0, redis-7.2,
-    /// redis-7.4, valkey-7.2, valkey-8.0 or valkey-8.1 (by default the one named in the file's
-    /// redis-ver or valkey-ver field)
+    /// redis-7.4, redis-8.0, valkey-7.2, valkey-8.0, valkey-8.1 or valkey-9.0 (by default the
+    /// one named in the file's redis-ver or valkey-ver field)
     #[arg(long, value_name = "SERVER", value_parser = parse_server)]
     pub server: Option<Server>,
     /// The server's allocator: jemalloc (as Redis and Valkey build it: release builds and
