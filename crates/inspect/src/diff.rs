@@ -25,6 +25,10 @@ pub struct Kept {
     pub expire_ms: Option<i64>,
     /// Its value's digest.
     pub value: Digest20,
+    /// Its estimated memory on the server modelled.
+    pub memory: u64,
+    /// Its encoding after load on that server ([`crate::memory::ENCODINGS`]).
+    pub encoding: &'static str,
 }
 
 /// One side's keys, on their way to the comparison.
@@ -67,8 +71,8 @@ impl Side {
         Ok(Side { parts, keys: 0 })
     }
 
-    /// Adds a key.
-    pub fn add(&mut self, k: &KeyRecord<'_>) -> io::Result<()> {
+    /// Adds a key, with its estimated memory and encoding after load.
+    pub fn add(&mut self, k: &KeyRecord<'_>, memory: u64, encoding: &str) -> io::Result<()> {
         let len = u32::try_from(k.key.len())
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a key over 4 GiB"))?;
         let w = &mut self.parts[partition(k.db, k.key)];
@@ -77,6 +81,8 @@ impl Side {
         w.write_all(&[t, u8::from(k.expire_ms.is_some())])?;
         w.write_all(&k.expire_ms.unwrap_or(0).to_le_bytes())?;
         w.write_all(&k.value)?;
+        w.write_all(&memory.to_le_bytes())?;
+        w.write_all(&[crate::memory::encoding_code(encoding)])?;
         w.write_all(&len.to_le_bytes())?;
         w.write_all(k.key)?;
         self.keys += 1;
@@ -94,7 +100,7 @@ fn read_part(
     let end = f.stream_position()?;
     f.seek(SeekFrom::Start(0))?;
     let mut r = BufReader::with_capacity(1 << 16, f.take(end));
-    let mut head = [0u8; 8 + 2 + 8 + 20 + 4];
+    let mut head = [0u8; 8 + 2 + 8 + 20 + 8 + 1 + 4];
     let mut key = Vec::new();
     loop {
         match r.read_exact(&mut head) {
@@ -108,8 +114,13 @@ fn read_part(
             value_type: type_of(head[8]),
             expire_ms: (head[9] == 1).then_some(expire),
             value: head[18..38].try_into().expect("20 bytes"),
+            memory: u64::from_le_bytes(head[38..46].try_into().expect("8 bytes")),
+            encoding: crate::memory::ENCODINGS
+                .get(head[46] as usize)
+                .copied()
+                .unwrap_or("unknown"),
         };
-        let len = u32::from_le_bytes(head[38..42].try_into().expect("4 bytes")) as usize;
+        let len = u32::from_le_bytes(head[47..51].try_into().expect("4 bytes")) as usize;
         key.resize(len, 0);
         r.read_exact(&mut key)?;
         each(db, &key, kept)?;
@@ -139,8 +150,9 @@ pub struct Difference {
 }
 
 impl Difference {
-    /// What changed, for [`Change::Changed`]: `type`, else `value` and/or `ttl`.
-    pub fn what(&self) -> Vec<&'static str> {
+    /// What changed, for [`Change::Changed`]: `type`, else `value`, `ttl` and/or
+    /// `encoding` (the last two when they are compared: see [`Compare`]).
+    pub fn what(&self, how: Compare) -> Vec<&'static str> {
         match &self.change {
             Change::Changed(a, b) if a.value_type != b.value_type => vec!["type"],
             Change::Changed(a, b) => {
@@ -148,8 +160,11 @@ impl Difference {
                 if a.value != b.value {
                     w.push("value");
                 }
-                if a.expire_ms != b.expire_ms {
+                if how.ttl && a.expire_ms != b.expire_ms {
                     w.push("ttl");
+                }
+                if how.encoding && a.encoding != b.encoding {
+                    w.push("encoding");
                 }
                 w
             }
@@ -158,13 +173,31 @@ impl Difference {
     }
 }
 
+/// What besides type and value makes a key differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compare {
+    /// The expiry.
+    pub ttl: bool,
+    /// The encoding after load.
+    pub encoding: bool,
+}
+
+impl Kept {
+    fn differs(&self, other: &Kept, how: Compare) -> bool {
+        self.value_type != other.value_type
+            || self.value != other.value
+            || (how.ttl && self.expire_ms != other.expire_ms)
+            || (how.encoding && self.encoding != other.encoding)
+    }
+}
+
 /// Compares the two sides, partition by partition; each partition's differences are handed to
-/// `each` sorted by database and key. With `ignore_ttl`, expiries are not compared. Returns the
-/// number of keys found the same.
+/// `each` sorted by database and key. `how` says whether expiries and encodings are compared.
+/// Returns the number of keys found the same.
 pub fn compare(
     a: Side,
     b: Side,
-    ignore_ttl: bool,
+    how: Compare,
     mut each: impl FnMut(&Difference) -> io::Result<()>,
 ) -> io::Result<u64> {
     let mut same = 0u64;
@@ -194,10 +227,7 @@ pub fn compare(
                     change: Change::Added(kept),
                 }),
                 Some(old) => {
-                    let differs = old.value_type != kept.value_type
-                        || old.value != kept.value
-                        || (!ignore_ttl && old.expire_ms != kept.expire_ms);
-                    if differs {
+                    if old.differs(&kept, how) {
                         found.push(Difference {
                             db,
                             key: key.to_vec(),
@@ -252,7 +282,7 @@ mod tests {
             rec(b"ttl", String, Some(5), 4),
             rec(b"type", String, None, 5),
         ] {
-            a.add(&r).unwrap();
+            a.add(&r, 10, "raw").unwrap();
         }
         for r in [
             rec(b"same", String, None, 1),
@@ -261,14 +291,22 @@ mod tests {
             rec(b"ttl", String, Some(6), 4),
             rec(b"type", List, None, 5),
         ] {
-            b.add(&r).unwrap();
+            b.add(&r, 20, if r.key == b"same" { "raw" } else { "embstr" })
+                .unwrap();
         }
         let mut seen = Vec::new();
-        let same = compare(a, b, false, |d| {
+        let how = Compare {
+            ttl: true,
+            encoding: false,
+        };
+        let same = compare(a, b, how, |d| {
             seen.push((
                 std::string::String::from_utf8_lossy(&d.key).into_owned(),
-                d.what(),
+                d.what(how),
             ));
+            if let Change::Changed(x, y) = &d.change {
+                assert_eq!((x.memory, y.memory), (10, 20));
+            }
             Ok(())
         })
         .unwrap();

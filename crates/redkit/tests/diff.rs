@@ -176,3 +176,108 @@ fn forms_do_not_matter_keys_do() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("cannot be compared"));
 }
+
+/// Each key's memory, on both sides, is what `redkit analyze` counts for it (read element by
+/// element here, with blobs skipped there); `--bytes base64` writes keys in base64.
+#[test]
+fn memory_is_analyzes() {
+    let d = scratch("diff-memory");
+    let a = d.join("a.rdb");
+    std::fs::write(&a, rdb(&[("only-in-a", "v", None)], None)).unwrap();
+    for file in [
+        "rdb/redis-7.0.15/mixed_all.rdb",
+        "rdb/valkey-8.1.8/mixed_all.rdb",
+        "rdb/redis-6.2.14/mixed_all.rdb",
+    ] {
+        let b = testdata().join(file);
+        let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+        let o = redkit(&["diff", a, b, "--format", "jsonl", "--bytes", "base64"]);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let o2 = redkit_ok(
+            &["analyze", b, "--keys", "-", "--bytes", "base64", "-q"],
+            "analyze",
+        );
+        let mut want = std::collections::HashMap::new();
+        for r in lines(&o2.stdout) {
+            want.insert((r["db"].clone(), r["key"].clone()), r["memory"].clone());
+        }
+        let mut added = 0;
+        for l in lines(&o.stdout) {
+            assert_schema("diff", &l);
+            assert!(l["key"].is_string(), "{l}");
+            match l["change"].as_str().unwrap() {
+                "added" => {
+                    added += 1;
+                    assert_eq!(
+                        l["memory_b"],
+                        want[&(l["db"].clone(), l["key"].clone())],
+                        "{file}: {l}"
+                    );
+                    assert!(l["memory_a"].is_null());
+                }
+                "removed" => assert!(l["memory_a"].as_u64().unwrap() > 0),
+                other => panic!("{other}"),
+            }
+        }
+        assert_eq!(added, want.len(), "{file}");
+    }
+}
+
+/// The same hash stored as a listpack (written by a server allowed long listpack values) and
+/// as a hashtable: the same values (exit 0), different encodings at load with
+/// --compare-encoding.
+#[test]
+fn encodings_differ_only_when_asked() {
+    let d = scratch("diff-encoding");
+    let script = r#"
+import os, shutil, sys
+sys.path.insert(0, sys.argv[1])
+import servers
+for name, extra in (("plain.rdb", []), ("packed.rdb", ["hash-max-listpack-value 1024"])):
+    with servers.running_server("redis-7.0", extra_config=extra) as srv:
+        c = srv.client()
+        c.hset("h", mapping={"f": "v" * 300, "g": "1"})
+        c.set("s", "x")
+        c.execute_command("SAVE")
+        shutil.copyfile(srv.rdb_path, os.path.join(sys.argv[2], name))
+"#;
+    let gen = testdata().join("gen");
+    let o = std::process::Command::new("python3")
+        .args(["-c", script, gen.to_str().unwrap(), d.to_str().unwrap()])
+        .output()
+        .unwrap();
+    if !o.status.success() {
+        assert!(
+            !common::servers_required(),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        return;
+    }
+    let (a, b) = (d.join("plain.rdb"), d.join("packed.rdb"));
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let o = redkit(&["diff", a, b]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let o = redkit(&["diff", a, b, "--compare-encoding", "--format", "jsonl"]);
+    assert_eq!(o.status.code(), Some(1));
+    let got = lines(&o.stdout);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_schema("diff", &got[0]);
+    assert_eq!(got[0]["key"], "h");
+    assert_eq!(got[0]["what"], serde_json::json!(["encoding"]));
+    assert_eq!(
+        (got[0]["encoding_a"].as_str(), got[0]["encoding_b"].as_str()),
+        (Some("hashtable"), Some("listpack"))
+    );
+    assert!(got[0]["memory_a"].as_u64() > got[0]["memory_b"].as_u64());
+}

@@ -15,4 +15,26 @@ mod model;
 pub mod sizes;
 
 pub use model::{Estimate, Estimator, Server, SERVERS};
+
+/// The encodings an [`Estimate`] names, as `OBJECT ENCODING` does; an encoding's position
+/// here is its one-byte code ([`encoding_code`]).
+pub const ENCODINGS: [&str; 12] = [
+    "unknown",
+    "int",
+    "embstr",
+    "raw",
+    "quicklist",
+    "listpack",
+    "ziplist",
+    "intset",
+    "hashtable",
+    "skiplist",
+    "listpackex",
+    "stream",
+];
+
+/// The one-byte code of an encoding name (0, `unknown`, for a name not in [`ENCODINGS`]).
+pub fn encoding_code(name: &str) -> u8 {
+    ENCODINGS.iter().position(|e| *e == name).unwrap_or(0) as u8
+}
 pub use sizes::Allocator;

@@ -1,14 +1,16 @@
 //! `redkit diff`: two datasets (RDB files or AOFs) compared key by key.
 
 use crate::args::FilterArgs;
+use crate::json::BytesMode;
 use crate::report::{json_bytes, table};
 use anyhow::{bail, Result};
 use comfy_table::{Cell, CellAlignment};
-use inspect::diff::{compare, Change, Difference, Side};
+use inspect::diff::{compare, Change, Compare, Difference, Side};
 use inspect::digest::{DigestSink, Scores};
-use rdb_parse::{drive, Parser, Stop};
+use inspect::memory::{Allocator, Estimate, Estimator, Server, SERVERS};
+use rdb_parse::{drive, KeyEnd, KeyInfo, NodeInfo, Parser, Sink, Stop, Str, StreamId};
 use serde_json::json;
-use std::cell::RefCell;
+use std::cell::{Cell as Shared, RefCell};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -23,8 +25,10 @@ Examples:
   redkit diff a.rdb b.rdb --format jsonl | jq -r 'select(.change == \"changed\") | .key'
 
 Values are compared, not their encodings or LRU/LFU data: a listpack hash and a hashtable hash
-of the same fields are the same. A key whose expiry differs has changed (`ttl`) unless
---ignore-ttl. Keys already expired, and empty collections, are left out, as a server leaves them
+of the same fields are the same (--compare-encoding compares the encodings a server gives the
+keys at load too). A key whose expiry differs has changed (`ttl`) unless --ignore-ttl. Memory
+is estimated as `redkit analyze` does (for the server that wrote each file, or --server): the
+table gives the bytes added and removed by prefix, JSON Lines each key's on both sides. Keys already expired, and empty collections, are left out, as a server leaves them
 out when it loads the file. Memory is about a 128th of the keys of one side: the keys go to
 temporary files first.
 
@@ -48,6 +52,17 @@ pub struct Args {
     /// Do not compare expiries
     #[arg(long)]
     pub ignore_ttl: bool,
+    /// Also compare the encodings a server gives the keys at load (a listpack and a hashtable
+    /// of the same fields differ)
+    #[arg(long)]
+    pub compare_encoding: bool,
+    /// The server whose memory and encodings to estimate (as `redkit analyze --server`; by
+    /// default the one that wrote each file, Redis 7.0 for a log)
+    #[arg(long, value_name = "SERVER", value_parser = parse_server)]
+    pub server: Option<Server>,
+    /// How JSON Lines write keys: auto (UTF-8 as text, else {"base64": ...}) or base64
+    #[arg(long, value_enum, default_value = "auto")]
+    pub bytes: BytesMode,
     /// `table`: counts by key prefix; `jsonl`: one JSON object per key that differs
     #[arg(long, value_name = "FORMAT", default_value = "table", value_parser = ["table", "jsonl"])]
     pub format: String,
@@ -61,21 +76,145 @@ pub struct Args {
     pub quiet: bool,
 }
 
+fn parse_server(s: &str) -> Result<Server, String> {
+    Server::by_name(s).ok_or_else(|| {
+        format!(
+            "unknown server '{s}': {}",
+            SERVERS.map(|(n, _)| n).join(", ")
+        )
+    })
+}
+
+/// A side's sink: each key's events go to the memory estimator, then to the digest sink,
+/// whose per-key callback adds the key with the estimate.
+struct SideSink {
+    digest: DigestSink,
+    est: Estimator,
+    estimate: Rc<Shared<(u64, &'static str)>>,
+    named: Option<Server>,
+    creator: Option<(String, String)>,
+    chosen: bool,
+}
+
+impl SideSink {
+    fn choose(&mut self) {
+        if !self.chosen {
+            self.chosen = true;
+            let server = self.named.unwrap_or_else(|| match &self.creator {
+                Some((family, version)) => Server::nearest(family, version).0,
+                None => Server::Redis70,
+            });
+            self.est = Estimator::new(server, Allocator::Jemalloc);
+        }
+    }
+}
+
+impl Sink for SideSink {
+    type Error = inspect::digest::Error;
+
+    fn aux(&mut self, key: Str<'_>, value: Str<'_>) -> Result<(), Self::Error> {
+        crate::report::prefer_creator(&mut self.creator, key, value);
+        Ok(())
+    }
+    fn key_start(&mut self, info: &KeyInfo<'_>) -> Result<(), Self::Error> {
+        self.choose();
+        self.est.key_start(info);
+        self.digest.key_start(info)
+    }
+    fn element(&mut self, v: Str<'_>) -> Result<(), Self::Error> {
+        self.est.element(v);
+        self.digest.element(v)
+    }
+    fn string_part(
+        &mut self,
+        p: &[u8],
+        total: u64,
+        first: bool,
+        last: bool,
+    ) -> Result<(), Self::Error> {
+        self.est.string_part(total, first);
+        self.digest.string_part(p, total, first, last)
+    }
+    fn node(&mut self, node: &NodeInfo) -> Result<(), Self::Error> {
+        self.est.node(node);
+        Ok(())
+    }
+    fn zmember(&mut self, m: Str<'_>, score: f64) -> Result<(), Self::Error> {
+        self.est.zmember(m, score);
+        self.digest.zmember(m, score)
+    }
+    fn hash_field(&mut self, f: Str<'_>, v: Str<'_>, ttl: Option<i64>) -> Result<(), Self::Error> {
+        self.est.hash_field(f, v, ttl);
+        self.digest.hash_field(f, v, ttl)
+    }
+    fn stream_entry(&mut self, id: StreamId, fields: u64) -> Result<(), Self::Error> {
+        self.est.stream_entry();
+        self.digest.stream_entry(id, fields)
+    }
+    fn stream_field(&mut self, n: Str<'_>, v: Str<'_>) -> Result<(), Self::Error> {
+        self.est.stream_field(n, v);
+        self.digest.stream_field(n, v)
+    }
+    fn stream_group(
+        &mut self,
+        n: Str<'_>,
+        last: StreamId,
+        read: Option<u64>,
+        p: u64,
+    ) -> Result<(), Self::Error> {
+        self.est.stream_group();
+        self.digest.stream_group(n, last, read, p)
+    }
+    fn stream_pending(&mut self, id: StreamId, t: i64, n: u64) -> Result<(), Self::Error> {
+        self.est.stream_pending(id);
+        self.digest.stream_pending(id, t, n)
+    }
+    fn stream_consumer(
+        &mut self,
+        n: Str<'_>,
+        seen: i64,
+        active: Option<i64>,
+        p: u64,
+    ) -> Result<(), Self::Error> {
+        self.est.stream_consumer(n.len() as u64);
+        self.digest.stream_consumer(n, seen, active, p)
+    }
+    fn stream_consumer_pending(&mut self, id: StreamId) -> Result<(), Self::Error> {
+        self.est.stream_consumer_pending(id);
+        self.digest.stream_consumer_pending(id)
+    }
+    fn key_end(&mut self, end: &KeyEnd) -> Result<(), Self::Error> {
+        let Estimate { memory, encoding } = self.est.key_end();
+        self.estimate.set((memory, encoding));
+        self.digest.key_end(end)
+    }
+}
+
 /// Reads one side into its partition files.
 fn side(args: &Args, path: &Path, until: Option<u64>) -> Result<Side> {
     let filter = args.filter.key_filter()?;
     let shared = Rc::new(RefCell::new(Side::new(None)?));
     let into = shared.clone();
+    let estimate: Rc<Shared<(u64, &'static str)>> = Rc::new(Shared::new((0, "unknown")));
+    let last = estimate.clone();
     // Scores as the shortest digits on both sides: any one-to-one text compares values.
-    let sink = DigestSink::new(Scores::Shortest, crate::time::now_ms()).with_key_digests(Box::new(
-        move |k| {
+    let digest = DigestSink::new(Scores::Shortest, crate::time::now_ms()).with_key_digests(
+        Box::new(move |k| {
             if filter.is_all() || filter.matches(k.db, k.key, k.value_type) {
-                into.borrow_mut().add(k)?;
+                let (memory, encoding) = last.get();
+                into.borrow_mut().add(k, memory, encoding)?;
             }
             Ok(())
-        },
-    ));
-    let mut sink = sink.keys_only();
+        }),
+    );
+    let mut sink = SideSink {
+        digest: digest.keys_only(),
+        est: Estimator::new(Server::Redis70, Allocator::Jemalloc),
+        estimate,
+        named: args.server,
+        creator: None,
+        chosen: false,
+    };
     let shown = path.display();
     match crate::input::resolve(path, None)? {
         crate::input::Resolved::Rdb(input) => {
@@ -84,6 +223,7 @@ fn side(args: &Args, path: &Path, until: Option<u64>) -> Result<Side> {
             }
             let mut parser = Parser::new(input.reader);
             parser.stream_strings(16 << 20);
+            parser.report_nodes(true);
             match drive(&mut parser, &mut sink) {
                 Ok(()) => {}
                 Err(Stop::Sink(e)) => bail!("{shown}: {e}"),
@@ -118,8 +258,8 @@ fn side(args: &Args, path: &Path, until: Option<u64>) -> Result<Side> {
     }
 }
 
-/// Counts by prefix: added, removed, changed.
-type ByPrefix = BTreeMap<String, [u64; 3]>;
+/// Per prefix: keys added, removed, changed; estimated bytes added and removed.
+type ByPrefix = BTreeMap<String, [u64; 5]>;
 
 fn prefix(key: &[u8], sep: &str) -> String {
     let text = String::from_utf8_lossy(key);
@@ -129,33 +269,59 @@ fn prefix(key: &[u8], sep: &str) -> String {
     }
 }
 
+/// A key as JSON, in the `--bytes` mode.
+fn key_json(key: &[u8], mode: BytesMode) -> serde_json::Value {
+    use base64::Engine;
+    match mode {
+        BytesMode::Auto => json_bytes(key),
+        BytesMode::Base64 => json!(base64::engine::general_purpose::STANDARD.encode(key)),
+    }
+}
+
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: Args) -> Result<i32> {
     let a = side(&args, &args.a, args.until_a)?;
     let b = side(&args, &args.b, args.until_b)?;
     let (keys_a, keys_b) = (a.keys, b.keys);
     let jsonl = args.format == "jsonl";
+    let how = Compare {
+        ttl: !args.ignore_ttl,
+        encoding: args.compare_encoding,
+    };
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut by_prefix = ByPrefix::new();
     let mut differences = 0u64;
-    let same = compare(a, b, args.ignore_ttl, |d: &Difference| {
+    let same = compare(a, b, how, |d: &Difference| {
         differences += 1;
-        let (change, kept) = match &d.change {
-            Change::Added(k) => ("added", k),
-            Change::Removed(k) => ("removed", k),
-            Change::Changed(_, k) => ("changed", k),
+        let (change, before, after) = match &d.change {
+            Change::Added(k) => ("added", None, Some(k)),
+            Change::Removed(k) => ("removed", Some(k), None),
+            Change::Changed(x, y) => ("changed", Some(x), Some(y)),
         };
-        let slot = match change {
+        let row = by_prefix.entry(prefix(&d.key, &args.sep)).or_default();
+        row[match change {
             "added" => 0,
             "removed" => 1,
             _ => 2,
-        };
-        by_prefix.entry(prefix(&d.key, &args.sep)).or_default()[slot] += 1;
+        }] += 1;
+        let (m0, m1) = (
+            before.map_or(0, |k| k.memory),
+            after.map_or(0, |k| k.memory),
+        );
+        row[3] += m1.saturating_sub(m0);
+        row[4] += m0.saturating_sub(m1);
         if jsonl {
-            let mut line = json!({"change": change, "db": d.db, "key": json_bytes(&d.key),
-                                  "type": kept.value_type.name()});
+            let kept = after.or(before).expect("a side");
+            let mut line = json!({"change": change, "db": d.db, "key": key_json(&d.key, args.bytes),
+                                  "type": kept.value_type.name(),
+                                  "memory_a": before.map(|k| k.memory),
+                                  "memory_b": after.map(|k| k.memory)});
             if let Change::Changed(..) = d.change {
-                line["what"] = json!(d.what());
+                line["what"] = json!(d.what(how));
+            }
+            if args.compare_encoding {
+                line["encoding_a"] = json!(before.map(|k| k.encoding));
+                line["encoding_b"] = json!(after.map(|k| k.encoding));
             }
             writeln!(out, "{line}")?;
         }
@@ -176,36 +342,65 @@ pub fn run(args: Args) -> Result<i32> {
     Ok(if differences == 0 { 0 } else { 1 })
 }
 
+/// Bytes for people, signed: `+1.5 MiB`.
+fn signed(n: u64, sign: char) -> String {
+    if n == 0 {
+        return "0".into();
+    }
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < units.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{sign}{n} B")
+    } else {
+        format!("{sign}{v:.1} {}", units[u])
+    }
+}
+
 fn print_table(by_prefix: &ByPrefix) {
     if by_prefix.is_empty() {
         return;
     }
     // The 20 prefixes with the most differences, then the rest together.
-    let mut rows: Vec<(&String, &[u64; 3])> = by_prefix.iter().collect();
-    rows.sort_by_key(|(p, c)| (std::cmp::Reverse(c.iter().sum::<u64>()), (*p).clone()));
+    let mut rows: Vec<(&String, &[u64; 5])> = by_prefix.iter().collect();
+    rows.sort_by_key(|(p, c)| (std::cmp::Reverse(c[..3].iter().sum::<u64>()), (*p).clone()));
     let mut t = table();
-    t.set_header(vec!["prefix", "added", "removed", "changed"]);
-    let mut rest = [0u64; 3];
+    t.set_header(vec![
+        "prefix",
+        "added",
+        "removed",
+        "changed",
+        "memory added",
+        "memory removed",
+    ]);
+    let mut rest = [0u64; 5];
+    let cells = |c: &[u64; 5]| {
+        let mut v: Vec<Cell> = c[..3]
+            .iter()
+            .map(|n| Cell::new(n).set_alignment(CellAlignment::Right))
+            .collect();
+        v.push(Cell::new(signed(c[3], '+')).set_alignment(CellAlignment::Right));
+        v.push(Cell::new(signed(c[4], '-')).set_alignment(CellAlignment::Right));
+        v
+    };
     for (i, (p, c)) in rows.iter().enumerate() {
         if i < 20 {
             let mut row = vec![Cell::new(p)];
-            row.extend(
-                c.iter()
-                    .map(|n| Cell::new(n).set_alignment(CellAlignment::Right)),
-            );
+            row.extend(cells(c));
             t.add_row(row);
         } else {
-            for j in 0..3 {
+            for j in 0..5 {
                 rest[j] += c[j];
             }
         }
     }
     if rows.len() > 20 {
         let mut row = vec![Cell::new(format!("({} more prefixes)", rows.len() - 20))];
-        row.extend(
-            rest.iter()
-                .map(|n| Cell::new(n).set_alignment(CellAlignment::Right)),
-        );
+        row.extend(cells(&rest));
         t.add_row(row);
     }
     outln!("{t}");
