@@ -71,6 +71,15 @@ for f in "$BENCH_DATA/strings.rdb" "$BENCH_DATA/mixed.rdb" "$V9" "$PREFIXES"; do
 done
 run "rdbtools rdb -c memory" "$V9" "$work/rdbtools.csv" rdb -c memory "$V9"
 
+# Per key, on the dataset that stresses the model (every encoding at its thresholds), written
+# and loaded by Redis 6.0 (RDB 9, which rdbtools reads): the share of keys each tool puts
+# within max(5%, 16 bytes) of MEMORY USAGE.
+"$PYTHON" "$ROOT/testdata/gen/make_memory.py" --out "$work/stress" --server redis-6.0 >/dev/null
+"$PYTHON" "$ROOT/testdata/gen/memory_usage.py" redis-6.0 "$work/stress/redis-6.0.rdb" >"$work/stress-truth.json"
+rdb -c memory "$work/stress/redis-6.0.rdb" >"$work/stress-rdbtools.csv"
+"$REDKIT" analyze -q --now 0 --server redis-6.0 --allocator jemalloc --keys "$work/stress-redkit.jsonl" \
+    --format jsonl "$work/stress/redis-6.0.rdb" >/dev/null
+
 # Totals: each tool's sum against the servers' sum of MEMORY USAGE.
 "$PYTHON" "$ROOT/bench/memory_total.py" redis-7.0 "$V9" >"$work/server-7.0.json"
 "$PYTHON" "$ROOT/bench/memory_total.py" redis-6.0 "$V9" >"$work/server-6.0.json"
@@ -107,7 +116,29 @@ for v in ("7.0", "6.0"):
         f"| redis-{v} ({s['allocator']}) | {srv:,} | {red:,} ({(red - srv) / srv * 100:+.3f}%) "
         f"| {rdbtools:,} ({(rdbtools - srv) / srv * 100:+.1f}%) |"
     )
-text = "\n".join(out) + "\n\n" + "; ".join(ratio) + ".\n\n" + "\n".join(tot) + "\n"
+truth = json.load(open(os.path.join(work, "stress-truth.json")))
+truth = next(iter(truth.values()))["keys"]
+want = {(k["db"], bytes.fromhex(k["key"])): k["memory"] for k in truth}
+def share(got):
+    n = ok = 0
+    for key, m in want.items():
+        if key in got:
+            n += 1
+            ok += abs(got[key] - m) <= max(16, 0.05 * m)
+    return ok, n
+rt = {(int(r["database"]), r["key"].encode()): int(r["size_in_bytes"])
+      for r in csv.DictReader(open(os.path.join(work, "stress-rdbtools.csv")))}
+rk = {}
+for line in open(os.path.join(work, "stress-redkit.jsonl")):
+    r = json.loads(line)
+    k = r["key"]
+    rk[(r["db"], k.encode() if isinstance(k, str) else __import__("base64").b64decode(k["base64"]))] = r["memory"]
+per_key = ["| tool | keys within max(5%, 16 B) of Redis 6.0's MEMORY USAGE |", "|---|---|"]
+for name, got in (("redkit analyze", rk), ("redis-rdb-tools", rt)):
+    ok, n = share(got)
+    per_key.append(f"| {name} | {ok} of {n} ({ok / max(1, n) * 100:.1f}%) |")
+text = ("\n".join(out) + "\n\n" + "; ".join(ratio) + ".\n\n" + "\n".join(tot) + "\n\n"
+        + "\n".join(per_key) + "\n")
 print(text)
 if write_doc:
     body = open(doc).read()
