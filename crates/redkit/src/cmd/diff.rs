@@ -6,7 +6,7 @@ use crate::report::{json_bytes, table};
 use anyhow::{bail, Result};
 use comfy_table::{Cell, CellAlignment};
 use inspect::diff::{compare, Change, Compare, Difference, Side};
-use inspect::digest::{DigestSink, Scores};
+use inspect::digest::{DigestSink, Hash, Scores};
 use inspect::memory::{Allocator, Estimate, Estimator, Server, SERVERS};
 use rdb_parse::{drive, KeyEnd, KeyInfo, NodeInfo, Parser, Sink, Stop, Str, StreamId};
 use serde_json::json;
@@ -29,7 +29,8 @@ of the same fields are the same (--compare-encoding compares the encodings a ser
 keys at load too). A key whose expiry differs has changed (`ttl`) unless --ignore-ttl. Memory
 is estimated as `redkit analyze` does (for the server that wrote each file, or --server): the
 table gives the bytes added and removed by prefix, JSON Lines each key's on both sides. Keys already expired, and empty collections, are left out, as a server leaves them
-out when it loads the file. Memory is about a 128th of the keys of one side: the keys go to
+out when it loads the file. The two inputs are read at once, one a core; values are compared
+through a keyed 128-bit hash. Memory is about a 128th of the keys of one side: the keys go to
 temporary files first.
 
 Exit status, as diff(1): 0 the same, 1 different, 2 an error (a damaged input included: there
@@ -191,22 +192,24 @@ impl Sink for SideSink {
 }
 
 /// Reads one side into its partition files.
-fn side(args: &Args, path: &Path, until: Option<u64>) -> Result<Side> {
+fn side(args: &Args, path: &Path, until: Option<u64>, seed: u64) -> Result<Side> {
     let filter = args.filter.key_filter()?;
     let shared = Rc::new(RefCell::new(Side::new(None)?));
     let into = shared.clone();
     let estimate: Rc<Shared<(u64, &'static str)>> = Rc::new(Shared::new((0, "unknown")));
     let last = estimate.clone();
     // Scores as the shortest digits on both sides: any one-to-one text compares values.
-    let digest = DigestSink::new(Scores::Shortest, crate::time::now_ms()).with_key_digests(
-        Box::new(move |k| {
+    // Values are compared through a keyed fast hash, not SHA1: the digests only meet each
+    // other, in this process.
+    let digest = DigestSink::new(Scores::Shortest, crate::time::now_ms())
+        .with_hash(Hash::Fast(seed))
+        .with_key_digests(Box::new(move |k| {
             if filter.is_all() || filter.matches(k.db, k.key, k.value_type) {
                 let (memory, encoding) = last.get();
                 into.borrow_mut().add(k, memory, encoding)?;
             }
             Ok(())
-        }),
-    );
+        }));
     let mut sink = SideSink {
         digest: digest.keys_only(),
         est: Estimator::new(Server::Redis70, Allocator::Jemalloc),
@@ -280,8 +283,20 @@ fn key_json(key: &[u8], mode: BytesMode) -> serde_json::Value {
 
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: Args) -> Result<i32> {
-    let a = side(&args, &args.a, args.until_a)?;
-    let b = side(&args, &args.b, args.until_b)?;
+    // The two sides are read at once, one a core.
+    let seed = {
+        use std::hash::BuildHasher;
+        std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64)
+    };
+    let (a, b) = std::thread::scope(|scope| {
+        let b = scope.spawn(|| side(&args, &args.b, args.until_b, seed));
+        let a = side(&args, &args.a, args.until_a, seed);
+        let b = b
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("reading {} failed", args.b.display())));
+        (a, b)
+    });
+    let (a, b) = (a?, b?);
     let (keys_a, keys_b) = (a.keys, b.keys);
     let jsonl = args.format == "jsonl";
     let how = Compare {
