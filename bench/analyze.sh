@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Times `redkit analyze` beside `redkit check-rdb` and redis-rdb-tools' memory report
+# (and `redkit digest` and `redkit diff` of a file with itself)
 # (`rdb -c memory`, PyPI rdbtools, which reads RDB 9 at most), and compares the memory totals of
 # both tools with what the servers count after loading the same file (the sum of MEMORY USAGE
 # key SAMPLES 0 over every key, bench/memory_total.py).
@@ -70,6 +71,13 @@ for f in "$BENCH_DATA/strings.rdb" "$BENCH_DATA/mixed.rdb" "$V9" "$PREFIXES"; do
     done
 done
 run "rdbtools rdb -c memory" "$V9" "$work/rdbtools.csv" rdb -c memory "$V9"
+# The digest DEBUG DIGEST gives, and a file compared with itself (read twice, one core each).
+for f in "$BENCH_DATA/strings.rdb" "$BENCH_DATA/mixed.rdb"; do
+    for _ in $(seq "$RUNS"); do
+        run "redkit digest" "$f" /dev/null "$REDKIT" digest "$f"
+        run "redkit diff (the file with itself)" "$f" /dev/null "$REDKIT" diff -q "$f" "$f"
+    done
+done
 
 # Per key, on the dataset that stresses the model (every encoding at its thresholds), written
 # and loaded by Redis 6.0 (RDB 9, which rdbtools reads): the share of keys each tool puts
