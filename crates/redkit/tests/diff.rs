@@ -343,3 +343,94 @@ fn scripted_edits_are_reported_exactly() {
         }
     }
 }
+
+/// Every RDB of testdata/ against its `convert --re-encode`, its `rewrite` (a multi-part AOF
+/// directory) and the `aof-to-rdb` of that directory: no difference.
+#[test]
+fn conversions_of_every_fixture_are_the_same() {
+    let d = scratch("diff-conversions");
+    let mut checked = 0;
+    for dir in std::fs::read_dir(testdata().join("rdb")).unwrap() {
+        let dir = dir.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        for f in common::files_with_suffix(&dir, ".rdb") {
+            let s = f.to_str().unwrap();
+            let re = d.join("re.rdb");
+            let aof = d.join("appendonlydir");
+            let back = d.join("back.rdb");
+            let o = redkit(&[
+                "convert",
+                s,
+                "-o",
+                re.to_str().unwrap(),
+                "--re-encode",
+                "--force",
+                "-q",
+            ]);
+            if o.status.code() != Some(0) {
+                // A file convert refuses (a module value): nothing to compare.
+                continue;
+            }
+            let o = redkit(&["rewrite", s, "-o", aof.to_str().unwrap(), "--force", "-q"]);
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "{s}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            redkit_ok(
+                &[
+                    "aof-to-rdb",
+                    aof.to_str().unwrap(),
+                    "-o",
+                    back.to_str().unwrap(),
+                    "--force",
+                    "-q",
+                ],
+                "aof-to-rdb",
+            );
+            for other in [&re, &aof, &back] {
+                let o = redkit(&[
+                    "diff",
+                    s,
+                    other.to_str().unwrap(),
+                    "-q",
+                    "--format",
+                    "jsonl",
+                ]);
+                if o.status.code() == Some(1) && other != &re {
+                    // Known and left: the replay of an AOF's RDB base holds a sorted-set score
+                    // of -0 as 0 (as a server does for ZADD), where a server loading the RDB
+                    // keeps the -0 its ziplist or listpack stores. Only such keys may differ.
+                    for l in lines(&o.stdout) {
+                        let key = l["key"].as_str().unwrap_or("").to_string();
+                        let dump =
+                            lines(&redkit_ok(&["dump-json", s, "--key", &key], "dump").stdout);
+                        let negative_zero = dump.iter().any(|k| {
+                            k["type"] == "zset"
+                                && k["value"].as_array().is_some_and(|v| {
+                                    v.iter().any(|p| {
+                                        p[1].as_f64() == Some(0.0) && p[1].to_string() == "-0.0"
+                                    })
+                                })
+                        });
+                        assert!(negative_zero, "{s} against {}: {l}", other.display());
+                    }
+                    continue;
+                }
+                assert_eq!(
+                    o.status.code(),
+                    Some(0),
+                    "{s} against {}: {}{}",
+                    other.display(),
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 80, "{checked}");
+}
