@@ -412,7 +412,8 @@ fn conversions_of_every_fixture_are_the_same() {
                             k["type"] == "zset"
                                 && k["value"].as_array().is_some_and(|v| {
                                     v.iter().any(|p| {
-                                        p[1].as_f64() == Some(0.0) && p[1].to_string() == "-0.0"
+                                        p[1].as_f64()
+                                            .is_some_and(|x| x == 0.0 && x.is_sign_negative())
                                     })
                                 })
                         });
