@@ -15,6 +15,9 @@ use hashbrown::{HashMap, HashTable};
 use std::borrow::Cow;
 use std::hash::BuildHasher;
 
+/// How a value is packed: [`packed::pack`] or [`packed::pack_as_stored`].
+type PackFn = fn(&Value) -> Option<(packed::Kind, Vec<u8>)>;
+
 /// Flag: an expiry (8 bytes, little-endian unix ms) follows the flags byte.
 const HAS_EXPIRE: u8 = 1;
 /// Flag: the key length is 4 bytes (little-endian) instead of 1.
@@ -311,7 +314,17 @@ impl Db {
 
     /// Sets `key` to `entry`, replacing what it held; a small collection is packed.
     pub fn insert(&mut self, key: &[u8], entry: Entry) {
-        if let Some((kind, payload)) = packed::pack(&entry.value) {
+        self.insert_packed(key, entry, packed::pack)
+    }
+
+    /// [`Db::insert`] of a value loaded from a packed record (a listpack or ziplist), whose
+    /// scores a server keeps as stored.
+    pub fn insert_as_stored(&mut self, key: &[u8], entry: Entry) {
+        self.insert_packed(key, entry, packed::pack_as_stored)
+    }
+
+    fn insert_packed(&mut self, key: &[u8], entry: Entry, pack: PackFn) {
+        if let Some((kind, payload)) = pack(&entry.value) {
             self.put_blob(key, Blob::new(key, &payload, entry.expire_ms, Some(kind)));
             return;
         }

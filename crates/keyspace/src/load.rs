@@ -1,7 +1,7 @@
 //! Loading an RDB (a preamble, an RDB base) into a keyspace, one event at a time.
 
 use crate::{Entry, Fields, Group, Keyspace, Stream, Value};
-use rdb_parse::{Family, KeyEnd, KeyInfo, Str, StreamId, StreamMeta, ValueType};
+use rdb_parse::{Encoding, Family, KeyEnd, KeyInfo, Str, StreamId, StreamMeta, ValueType};
 
 /// Feeds the events of an RDB into a [`Keyspace`], as an [`rdb_parse::Sink`]: each key
 /// replaces any key of that name. What a keyspace cannot hold (module data, arrays, stream
@@ -23,6 +23,8 @@ pub struct Loader<'a> {
     entry: Option<(StreamId, Fields, u64)>,
     consumer: Option<Vec<u8>>,
     version: Option<u32>,
+    /// Whether the key being loaded was stored packed (kept as stored).
+    as_stored: bool,
 }
 
 /// What an RDB event cannot be loaded as.
@@ -46,6 +48,7 @@ impl<'a> Loader<'a> {
             entry: None,
             consumer: None,
             version: None,
+            as_stored: false,
         }
     }
 
@@ -92,6 +95,9 @@ impl rdb_parse::Sink for Loader<'_> {
                 expire_ms: info.expire_ms,
             },
         ));
+        // A listpack or ziplist is loaded as stored (a -0 score stays -0); a sorted set stored
+        // plain is converted, its -0 scores becoming 0.
+        self.as_stored = matches!(info.encoding, Encoding::Listpack | Encoding::Ziplist);
         Ok(())
     }
 
@@ -238,7 +244,12 @@ impl rdb_parse::Sink for Loader<'_> {
                 _ => false,
             };
             if !empty {
-                self.ks.dbs.entry(db).or_default().insert(&key, entry);
+                let db = self.ks.dbs.entry(db).or_default();
+                if self.as_stored {
+                    db.insert_as_stored(&key, entry);
+                } else {
+                    db.insert(&key, entry);
+                }
             }
         }
         self.consumer = None;

@@ -92,8 +92,19 @@ fn fits(items: &[&[u8]]) -> bool {
     items.iter().all(|i| i.len() <= MAX_BYTES)
 }
 
-/// The packed form of `value`, when it is a collection small enough.
+/// The packed form of `value`, when it is a collection small enough; a sorted set's -0
+/// scores become 0, as a server's listpack holds a score it is given (`ZADD`, a conversion).
 pub fn pack(value: &Value) -> Option<(Kind, Vec<u8>)> {
+    pack_scores(value, listpack_score)
+}
+
+/// [`pack`] keeping each score as it is: a server keeps the scores of a listpack or ziplist
+/// it loads as stored, a -0 included.
+pub fn pack_as_stored(value: &Value) -> Option<(Kind, Vec<u8>)> {
+    pack_scores(value, |s| s)
+}
+
+fn pack_scores(value: &Value, score: impl Fn(f64) -> f64) -> Option<(Kind, Vec<u8>)> {
     let mut out = Vec::new();
     let kind = match value {
         Value::List(l) if l.len() <= MAX_ENTRIES && l.iter().all(|e| e.len() <= MAX_BYTES) => {
@@ -107,7 +118,7 @@ pub fn pack(value: &Value) -> Option<(Kind, Vec<u8>)> {
         Value::ZSet(z) if z.len() <= MAX_ENTRIES && z.keys().all(|m| m.len() <= MAX_BYTES) => {
             for (m, s) in z.iter() {
                 put(&mut out, m);
-                put(&mut out, &listpack_score(*s).to_le_bytes());
+                put(&mut out, &score(*s).to_le_bytes());
             }
             Kind::ZSet
         }
