@@ -660,6 +660,11 @@ impl Sink for Analyzer {
         self.est.string_part(total, first);
         Ok(())
     }
+    fn string_skipped(&mut self, len: u64) -> Result<(), Self::Error> {
+        self.largest = len;
+        self.est.string_part(len, true);
+        Ok(())
+    }
     fn node(&mut self, node: &NodeInfo) -> Result<(), Self::Error> {
         self.largest = self.largest.max(node.max_element.unwrap_or(0));
         self.est.node(node);

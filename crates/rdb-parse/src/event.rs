@@ -282,6 +282,13 @@ pub enum Event<'a> {
         /// Whether this is the last part.
         last: bool,
     },
+    /// A string value not read, only measured: a plain string longer than the consumer asked
+    /// to read ([`Parser::skip_long_strings`](crate::Parser::skip_long_strings)), in place of
+    /// its [`Event::Element`].
+    StringSkipped {
+        /// Its length.
+        len: u64,
+    },
     /// A sorted-set member.
     ZMember {
         /// The member.

@@ -223,6 +223,8 @@ pub struct Parser<R> {
     string_parts: usize,
     /// Whether quicklist and stream nodes are announced with [`Event::Node`].
     report_nodes: bool,
+    /// Plain string values longer than this are skipped and measured only.
+    skip_strings_over: Option<usize>,
     /// The blob length of the value being started, for [`KeyInfo::blob_bytes`].
     blob_bytes: Option<u64>,
     /// The longest entry of the blob being validated, for [`KeyInfo::max_element`].
@@ -303,6 +305,7 @@ impl<R: Read> Parser<R> {
             skip_values: false,
             string_parts: 0,
             report_nodes: false,
+            skip_strings_over: None,
             blob_bytes: None,
             max_element: None,
             skip_blobs: [0; 32],
@@ -373,6 +376,18 @@ impl<R: Read> Parser<R> {
         self.string_parts = part;
     }
 
+    /// Skips the bytes of plain (not integer, not LZF) string values longer than `len`: such a
+    /// value comes as an [`Event::StringSkipped`] with its length. For a consumer that needs
+    /// only a long string's length (a short one may be an integer: it comes whole).
+    pub fn skip_long_strings(&mut self, len: usize) {
+        self.skip_strings_over = Some(len);
+        // Strings are then read where parts are (whole up to any length, unless parts are
+        // asked for too).
+        if self.string_parts == 0 {
+            self.string_parts = usize::MAX;
+        }
+    }
+
     /// Skips the elements of blob values of type `t` (ziplists, listpacks, intsets, and the
     /// nodes of a quicklist of type 18) that hold at most `up_to` entries: such a key comes as
     /// its [`KeyInfo`] (with [`KeyInfo::max_element`]) and its end, and a quicklist's nodes
@@ -439,6 +454,12 @@ impl<R: Read> Parser<R> {
                     let s = if b >> 6 != 3 {
                         self.input.pos += 1;
                         let n = self.string_len(b, at, what)?;
+                        if self.skip_strings_over.is_some_and(|max| n > max) {
+                            self.input.skip(n as u64, what, at)?;
+                            self.state = State::KeyEnd;
+                            self.elements = 1;
+                            return Ok(Some(Event::StringSkipped { len: n as u64 }));
+                        }
                         if n > self.string_parts {
                             self.state = State::StringParts {
                                 left: n as u64,

@@ -121,6 +121,12 @@ pub trait Sink {
     ) -> Result<(), Self::Error> {
         Ok(())
     }
+    /// A string value skipped by length only (when asked for with
+    /// [`Parser::skip_long_strings`](crate::Parser::skip_long_strings)), in place of
+    /// [`Sink::element`].
+    fn string_skipped(&mut self, len: u64) -> Result<(), Self::Error> {
+        Ok(())
+    }
     /// A sorted-set member.
     fn zmember(&mut self, member: Str<'_>, score: f64) -> Result<(), Self::Error> {
         Ok(())
@@ -268,6 +274,7 @@ fn drive_events<R: Read, S: Sink + ?Sized>(
                 first,
                 last,
             } => sink.string_part(part, total, first, last),
+            Event::StringSkipped { len } => sink.string_skipped(len),
             Event::ZMember { member, score } => sink.zmember(member, score),
             Event::HashField {
                 field,

@@ -257,6 +257,9 @@ impl Sink for Sinks {
             .string_part(p, total, first, last)
             .map_err(|e| e.to_string())
     }
+    fn string_skipped(&mut self, len: u64) -> Result<(), String> {
+        self.inner.string_skipped(len).map_err(|e| e.to_string())
+    }
     fn node(&mut self, node: &NodeInfo) -> Result<(), String> {
         self.inner.node(node).map_err(|e| e.to_string())
     }
@@ -583,6 +586,8 @@ pub fn run(args: Args) -> Result<i32> {
     let mut parser = Parser::new(reader);
     parser.stream_strings(16 << 20);
     parser.report_nodes(true);
+    // A string longer than 20 bytes cannot be an integer: its length is all the estimate needs.
+    parser.skip_long_strings(20);
     // The header and AUX fields name the server; then the blobs it keeps as they are (small
     // enough not to become hashtables) are read without an event per element.
     let result = drive_to_first_key(&mut parser, &mut sinks).and_then(|started| {
