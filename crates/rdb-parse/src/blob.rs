@@ -123,7 +123,7 @@ pub fn lp_entry(b: &[u8], pos: usize) -> Result<(Str<'_>, usize), BlobError> {
 
 /// The bytes of a listpack entry's backlen for an entry of `l` bytes, as `lpEncodeBacklen`
 /// writes it: each bound itself takes the longer form (16383 takes 3 bytes).
-fn lp_backlen_size(l: usize) -> usize {
+pub fn lp_backlen_size(l: usize) -> usize {
     match l {
         0..=127 => 1,
         128..=16382 => 2,

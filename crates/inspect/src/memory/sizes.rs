@@ -102,40 +102,13 @@ pub fn sds_header8(len: u64) -> u64 {
     sds_header(len).max(3)
 }
 
-/// The length of `s` if it is the canonical decimal form of an i64 (what `string2ll` accepts
-/// and formats back the same), as the value.
-pub fn as_int(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() > 20 {
-        return None;
-    }
-    let (neg, digits) = match s[0] {
-        b'-' => (true, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || (digits[0] == b'0' && (digits.len() > 1 || neg)) {
-        return None;
-    }
-    let mut v: i128 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v * 10 + (c - b'0') as i128;
-    }
-    let v = if neg { -v } else { v };
-    i64::try_from(v).ok()
-}
+/// The value of `s` when a server stores it as an integer (canonical decimal text of at most
+/// 20 bytes that fits an i64), as the writer of packed encodings decides it.
+pub use rdb_write::blob::canonical_int as as_int;
 
-/// The length of a listpack entry's backlen field for an entry of `l` bytes
-/// (`lpEncodeBacklen`: each bound takes the longer form).
+/// The length of a listpack entry's backlen field for an entry of `l` bytes.
 fn lp_backlen(l: u64) -> u64 {
-    match l {
-        0..=127 => 1,
-        128..=16382 => 2,
-        16383..=2097150 => 3,
-        2097151..=268435454 => 4,
-        _ => 5,
-    }
+    rdb_parse::blob::lp_backlen_size(l as usize) as u64
 }
 
 /// The bytes a listpack entry takes: an integer in the smallest encoding, or a string.
@@ -394,26 +367,6 @@ mod tests {
             (1001, 1016),
         ] {
             assert_eq!(glibc_usable(n), u, "{n}");
-        }
-    }
-
-    #[test]
-    fn canonical_integers() {
-        assert_eq!(as_int(b"0"), Some(0));
-        assert_eq!(as_int(b"-12"), Some(-12));
-        assert_eq!(as_int(b"9223372036854775807"), Some(i64::MAX));
-        assert_eq!(as_int(b"-9223372036854775808"), Some(i64::MIN));
-        for s in [
-            &b""[..],
-            b"-",
-            b"-0",
-            b"01",
-            b"+1",
-            b" 1",
-            b"9223372036854775808",
-            b"1a",
-        ] {
-            assert_eq!(as_int(s), None, "{s:?}");
         }
     }
 
