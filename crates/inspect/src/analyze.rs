@@ -244,6 +244,14 @@ impl PrefixTree {
         self.other.get(prefix).copied()
     }
 
+    /// The level of a prefix: the separators it holds (1 at the top).
+    pub fn level(&self, prefix: &[u8]) -> usize {
+        if self.sep.is_empty() {
+            return 0;
+        }
+        memchr::memmem::find_iter(prefix, &self.sep).count()
+    }
+
     /// The separator.
     pub fn sep(&self) -> &[u8] {
         &self.sep

@@ -48,6 +48,22 @@ pub fn prefer_creator(
     }
 }
 
+/// Bytes for people: `512 B`, `1.5 GiB` (powers of 1024).
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
 /// An empty table in the house style.
 pub fn table() -> Table {
     let mut t = Table::new();

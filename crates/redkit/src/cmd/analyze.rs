@@ -3,7 +3,7 @@
 use crate::exit;
 use crate::json::{BytesMode, Json};
 use crate::output::{self, AtomicFile, Dest, Kind};
-use crate::report::{json_bytes, print_json, table, Capped, Position};
+use crate::report::{human_bytes as human, json_bytes, print_json, table, Capped, Position};
 use anyhow::{bail, Context, Result};
 use inspect::analyze::{Analyzer, KeyRecord, Options, PerKey, Report, TopKey, TTL_BUCKETS};
 use inspect::memory::{Allocator, Estimator, Server, SERVERS};
@@ -166,22 +166,6 @@ fn parse_size(s: &str) -> Result<u64, String> {
         return Err(format!("'{s}' is too large"));
     }
     Ok(bytes.round() as u64)
-}
-
-/// Bytes for people: `1.5 GiB`.
-fn human(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
 }
 
 /// A key over a --max-* limit.
@@ -634,6 +618,7 @@ pub fn run(args: Args) -> Result<i32> {
     let offenders = std::mem::take(&mut *offenders.lock().expect("offenders"));
     let over_total = args.max_total_memory.filter(|&m| report.total.memory > m);
     let ctx = Shown {
+        now_ms,
         name: &info.name,
         server,
         allocator: args.allocator,
@@ -679,6 +664,8 @@ pub fn run(args: Args) -> Result<i32> {
 
 /// What the report says beside the sums.
 struct Shown<'a> {
+    /// The time expiries were compared with, unix ms.
+    now_ms: i64,
     name: &'a str,
     server: Server,
     allocator: Allocator,
@@ -862,7 +849,7 @@ fn to_text(r: &Report, c: &Shown<'_>) -> String {
     let _ = writeln!(
         s,
         "\nBy time to live (at {})\n{t}",
-        crate::time::utc_ms(c.args_now())
+        crate::time::utc_ms(c.now_ms)
     );
 
     let tree = &r.prefixes;
@@ -871,7 +858,7 @@ fn to_text(r: &Report, c: &Shown<'_>) -> String {
         let mut t = table();
         t.set_header(["prefix", "keys", "memory", "share", "no TTL"]);
         for (p, v) in all.iter().take(c.args.prefixes) {
-            let depth = rdb_parse_count(p, tree.sep());
+            let depth = tree.level(p);
             t.add_row([
                 format!("{}{}", "  ".repeat(depth.saturating_sub(1)), key_text(0, p)),
                 v.keys.to_string(),
@@ -963,32 +950,6 @@ fn to_text(r: &Report, c: &Shown<'_>) -> String {
         );
     }
     s
-}
-
-impl Shown<'_> {
-    fn args_now(&self) -> i64 {
-        match self.args.now {
-            Some(s) => (s as i64).saturating_mul(1000),
-            None => crate::time::now_ms(),
-        }
-    }
-}
-
-fn rdb_parse_count(hay: &[u8], sep: &[u8]) -> usize {
-    if sep.is_empty() {
-        return 0;
-    }
-    let mut n = 0;
-    let mut i = 0;
-    while i + sep.len() <= hay.len() {
-        if &hay[i..i + sep.len()] == sep {
-            n += 1;
-            i += sep.len();
-        } else {
-            i += 1;
-        }
-    }
-    n
 }
 
 fn share(part: u64, whole: u64) -> String {

@@ -357,23 +357,12 @@ pub fn run(args: Args) -> Result<i32> {
     Ok(if differences == 0 { 0 } else { 1 })
 }
 
-/// Bytes for people, signed: `+1.5 MiB`.
+/// Bytes for people with a sign: `+1.5 MiB`; `0` for none.
 fn signed(n: u64, sign: char) -> String {
     if n == 0 {
         return "0".into();
     }
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < units.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{sign}{n} B")
-    } else {
-        format!("{sign}{v:.1} {}", units[u])
-    }
+    format!("{sign}{}", crate::report::human_bytes(n))
 }
 
 fn print_table(by_prefix: &ByPrefix) {
