@@ -7,7 +7,10 @@ as the edits made it (never as any tool reads it):
                        changed, TTLs set and removed, a type changed, stream entries added
   uncompressed.rdb     `before` saved again with rdbcompression no
   lfu.rdb              `before` loaded and saved under maxmemory-policy allkeys-lfu
-  expected.json        [{"change", "key", "what"}...] for before -> after
+  expected.json        [{"change", "key", "what", "detail"?}...] for before -> after, where
+                       "detail" lists the elements of a changed collection the edits added,
+                       removed or changed, in the order `diff --detail` lists them (list
+                       indexes, members and fields in byte order, stream entries then groups)
 
 Usage: diff_edits.py SERVER OUTDIR
 """
@@ -26,11 +29,19 @@ def main():
     name, out = sys.argv[1], sys.argv[2]
     expected = []
 
-    def edit(change, key, what=None):
+    def edit(change, key, what=None, elements=None):
         e = {"change": change, "key": key}
         if what:
             e["what"] = what
+        if elements is not None:
+            e["detail"] = elements
         expected.append(e)
+
+    def el(change, **kw):
+        kw["change"] = change
+        if change == "changed" and "what" not in kw:
+            kw["what"] = ["value"]
+        return kw
 
     with servers.running_server(name) as srv:
         c = srv.client()
@@ -44,6 +55,7 @@ def main():
         c.hset("h:2", mapping={"a": "1"})
         for i in range(1, 101):
             c.xadd("st:1", {"n": str(i)}, id=f"{i}-0")
+        c.xgroup_create("st:1", "g1", id="0")
         c.set("ttl:keep", "x")
         c.pexpireat("ttl:keep", FAR)
         c.set("ttl:drop", "x")
@@ -57,11 +69,30 @@ def main():
         c.delete("s:3"); edit("removed", "s:3")
         c.delete("h:2"); edit("removed", "h:2")
         c.set("s:7", "changed"); edit("changed", "s:7", ["value"])
-        c.rpush("l:1", "one-more"); edit("changed", "l:1", ["value"])
-        c.srem("set:1", 5); edit("changed", "set:1", ["value"])
-        c.zadd("z:1", {"m3": 99}); edit("changed", "z:1", ["value"])
-        c.hset("h:1", "f0", "other"); edit("changed", "h:1", ["value"])
-        c.xadd("st:1", {"n": "101"}, id="101-0"); edit("changed", "st:1", ["value"])
+        c.rpush("l:1", "one-more")
+        c.lset("l:1", 2, "other")
+        edit("changed", "l:1", ["value"],
+             [el("changed", index=2), el("added", index=300)])
+        c.srem("set:1", 5)
+        c.sadd("set:1", "x")
+        edit("changed", "set:1", ["value"], [el("removed", member="5"), el("added", member="x")])
+        c.zadd("z:1", {"m3": 99})
+        c.zadd("z:1", {"new": 0.5})
+        c.zrem("z:1", "m7")
+        edit("changed", "z:1", ["value"],
+             [el("changed", member="m3", what=["score"], score_a=1.0, score_b=99.0),
+              el("removed", member="m7", score_a=7 / 3, score_b=None),
+              el("added", member="new", score_a=None, score_b=0.5)])
+        c.hset("h:1", "f0", "other")
+        c.hdel("h:1", "f1")
+        c.hset("h:1", "f20", "new")
+        edit("changed", "h:1", ["value"],
+             [el("changed", field="f0"), el("removed", field="f1"), el("added", field="f20")])
+        c.xadd("st:1", {"n": "101"}, id="101-0")
+        c.xreadgroup("g1", "c1", {"st:1": ">"}, count=2)
+        c.xgroup_create("st:1", "g2", id="$")
+        edit("changed", "st:1", ["value"],
+             [el("added", id="101-0"), el("changed", group="g1"), el("added", group="g2")])
         c.persist("ttl:drop"); edit("changed", "ttl:drop", ["ttl"])
         c.pexpireat("ttl:add", FAR + 1); edit("changed", "ttl:add", ["ttl"])
         c.delete("set:2"); c.rpush("set:2", "a", "b", "c"); edit("changed", "set:2", ["type"])

@@ -29,6 +29,18 @@ pub struct Kept {
     pub memory: u64,
     /// Its encoding after load on that server ([`crate::memory::ENCODINGS`]).
     pub encoding: &'static str,
+    /// A hash's field expiries, as a digest of (field, expiry) pairs in any order (0 for none).
+    pub field_ttls: u64,
+}
+
+/// A hash field's expiry as a part of [`Kept::field_ttls`]: the xor of these over a key's
+/// fields with an expiry (keyed by `seed`, the same on both sides).
+pub fn field_ttl(seed: u64, field: rdb_parse::Str<'_>, expire_ms: i64) -> u64 {
+    let mut s = [0u8; 20];
+    let mut h = xxhash_rust::xxh3::Xxh3::with_seed(seed);
+    h.update(&expire_ms.to_le_bytes());
+    h.update(field.as_bytes(&mut s));
+    h.digest()
 }
 
 /// One side's keys, on their way to the comparison.
@@ -71,8 +83,15 @@ impl Side {
         Ok(Side { parts, keys: 0 })
     }
 
-    /// Adds a key, with its estimated memory and encoding after load.
-    pub fn add(&mut self, k: &KeyRecord<'_>, memory: u64, encoding: &str) -> io::Result<()> {
+    /// Adds a key, with its estimated memory and encoding after load and the digest of its
+    /// field expiries (see [`Kept::field_ttls`]).
+    pub fn add(
+        &mut self,
+        k: &KeyRecord<'_>,
+        memory: u64,
+        encoding: &str,
+        field_ttls: u64,
+    ) -> io::Result<()> {
         let len = u32::try_from(k.key.len())
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a key over 4 GiB"))?;
         let w = &mut self.parts[partition(k.db, k.key)];
@@ -83,6 +102,7 @@ impl Side {
         w.write_all(&k.value)?;
         w.write_all(&memory.to_le_bytes())?;
         w.write_all(&[crate::memory::encoding_code(encoding)])?;
+        w.write_all(&field_ttls.to_le_bytes())?;
         w.write_all(&len.to_le_bytes())?;
         w.write_all(k.key)?;
         self.keys += 1;
@@ -100,7 +120,7 @@ fn read_part(
     let end = f.stream_position()?;
     f.seek(SeekFrom::Start(0))?;
     let mut r = BufReader::with_capacity(1 << 16, f.take(end));
-    let mut head = [0u8; 8 + 2 + 8 + 20 + 8 + 1 + 4];
+    let mut head = [0u8; 8 + 2 + 8 + 20 + 8 + 1 + 8 + 4];
     let mut key = Vec::new();
     loop {
         match r.read_exact(&mut head) {
@@ -119,8 +139,9 @@ fn read_part(
                 .get(head[46] as usize)
                 .copied()
                 .unwrap_or("unknown"),
+            field_ttls: u64::from_le_bytes(head[47..55].try_into().expect("8 bytes")),
         };
-        let len = u32::from_le_bytes(head[47..51].try_into().expect("4 bytes")) as usize;
+        let len = u32::from_le_bytes(head[55..59].try_into().expect("4 bytes")) as usize;
         key.resize(len, 0);
         r.read_exact(&mut key)?;
         each(db, &key, kept)?;
@@ -150,8 +171,9 @@ pub struct Difference {
 }
 
 impl Difference {
-    /// What changed, for [`Change::Changed`]: `type`, else `value`, `ttl` and/or
-    /// `encoding` (the last two when they are compared: see [`Compare`]).
+    /// What changed, for [`Change::Changed`]: `type`, else `value`, `ttl`, `field_ttl` (a
+    /// hash field's expiry) and/or `encoding` (the last three when they are compared: see
+    /// [`Compare`]).
     pub fn what(&self, how: Compare) -> Vec<&'static str> {
         match &self.change {
             Change::Changed(a, b) if a.value_type != b.value_type => vec!["type"],
@@ -162,6 +184,9 @@ impl Difference {
                 }
                 if how.ttl && a.expire_ms != b.expire_ms {
                     w.push("ttl");
+                }
+                if how.ttl && a.field_ttls != b.field_ttls {
+                    w.push("field_ttl");
                 }
                 if how.encoding && a.encoding != b.encoding {
                     w.push("encoding");
@@ -176,7 +201,7 @@ impl Difference {
 /// What besides type and value makes a key differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Compare {
-    /// The expiry.
+    /// The expiry, and a hash's field expiries.
     pub ttl: bool,
     /// The encoding after load.
     pub encoding: bool,
@@ -186,7 +211,8 @@ impl Kept {
     fn differs(&self, other: &Kept, how: Compare) -> bool {
         self.value_type != other.value_type
             || self.value != other.value
-            || (how.ttl && self.expire_ms != other.expire_ms)
+            || (how.ttl
+                && (self.expire_ms != other.expire_ms || self.field_ttls != other.field_ttls))
             || (how.encoding && self.encoding != other.encoding)
     }
 }
@@ -282,7 +308,7 @@ mod tests {
             rec(b"ttl", String, Some(5), 4),
             rec(b"type", String, None, 5),
         ] {
-            a.add(&r, 10, "raw").unwrap();
+            a.add(&r, 10, "raw", 0).unwrap();
         }
         for r in [
             rec(b"same", String, None, 1),
@@ -291,8 +317,14 @@ mod tests {
             rec(b"ttl", String, Some(6), 4),
             rec(b"type", List, None, 5),
         ] {
-            b.add(&r, 20, if r.key == b"same" { "raw" } else { "embstr" })
-                .unwrap();
+            let field_ttls = u64::from(r.key == b"value");
+            b.add(
+                &r,
+                20,
+                if r.key == b"same" { "raw" } else { "embstr" },
+                field_ttls,
+            )
+            .unwrap();
         }
         let mut seen = Vec::new();
         let how = Compare {
@@ -319,7 +351,7 @@ mod tests {
                 ("new".to_string(), vec![]),
                 ("ttl".to_string(), vec!["ttl"]),
                 ("type".to_string(), vec!["type"]),
-                ("value".to_string(), vec!["value"]),
+                ("value".to_string(), vec!["value", "field_ttl"]),
             ]
         );
     }

@@ -7,6 +7,7 @@
 //! [`analyze`]: those costs summed by type, prefix and time to live, with the largest keys.
 
 pub mod analyze;
+pub mod detail;
 pub mod diff;
 pub mod digest;
 pub mod fpconv;

@@ -284,7 +284,8 @@ for name, extra in (("plain.rdb", []), ("packed.rdb", ["hash-max-listpack-value 
 
 /// Scripted edits on a live server between two SAVEs (keys added and removed, values changed,
 /// TTLs set and removed, a type changed, stream entries added; `testdata/gen/diff_edits.py`)
-/// are reported exactly as the script made them; the same data loaded by another process and
+/// are reported exactly as the script made them, and with --detail each changed collection's
+/// elements (fields, members and scores, list indexes, stream entries and groups); the same data loaded by another process and
 /// saved again without compression, or with LFU counters (its keys in another order), is the
 /// same. On every server installed here.
 #[test]
@@ -332,6 +333,106 @@ fn scripted_edits_are_reported_exactly() {
         want.sort();
         assert!(want.len() >= 13);
         assert_eq!(got, want, "{server}");
+        // --detail: the elements the edits touched, exactly, and nothing else.
+        let o = redkit(&[
+            "diff",
+            &f("before.rdb"),
+            &f("after.rdb"),
+            "--format",
+            "jsonl",
+            "--detail",
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{server}");
+        let got = lines(&o.stdout);
+        let mut detailed = 0;
+        for e in expected.as_array().unwrap() {
+            let line = got
+                .iter()
+                .find(|l| l["key"] == e["key"])
+                .unwrap_or_else(|| panic!("{server}: {} missing", e["key"]));
+            assert_schema("diff", line);
+            let Some(want) = e.get("detail") else {
+                assert!(line.get("detail").is_none(), "{server}: {line}");
+                continue;
+            };
+            detailed += 1;
+            let d = &line["detail"];
+            let want = want.as_array().unwrap();
+            let count = |c: &str| want.iter().filter(|w| w["change"] == c).count() as u64;
+            for c in ["added", "removed", "changed"] {
+                assert_eq!(d[c].as_u64(), Some(count(c)), "{server}: {c}: {line}");
+            }
+            assert_eq!(d["complete"], true);
+            let listed = d["elements"].as_array().unwrap();
+            assert_eq!(listed.len(), want.len(), "{server}: {line}");
+            for (g, w) in listed.iter().zip(want) {
+                for (k, v) in w.as_object().unwrap() {
+                    match v.as_f64() {
+                        Some(x) if k.starts_with("score") => {
+                            assert_eq!(g[k].as_f64(), Some(x), "{server}: {k}: {g} {w}")
+                        }
+                        _ => assert_eq!(&g[k], v, "{server}: {k}: {g} against {w}"),
+                    }
+                }
+            }
+        }
+        assert_eq!(detailed, 5, "{server}");
+        // The same elements when the second side is a log (replayed).
+        let aof = d.join("after-aof");
+        let o = redkit(&["rewrite", &f("after.rdb"), "-o", aof.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let o = redkit(&[
+            "diff",
+            &f("before.rdb"),
+            aof.to_str().unwrap(),
+            "--format",
+            "jsonl",
+            "--detail",
+            "-q",
+        ]);
+        let mut from_log: Vec<String> = lines(&o.stdout)
+            .iter()
+            .map(|l| format!("{} {}", l["key"], l["detail"]))
+            .collect();
+        let mut from_rdb: Vec<String> = got
+            .iter()
+            .map(|l| format!("{} {}", l["key"], l["detail"]))
+            .collect();
+        from_log.sort();
+        from_rdb.sort();
+        assert_eq!(from_log, from_rdb, "{server}");
+        // Bounded: one element listed, the counts still exact; one key detailed.
+        let o = redkit(&[
+            "diff",
+            &f("before.rdb"),
+            &f("after.rdb"),
+            "--format",
+            "jsonl",
+            "--detail",
+            "--detail-elements",
+            "1",
+            "--detail-keys",
+            "1",
+        ]);
+        let got = lines(&o.stdout);
+        let with: Vec<&Value> = got.iter().filter(|l| l.get("detail").is_some()).collect();
+        assert_eq!(with.len(), 1, "{server}");
+        let d = &with[0]["detail"];
+        assert_eq!(d["elements"].as_array().unwrap().len(), 1);
+        let total: u64 = ["added", "removed", "changed"]
+            .iter()
+            .map(|c| d[c].as_u64().unwrap())
+            .sum();
+        assert_eq!(d["complete"], total == 1, "{server}: {d}");
+        assert!(total >= 2, "{server}: {d}");
+        // The table names the elements too.
+        let o = redkit(&["diff", &f("before.rdb"), &f("after.rdb"), "--detail"]);
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(text.contains("+ field \"f20\""), "{server}: {text}");
+        assert!(
+            text.contains("~ member \"m3\" (score): score 1 -> 99"),
+            "{server}: {text}"
+        );
         for other in ["uncompressed.rdb", "lfu.rdb"] {
             let o = redkit(&["diff", &f("before.rdb"), &f(other)]);
             assert_eq!(
@@ -413,4 +514,103 @@ fn conversions_of_every_fixture_are_the_same() {
         }
     }
     assert!(checked > 80, "{checked}");
+}
+
+/// Hash field expiries are compared (`field_ttl`), field by field with --detail: the Redis 7.4
+/// file against its conversion for Redis 7.0 with the field TTLs dropped differs in exactly the
+/// hashes and fields its truth file gives a TTL, and not at all with --ignore-ttl.
+#[test]
+fn field_ttls_are_compared() {
+    let dir = testdata().join("rdb/redis-7.4.1");
+    let src = dir.join("full.rdb");
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("full.truth.json")).unwrap()).unwrap();
+    let hex = |s: &str| -> String {
+        let b: Vec<u8> = (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect();
+        String::from_utf8(b).unwrap()
+    };
+    // Per key with field TTLs: (field, expiry) pairs, from the truth file.
+    let mut want: Vec<(String, Vec<(String, i64)>)> = Vec::new();
+    for k in truth["keys"].as_array().unwrap() {
+        if k["type"] != "hash" {
+            continue;
+        }
+        let mut fields: Vec<(String, i64)> = k["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| !f[2].is_null())
+            .map(|f| (hex(f[0].as_str().unwrap()), f[2].as_i64().unwrap()))
+            .collect();
+        if !fields.is_empty() {
+            fields.sort();
+            want.push((hex(k["key"].as_str().unwrap()), fields));
+        }
+    }
+    want.sort();
+    assert!(want.len() >= 3);
+    let d = scratch("diff-field-ttls");
+    let out = d.join("no-field-ttls.rdb");
+    redkit_ok(
+        &[
+            "convert",
+            src.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--target",
+            "redis-7.0",
+            "--lossy",
+            "all",
+        ],
+        "convert",
+    );
+    let o = redkit(&[
+        "diff",
+        src.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--format",
+        "jsonl",
+        "--detail",
+        "--detail-elements",
+        "1000",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let mut got: Vec<(String, Vec<(String, i64)>)> = lines(&o.stdout)
+        .iter()
+        .map(|l| {
+            assert_schema("diff", l);
+            assert_eq!(l["what"], serde_json::json!(["field_ttl"]), "{l}");
+            let fields = l["detail"]["elements"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    assert_eq!(e["what"], serde_json::json!(["ttl"]), "{e}");
+                    assert!(e["expire_b"].is_null());
+                    (
+                        e["field"].as_str().unwrap().to_string(),
+                        e["expire_a"].as_i64().unwrap(),
+                    )
+                })
+                .collect();
+            (l["key"].as_str().unwrap().to_string(), fields)
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, want);
+    let o = redkit(&[
+        "diff",
+        src.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--ignore-ttl",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
 }

@@ -5,10 +5,11 @@ use crate::json::BytesMode;
 use crate::report::{json_bytes, table};
 use anyhow::{bail, Result};
 use comfy_table::{Cell, CellAlignment};
+use inspect::detail::{compare_elements, Detail, Element, ElementSink};
 use inspect::diff::{compare, Change, Compare, Difference, Side};
 use inspect::digest::{DigestSink, Hash, Scores};
 use inspect::memory::{Allocator, Estimate, Estimator, Server, SERVERS};
-use rdb_parse::{drive, KeyEnd, KeyInfo, NodeInfo, Parser, Sink, Stop, Str, StreamId};
+use rdb_parse::{drive, KeyEnd, KeyInfo, NodeInfo, Parser, Sink, Stop, Str, StreamId, ValueType};
 use serde_json::json;
 use std::cell::{Cell as Shared, RefCell};
 use std::collections::BTreeMap;
@@ -23,6 +24,8 @@ Examples:
   redkit diff backup.rdb appendonlydir --until-b 2026-11-21T14:30:00Z
                                                     the 14:30 backup against the log at 14:30
   redkit diff a.rdb b.rdb --format jsonl | jq -r 'select(.change == \"changed\") | .key'
+  redkit diff a.rdb b.rdb --detail                  which fields, members, list indexes and
+                                                    stream entries of changed keys differ
 
 Values are compared, not their encodings or LRU/LFU data: a listpack hash and a hashtable hash
 of the same fields are the same (--compare-encoding compares the encodings a server gives the
@@ -32,6 +35,12 @@ table gives the bytes added and removed by prefix, JSON Lines each key's on both
 out when it loads the file. The two inputs are read at once, one a core; values are compared
 through a keyed 128-bit hash. Memory is about a 128th of the keys of one side: the keys go to
 temporary files first.
+
+--detail reads both inputs a second time for the first --detail-keys changed collections and
+compares their elements the same way (through temporary files, in bounded memory): the counts
+are exact, the first --detail-elements are listed in order. Lists are compared index by index
+(an element pushed at the head changes every index); a stream's elements are its entries and
+its consumer groups.
 
 Exit status, as diff(1): 0 the same, 1 different, 2 an error (a damaged input included: there
 is nothing to compare it with).";
@@ -70,6 +79,16 @@ pub struct Args {
     /// The separator of key prefixes in the table
     #[arg(long, value_name = "SEP", default_value = ":")]
     pub sep: String,
+    /// For changed lists, sets, sorted sets, hashes and streams, compare their elements too
+    /// (a second pass over both inputs): elements added, removed and changed
+    #[arg(long)]
+    pub detail: bool,
+    /// With --detail: how many changed collections to detail, at most (the first in the output)
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub detail_keys: usize,
+    /// With --detail: how many differing elements to list per key (the counts are exact)
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub detail_elements: usize,
     #[command(flatten)]
     pub filter: FilterArgs,
     /// No progress bar
@@ -87,11 +106,14 @@ fn parse_server(s: &str) -> Result<Server, String> {
 }
 
 /// A side's sink: each key's events go to the memory estimator, then to the digest sink,
-/// whose per-key callback adds the key with the estimate.
+/// whose per-key callback adds the key with the estimate and the digest of its field expiries
+/// (which the servers' digest leaves out).
 struct SideSink {
     digest: DigestSink,
     est: Estimator,
-    estimate: Rc<Shared<(u64, &'static str)>>,
+    estimate: Rc<Shared<(u64, &'static str, u64)>>,
+    field_ttls: u64,
+    seed: u64,
     named: Option<Server>,
     creator: Option<(String, String)>,
     chosen: bool,
@@ -119,6 +141,7 @@ impl Sink for SideSink {
     }
     fn key_start(&mut self, info: &KeyInfo<'_>) -> Result<(), Self::Error> {
         self.choose();
+        self.field_ttls = 0;
         self.est.key_start(info);
         self.digest.key_start(info)
     }
@@ -146,6 +169,9 @@ impl Sink for SideSink {
     }
     fn hash_field(&mut self, f: Str<'_>, v: Str<'_>, ttl: Option<i64>) -> Result<(), Self::Error> {
         self.est.hash_field(f, v, ttl);
+        if let Some(t) = ttl {
+            self.field_ttls ^= inspect::diff::field_ttl(self.seed, f, t);
+        }
         self.digest.hash_field(f, v, ttl)
     }
     fn stream_entry(&mut self, id: StreamId, fields: u64) -> Result<(), Self::Error> {
@@ -186,7 +212,7 @@ impl Sink for SideSink {
     }
     fn key_end(&mut self, end: &KeyEnd) -> Result<(), Self::Error> {
         let Estimate { memory, encoding } = self.est.key_end();
-        self.estimate.set((memory, encoding));
+        self.estimate.set((memory, encoding, self.field_ttls));
         self.digest.key_end(end)
     }
 }
@@ -196,7 +222,7 @@ fn side(args: &Args, path: &Path, until: Option<u64>, seed: u64) -> Result<Side>
     let filter = args.filter.key_filter()?;
     let shared = Rc::new(RefCell::new(Side::new(None)?));
     let into = shared.clone();
-    let estimate: Rc<Shared<(u64, &'static str)>> = Rc::new(Shared::new((0, "unknown")));
+    let estimate: Rc<Shared<(u64, &'static str, u64)>> = Rc::new(Shared::new((0, "unknown", 0)));
     let last = estimate.clone();
     // Scores as the shortest digits on both sides: any one-to-one text compares values.
     // Values are compared through a keyed fast hash, not SHA1: the digests only meet each
@@ -205,8 +231,8 @@ fn side(args: &Args, path: &Path, until: Option<u64>, seed: u64) -> Result<Side>
         .with_hash(Hash::Fast(seed))
         .with_key_digests(Box::new(move |k| {
             if filter.is_all() || filter.matches(k.db, k.key, k.value_type) {
-                let (memory, encoding) = last.get();
-                into.borrow_mut().add(k, memory, encoding)?;
+                let (memory, encoding, field_ttls) = last.get();
+                into.borrow_mut().add(k, memory, encoding, field_ttls)?;
             }
             Ok(())
         }));
@@ -214,10 +240,25 @@ fn side(args: &Args, path: &Path, until: Option<u64>, seed: u64) -> Result<Side>
         digest: digest.keys_only(),
         est: Estimator::new(Server::Redis70, Allocator::Jemalloc),
         estimate,
+        field_ttls: 0,
+        seed,
         named: args.server,
         creator: None,
         chosen: false,
     };
+    read_into(args, path, until, &mut sink)?;
+    drop(sink);
+    match Rc::try_unwrap(shared) {
+        Ok(cell) => Ok(cell.into_inner()),
+        Err(_) => bail!("the keys of {} are still in use", path.display()),
+    }
+}
+
+/// Reads `path` (an RDB, or an AOF replayed up to `until`) into `sink`.
+fn read_into<S: Sink>(args: &Args, path: &Path, until: Option<u64>, sink: &mut S) -> Result<()>
+where
+    S::Error: std::fmt::Display,
+{
     let shown = path.display();
     match crate::input::resolve(path, None)? {
         crate::input::Resolved::Rdb(input) => {
@@ -227,7 +268,7 @@ fn side(args: &Args, path: &Path, until: Option<u64>, seed: u64) -> Result<Side>
             let mut parser = Parser::new(input.reader);
             parser.stream_strings(16 << 20);
             parser.report_nodes(true);
-            match drive(&mut parser, &mut sink) {
+            match drive(&mut parser, sink) {
                 Ok(()) => {}
                 Err(Stop::Sink(e)) => bail!("{shown}: {e}"),
                 Err(Stop::Parse(e)) => {
@@ -249,16 +290,12 @@ fn side(args: &Args, path: &Path, until: Option<u64>, seed: u64) -> Result<Side>
                 Ok(r) => r,
                 Err(_) => bail!("{shown}: the log cannot be replayed (see above)"),
             };
-            if let Err(e) = r.ks.emit(12, &mut sink) {
+            if let Err(e) = r.ks.emit(12, sink) {
                 bail!("{shown}: {e}");
             }
         }
     }
-    drop(sink);
-    match Rc::try_unwrap(shared) {
-        Ok(cell) => Ok(cell.into_inner()),
-        Err(_) => bail!("the keys of {shown} are still in use"),
-    }
+    Ok(())
 }
 
 /// Per prefix: keys added, removed, changed; estimated bytes added and removed.
@@ -305,7 +342,12 @@ pub fn run(args: Args) -> Result<i32> {
     };
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut by_prefix = ByPrefix::new();
+    let mut detailed = Vec::new();
     let mut differences = 0u64;
+    // With --detail: the first changed collections, and their JSON lines held until their
+    // elements are compared.
+    let mut chosen: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut held: Vec<(serde_json::Value, &'static str)> = Vec::new();
     let same = compare(a, b, how, |d: &Difference| {
         differences += 1;
         let (change, before, after) = match &d.change {
@@ -325,27 +367,53 @@ pub fn run(args: Args) -> Result<i32> {
         );
         row[3] += m1.saturating_sub(m0);
         row[4] += m0.saturating_sub(m1);
-        if jsonl {
-            let kept = after.or(before).expect("a side");
-            let mut line = json!({"change": change, "db": d.db, "key": key_json(&d.key, args.bytes),
-                                  "type": kept.value_type.name(),
-                                  "memory_a": before.map(|k| k.memory),
-                                  "memory_b": after.map(|k| k.memory)});
-            if let Change::Changed(..) = d.change {
-                line["what"] = json!(d.what(how));
-            }
-            if args.compare_encoding {
-                line["encoding_a"] = json!(before.map(|k| k.encoding));
-                line["encoding_b"] = json!(after.map(|k| k.encoding));
-            }
+        let kept = after.or(before).expect("a side");
+        let mut line = json!({"change": change, "db": d.db, "key": key_json(&d.key, args.bytes),
+                              "type": kept.value_type.name(),
+                              "memory_a": before.map(|k| k.memory),
+                              "memory_b": after.map(|k| k.memory)});
+        let what = d.what(how);
+        if let Change::Changed(..) = d.change {
+            line["what"] = json!(what);
+        }
+        if args.compare_encoding {
+            line["encoding_a"] = json!(before.map(|k| k.encoding));
+            line["encoding_b"] = json!(after.map(|k| k.encoding));
+        }
+        let collection = matches!(
+            kept.value_type,
+            ValueType::List
+                | ValueType::Set
+                | ValueType::Zset
+                | ValueType::Hash
+                | ValueType::Stream
+        );
+        let elements = what.iter().any(|w| *w == "value" || *w == "field_ttl");
+        if args.detail && collection && elements && chosen.len() < args.detail_keys {
+            chosen.push((d.db, d.key.clone()));
+            held.push((line, kept.value_type.name()));
+        } else if jsonl {
             writeln!(out, "{line}")?;
         }
         Ok(())
     })?;
+    if !chosen.is_empty() {
+        let details = detail(&args, &chosen, seed)?;
+        for (n, ((db, key), (mut line, type_name))) in chosen.iter().zip(held).enumerate() {
+            let d = details.get(&(n as u64)).cloned().unwrap_or_default();
+            if jsonl {
+                line["detail"] = detail_json(&d, args.bytes);
+                writeln!(out, "{line}")?;
+            } else {
+                detailed.push((*db, key.clone(), type_name, d));
+            }
+        }
+    }
     out.flush()?;
     drop(out);
     if !jsonl {
         print_table(&by_prefix);
+        print_details(&detailed, args.detail_keys, chosen.len());
         outln!(
             "{} and {}: {same} key(s) the same, {differences} different ({} and {} keys)",
             args.a.display(),
@@ -408,4 +476,120 @@ fn print_table(by_prefix: &ByPrefix) {
         t.add_row(row);
     }
     outln!("{t}");
+}
+
+/// The second pass of --detail: the elements of the `chosen` keys read from both inputs at
+/// once and compared; per key's number, how they differ.
+fn detail(args: &Args, chosen: &[(u64, Vec<u8>)], seed: u64) -> Result<BTreeMap<u64, Detail>> {
+    let read = |path: &Path, until: Option<u64>| -> Result<inspect::diff::Side> {
+        let mut sink = ElementSink::new(chosen, seed, None)?;
+        read_into(args, path, until, &mut sink)?;
+        Ok(sink.into_side()?)
+    };
+    let (a, b) = std::thread::scope(|scope| {
+        let b = scope.spawn(|| read(&args.b, args.until_b));
+        let a = read(&args.a, args.until_a);
+        let b = b
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("reading {} failed", args.b.display())));
+        (a, b)
+    });
+    Ok(compare_elements(
+        a?,
+        b?,
+        !args.ignore_ttl,
+        args.detail_elements,
+    )?)
+}
+
+/// An element as JSON: `{"field": ...}`, `{"member": ...}`, `{"index": n}`, `{"id": "ms-seq"}`
+/// or `{"group": ...}`.
+fn element_json(e: &Element, mode: BytesMode) -> (&'static str, serde_json::Value) {
+    match e {
+        Element::Index(i) => ("index", json!(i)),
+        Element::Member(m) => ("member", key_json(m, mode)),
+        Element::Field(f) => ("field", key_json(f, mode)),
+        Element::Entry(id) => ("id", json!(id.to_string())),
+        Element::Group(g) => ("group", key_json(g, mode)),
+    }
+}
+
+fn detail_json(d: &Detail, mode: BytesMode) -> serde_json::Value {
+    let elements: Vec<serde_json::Value> = d
+        .listed
+        .iter()
+        .map(|c| {
+            let (name, value) = element_json(&c.element, mode);
+            let mut e = json!({"change": c.change});
+            e[name] = value;
+            if c.change == "changed" {
+                e["what"] = json!(c.what);
+            }
+            if c.scores != (None, None) {
+                e["score_a"] = json!(c.scores.0);
+                e["score_b"] = json!(c.scores.1);
+            }
+            if c.expiries != (None, None) {
+                e["expire_a"] = json!(c.expiries.0);
+                e["expire_b"] = json!(c.expiries.1);
+            }
+            e
+        })
+        .collect();
+    let total = d.added + d.removed + d.changed;
+    json!({"added": d.added, "removed": d.removed, "changed": d.changed,
+           "elements": elements, "complete": elements.len() as u64 == total})
+}
+
+/// An element for people: `field "f"`, `index 3`, `entry 1-0`.
+fn element_text(e: &Element) -> String {
+    let esc = rdb_parse::escape;
+    match e {
+        Element::Index(i) => format!("index {i}"),
+        Element::Member(m) => format!("member {}", esc(m)),
+        Element::Field(f) => format!("field {}", esc(f)),
+        Element::Entry(id) => format!("entry {id}"),
+        Element::Group(g) => format!("group {}", esc(g)),
+    }
+}
+
+fn print_details(detailed: &[(u64, Vec<u8>, &str, Detail)], limit: usize, chosen: usize) {
+    if detailed.is_empty() {
+        return;
+    }
+    outln!("Changed collections, element by element:");
+    for (db, key, type_name, d) in detailed {
+        outln!(
+            "  db {db} {} ({type_name}): {} added, {} removed, {} changed",
+            rdb_parse::escape(key),
+            d.added,
+            d.removed,
+            d.changed
+        );
+        for c in &d.listed {
+            let sign = match c.change {
+                "added" => '+',
+                "removed" => '-',
+                _ => '~',
+            };
+            let mut extra = String::new();
+            if c.change == "changed" {
+                extra = format!(" ({})", c.what.join(", "));
+            }
+            match c.scores {
+                (Some(x), Some(y)) => extra.push_str(&format!(": score {x} -> {y}")),
+                (Some(x), None) | (None, Some(x)) => extra.push_str(&format!(": score {x}")),
+                _ => {}
+            }
+            outln!("    {sign} {}{extra}", element_text(&c.element));
+        }
+        let more = d.added + d.removed + d.changed - d.listed.len() as u64;
+        if more > 0 {
+            outln!("    ... and {more} more");
+        }
+    }
+    if chosen == limit {
+        outln!("(detailed: the first {limit} changed collections; --detail-keys for more)");
+    }
+    outln!();
 }
