@@ -23,6 +23,8 @@ pub(crate) struct Input<R> {
     crc_upto: usize,
     max_buf: usize,
     reader_eof: bool,
+    /// The buffer's first size: what one read asks for at most while the buffer is small.
+    chunk: usize,
 }
 
 impl<R: Read> Input<R> {
@@ -38,7 +40,19 @@ impl<R: Read> Input<R> {
             crc_upto: 0,
             max_buf,
             reader_eof: false,
+            chunk: CHUNK,
         }
+    }
+
+    /// Hashes bytes that came before the reader's first (nothing may be hashed yet).
+    pub(crate) fn crc_prefix(&mut self, prefix: &[u8]) {
+        self.crc.update(prefix);
+    }
+
+    /// Starts the buffer at `chunk` bytes instead of 128 KiB (it still grows as needed): for
+    /// a parse expected to read only a few bytes, many times over.
+    pub(crate) fn small_chunks(&mut self, chunk: usize) {
+        self.chunk = chunk.max(16);
     }
 
     /// Absolute offset of the next byte to consume.
@@ -91,7 +105,7 @@ impl<R: Read> Input<R> {
             if self.filled == self.buf.len() {
                 // Grow only when full of real data, so memory follows what the file holds.
                 let new_len = (self.buf.len() * 2)
-                    .max(CHUNK)
+                    .max(self.chunk)
                     .min(self.max_buf.max(needed));
                 self.buf.resize(new_len, 0);
             }

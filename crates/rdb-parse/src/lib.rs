@@ -38,6 +38,7 @@ mod input;
 pub mod lzf;
 mod parser;
 mod position;
+pub mod salvage;
 pub mod scratch;
 mod sink;
 mod types;

@@ -318,6 +318,43 @@ impl<R: Read> Parser<R> {
         }
     }
 
+    /// A parser that starts at a record boundary of a file whose header it does not read: the
+    /// reader's first byte is at absolute offset `at` of a file of `family` and `version`
+    /// (from its header), with database `db` selected. The first event is the record there.
+    /// What reads a file in pieces (the intact parts of a damaged one, see
+    /// [`salvage`](crate::salvage)) starts one such parser per piece; the CRC64 it computes
+    /// covers only its piece.
+    pub fn resume(
+        reader: R,
+        limits: Limits,
+        family: Family,
+        version: u32,
+        db: u64,
+        at: u64,
+    ) -> Self {
+        let mut p = Parser::with_limits(reader, limits);
+        p.input.base = at;
+        p.family = family;
+        p.version = version;
+        p.db = db;
+        p.state = State::Top;
+        p.last_good = at;
+        p
+    }
+
+    /// Counts `prefix` (the bytes before the reader's first, from the file's start) into the
+    /// checksum, before anything is read: a parser resumed just past the header then computes
+    /// the file's checksum.
+    pub fn checksum_prefix(&mut self, prefix: &[u8]) {
+        self.input.crc_prefix(prefix);
+    }
+
+    /// Reads in small pieces at first (the buffer grows as a record needs): for a parser
+    /// expected to stop after a few bytes, started many times over.
+    pub fn small_reads(&mut self) {
+        self.input.small_chunks(256);
+    }
+
     /// Absolute offset of the next byte the parser will read.
     pub fn offset(&self) -> u64 {
         self.input.offset()

@@ -109,6 +109,7 @@ impl WriteArgs {
             spill_dir: None,
             keep_empty: self.filter.keep_empty,
             relaxed_version: self.relaxed_version,
+            keep_aux: false,
         })
     }
 }

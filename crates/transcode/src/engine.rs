@@ -74,6 +74,8 @@ pub struct Options {
     /// Read an RDB version newer than any known of its family as the newest known one (see
     /// [`rdb_parse::Parser::relaxed_version`]); the outcome notes it.
     pub relaxed_version: bool,
+    /// Write the source's AUX fields in place of the sink's own (see [`KeySink::aux`]).
+    pub keep_aux: bool,
 }
 
 /// The object types whose stored form is what a server of `target` writes for that value, so
@@ -288,6 +290,70 @@ pub fn run<R: Read, S: KeySink>(input: R, opts: &Options, sink: &mut S) -> Resul
     Ok(t.finish())
 }
 
+/// Writes the intact records of a damaged file, as [`rdb_parse::salvage::scan`] found them,
+/// the way [`run`] writes a whole file: the spans of `plan` are read one after the other from
+/// `file` (each by a parser resumed there, with the database in force), and the key records
+/// of `plan.skip_keys` are left out.
+pub fn run_spans<S: KeySink>(
+    file: &File,
+    plan: &rdb_parse::salvage::Plan,
+    opts: &Options,
+    sink: &mut S,
+) -> Result<Outcome, Error> {
+    let mut t = Transcoder::new(opts, sink);
+    t.leave_out = &plan.skip_keys;
+    t.header(plan.family, plan.version)?;
+    for span in &plan.spans {
+        let reader = Span {
+            file,
+            pos: span.start,
+            end: span.end,
+        };
+        let mut parser = Parser::resume(
+            reader,
+            rdb_parse::Limits::default(),
+            plan.family,
+            plan.version,
+            span.db,
+            span.start,
+        );
+        parser.skip_types(&t.copy_types);
+        parser.stream_strings(STRING_PART);
+        t.select_db(span.db)?;
+        match drive(&mut parser, &mut t) {
+            Ok(()) => {}
+            // The span ends at a record's end: the parser finds nothing where the next begins.
+            Err(Stop::Parse(e)) if e.is_truncation() && parser.last_good_offset() == span.end => {}
+            Err(Stop::Parse(e)) => {
+                t.out.parse_error = Some((e, t.pos.clone()));
+                break;
+            }
+            Err(Stop::Sink(e)) => return Err(e),
+        }
+    }
+    Ok(t.finish())
+}
+
+/// A reader of `file` from `pos` to `end`.
+struct Span<'a> {
+    file: &'a File,
+    pos: u64,
+    end: u64,
+}
+
+impl Read for Span<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let n = (buf.len() as u64).min(self.end - self.pos) as usize;
+        if n == 0 {
+            return Ok(0);
+        }
+        let got = self.file.read_at(&mut buf[..n], self.pos)?;
+        self.pos += got as u64;
+        Ok(got)
+    }
+}
+
 /// The engine as an [`rdb_parse::Sink`]: feed it the events of a dataset (a parser through
 /// [`rdb_parse::drive`], or any other source of events, such as a replayed keyspace), then take
 /// its [`Outcome`] with [`Transcoder::finish`]. [`run`] does this for an RDB file.
@@ -326,6 +392,8 @@ pub struct Transcoder<'a, S: KeySink> {
     /// A quicklist not begun yet: its nodes may hold no element (then it is skipped, as the
     /// servers skip it), which is known at its first element or its end.
     deferred: Option<(Kind, Vec<u8>, KeyMeta)>,
+    /// Offsets of key records to leave out (sorted).
+    leave_out: &'a [u64],
 }
 
 impl<'a, S: KeySink> Transcoder<'a, S> {
@@ -358,6 +426,7 @@ impl<'a, S: KeySink> Transcoder<'a, S> {
             sb: [0; 20],
             keys: None,
             deferred: None,
+            leave_out: &[],
         }
     }
 
@@ -442,6 +511,16 @@ impl<S: KeySink> Sink for Transcoder<'_, S> {
         Ok(())
     }
 
+    fn aux(&mut self, key: Str<'_>, value: Str<'_>) -> Result<(), Error> {
+        if self.opts.keep_aux && self.writing {
+            let (mut k, mut v) = (Vec::new(), Vec::new());
+            key.append_to(&mut k);
+            value.append_to(&mut v);
+            self.sink.aux(&k, &v)?;
+        }
+        Ok(())
+    }
+
     fn resize_db(&mut self, keys: u64, expires: u64) -> Result<(), Error> {
         if self.keep_sizes && self.sizes.len() < 1024 {
             self.sizes.push((self.source_db, keys, expires));
@@ -481,8 +560,9 @@ impl<S: KeySink> Sink for Transcoder<'_, S> {
         self.pos.start(info.db, info.key);
         let key = info.key.as_bytes(&mut self.sa);
         let opts = self.opts;
-        self.skipping =
-            !opts.filter.is_all() && !opts.filter.matches(info.db, key, info.value_type);
+        self.skipping = (!opts.filter.is_all()
+            && !opts.filter.matches(info.db, key, info.value_type))
+            || self.leave_out.binary_search(&info.offset).is_ok();
         if self.skipping {
             return Ok(());
         }

@@ -13,6 +13,11 @@ pub trait KeySink {
     fn start(&mut self, target: Target) -> io::Result<()>;
     /// A function library.
     fn function(&mut self, code: &[u8]) -> io::Result<()>;
+    /// An AUX field of the source, when the source's are kept
+    /// ([`Options::keep_aux`](crate::Options::keep_aux)); ignored by default.
+    fn aux(&mut self, _key: &[u8], _value: &[u8]) -> io::Result<()> {
+        Ok(())
+    }
     /// Keys of `db` follow.
     fn select_db(&mut self, db: u64) -> io::Result<()>;
     /// The size hint of the selected database (RDB RESIZEDB); ignored by default.

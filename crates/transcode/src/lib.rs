@@ -19,6 +19,7 @@
 //!     spill_dir: None,
 //!     keep_empty: false,
 //!     relaxed_version: false,
+//!     keep_aux: false,
 //! };
 //! let mut sink = RespSink::new(Vec::new());
 //! let outcome = run(file, &opts, &mut sink).unwrap();
@@ -33,7 +34,9 @@ mod keys;
 mod rdb;
 mod resp;
 
-pub use engine::{parse_lossy, run, Error, Item, Items, Lossy, Options, Outcome, Transcoder};
+pub use engine::{
+    parse_lossy, run, run_spans, Error, Item, Items, Lossy, Options, Outcome, Transcoder,
+};
 pub use filter::KeyFilter;
 pub use keys::{KeySink, NullSink};
 pub use rdb::{redis_ver, write_aux, RdbSink};

@@ -17,6 +17,7 @@ pub struct RdbSink<W: Write> {
     spool_dir: Option<std::path::PathBuf>,
     window: Vec<u8>,
     window_start: u64,
+    source_aux: bool,
 }
 
 impl<W: Write> RdbSink<W> {
@@ -33,7 +34,14 @@ impl<W: Write> RdbSink<W> {
             spool_dir,
             window: Vec::new(),
             window_start: 0,
+            source_aux: false,
         }
+    }
+
+    /// Writes the source's AUX fields (see [`KeySink::aux`]) in place of its own.
+    pub fn with_source_aux(mut self) -> Self {
+        self.source_aux = true;
+        self
     }
 
     fn parts(&mut self) -> (&mut RdbWriter<W>, &mut KeyWriter) {
@@ -104,7 +112,9 @@ pub fn write_aux<W: Write>(
 impl<W: Write> KeySink for RdbSink<W> {
     fn start(&mut self, target: Target) -> io::Result<()> {
         let mut w = RdbWriter::new(self.out.take().expect("once"), target.version, true)?;
-        write_aux(&mut w, target.version, self.aof_base, self.ctime)?;
+        if !self.source_aux {
+            write_aux(&mut w, target.version, self.aof_base, self.ctime)?;
+        }
         let mut kw = KeyWriter::new(target);
         kw.spool(self.spool_dir.clone(), 32 << 20);
         self.w = Some(w);
@@ -113,6 +123,12 @@ impl<W: Write> KeySink for RdbSink<W> {
     }
     fn function(&mut self, code: &[u8]) -> io::Result<()> {
         self.parts().0.function(code)
+    }
+    fn aux(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
+        if self.source_aux {
+            self.parts().0.aux(key, value)?;
+        }
+        Ok(())
     }
     fn select_db(&mut self, db: u64) -> io::Result<()> {
         self.parts().0.select_db(db)

@@ -14,6 +14,8 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::path::PathBuf;
 
+mod salvage;
+
 const EXAMPLES: &str = "\
 Examples:
   redkit check-rdb dump.rdb                 summary table; exit 0 when the file is sound
@@ -43,6 +45,28 @@ pub struct Args {
     /// Valkey's `rdb-version-check relaxed`); an opcode or type it does not have still fails
     #[arg(long)]
     pub relaxed_version: bool,
+    /// Write every key that parses and validates into OUT.rdb (a new file: temp, fsync,
+    /// rename), resuming after each damaged place; exit 1 when anything needed skipping
+    #[arg(long, value_name = "OUT.rdb")]
+    pub salvage: Option<PathBuf>,
+    /// With --salvage: the server that will load the output (as `convert --target`; by
+    /// default the source's version)
+    #[arg(long, value_name = "SERVER", value_parser = crate::args::parse_target, requires = "salvage")]
+    pub target: Option<u32>,
+    /// With --salvage: the RDB version to write, 7 to 12 or 80
+    #[arg(long, value_name = "N", value_parser = crate::args::parse_version, requires = "salvage", conflicts_with = "target")]
+    pub rdb_version: Option<u32>,
+    /// With --salvage: what may be dropped when the target cannot hold it (as `convert
+    /// --lossy`)
+    #[arg(long, value_name = "WHAT", value_parser = transcode::parse_lossy, requires = "salvage")]
+    pub lossy: Option<transcode::Lossy>,
+    /// With --salvage: when only the checksum fails, find the one damaged byte that explains
+    /// it, if one does, and the key that holds it
+    #[arg(long, requires = "salvage")]
+    pub suspect_report: bool,
+    /// With --salvage: replace an existing output file
+    #[arg(long, requires = "salvage")]
+    pub force: bool,
     /// No progress bar
     #[arg(short, long)]
     pub quiet: bool,
@@ -362,6 +386,9 @@ fn ends_like_a_complete_rdb(
 
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: Args) -> Result<i32> {
+    if let Some(out) = &args.salvage {
+        return salvage::run(&args, out);
+    }
     let bar = crate::progress::bytes_bar(args.quiet);
     let crate::input::Input { reader, info } = crate::input::open(&args.file, bar.as_ref())?;
     let now_ms = crate::time::now_ms();
