@@ -27,6 +27,34 @@ impl KeyInfo<'_> {
     }
 }
 
+/// The integer value of `s` when Redis would store it as an integer: canonical decimal text
+/// (no sign but `-`, no leading zeros, not `-0`) of at most 20 bytes that fits an `i64`.
+pub fn canonical_int(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    let (neg, digits) = match s[0] {
+        b'-' => (true, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || (digits[0] == b'0' && (digits.len() > 1 || neg)) {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        let d = i64::from(c - b'0');
+        v = if neg {
+            v.checked_mul(10)?.checked_sub(d)?
+        } else {
+            v.checked_mul(10)?.checked_add(d)?
+        };
+    }
+    Some(v)
+}
+
 impl<'a> Str<'a> {
     /// The bytes of this string; integers are formatted into `scratch`.
     pub fn as_bytes<'s>(&'s self, scratch: &'s mut [u8; 20]) -> &'s [u8]

@@ -239,6 +239,8 @@ pub struct Parser<R> {
     skip_types: [bool; 32],
     elements: u64,
     volatile_fields: u64,
+    /// The current key's last string was stored LZF-compressed.
+    compressed: bool,
 }
 
 /// Converts a blob-relative error to an absolute one.
@@ -315,6 +317,7 @@ impl<R: Read> Parser<R> {
             skip_types: [false; 32],
             elements: 0,
             volatile_fields: 0,
+            compressed: false,
         }
     }
 
@@ -457,6 +460,12 @@ impl<R: Read> Parser<R> {
     /// stream entries; 1 for a string.
     pub fn key_elements(&self) -> u64 {
         self.elements
+    }
+
+    /// Whether the last string read of the current (or last) key was stored LZF-compressed
+    /// (its length then checked by decompression).
+    pub fn last_string_compressed(&self) -> bool {
+        self.compressed
     }
 
     /// Number of hash fields with an expiry time in the current (or last) key so far.
@@ -727,6 +736,7 @@ impl<R: Read> Parser<R> {
     fn read_string(&mut self, slot: usize, what: &'static str) -> Result<SRef, Error> {
         let at = self.input.offset();
         let b = self.input.u8(what)?;
+        self.compressed = false;
         if b >> 6 != 3 {
             let n = self.string_len(b, at, what)?;
             let start = self.input.take(n, what, at)?;
@@ -745,6 +755,7 @@ impl<R: Read> Parser<R> {
                 let compressed = self.input.slice(start, clen);
                 lzf::decompress(compressed, ulen, &mut self.scratch[slot])
                     .map_err(|reason| Error::new(at, ErrorKind::Lzf { reason }))?;
+                self.compressed = true;
                 Ok(SRef::Scratch(slot, ulen))
             }
             _ => Err(Error::new(at, ErrorKind::BadStringEncoding { byte: b })),
@@ -766,6 +777,7 @@ impl<R: Read> Parser<R> {
         let (start, clen, ulen) = self.lzf_header(at, what)?;
         lzf::validate(self.input.slice(start, clen), ulen)
             .map_err(|reason| Error::new(at, ErrorKind::Lzf { reason }))?;
+        self.compressed = true;
         Ok(SRef::Int(0))
     }
 
@@ -780,6 +792,7 @@ impl<R: Read> Parser<R> {
             return Ok(());
         }
         self.input.pos += 1;
+        self.compressed = false;
         let n = self.string_len(b, at, what)?;
         self.input.skip(n as u64, what, at)
     }

@@ -1,32 +1,7 @@
 //! The packed encodings Redis stores as one string: listpack, ziplist and intset.
 
-/// The integer value of `s` when Redis would store it as an integer: canonical decimal text
-/// (no sign but `-`, no leading zeros, not `-0`) of at most 20 bytes that fits an `i64`.
-pub fn canonical_int(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() > 20 {
-        return None;
-    }
-    let (neg, digits) = match s[0] {
-        b'-' => (true, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || (digits[0] == b'0' && (digits.len() > 1 || neg)) {
-        return None;
-    }
-    let mut v: i64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        let d = i64::from(c - b'0');
-        v = if neg {
-            v.checked_mul(10)?.checked_sub(d)?
-        } else {
-            v.checked_mul(10)?.checked_add(d)?
-        };
-    }
-    Some(v)
-}
+/// The integer rule of the packed encodings, the parser's: see [`rdb_parse::canonical_int`].
+pub use rdb_parse::canonical_int;
 
 /// A listpack under construction (Redis 7+ `listpack.c` layout).
 #[derive(Clone, Debug, Default)]

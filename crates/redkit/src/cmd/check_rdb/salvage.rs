@@ -17,8 +17,9 @@ use transcode::{KeyFilter, Options, Outcome, RdbSink};
 enum Written {
     /// The whole file, read in one piece: nothing needed skipping.
     Whole(Outcome),
-    /// The intact parts of a damaged file.
-    Parts(Plan, Outcome),
+    /// The intact parts of a damaged file; when only its checksum failed, the one damaged
+    /// byte that explains it, if one does.
+    Parts(Box<Plan>, Outcome, Option<Suspect>),
 }
 
 fn options(args: &Args, file: &File) -> Result<Options> {
@@ -26,7 +27,13 @@ fn options(args: &Args, file: &File) -> Result<Options> {
         version: args.rdb_version.or(args.target),
         filter: KeyFilter::default(),
         db_map: Vec::new(),
-        lossy: args.lossy.unwrap_or_default(),
+        // For the source's own version, what cannot be written is only module values (whose
+        // encoding belongs to the module): they are dropped and listed, not a refusal.
+        lossy: match (args.lossy, args.rdb_version.or(args.target)) {
+            (Some(l), _) => l,
+            (None, None) => transcode::parse_lossy("keys").expect("a known item"),
+            (None, Some(_)) => transcode::Lossy::default(),
+        },
         raw_source: Some(file.try_clone().context("cannot open the input twice")?),
         spill_dir: None,
         keep_empty: false,
@@ -99,7 +106,9 @@ pub fn run(args: &Args, out: &Path) -> Result<i32> {
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    if outcome.refused.total > 0 {
+    // A damaged file is salvaged whatever the first pass refused (what it read after the
+    // damage may not be there at all).
+    if outcome.refused.total > 0 && outcome.parse_error.is_none() {
         return refused(&outcome);
     }
     let io_error = outcome.parse_error.as_ref().filter(|(e, _)| e.is_io());
@@ -119,13 +128,45 @@ pub fn run(args: &Args, out: &Path) -> Result<i32> {
                     args.file.display()
                 );
             }
-            let plan = salvage::scan(&file)
+            let mut plan = salvage::scan(&file)
                 .with_context(|| format!("cannot read {}", args.file.display()))?;
+            // Only the checksum fails: one damaged byte may explain it. In a function
+            // library's code, it would make a server refuse the whole file: the library goes.
+            let narrowed = if plan.checksum_mismatch() {
+                Some(suspect(&file, &plan)?)
+            } else {
+                None
+            };
+            if let Some((from, to)) = narrowed.as_ref().and_then(|n| n.function) {
+                plan.spans = plan
+                    .spans
+                    .iter()
+                    .flat_map(|sp| {
+                        [
+                            salvage::Span {
+                                start: sp.start,
+                                end: sp.end.min(from),
+                                db: sp.db,
+                            },
+                            salvage::Span {
+                                start: sp.start.max(to),
+                                end: sp.end,
+                                db: sp.db,
+                            },
+                        ]
+                    })
+                    .filter(|sp| sp.end > sp.start)
+                    .collect();
+            }
             let mut opts = opts;
-            if opts.version.is_none() && plan.version > 12 && plan.family == Family::Redis {
-                // A version read as the newest known: written as the newest this tool writes.
-                opts.version = Some(12);
-                opts.keep_aux = false;
+            if opts.version.is_none() {
+                // A damaged header: written as the version of the server that wrote the file
+                // (its AUX fields, or the types it holds, tell), else the newest written here.
+                if let Some(v) = plan.source_version {
+                    opts.version = Some(v);
+                } else if plan.version > 12 && plan.family == Family::Redis {
+                    opts.version = Some(12);
+                }
             }
             let (outcome, committed) = write_with(&out, opts.keep_aux, |sink| {
                 transcode::run_spans(&file, &plan, &opts, sink)
@@ -141,16 +182,14 @@ pub fn run(args: &Args, out: &Path) -> Result<i32> {
                 );
             }
             committed.expect("committable").commit()?;
-            Written::Parts(plan, outcome)
+            Written::Parts(Box::new(plan), outcome, narrowed)
         }
     };
     let suspect = match &written {
-        Written::Parts(plan, _) if args.suspect_report && plan.checksum_mismatch() => {
-            Some(suspect(&file, plan)?)
-        }
-        _ => None,
+        Written::Parts(_, _, n) => n.as_ref(),
+        Written::Whole(_) => None,
     };
-    let report = report(args, &out, meta.len(), &written, suspect.as_ref());
+    let report = report(args, &out, meta.len(), &written, suspect);
     if args.json {
         print_json(&report)?;
     } else {
@@ -179,6 +218,8 @@ struct Suspect {
     byte: Option<OneByte>,
     /// The key record holding it: (db, key, record offset).
     key: Option<(u64, Vec<u8>, u64)>,
+    /// The function library record holding it: its byte range.
+    function: Option<(u64, u64)>,
     place: &'static str,
 }
 
@@ -193,6 +234,7 @@ fn suspect(file: &File, plan: &Plan) -> Result<Suspect> {
         return Ok(Suspect {
             byte: None,
             key: None,
+            function: None,
             place: "",
         });
     };
@@ -201,6 +243,7 @@ fn suspect(file: &File, plan: &Plan) -> Result<Suspect> {
         return Ok(Suspect {
             byte,
             key: None,
+            function: None,
             place: "",
         });
     };
@@ -208,6 +251,7 @@ fn suspect(file: &File, plan: &Plan) -> Result<Suspect> {
         return Ok(Suspect {
             byte,
             key: None,
+            function: None,
             place: "the stored checksum",
         });
     }
@@ -215,32 +259,66 @@ fn suspect(file: &File, plan: &Plan) -> Result<Suspect> {
         return Ok(Suspect {
             byte,
             key: None,
+            function: None,
             place: "the header",
         });
     }
-    // The key record that holds the byte.
+    // The record that holds the byte.
     let reader = std::io::BufReader::with_capacity(1 << 16, file.try_clone()?);
-    let mut p = Parser::new(std::io::Read::take(reader, at + 9));
+    let limits = rdb_parse::Limits {
+        verify_checksum: false,
+        ..rdb_parse::Limits::default()
+    };
+    let mut p = Parser::with_limits(std::io::Read::take(reader, at + 9), limits);
     p.skip_values(true);
     let mut current: Option<(u64, Vec<u8>, u64)> = None;
+    let mut prev_end = 9;
+    let hit = |start: u64, end: u64| start <= b.offset && b.offset < end;
     loop {
         match p.next_event() {
             Ok(Some(Event::KeyStart(info))) => {
-                if info.offset > b.offset {
-                    break;
-                }
                 let mut s = [0u8; 20];
                 current = Some((info.db, info.key.as_bytes(&mut s).to_vec(), info.offset));
             }
             Ok(Some(Event::KeyEnd)) => {
-                if p.offset() > b.offset {
+                let end = p.offset();
+                if let Some(k) = current.take() {
+                    if hit(k.2, end) {
+                        return Ok(Suspect {
+                            byte,
+                            key: Some(k),
+                            function: None,
+                            place: "a key",
+                        });
+                    }
+                }
+                prev_end = end;
+            }
+            Ok(Some(Event::Function { .. })) => {
+                let end = p.offset();
+                if hit(prev_end, end) {
                     return Ok(Suspect {
                         byte,
-                        key: current,
-                        place: "a key",
+                        key: None,
+                        function: Some((prev_end, end)),
+                        place: "a function library's code",
                     });
                 }
-                current = None;
+                prev_end = end;
+            }
+            Ok(Some(
+                Event::Aux { .. }
+                | Event::SelectDb { .. }
+                | Event::ResizeDb { .. }
+                | Event::SlotInfo { .. }
+                | Event::ModuleAux { .. }
+                | Event::SlotImport { .. },
+            )) => {
+                let end = p.offset();
+                if hit(prev_end, end) {
+                    break;
+                }
+                prev_end = end;
             }
             Ok(Some(_)) => {}
             Ok(None) | Err(_) => break,
@@ -249,7 +327,8 @@ fn suspect(file: &File, plan: &Plan) -> Result<Suspect> {
     Ok(Suspect {
         byte,
         key: None,
-        place: "a record that is not a key (an AUX field, a function, a database selector)",
+        function: None,
+        place: "a record that is not a key (an AUX field, a database selector)",
     })
 }
 
@@ -273,9 +352,23 @@ fn report(
                 "skipped": [], "left_out": [], "notes": o.notes,
             });
         }
-        Written::Parts(p, o) => (p, o),
+        Written::Parts(p, o, _) => (p, o),
     };
     let mut notes: Vec<String> = outcome.notes.clone();
+    for d in &outcome.dropped.first {
+        notes.push(format!(
+            "left out db {} key {}: {}",
+            d.db,
+            escape(&d.key),
+            d.why
+        ));
+    }
+    if outcome.dropped.total > outcome.dropped.first.len() as u64 {
+        notes.push(format!(
+            "... and {} more left out the same way",
+            outcome.dropped.total - outcome.dropped.first.len() as u64
+        ));
+    }
     let header = match &plan.header {
         Header::Intact => json!({"status": "intact"}),
         Header::Newer { stated } => {
@@ -287,15 +380,21 @@ fn report(
         }
         Header::Damaged { found } => {
             notes.push(format!(
-                "the header ({}) is damaged: read as {} RDB {}; --target names the server to \
-                 write for",
+                "the header ({}) is damaged: read as {} RDB {}, written as RDB {} ({}); \
+                 --target names the server to write for",
                 escape(found),
                 if plan.family == Family::Valkey {
                     "Valkey"
                 } else {
                     "Redis"
                 },
-                plan.version
+                plan.version,
+                outcome.version,
+                if plan.source_version.is_some() {
+                    "the version the AUX fields or the types found show"
+                } else {
+                    "nothing shows the writer's version"
+                }
             ));
             json!({"status": "damaged", "found": json_bytes(found), "read_as": plan.version})
         }
@@ -340,7 +439,14 @@ fn report(
                         .to_string(),
                 );
             }
-            if let Some(sus) = suspect {
+            if let Some((from, _)) = suspect.and_then(|s| s.function) {
+                notes.push(format!(
+                    "the function library at offset {from} is left out: the one damaged byte \
+                     that explains the checksum is in its code, and a server refuses a file \
+                     whose library does not load"
+                ));
+            }
+            if let Some(sus) = suspect.filter(|_| args.suspect_report) {
                 j["suspect"] = match (&sus.byte, &sus.key) {
                     (None, _) => json!({"narrowed": false}),
                     (Some(b), key) => json!({
