@@ -38,3 +38,4 @@ bench: build ## build ~1 GiB RDBs and an AOF with redis-server; time redkit besi
 	bash bench/run.sh
 	bash bench/aof.sh
 	bash bench/analyze.sh
+	bash bench/salvage.sh

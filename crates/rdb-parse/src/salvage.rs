@@ -6,21 +6,41 @@
 //! runs of intact records ([`Span`]s, each with the database in force at its start), the byte
 //! ranges left out and why, and the records that parsed but are left out all the same.
 //!
-//! A place to resume at is accepted only when three records in a row parse there with every
-//! check (or the records up to the file's EOF opcode and checksum, ending the file), when it
-//! does not start with 16 equal bytes, and when none of those records is made of zero bytes
-//! alone (a string key "" of value "", what a zeroed page parses as). A first record longer
-//! than the window a trial reads (1 MiB) is accepted on that window; if it then fails, the bytes
-//! read are counted, and past twice the file's size no such long trial is accepted again: the
-//! time stays in proportion to the file, whatever its lengths say.
+//! When a record fails, the place to resume at is found in this order:
+//! 1. inside one of the last few records, when it is a plain string whose length may have been
+//!    damaged upwards: eight records in a row that parse from inside it and do not meet its end
+//!    (it swallowed them; it and what parsed after it go);
+//! 2. where the failed record ends when read by its lengths alone, with its own type byte (or
+//!    another, when the byte stored is no type at all), if eight records in a row parse there:
+//!    the damage is inside that record;
+//! 3. byte by byte from the failed record's start (past a compressed string or a blob it read
+//!    whole, whose entries would read as records): three records in a row that parse with every
+//!    check, or the records up to the EOF opcode and checksum that end the file.
 //!
-//! The record just before a damaged place is left out too when its last bytes are not checked
-//! by any structure (a plain string, the last element of a plain list, set, hash or sorted set,
-//! a stream: their bytes are taken as they are), or when intact records are found inside it
-//! (its length was damaged and it swallowed them): the damage may have begun inside it, and a
-//! key whose value may be wrong is not guessed at but reported ([`Why::NextToDamage`]).
-//! Records made of zero bytes alone are damage. Keys repeated in a database (a duplicated range)
-//! keep their first record ([`Why::Duplicate`]).
+//! A place is no place to resume at when it starts with 16 equal bytes, or when one of its
+//! records is of a type the file's writer does not write, has a key that is not text (bytes of
+//! compressed data, listpacks or stream IDs read as records have keys of control bytes), holds a
+//! string a server would have written as an integer, is made of zero bytes alone (a string key
+//! "" of value "", what a zeroed page parses as), or selects a database out of order or without
+//! the RESIZEDB a server writes next; an AUX field or a function after the first key; an empty
+//! key first. A first record longer than the window a trial reads (1 MiB) is accepted on that
+//! window; if it then fails, the bytes read are counted, and past twice the file's size no such
+//! long trial is accepted again: the time stays in proportion to the file, whatever its lengths
+//! say. After a cut (a truncation at the file's end), a place counts only when its records go
+//! on to the EOF opcode ending the file.
+//!
+//! Unless the failed record's own lengths led to intact records, the record just before it goes
+//! when its last bytes are checked by no structure (a plain string, the last element of a plain
+//! collection, a stream): the damage may have begun inside it. And the first record found after
+//! it goes unless it starts with its own expiry and a structure checks its value: it may have
+//! lost its expiry to the damage, or be made of damaged bytes. A key whose value may be wrong
+//! is not guessed at but reported ([`Why::NextToDamage`]). Keys repeated in a database (a
+//! duplicated range) keep their first intact record ([`Why::Duplicate`]).
+//!
+//! What is ambiguous stays so, and is said: in a Redis 7.4 file (RDB 12), the fields of a hash
+//! with field TTLs whose header was lost read byte for byte as string records (a TTL of 0, a
+//! field, a value). Resuming right after a damaged hash of that type skips string records; a
+//! place found byte by byte in such a file gets a note ([`Plan::notes`]).
 
 use crate::dupes::{Background, KeySet, DEFAULT_BUDGET};
 use crate::{
@@ -160,6 +180,8 @@ pub struct Plan {
     pub keys: u64,
     /// The highest database selected by a record that parsed.
     pub max_db: u64,
+    /// What the reader of the report should know about particular places.
+    pub notes: Vec<String>,
     /// When the header was damaged: the RDB version of the server that wrote the file, as the
     /// AUX fields name it or the object types found show it (the lowest version that writes
     /// them all); what to write the salvaged file as.
@@ -282,11 +304,23 @@ fn raw_tail(t: ValueType, e: Encoding) -> bool {
     )
 }
 
-fn limits() -> Limits {
+/// The limits the scan reads with: strings and blobs of at most 16 MiB, unless `big` (the
+/// parser's own limits): a length damaged upwards then costs no more than that, and a record
+/// past it is read again with the full limits when its lengths lead to intact records.
+fn limits_for(big: bool) -> Limits {
     Limits {
         verify_checksum: false,
+        max_string_len: if big {
+            Limits::default().max_string_len
+        } else {
+            16 << 20
+        },
         ..Limits::default()
     }
+}
+
+fn limits() -> Limits {
+    limits_for(false)
 }
 
 /// The RDB version the server named by the file's `redis-ver` / `valkey-ver` AUX field
@@ -465,6 +499,7 @@ pub fn scan(file: &File) -> io::Result<Plan> {
         keys: 0,
         max_db: 0,
         source_version: None,
+        notes: Vec::new(),
     };
     s.run(&mut plan)?;
     plan.max_db = s.max_db;
@@ -527,8 +562,10 @@ impl Scanner<'_> {
         // Resumed at a place found byte by byte: its first record may be made of the damaged
         // record's last bytes, read as a record that ends where a real one starts.
         let mut doubt_first = false;
+        let mut big = false;
         loop {
-            let mut run = self.parse_run(pos, db);
+            let mut run = self.parse_run(pos, db, big);
+            let was_big = std::mem::replace(&mut big, false);
             if doubt_first {
                 // Its bytes may be the damaged record's last ones read as a record, or a key
                 // whose expiry was in the damage: kept only when it starts with its expiry and
@@ -577,6 +614,24 @@ impl Scanner<'_> {
                         computed: whole.then_some(computed),
                     };
                     return Ok(());
+                }
+                Stop::Error { error, at, .. }
+                    if !was_big
+                        && matches!(error.kind(), ErrorKind::LimitExceeded { .. })
+                        && self.framed_end(at, run.db_end).is_some_and(|(_, own)| own) =>
+                {
+                    // A record longer than the scan reads at first, whose own lengths lead to
+                    // intact records: read again from it with the full limits.
+                    if let Some(s) = open.take() {
+                        plan.skipped.push(s);
+                    }
+                    self.push_span(plan, pos, at, db, run.keys);
+                    pos = at;
+                    db = run.db_end;
+                    big = true;
+                    whole = false;
+                    doubt_first = false;
+                    continue;
                 }
                 Stop::Error { error, at, read } => {
                     whole = false;
@@ -700,6 +755,17 @@ impl Scanner<'_> {
                             return Ok(());
                         }
                     };
+                    if !own_type
+                        && inside.is_none()
+                        && self.family == Family::Redis
+                        && self.version >= 12
+                    {
+                        plan.notes.push(format!(
+                            "the string keys from offset {p} on may be fields of a hash with \
+                             field TTLs whose start was in the damaged range {end}..{p}: such \
+                             fields read byte for byte as string records"
+                        ));
+                    }
                     let s = Skipped {
                         start: end,
                         end: p,
@@ -733,13 +799,13 @@ impl Scanner<'_> {
 
     /// Parses records from `pos` (a record boundary, `db` selected) until the EOF opcode or
     /// the first error.
-    fn parse_run(&mut self, pos: u64, db: u64) -> Run {
+    fn parse_run(&mut self, pos: u64, db: u64, big: bool) -> Run {
         let reader = At {
             file: self.file,
             pos,
             end: self.len,
         };
-        let mut p = Parser::resume(reader, limits(), self.family, self.version, db, pos);
+        let mut p = Parser::resume(reader, limits_for(big), self.family, self.version, db, pos);
         p.skip_values(true);
         if pos == 9 {
             // From the header on: the checksum covers it.
@@ -1121,6 +1187,8 @@ impl Scanner<'_> {
         Framer {
             b: &self.win[i..(i + WINDOW).min(self.win.len())],
             pos: 0,
+            end: self.len - at,
+            file: None,
         }
         .record(Some(0))
         .1
@@ -1164,10 +1232,14 @@ impl Scanner<'_> {
             return None;
         }
         let i = (at - self.win_start) as usize;
+        let end = self.len - at;
+        let file = self.file;
         let frame = |win: &[u8], t: Option<u8>| {
             Framer {
                 b: &win[i..(i + WINDOW).min(win.len())],
                 pos: 0,
+                end,
+                file: Some((file, at)),
             }
             .record(t)
         };
@@ -1185,7 +1257,7 @@ impl Scanner<'_> {
             let Some(n) = frame(&self.win, Some(ty)).0 else {
                 continue;
             };
-            let e = at + n as u64;
+            let e = at + n;
             if e >= self.len || self.window(e).is_err() {
                 continue;
             }
@@ -1364,23 +1436,40 @@ impl Scanner<'_> {
 /// fits: where a record ends if its lengths are right, whatever its contents.
 struct Framer<'a> {
     b: &'a [u8],
-    pos: usize,
+    pos: u64,
+    /// How far the record may reach (the file's end): a skip may pass the bytes at hand.
+    end: u64,
+    /// The file and the offset of `b[0]` in it, for a byte past the bytes at hand.
+    file: Option<(&'a File, u64)>,
 }
 
 impl Framer<'_> {
     fn u8(&mut self) -> Option<u8> {
-        let v = *self.b.get(self.pos)?;
+        let v = self.peek()?;
         self.pos += 1;
         Some(v)
     }
 
     fn skip(&mut self, n: u64) -> Option<()> {
-        let end = (self.pos as u64).checked_add(n)?;
-        if end > self.b.len() as u64 {
+        let end = self.pos.checked_add(n)?;
+        if end > self.end {
             return None;
         }
-        self.pos = end as usize;
+        self.pos = end;
         Some(())
+    }
+
+    fn peek(&self) -> Option<u8> {
+        if let Some(&v) = usize::try_from(self.pos).ok().and_then(|i| self.b.get(i)) {
+            return Some(v);
+        }
+        if self.pos >= self.end {
+            return None;
+        }
+        let (file, base) = self.file?;
+        let mut one = [0u8; 1];
+        file.read_exact_at(&mut one, base + self.pos).ok()?;
+        Some(one[0])
     }
 
     /// A length, or `Err(kind)` for a string's special encoding `11kkkkkk`.
@@ -1429,16 +1518,16 @@ impl Framer<'_> {
 
     /// The length of the key record at the start, with `t` in place of its type byte (its
     /// own when `None`), and the type byte it holds.
-    fn record(mut self, t: Option<u8>) -> (Option<usize>, Option<u8>) {
+    fn record(mut self, t: Option<u8>) -> (Option<u64>, Option<u8>) {
         let mut own = None;
         let n = self.frame(t, &mut own);
         (n, own)
     }
 
-    fn frame(&mut self, t: Option<u8>, own: &mut Option<u8>) -> Option<usize> {
+    fn frame(&mut self, t: Option<u8>, own: &mut Option<u8>) -> Option<u64> {
         // Per-key opcodes first.
         loop {
-            match self.b.get(self.pos)? {
+            match self.peek()? {
                 0xFC => self.skip(9)?,
                 0xFD => self.skip(5)?,
                 0xF8 => {
@@ -1449,11 +1538,8 @@ impl Framer<'_> {
                 _ => break,
             }
         }
-        *own = Some(*self.b.get(self.pos)?);
+        *own = Some(self.peek()?);
         let t = t.or(*own)?;
-        if self.b.len() == self.pos {
-            return None;
-        }
         self.pos += 1; // the type byte, read as `t`
         self.string()?;
         let each = |f: &mut Framer<'_>, n: u64, per: &dyn Fn(&mut Framer<'_>) -> Option<()>| {
@@ -1724,7 +1810,14 @@ mod tests {
         let mut out = Vec::new();
         for s in &plan.spans {
             let slice = &bytes[s.start as usize..s.end as usize];
-            let mut p = Parser::resume(slice, limits(), plan.family, plan.version, s.db, s.start);
+            let mut p = Parser::resume(
+                slice,
+                limits_for(true),
+                plan.family,
+                plan.version,
+                s.db,
+                s.start,
+            );
             loop {
                 match p.next_event() {
                     Ok(Some(Event::KeyStart(info))) => {
@@ -1781,6 +1874,27 @@ mod tests {
             locate_one_byte(&file(&b), covered, stored, computed).unwrap(),
             None
         );
+    }
+
+    #[test]
+    fn a_record_past_the_first_limit_is_read_again_whole() {
+        // k10's key is 17 MiB: past what the scan reads at first, read again whole since its
+        // lengths lead to intact records. The damage is before it (k5's type byte).
+        let (b, recs) = sample(30);
+        let (at, end) = (recs[10].0 as usize, recs[10].1 as usize);
+        let big = vec![b'x'; 17 << 20];
+        let mut rec = vec![0u8, 0x80];
+        rec.extend_from_slice(&(big.len() as u32).to_be_bytes());
+        rec.extend_from_slice(&big);
+        rec.extend_from_slice(b"\x01v");
+        let mut d = b[..at].to_vec();
+        d.extend_from_slice(&rec);
+        d.extend_from_slice(&b[end..]);
+        d[recs[5].0 as usize] = 0xEE;
+        let plan = scan(&file(&d)).unwrap();
+        let keys = kept(&d, &plan);
+        assert!(keys.iter().any(|k| k.1.len() == big.len()), "{plan:?}");
+        assert!(keys.len() >= 26, "{}", keys.len());
     }
 
     #[test]

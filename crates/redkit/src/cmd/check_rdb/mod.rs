@@ -21,8 +21,26 @@ Examples:
   redkit check-rdb dump.rdb                 summary table; exit 0 when the file is sound
   redkit check-rdb backup.rdb.gz --json     one JSON object, for CI and backup pipelines
   cat dump.rdb | redkit check-rdb -         from stdin
+  redkit check-rdb damaged.rdb --salvage saved.rdb
+                                            every intact key into a new file
+  redkit check-rdb damaged.rdb --salvage saved.rdb --target redis-7.0 --json
 
-Exit status: 0 valid, 1 corrupt or truncated, 2 usage or I/O error.";
+--salvage reads the file as a conversion does; where a record fails, it looks for the next place
+where records parse again: three in a row, of types the file's writer writes, with keys of text
+(or the file's EOF opcode and checksum). A record whose lengths lead from the failed one to intact
+records keeps the record before it; otherwise the record just before the damage goes when its
+last bytes are checked by no structure (a plain string), and the first one found after it goes
+unless it starts with its own expiry and a structure checks its value: the damage may have begun
+inside the one, or taken the expiry of the other. What is left out is listed by offset and key,
+with the byte ranges skipped. A key repeated in a database (a duplicated range) keeps its first
+intact record. When only the checksum fails, every key is kept and the one damaged byte that
+explains the checksum is looked for (--suspect-report lists it and its key); a function library
+holding it is left out (a server refuses a file whose library does not load). A damaged header is
+read as the version the AUX fields or the types found show. The output is written to a temporary
+file, synced and renamed; an existing file is replaced only with --force.
+
+Exit status: 0 valid (with --salvage: nothing needed skipping, the copy is written), 1 corrupt or
+truncated (with --salvage: the intact records are written), 2 usage or I/O error.";
 
 /// Check that an RDB file is sound: structure, every inner encoding, and the CRC64.
 ///

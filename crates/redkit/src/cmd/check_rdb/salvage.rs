@@ -355,6 +355,7 @@ fn report(
         Written::Parts(p, o, _) => (p, o),
     };
     let mut notes: Vec<String> = outcome.notes.clone();
+    notes.extend(plan.notes.iter().cloned());
     for d in &outcome.dropped.first {
         notes.push(format!(
             "left out db {} key {}: {}",
