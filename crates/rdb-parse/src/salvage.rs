@@ -210,16 +210,24 @@ impl Plan {
     }
 }
 
-/// A reader of `file` from `pos` to `end`.
-struct At<'a> {
+/// A reader of the bytes `[pos, end)` of a file, by position (the file's own offset is left
+/// alone): what a parser resumed at a record reads ([`Parser::resume`]).
+pub struct FileRange<'a> {
     file: &'a File,
     pos: u64,
     end: u64,
 }
 
-impl Read for At<'_> {
+impl<'a> FileRange<'a> {
+    /// The bytes `[pos, end)` of `file`.
+    pub fn new(file: &'a File, pos: u64, end: u64) -> Self {
+        FileRange { file, pos, end }
+    }
+}
+
+impl Read for FileRange<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = (buf.len() as u64).min(self.end - self.pos) as usize;
+        let n = (buf.len() as u64).min(self.end.saturating_sub(self.pos)) as usize;
         if n == 0 {
             return Ok(0);
         }
@@ -326,11 +334,7 @@ fn limits() -> Limits {
 /// The RDB version the server named by the file's `redis-ver` / `valkey-ver` AUX field
 /// writes, read as `version` of `family` from just past the header.
 fn version_from_aux(file: &File, len: u64, family: Family, version: u32) -> Option<u32> {
-    let reader = At {
-        file,
-        pos: 9.min(len),
-        end: len.min(1 << 20),
-    };
+    let reader = FileRange::new(file, 9.min(len), len.min(1 << 20));
     let mut p = Parser::resume(reader, limits(), family, version, 0, 9);
     p.small_reads();
     let (mut redis, mut valkey) = (None, None);
@@ -800,11 +804,7 @@ impl Scanner<'_> {
     /// Parses records from `pos` (a record boundary, `db` selected) until the EOF opcode or
     /// the first error.
     fn parse_run(&mut self, pos: u64, db: u64, big: bool) -> Run {
-        let reader = At {
-            file: self.file,
-            pos,
-            end: self.len,
-        };
+        let reader = FileRange::new(self.file, pos, self.len);
         let mut p = Parser::resume(reader, limits_for(big), self.family, self.version, db, pos);
         p.skip_values(true);
         if pos == 9 {

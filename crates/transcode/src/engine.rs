@@ -304,11 +304,7 @@ pub fn run_spans<S: KeySink>(
     t.leave_out = &plan.skip_keys;
     t.header(plan.family, plan.version)?;
     for span in &plan.spans {
-        let reader = Span {
-            file,
-            pos: span.start,
-            end: span.end,
-        };
+        let reader = rdb_parse::salvage::FileRange::new(file, span.start, span.end);
         let mut parser = Parser::resume(
             reader,
             rdb_parse::Limits::default(),
@@ -332,26 +328,6 @@ pub fn run_spans<S: KeySink>(
         }
     }
     Ok(t.finish())
-}
-
-/// A reader of `file` from `pos` to `end`.
-struct Span<'a> {
-    file: &'a File,
-    pos: u64,
-    end: u64,
-}
-
-impl Read for Span<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        use std::os::unix::fs::FileExt;
-        let n = (buf.len() as u64).min(self.end - self.pos) as usize;
-        if n == 0 {
-            return Ok(0);
-        }
-        let got = self.file.read_at(&mut buf[..n], self.pos)?;
-        self.pos += got as u64;
-        Ok(got)
-    }
 }
 
 /// The engine as an [`rdb_parse::Sink`]: feed it the events of a dataset (a parser through
