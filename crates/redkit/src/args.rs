@@ -48,10 +48,25 @@ pub struct FilterArgs {
     /// Only keys of this type: string, list, set, zset, hash, stream, module (repeatable)
     #[arg(long = "type", value_name = "TYPE", value_parser = parse_type)]
     pub types: Vec<ValueType>,
+    /// Only keys of this cluster hash slot (repeatable; as CLUSTER KEYSLOT: CRC16 of the key
+    /// or of its {hash tag}, modulo 16384)
+    #[arg(long = "slot", value_name = "N", value_parser = parse_slot)]
+    pub slot: Vec<u16>,
+    /// Only keys of these cluster hash slots: `0-5460,10923` (ranges and slots, comma-separated)
+    #[arg(long, value_name = "RANGES", value_parser = transcode::slot::SlotSet::parse)]
+    pub slots: Option<transcode::slot::SlotSet>,
     /// Write empty collections too (a list, set, sorted set or hash of no element); by default
     /// they are skipped and counted, as the servers skip them at load
     #[arg(long)]
     pub keep_empty: bool,
+}
+
+/// Parses `--slot`: 0 to 16383.
+pub fn parse_slot(s: &str) -> Result<u16, String> {
+    s.parse::<u16>()
+        .ok()
+        .filter(|&v| v < transcode::slot::SLOTS)
+        .ok_or_else(|| format!("'{s}' is not a slot (0 to 16383)"))
 }
 
 /// Parses a type name as `TYPE` gives it.
@@ -76,13 +91,21 @@ pub fn parse_type(s: &str) -> Result<ValueType, String> {
 impl FilterArgs {
     /// The filter these options ask for.
     pub fn key_filter(&self) -> Result<KeyFilter> {
-        KeyFilter::new(
+        let f = KeyFilter::new(
             self.dbs.clone(),
             self.key.clone(),
             self.key_regex.clone(),
             self.types.clone(),
         )
-        .map_err(anyhow::Error::msg)
+        .map_err(anyhow::Error::msg)?;
+        if self.slot.is_empty() && self.slots.is_none() {
+            return Ok(f);
+        }
+        let mut set = self.slots.clone().unwrap_or_default();
+        for s in &self.slot {
+            set.add_range(*s, *s);
+        }
+        Ok(f.with_slots(set))
     }
 }
 

@@ -56,6 +56,8 @@ enum Command {
     DumpJson(cmd::dump_json::Args),
     /// Convert an RDB file for another server version, or a subset of its keys
     Convert(cmd::convert::Args),
+    /// Split an RDB file into one RDB per cluster shard, by hash slot, in one pass
+    Split(cmd::split::Args),
     /// Write an RDB file or an AOF's dataset as a multi-part AOF directory, or as RESP commands
     /// for redis-cli --pipe
     Rewrite(cmd::rewrite::Args),
@@ -97,6 +99,7 @@ fn main() {
         Command::Truncate(args) => cmd::truncate::run(args),
         Command::DumpJson(args) => cmd::dump_json::run(args),
         Command::Convert(args) => cmd::convert::run(args),
+        Command::Split(args) => cmd::split::run(args),
         Command::Rewrite(args) => cmd::rewrite::run(args),
         Command::AofToRdb(args) => cmd::aof_to_rdb::run(args),
         Command::Digest(args) => cmd::digest::run(args),

@@ -598,6 +598,12 @@ impl<S: KeySink> Sink for Transcoder<'_, S> {
             idle_s: info.idle_s,
             freq: info.freq,
         };
+        if self.writing {
+            let key = info.key.as_bytes(&mut self.sa);
+            if let Err(e) = self.sink.key(db, key) {
+                return Err(self.key_error(e));
+            }
+        }
         if self.copy_types.contains(&info.rdb_type) {
             self.copying = Some(info.offset);
             self.out.keys += 1;

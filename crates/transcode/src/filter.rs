@@ -1,5 +1,6 @@
 //! Which keys a job works on: databases, a Redis glob, a regular expression, types.
 
+use crate::slot::{key_slot, SlotSet};
 use rdb_parse::ValueType;
 
 /// Which keys a command works on.
@@ -9,6 +10,7 @@ pub struct KeyFilter {
     glob: Option<Vec<u8>>,
     regex: Option<regex::bytes::Regex>,
     types: Vec<ValueType>,
+    slots: Option<SlotSet>,
 }
 
 impl KeyFilter {
@@ -32,12 +34,23 @@ impl KeyFilter {
             glob: glob.map(String::into_bytes),
             regex,
             types,
+            slots: None,
         })
+    }
+
+    /// Only keys whose cluster slot is in `slots` (see [`key_slot`]).
+    pub fn with_slots(mut self, slots: SlotSet) -> Self {
+        self.slots = Some(slots);
+        self
     }
 
     /// True when no filter is set.
     pub fn is_all(&self) -> bool {
-        self.dbs.is_empty() && self.glob.is_none() && self.regex.is_none() && self.types.is_empty()
+        self.dbs.is_empty()
+            && self.glob.is_none()
+            && self.regex.is_none()
+            && self.types.is_empty()
+            && self.slots.is_none()
     }
 
     /// Whether a key passes every filter.
@@ -46,6 +59,10 @@ impl KeyFilter {
             && (self.types.is_empty() || self.types.contains(&t))
             && self.glob.as_deref().is_none_or(|g| glob_match(g, key))
             && self.regex.as_ref().is_none_or(|r| r.is_match(key))
+            && self
+                .slots
+                .as_ref()
+                .is_none_or(|s| s.contains(key_slot(key)))
     }
 }
 

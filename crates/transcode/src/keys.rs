@@ -24,6 +24,11 @@ pub trait KeySink {
     fn resize_db(&mut self, _keys: u64, _expires: u64) -> io::Result<()> {
         Ok(())
     }
+    /// A key will be written (before its [`KeySink::begin`], or its
+    /// [`KeySink::raw_record`] when it is copied as stored); ignored by default.
+    fn key(&mut self, _db: u64, _key: &[u8]) -> io::Result<()> {
+        Ok(())
+    }
     /// A key starts.
     fn begin(&mut self, kind: Kind, key: &[u8], meta: KeyMeta, len: Option<u64>) -> io::Result<()>;
     /// A string value, list element or set member.

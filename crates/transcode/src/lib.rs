@@ -33,6 +33,8 @@ pub mod filter;
 mod keys;
 mod rdb;
 mod resp;
+pub mod slot;
+mod split;
 
 pub use engine::{
     parse_lossy, run, run_spans, Error, Item, Items, Lossy, Options, Outcome, Transcoder,
@@ -41,3 +43,4 @@ pub use filter::KeyFilter;
 pub use keys::{KeySink, NullSink};
 pub use rdb::{redis_ver, write_aux, RdbSink};
 pub use resp::RespSink;
+pub use split::SplitSink;

@@ -13,4 +13,5 @@ pub mod digest;
 pub mod dump_json;
 pub mod restore_points;
 pub mod rewrite;
+pub mod split;
 pub mod truncate;

@@ -15,6 +15,7 @@ pub const COMMANDS: &[&str] = &[
     "restore-points",
     "truncate",
     "dump-json",
+    "split",
     "digest",
     "diff",
     "analyze",

@@ -1,0 +1,237 @@
+//! `split` and the slot filters, against a real 3-master cluster (`testdata/gen/cluster.py`):
+//! the keys written through a cluster-aware client, each node's RDB, and the same keys saved by
+//! a standalone server.
+
+mod common;
+
+use common::{assert_schema, redkit, scratch, testdata};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+fn cluster(args: &[&str]) -> Option<std::process::Output> {
+    let o = std::process::Command::new("python3")
+        .arg(testdata().join("gen/cluster.py"))
+        .args(args)
+        .output()
+        .unwrap();
+    if !o.status.success() {
+        assert!(
+            !common::servers_required(),
+            "cluster.py {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        return None;
+    }
+    Some(o)
+}
+
+fn myself(conf: &Path) -> String {
+    let text = std::fs::read_to_string(conf).unwrap();
+    let line = text.lines().find(|l| l.contains("myself")).unwrap();
+    line.split_whitespace().next().unwrap().to_string()
+}
+
+/// The split of the standalone file by the cluster's nodes.conf gives each node's own dataset
+/// (`diff` finds nothing), and the cluster restarted on the split files serves every key, with
+/// its value, from the right node (COUNTKEYSINSLOT agrees). `--slots` gives the same files;
+/// keys of slots no shard holds are counted and exit 1. On Redis 7.0 and Valkey 8.1.
+#[test]
+fn a_split_gives_each_node_its_own_dataset() {
+    for server in ["redis-7.0", "valkey-8.1"] {
+        let d = scratch(&format!("split-{server}"));
+        let s = |p: &Path| p.to_str().unwrap().to_string();
+        if cluster(&["make", server, &s(&d)]).is_none() {
+            continue;
+        }
+        let out = d.join("split");
+        let o = redkit(&[
+            "split",
+            &s(&d.join("all.rdb")),
+            "-o",
+            &s(&out),
+            "--nodes",
+            &s(&d.join("nodes.conf")),
+            "--json",
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_schema("split", &report);
+        assert_eq!(report["slots_covered"], 16384);
+        let mut total = 0;
+        for i in 0..3 {
+            let id = myself(&d.join(format!("node-{i}.conf")));
+            let node = d.join(format!("node-{i}.rdb"));
+            let mine = out.join(format!("{id}.rdb"));
+            let o = redkit(&["diff", &s(&node), &s(&mine), "-q"]);
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "{server} node {i}: {}",
+                String::from_utf8_lossy(&o.stdout)
+            );
+            total += report["shards"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["node"] == id.as_str())
+                .unwrap()["keys"]
+                .as_u64()
+                .unwrap();
+        }
+        let keys: Value =
+            serde_json::from_slice(&std::fs::read(d.join("keys.json")).unwrap()).unwrap();
+        let keys = keys.as_object().unwrap();
+        assert_eq!(total, keys.len() as u64);
+        assert!(keys.len() > 400);
+        // The cluster on the split files.
+        let o = cluster(&["check", server, &s(&d), &s(&out)]).unwrap();
+        let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(r["read"], keys.len(), "{server}: {r}");
+        for k in ["missing", "wrong", "count_mismatch"] {
+            assert_eq!(r[k], serde_json::json!([]), "{server}: {r}");
+        }
+        // --slots, in node order, gives the same datasets.
+        let by_slots = d.join("by-slots");
+        let o = redkit(&[
+            "split",
+            &s(&d.join("all.rdb")),
+            "-o",
+            &s(&by_slots),
+            "--slots",
+            "0-5460,5461-10922,10923-16383",
+        ]);
+        assert_eq!(o.status.code(), Some(0));
+        let text = std::fs::read_to_string(d.join("nodes.conf")).unwrap();
+        for line in text.lines().filter(|l| l.contains("master")) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let i = ["0-5460", "5461-10922", "10923-16383"]
+                .iter()
+                .position(|r| f[8] == *r)
+                .unwrap();
+            let o = redkit(&[
+                "diff",
+                &s(&out.join(format!("{}.rdb", f[0]))),
+                &s(&by_slots.join(format!("shard-{i}.rdb"))),
+                "-q",
+            ]);
+            assert_eq!(o.status.code(), Some(0), "{server}");
+        }
+        // Slots no shard holds: counted, exit 1; the outputs exist again only with --force.
+        let o = redkit(&[
+            "split",
+            &s(&d.join("all.rdb")),
+            "-o",
+            &s(&by_slots),
+            "--slots",
+            "0-100",
+        ]);
+        assert_eq!(o.status.code(), Some(2), "an existing output is refused");
+        let o = redkit(&[
+            "split",
+            &s(&d.join("all.rdb")),
+            "-o",
+            &s(&by_slots),
+            "--slots",
+            "0-100",
+            "--force",
+            "--json",
+        ]);
+        assert_eq!(o.status.code(), Some(1));
+        let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let inside = keys
+            .values()
+            .filter(|v| v["slot"].as_u64().unwrap() <= 100)
+            .count();
+        assert_eq!(r["shards"][0]["keys"], inside as u64);
+        assert_eq!(r["unplaced_keys"], (keys.len() - inside) as u64);
+    }
+}
+
+/// `--slot` and `--slots` select the keys CLUSTER KEYSLOT puts in those slots (hash tags,
+/// binary keys), on dump-json and convert.
+#[test]
+fn slot_filters_agree_with_cluster_keyslot() {
+    let d = scratch("split-slots");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    if cluster(&["make", "redis-7.0", &s(&d)]).is_none() {
+        return;
+    }
+    let keys: Value = serde_json::from_slice(&std::fs::read(d.join("keys.json")).unwrap()).unwrap();
+    let keys = keys.as_object().unwrap();
+    let hex = |v: &Value| -> String {
+        match v {
+            Value::String(t) => t.as_bytes().iter().map(|b| format!("{b:02x}")).collect(),
+            other => common::unbase64(other["base64"].as_str().unwrap())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+        }
+    };
+    for (args, pick) in [
+        (
+            vec!["--slots", "0-5460"],
+            Box::new(|s: u64| s <= 5460) as Box<dyn Fn(u64) -> bool>,
+        ),
+        (
+            vec!["--slots", "5461-10922,16383"],
+            Box::new(|s: u64| (5461..=10922).contains(&s) || s == 16383),
+        ),
+        (
+            vec!["--slot", "1000", "--slot", "2000"],
+            Box::new(|s: u64| s == 1000 || s == 2000),
+        ),
+    ] {
+        let mut a = vec!["dump-json", "-q"];
+        let all = s(&d.join("all.rdb"));
+        a.push(&all);
+        a.extend(args.iter().copied());
+        let o = redkit(&a);
+        assert!(o.status.success());
+        let got: BTreeSet<String> = o
+            .stdout
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| hex(&serde_json::from_slice::<Value>(l).unwrap()["key"]))
+            .collect();
+        let want: BTreeSet<String> = keys
+            .iter()
+            .filter(|(_, v)| pick(v["slot"].as_u64().unwrap()))
+            .map(|(k, _)| k.clone())
+            .collect();
+        assert_eq!(got, want, "{args:?}");
+    }
+    // The tagged keys share their tag's slot: all of {user:3} in one.
+    let o = redkit(&[
+        "convert",
+        &s(&d.join("all.rdb")),
+        "-o",
+        &s(&d.join("low.rdb")),
+        "--slots",
+        "0-5460",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = redkit(&[
+        "diff",
+        &s(&d.join("node-0.rdb")),
+        &s(&d.join("low.rdb")),
+        "-q",
+    ]);
+    let text = std::fs::read_to_string(d.join("nodes.conf")).unwrap();
+    if text
+        .lines()
+        .any(|l| l.contains("myself") && l.ends_with("0-5460"))
+    {
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+    }
+}
