@@ -6,7 +6,8 @@
       with CLUSTER ADDSLOTSRANGE, writes keys of every type (hash tags included) through a
       cluster-aware client, and the same keys to a standalone server; SAVEs all four. Writes
       OUTDIR/node-<i>.rdb and node-<i>.conf (each node's RDB and nodes.conf), OUTDIR/nodes.conf
-      (node 0's view of the cluster), OUTDIR/all.rdb (the standalone server's RDB) and
+      (node 0's view of the cluster), OUTDIR/all.rdb (the standalone server's RDB; all four
+      hold the same function library) and
       OUTDIR/keys.json ({"<hex key>": {"slot", "digest"}}, slots from CLUSTER KEYSLOT, digests
       from DEBUG DIGEST-VALUE).
 
@@ -28,6 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import servers  # noqa: E402
 
 RANGES = [(0, 5460), (5461, 10922), (10923, 16383)]
+LIBRARY = "#!lua name=shardlib\nredis.register_function('hello', function() return 'hi' end)\n"
 
 
 def free_port():
@@ -121,6 +123,11 @@ def make(server, out):
         with servers.running_server(server) as alone:
             a = alone.client()
             write_keys(cc, [cc, a])
+            # The same function library on every node, as FUNCTION LOAD through a cluster
+            # client puts it.
+            for c in clients:
+                c.execute_command("FUNCTION", "LOAD", LIBRARY)
+            a.execute_command("FUNCTION", "LOAD", LIBRARY)
             keys = {}
             for k in a.execute_command("KEYS", "*"):
                 slot = clients[0].execute_command("CLUSTER", "KEYSLOT", k)

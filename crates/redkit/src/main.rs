@@ -58,6 +58,8 @@ enum Command {
     Convert(cmd::convert::Args),
     /// Split an RDB file into one RDB per cluster shard, by hash slot, in one pass
     Split(cmd::split::Args),
+    /// Merge several RDB files (the shards of a cluster) into one dataset
+    Merge(cmd::merge::Args),
     /// Write an RDB file or an AOF's dataset as a multi-part AOF directory, or as RESP commands
     /// for redis-cli --pipe
     Rewrite(cmd::rewrite::Args),
@@ -100,6 +102,7 @@ fn main() {
         Command::DumpJson(args) => cmd::dump_json::run(args),
         Command::Convert(args) => cmd::convert::run(args),
         Command::Split(args) => cmd::split::run(args),
+        Command::Merge(args) => cmd::merge::run(args),
         Command::Rewrite(args) => cmd::rewrite::run(args),
         Command::AofToRdb(args) => cmd::aof_to_rdb::run(args),
         Command::Digest(args) => cmd::digest::run(args),

@@ -235,3 +235,123 @@ fn slot_filters_agree_with_cluster_keyslot() {
         );
     }
 }
+
+/// An RDB 11 file of string keys (`key`, `value`) in database 0.
+fn tiny_rdb(keys: &[(&str, &str)]) -> Vec<u8> {
+    let mut f = b"REDIS0011\xfe\x00".to_vec();
+    f.extend_from_slice(&[0xfb, keys.len() as u8, 0]);
+    for (k, v) in keys {
+        f.push(0);
+        f.push(k.len() as u8);
+        f.extend_from_slice(k.as_bytes());
+        f.push(v.len() as u8);
+        f.extend_from_slice(v.as_bytes());
+    }
+    f.push(0xff);
+    let crc = rdb_parse::crc64(&f);
+    f.extend_from_slice(&crc.to_le_bytes());
+    f
+}
+
+/// The three nodes' RDBs merged: the dataset the standalone server holds (the same digest), the
+/// function library every node holds written once, and a file the server loads. A key in two
+/// inputs is a conflict: listed (exit 1, nothing written), or the first or last record kept.
+#[test]
+fn a_merge_of_the_nodes_is_the_whole_dataset() {
+    let d = scratch("merge");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    if cluster(&["make", "redis-7.0", &s(&d)]).is_none() {
+        return;
+    }
+    let out = d.join("merged.rdb");
+    let nodes: Vec<String> = (0..3)
+        .map(|i| s(&d.join(format!("node-{i}.rdb"))))
+        .collect();
+    let mut a = vec!["merge"];
+    a.extend(nodes.iter().map(String::as_str));
+    let o_s = s(&out);
+    a.extend(["-o", &o_s, "--json"]);
+    let o = redkit(&a);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["functions"], 1, "{r}");
+    assert_eq!(r["conflicts"], 0);
+    let digest = |p: &Path| {
+        let o = redkit(&["digest", p.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    assert_eq!(digest(&out), digest(&d.join("all.rdb")));
+    let loaded = common::load_many("redis-7.0", "rdb", std::slice::from_ref(&out)).unwrap();
+    let got = &loaded[out.to_str().unwrap()];
+    assert!(got.get("error").is_none(), "{got}");
+    let server_digest = got["digest"].as_str().unwrap().to_string();
+    assert_eq!(server_digest, digest(&out).trim());
+
+    // Conflicts.
+    let (x, y) = (d.join("x.rdb"), d.join("y.rdb"));
+    std::fs::write(&x, tiny_rdb(&[("a", "1"), ("b", "2")])).unwrap();
+    std::fs::write(&y, tiny_rdb(&[("b", "3"), ("c", "4")])).unwrap();
+    let m = d.join("m.rdb");
+    let o = redkit(&["merge", &s(&x), &s(&y), "-o", &s(&m)]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("\"b\""));
+    assert!(!m.exists());
+    let value_of_b = |which: &str| {
+        let o = redkit(&[
+            "merge",
+            &s(&x),
+            &s(&y),
+            "-o",
+            &s(&m),
+            "--on-conflict",
+            which,
+            "--force",
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let o = redkit(&["dump-json", &s(&m), "--key", "b"]);
+        let v: Value =
+            serde_json::from_slice(o.stdout.split(|&c| c == b'\n').next().unwrap()).unwrap();
+        let n = redkit(&["dump-json", &s(&m)])
+            .stdout
+            .iter()
+            .filter(|&&c| c == b'\n')
+            .count();
+        (v["value"].as_str().unwrap().to_string(), n)
+    };
+    assert_eq!(value_of_b("first"), ("2".to_string(), 3));
+    assert_eq!(value_of_b("last"), ("3".to_string(), 3));
+    // --db-map per input: y's keys in database 1, no conflict.
+    let o = redkit(&[
+        "merge",
+        &s(&x),
+        &s(&y),
+        "-o",
+        &s(&m),
+        "--db-map",
+        "2:0:1",
+        "--force",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let n = redkit(&["dump-json", &s(&m), "--db", "1"])
+        .stdout
+        .iter()
+        .filter(|&&c| c == b'\n')
+        .count();
+    assert_eq!(n, 2);
+}

@@ -330,6 +330,72 @@ pub fn run_spans<S: KeySink>(
     Ok(t.finish())
 }
 
+/// The name a function library's code declares on its first line (`#!lua name=mylib`); the
+/// whole first line when it declares none.
+fn library_name(code: &[u8]) -> Vec<u8> {
+    let first = code.split(|&b| b == b'\n').next().unwrap_or_default();
+    first
+        .split(|&b| b == b' ')
+        .find_map(|w| w.strip_prefix(b"name="))
+        .unwrap_or(first)
+        .to_vec()
+}
+
+/// Writes several RDBs as one dataset to `sink`, in order, like [`run`] each: `readers[i]` is
+/// read with `opts[i]` (its database map, its file for records copied as stored; the target,
+/// filter and lossy settings of the first apply to all), leaving out the key records at the
+/// offsets `leave_out[i]` (sorted). The first one's header (or the options' version) decides
+/// the target; a function library several inputs hold is written once (the same name with
+/// other code is refused). A damaged input stops the run (the outcome says where).
+pub fn run_many<R: Read, S: KeySink>(
+    readers: Vec<R>,
+    opts: &[Options],
+    leave_out: &[Vec<u64>],
+    sink: &mut S,
+) -> Result<Outcome, Error> {
+    let Some(first) = opts.first() else {
+        return Ok(Outcome::default());
+    };
+    let mut t = Transcoder::new(first, sink);
+    t.libraries = Some(std::collections::HashMap::new());
+    let mut started = false;
+    for (i, reader) in readers.into_iter().enumerate() {
+        let mut parser = Parser::new(reader);
+        let (family, version) = match parser.next_event() {
+            Ok(Some(rdb_parse::Event::Header { family, version })) => (family, version),
+            Ok(_) => unreachable!("the header is always the first event"),
+            Err(e) => {
+                t.out.parse_error = Some((e, Position::default()));
+                break;
+            }
+        };
+        t.opts = &opts[i];
+        t.leave_out = &leave_out[i];
+        t.current_db = None;
+        if started {
+            t.copy_types = if opts[i].raw_source.is_some() {
+                copyable_types(family, version, t.target.version)
+            } else {
+                Vec::new()
+            };
+        } else {
+            t.header(family, version)?;
+            started = true;
+        }
+        parser.skip_types(&t.copy_types);
+        parser.stream_strings(STRING_PART);
+        match drive(&mut parser, &mut t) {
+            Ok(()) => {}
+            Err(Stop::Parse(e)) => {
+                t.out.parse_error = Some((e, t.pos.clone()));
+                break;
+            }
+            Err(Stop::Sink(e)) => return Err(e),
+        }
+    }
+    Ok(t.finish())
+}
+
 /// The engine as an [`rdb_parse::Sink`]: feed it the events of a dataset (a parser through
 /// [`rdb_parse::drive`], or any other source of events, such as a replayed keyspace), then take
 /// its [`Outcome`] with [`Transcoder::finish`]. [`run`] does this for an RDB file.
@@ -370,6 +436,9 @@ pub struct Transcoder<'a, S: KeySink> {
     deferred: Option<(Kind, Vec<u8>, KeyMeta)>,
     /// Offsets of key records to leave out (sorted).
     leave_out: &'a [u64],
+    /// When several sources are merged: each function library's name and a hash of its code,
+    /// so that a library every source holds is written once.
+    libraries: Option<std::collections::HashMap<Vec<u8>, u64>>,
 }
 
 impl<'a, S: KeySink> Transcoder<'a, S> {
@@ -403,6 +472,7 @@ impl<'a, S: KeySink> Transcoder<'a, S> {
             keys: None,
             deferred: None,
             leave_out: &[],
+            libraries: None,
         }
     }
 
@@ -515,6 +585,25 @@ impl<S: KeySink> Sink for Transcoder<'_, S> {
         } else if self.writing {
             let mut buf = Vec::new();
             code.append_to(&mut buf);
+            if let Some(seen) = &mut self.libraries {
+                let name = library_name(&buf);
+                let hash = {
+                    use std::hash::{BuildHasher, BuildHasherDefault};
+                    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+                        .hash_one(&buf)
+                };
+                match seen.insert(name.clone(), hash) {
+                    Some(h) if h == hash => return Ok(()),
+                    Some(_) => {
+                        let why = "a function library of this name with other code is in an \
+                                   earlier input"
+                            .to_string();
+                        self.cannot(false, 0, &name, why);
+                        return Ok(());
+                    }
+                    None => {}
+                }
+            }
             self.sink.function(&buf)?;
             self.out.functions += 1;
         }

@@ -17,6 +17,8 @@ pub struct RdbSink<W: Write> {
     spool_dir: Option<std::path::PathBuf>,
     window: Vec<u8>,
     window_start: u64,
+    /// The file the window holds bytes of (several sources are copied from in a merge).
+    window_fd: i32,
     source_aux: bool,
 }
 
@@ -34,6 +36,7 @@ impl<W: Write> RdbSink<W> {
             spool_dir,
             window: Vec::new(),
             window_start: 0,
+            window_fd: -1,
             source_aux: false,
         }
     }
@@ -203,6 +206,11 @@ impl<W: Write> KeySink for RdbSink<W> {
         k.end(w)
     }
     fn raw_record(&mut self, src: &File, start: u64, len: u64) -> io::Result<bool> {
+        use std::os::fd::AsRawFd;
+        if src.as_raw_fd() != self.window_fd {
+            self.window.clear();
+            self.window_fd = src.as_raw_fd();
+        }
         let mut at = start;
         let end = start + len;
         while at < end {

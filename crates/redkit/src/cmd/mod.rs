@@ -11,6 +11,7 @@ pub mod convert;
 pub mod diff;
 pub mod digest;
 pub mod dump_json;
+pub mod merge;
 pub mod restore_points;
 pub mod rewrite;
 pub mod split;

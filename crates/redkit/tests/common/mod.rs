@@ -16,6 +16,7 @@ pub const COMMANDS: &[&str] = &[
     "truncate",
     "dump-json",
     "split",
+    "merge",
     "digest",
     "diff",
     "analyze",
