@@ -32,6 +32,38 @@ pub struct WriteArgs {
     pub relaxed_version: bool,
 }
 
+/// What to write for which server, for the commands that write RDB files of several inputs or
+/// outputs (`split`, `merge`): `--target`, `--rdb-version`, `--lossy`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TargetArgs {
+    /// The server that will load the output (as `convert --target`)
+    #[arg(long, value_name = "SERVER", value_parser = parse_target)]
+    pub target: Option<u32>,
+    /// The RDB version to write, 7 to 12 or 80
+    #[arg(long, value_name = "N", value_parser = parse_version, conflicts_with = "target")]
+    pub rdb_version: Option<u32>,
+    /// What may be dropped when the target cannot hold it (as `convert --lossy`)
+    #[arg(long, value_name = "WHAT", value_parser = parse_lossy)]
+    pub lossy: Option<Lossy>,
+}
+
+impl TargetArgs {
+    /// The transcoding options for one input, with its database map.
+    pub fn options(&self, db_map: Vec<(u64, u64)>) -> Options {
+        Options {
+            version: self.rdb_version.or(self.target),
+            filter: KeyFilter::default(),
+            db_map,
+            lossy: self.lossy.unwrap_or_default(),
+            raw_source: None,
+            spill_dir: None,
+            keep_empty: false,
+            relaxed_version: false,
+            keep_aux: false,
+        }
+    }
+}
+
 /// The filter options of the commands that read keys (`--db`, `--key`, `--key-regex`,
 /// `--type`), flattened into their `Args`.
 #[derive(Debug, Clone, Default, clap::Args)]

@@ -8,7 +8,7 @@ use rdb_parse::{Event, Parser};
 use serde_json::json;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use transcode::{KeyFilter, Options, RdbSink};
+use transcode::RdbSink;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -43,15 +43,8 @@ pub struct Args {
     /// (repeatable)
     #[arg(long, value_name = "INPUT:FROM:TO", value_parser = parse_db_map)]
     pub db_map: Vec<(usize, u64, u64)>,
-    /// The server that will load the output (as `convert --target`)
-    #[arg(long, value_name = "SERVER", value_parser = crate::args::parse_target)]
-    pub target: Option<u32>,
-    /// The RDB version to write, 7 to 12 or 80
-    #[arg(long, value_name = "N", value_parser = crate::args::parse_version, conflicts_with = "target")]
-    pub rdb_version: Option<u32>,
-    /// What may be dropped when the target cannot hold it (as `convert --lossy`)
-    #[arg(long, value_name = "WHAT", value_parser = transcode::parse_lossy)]
-    pub lossy: Option<transcode::Lossy>,
+    #[command(flatten)]
+    pub write: crate::args::TargetArgs,
     /// Replace an existing output file
     #[arg(long)]
     pub force: bool,
@@ -209,17 +202,9 @@ pub fn run(args: Args) -> Result<i32> {
     let mut readers = Vec::new();
     for (i, path) in args.inputs.iter().enumerate() {
         let input = crate::input::open(path, None)?;
-        opts.push(Options {
-            version: args.rdb_version.or(args.target),
-            filter: KeyFilter::default(),
-            db_map: maps[i].clone(),
-            lossy: args.lossy.unwrap_or_default(),
-            raw_source: crate::input::raw_source(path, &input.info),
-            spill_dir: None,
-            keep_empty: false,
-            relaxed_version: false,
-            keep_aux: false,
-        });
+        let mut o = args.write.options(maps[i].clone());
+        o.raw_source = crate::input::raw_source(path, &input.info);
+        opts.push(o);
         readers.push(input.reader);
     }
     let atomic = AtomicFile::create(&out)?;

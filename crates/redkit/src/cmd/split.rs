@@ -8,7 +8,7 @@ use serde_json::json;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use transcode::slot::{SlotSet, SLOTS};
-use transcode::{KeyFilter, Options, RdbSink, SplitSink};
+use transcode::{RdbSink, SplitSink};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -51,15 +51,8 @@ pub struct Args {
     /// A nodes.conf, or the saved output of CLUSTER NODES: one shard per master with slots
     #[arg(long, value_name = "FILE")]
     pub nodes: Option<PathBuf>,
-    /// The server that will load the outputs (as `convert --target`)
-    #[arg(long, value_name = "SERVER", value_parser = crate::args::parse_target)]
-    pub target: Option<u32>,
-    /// The RDB version to write, 7 to 12 or 80
-    #[arg(long, value_name = "N", value_parser = crate::args::parse_version, conflicts_with = "target")]
-    pub rdb_version: Option<u32>,
-    /// What may be dropped when the target cannot hold it (as `convert --lossy`)
-    #[arg(long, value_name = "WHAT", value_parser = transcode::parse_lossy)]
-    pub lossy: Option<transcode::Lossy>,
+    #[command(flatten)]
+    pub write: crate::args::TargetArgs,
     /// Replace existing output files
     #[arg(long)]
     pub force: bool,
@@ -161,17 +154,7 @@ pub fn run(args: Args) -> Result<i32> {
             Dest::Stdout => bail!("--output is a directory"),
         }
     }
-    let opts = Options {
-        version: args.rdb_version.or(args.target),
-        filter: KeyFilter::default(),
-        db_map: Vec::new(),
-        lossy: args.lossy.unwrap_or_default(),
-        raw_source: None,
-        spill_dir: None,
-        keep_empty: false,
-        relaxed_version: false,
-        keep_aux: false,
-    };
+    let opts = args.write.options(Vec::new());
     let bar = crate::progress::bytes_bar(args.quiet);
     let mut input = crate::input::open(&args.file, bar.as_ref())?;
     let mut opts = opts;
