@@ -1,11 +1,10 @@
 //! `redkit split`: one RDB per cluster shard, by hash slot, in one pass.
 
-use crate::output::{self, AtomicFile, Dest, Kind};
+use crate::output::{self, AtomicFile, Dest, Kind, ThreadedWriter};
 use crate::report::{conversion_outcome, print_json, table};
 use anyhow::{bail, Context, Result};
 use comfy_table::{Cell, CellAlignment};
 use serde_json::json;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use transcode::slot::{SlotSet, SLOTS};
 use transcode::{RdbSink, SplitSink};
@@ -163,8 +162,9 @@ pub fn run(args: Args) -> Result<i32> {
     let mut sinks = Vec::new();
     for p in &files {
         let a = AtomicFile::create(p)?;
+        // A writer thread each: the outputs are written while the input is read.
         sinks.push(RdbSink::new(
-            BufWriter::with_capacity(1 << 20, a.file()?),
+            ThreadedWriter::new(a.file()?),
             false,
             crate::time::ctime(),
             Some(a.dir()),
@@ -186,8 +186,8 @@ pub fn run(args: Args) -> Result<i32> {
     let keys = split.keys.clone();
     let unplaced = split.unplaced.clone();
     for sink in split.into_outputs() {
-        let (mut w, _) = sink.finish()?;
-        w.flush()?;
+        let (w, _) = sink.finish()?;
+        w.finish()?;
     }
     let mut written = Vec::new();
     for a in atomics {
