@@ -39,3 +39,4 @@ bench: build ## build ~1 GiB RDBs and an AOF with redis-server; time redkit besi
 	bash bench/aof.sh
 	bash bench/analyze.sh
 	bash bench/salvage.sh
+	bash bench/split.sh
