@@ -12,7 +12,7 @@ use rdb_parse::{
 use serde_json::{json, Value};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 mod salvage;
 
@@ -21,6 +21,7 @@ Examples:
   redkit check-rdb dump.rdb                 summary table; exit 0 when the file is sound
   redkit check-rdb backup.rdb.gz --json     one JSON object, for CI and backup pipelines
   cat dump.rdb | redkit check-rdb -         from stdin
+  redkit check-rdb backups/*.rdb            several files at once, a row each and a total
   redkit check-rdb damaged.rdb --salvage saved.rdb
                                             every intact key into a new file
   redkit check-rdb damaged.rdb --salvage saved.rdb --target redis-7.0 --json
@@ -53,6 +54,10 @@ truncated (with --salvage: the intact records are written), 2 usage or I/O error
 pub struct Args {
     /// The RDB file (`-` for stdin; gzip-compressed input is detected)
     pub file: PathBuf,
+    /// More RDB files: all are checked at once, on every core, with a row each and a total;
+    /// the exit status is the worst
+    #[arg(value_name = "MORE")]
+    pub more: Vec<PathBuf>,
     /// Print one JSON object instead of tables
     #[arg(long)]
     pub json: bool,
@@ -403,12 +408,10 @@ fn ends_like_a_complete_rdb(
 }
 
 /// Runs the subcommand; returns the exit code.
-pub fn run(args: Args) -> Result<i32> {
-    if let Some(out) = &args.salvage {
-        return salvage::run(&args, out);
-    }
-    let bar = crate::progress::bytes_bar(args.quiet);
-    let crate::input::Input { reader, info } = crate::input::open(&args.file, bar.as_ref())?;
+/// Checks one file; prints its report when `print`. Returns the exit code and the report.
+fn check_file(args: &Args, file: &Path, print: bool) -> Result<(i32, Value)> {
+    let bar = crate::progress::bytes_bar(args.quiet || !print);
+    let crate::input::Input { reader, info } = crate::input::open(file, bar.as_ref())?;
     let now_ms = crate::time::now_ms();
     let mut parser = Parser::new(reader);
     parser.relaxed_version(args.relaxed_version);
@@ -466,13 +469,13 @@ pub fn run(args: Args) -> Result<i32> {
     // before that point is damaged, the file is not cut short.
     let complete = error.as_ref().is_some_and(|e| e.is_truncation())
         && gzip_fault.is_none()
-        && ends_like_a_complete_rdb(&args.file, &info, st.version);
+        && ends_like_a_complete_rdb(file, &info, st.version);
     let status = match &error {
         Some(_) if complete => "corrupt",
         Some(e) => fault_kind(e),
         None => "valid",
     };
-    let mut report = json_report(&args, &info, &st, &error, &pos, status, read);
+    let mut report = json_report(args, &info, &st, &error, &pos, status, read);
     if let Some(v) = stated_version {
         if let Some(list) = report["warnings"].as_array_mut() {
             list.insert(
@@ -521,19 +524,23 @@ pub fn run(args: Args) -> Result<i32> {
             "message": format!("the RDB is whole, but the gzip file is not: {g}"),
         });
     }
-    if args.json {
-        print_json(&report)?;
-    } else {
-        print_tables(&report);
+    if print {
+        if args.json {
+            print_json(&report)?;
+        } else {
+            print_tables(&report);
+        }
     }
     if let Some(g) = &trailer_fault {
-        eprintln!(
-            "redkit: {}: the RDB is whole, but the gzip file is not: {g}",
-            info.name
-        );
-        return Ok(exit::PROBLEMS);
+        if print {
+            eprintln!(
+                "redkit: {}: the RDB is whole, but the gzip file is not: {g}",
+                info.name
+            );
+        }
+        return Ok((exit::PROBLEMS, report));
     }
-    if let Some(e) = &error {
+    if let Some(e) = error.as_ref().filter(|_| print) {
         match &gzip_fault {
             Some(g) => eprintln!(
                 "redkit: {}: {g}: the decoded RDB ends at offset {}",
@@ -553,19 +560,126 @@ pub fn run(args: Args) -> Result<i32> {
             ),
             None => eprintln!("redkit: {}: {}", info.name, pos.describe(e)),
         }
-        if e.offset() < 9 && crate::input::is_aof(&args.file) {
+        if e.offset() < 9 && crate::input::is_aof(file) {
             eprintln!(
                 "redkit: hint: {} looks like an AOF: redkit check-aof {}",
-                args.file.display(),
-                args.file.display()
+                file.display(),
+                file.display()
             );
         }
     }
-    Ok(match &error {
+    let code = match &error {
         None => exit::OK,
         Some(e) if e.is_io() => exit::ERROR,
         Some(_) => exit::PROBLEMS,
-    })
+    };
+    Ok((code, report))
+}
+
+/// Runs the subcommand; returns the exit code.
+pub fn run(args: Args) -> Result<i32> {
+    if let Some(out) = &args.salvage {
+        if !args.more.is_empty() {
+            anyhow::bail!("--salvage takes one file");
+        }
+        return salvage::run(&args, out);
+    }
+    if args.more.is_empty() {
+        return check_file(&args, &args.file, true).map(|(code, _)| code);
+    }
+    many(&args)
+}
+
+/// Several files, checked at once on every core: a row each, a total, the worst exit code.
+fn many(args: &Args) -> Result<i32> {
+    let files: Vec<&Path> = std::iter::once(args.file.as_path())
+        .chain(args.more.iter().map(PathBuf::as_path))
+        .collect();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(files.len());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: std::sync::Mutex<Vec<Option<Result<(i32, Value)>>>> =
+        std::sync::Mutex::new((0..files.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(f) = files.get(i) else { break };
+                let r = check_file(args, f, false);
+                results.lock().expect("not poisoned")[i] = Some(r);
+            });
+        }
+    });
+    let results = results.into_inner().expect("not poisoned");
+    let mut worst = exit::OK;
+    let mut reports = Vec::new();
+    let (mut keys, mut bytes, mut valid) = (0u64, 0u64, 0u64);
+    for (f, r) in files.iter().zip(results) {
+        let report = match r.expect("every file checked") {
+            Ok((code, report)) => {
+                worst = worst.max(code);
+                report
+            }
+            Err(e) => {
+                worst = exit::ERROR;
+                json!({"file": f.display().to_string(), "status": "read-error", "valid": false,
+                       "error": {"message": format!("{e:#}")}})
+            }
+        };
+        keys += report["keys"].as_u64().unwrap_or(0);
+        bytes += report["size_bytes"].as_u64().unwrap_or(0);
+        valid += u64::from(report["valid"] == true);
+        reports.push(report);
+    }
+    let total = json!({"files": files.len(), "valid": valid, "keys": keys, "bytes": bytes});
+    if args.json {
+        print_json(&json!({"files": reports, "total": total}))?;
+    } else {
+        let mut t = table();
+        t.set_header(vec![
+            "file",
+            "verdict",
+            "RDB",
+            "keys",
+            "size",
+            "first problem",
+        ]);
+        for r in &reports {
+            let problem = match r["error"]["message"].as_str() {
+                Some(m) => match r["error"]["offset"].as_u64() {
+                    Some(o) => format!("at {o}: {m}"),
+                    None => m.to_string(),
+                },
+                None => String::new(),
+            };
+            t.add_row(vec![
+                Cell::new(r["file"].as_str().unwrap_or("")),
+                Cell::new(r["status"].as_str().unwrap_or("").to_uppercase()),
+                Cell::new(
+                    r["rdb_version"]
+                        .as_u64()
+                        .map_or(String::new(), |v| v.to_string()),
+                ),
+                Cell::new(r["keys"].as_u64().unwrap_or(0)).set_alignment(CellAlignment::Right),
+                Cell::new(crate::report::human_bytes(
+                    r["size_bytes"].as_u64().unwrap_or(0),
+                ))
+                .set_alignment(CellAlignment::Right),
+                Cell::new(problem),
+            ]);
+        }
+        t.add_row(vec![
+            Cell::new(format!("{} files", files.len())),
+            Cell::new(format!("{valid} valid")),
+            Cell::new(""),
+            Cell::new(keys).set_alignment(CellAlignment::Right),
+            Cell::new(crate::report::human_bytes(bytes)).set_alignment(CellAlignment::Right),
+            Cell::new(""),
+        ]);
+        outln!("{t}");
+    }
+    Ok(worst)
 }
 
 fn json_report(
