@@ -590,6 +590,9 @@ pub fn run(args: Args) -> Result<i32> {
     many(&args)
 }
 
+/// What checking one file gives: its exit code and report.
+type Checked = Result<(i32, Value)>;
+
 /// Several files, checked at once on every core: a row each, a total, the worst exit code.
 fn many(args: &Args) -> Result<i32> {
     let files: Vec<&Path> = std::iter::once(args.file.as_path())
@@ -599,7 +602,7 @@ fn many(args: &Args) -> Result<i32> {
         .map_or(1, usize::from)
         .min(files.len());
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: std::sync::Mutex<Vec<Option<Result<(i32, Value)>>>> =
+    let results: std::sync::Mutex<Vec<Option<Checked>>> =
         std::sync::Mutex::new((0..files.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..workers {
