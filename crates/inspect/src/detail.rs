@@ -223,7 +223,8 @@ impl Sink for ElementSink {
     fn element(&mut self, v: Str<'_>) -> io::Result<()> {
         match self.current {
             Some((_, ValueType::List)) => {
-                let value = self.hash(v.as_bytes(&mut self.scratch.clone()));
+                let mut s = [0u8; 20];
+                let value = self.hash(v.as_bytes(&mut s));
                 let e = Element::Index(self.index);
                 self.index += 1;
                 self.add(&e, value, None)
@@ -250,7 +251,8 @@ impl Sink for ElementSink {
         if self.current.is_none() {
             return Ok(());
         }
-        let value = self.hash(v.as_bytes(&mut self.scratch.clone()));
+        let mut s = [0u8; 20];
+        let value = self.hash(v.as_bytes(&mut s));
         let e = Element::Field(self.bytes(f));
         self.add(&e, value, ttl)
     }

@@ -1421,7 +1421,7 @@ impl Scanner<'_> {
                 first_end = Some(parser.offset());
             }
             let at = parser.offset();
-            aligned |= align == Some(at) && !parser_in_key(&key_start);
+            aligned |= align == Some(at) && key_start.is_none();
             if records >= chain && align.is_none_or(|e| at >= e) && !to_eof {
                 return Trial::Confirmed {
                     first_end: first_end.unwrap_or(p),
@@ -1738,11 +1738,6 @@ fn text_like(s: crate::Str<'_>) -> bool {
             std::str::from_utf8(b).is_ok_and(|t| !t.chars().any(char::is_control))
         }
     }
-}
-
-/// Whether a trial is inside a key record (between its start and end).
-fn parser_in_key(key_start: &Option<(u64, ValueType)>) -> bool {
-    key_start.is_some()
 }
 
 /// Whether a server writing `family` RDB `version` writes object type `t` (every type for the

@@ -267,13 +267,8 @@ pub fn run<R: Read, S: KeySink>(input: R, opts: &Options, sink: &mut S) -> Resul
         1,
     )));
     t.header(family, version)?;
-    parser.skip_types(&t.copy_types);
-    // A string value of any length is written as it is read, never held whole.
-    parser.stream_strings(STRING_PART);
-    match drive(&mut parser, &mut t) {
-        Ok(()) => {}
-        Err(Stop::Parse(e)) => t.out.parse_error = Some((e, t.pos.clone())),
-        Err(Stop::Sink(e)) => return Err(e),
+    if let Err(e) = t.feed(&mut parser)? {
+        t.failed(e);
     }
     if let Some(v) = parser.stated_version() {
         t.out.notes.push(format!(
@@ -313,18 +308,15 @@ pub fn run_spans<S: KeySink>(
             span.db,
             span.start,
         );
-        parser.skip_types(&t.copy_types);
-        parser.stream_strings(STRING_PART);
         t.select_db(span.db)?;
-        match drive(&mut parser, &mut t) {
+        match t.feed(&mut parser)? {
             Ok(()) => {}
             // The span ends at a record's end: the parser finds nothing where the next begins.
-            Err(Stop::Parse(e)) if e.is_truncation() && parser.last_good_offset() == span.end => {}
-            Err(Stop::Parse(e)) => {
-                t.out.parse_error = Some((e, t.pos.clone()));
+            Err(e) if e.is_truncation() && parser.last_good_offset() == span.end => {}
+            Err(e) => {
+                t.failed(e);
                 break;
             }
-            Err(Stop::Sink(e)) => return Err(e),
         }
     }
     Ok(t.finish())
@@ -382,15 +374,9 @@ pub fn run_many<R: Read, S: KeySink>(
             t.header(family, version)?;
             started = true;
         }
-        parser.skip_types(&t.copy_types);
-        parser.stream_strings(STRING_PART);
-        match drive(&mut parser, &mut t) {
-            Ok(()) => {}
-            Err(Stop::Parse(e)) => {
-                t.out.parse_error = Some((e, t.pos.clone()));
-                break;
-            }
-            Err(Stop::Sink(e)) => return Err(e),
+        if let Err(e) = t.feed(&mut parser)? {
+            t.failed(e);
+            break;
         }
     }
     Ok(t.finish())
@@ -479,6 +465,27 @@ impl<'a, S: KeySink> Transcoder<'a, S> {
     /// What was written, refused and dropped.
     pub fn finish(self) -> Outcome {
         self.out
+    }
+
+    /// Feeds the records of `parser` (past its header) to the engine: the types copied as
+    /// stored are not read element by element, and a string value of any length is written
+    /// as it is read, never held whole. Returns where reading stopped short, if it did.
+    fn feed<R: Read>(
+        &mut self,
+        parser: &mut Parser<R>,
+    ) -> Result<Result<(), rdb_parse::Error>, Error> {
+        parser.skip_types(&self.copy_types);
+        parser.stream_strings(STRING_PART);
+        match drive(parser, self) {
+            Ok(()) => Ok(Ok(())),
+            Err(Stop::Parse(e)) => Ok(Err(e)),
+            Err(Stop::Sink(e)) => Err(e),
+        }
+    }
+
+    /// Records where reading stopped, with the key being read.
+    fn failed(&mut self, e: rdb_parse::Error) {
+        self.out.parse_error = Some((e, self.pos.clone()));
     }
 }
 

@@ -200,12 +200,14 @@ pub fn run(args: Args) -> Result<i32> {
     // Second pass: every input into one output.
     let mut opts = Vec::new();
     let mut readers = Vec::new();
+    let mut first_info = None;
     for (i, path) in args.inputs.iter().enumerate() {
         let input = crate::input::open(path, None)?;
         let mut o = args.write.options(maps[i].clone());
         o.raw_source = crate::input::raw_source(path, &input.info);
         opts.push(o);
         readers.push(input.reader);
+        first_info.get_or_insert(input.info);
     }
     let atomic = AtomicFile::create(&out)?;
     let mut sink = RdbSink::new(
@@ -215,7 +217,7 @@ pub fn run(args: Args) -> Result<i32> {
         Some(atomic.dir()),
     );
     let outcome = transcode::run_many(readers, &opts, &leave, &mut sink)?;
-    let info = crate::input::open(&args.inputs[0], None)?.info;
+    let info = first_info.expect("two inputs at least");
     if let Some(code) = conversion_outcome(&outcome, &info)? {
         return Ok(code);
     }
