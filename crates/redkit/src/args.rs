@@ -64,10 +64,21 @@ impl TargetArgs {
     }
 }
 
-/// The filter options of the commands that read keys (`--db`, `--key`, `--key-regex`,
-/// `--type`), flattened into their `Args`.
+/// The filter options of the commands that write keys out: which keys, and whether empty
+/// collections are written, flattened into their `Args`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct FilterArgs {
+    #[command(flatten)]
+    pub keys: KeyArgs,
+    /// Write empty collections too (a list, set, sorted set or hash of no element); by default
+    /// they are skipped and counted, as the servers skip them at load
+    #[arg(long)]
+    pub keep_empty: bool,
+}
+
+/// Which keys a command reads (`--db`, `--key`, `--key-regex`, `--type`, `--slot`, `--slots`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct KeyArgs {
     /// Only keys of this database (repeatable)
     #[arg(long = "db", value_name = "N")]
     pub dbs: Vec<u64>,
@@ -87,10 +98,6 @@ pub struct FilterArgs {
     /// Only keys of these cluster hash slots: `0-5460,10923` (ranges and slots, comma-separated)
     #[arg(long, value_name = "RANGES", value_parser = transcode::slot::SlotSet::parse)]
     pub slots: Option<transcode::slot::SlotSet>,
-    /// Write empty collections too (a list, set, sorted set or hash of no element); by default
-    /// they are skipped and counted, as the servers skip them at load
-    #[arg(long)]
-    pub keep_empty: bool,
 }
 
 /// Parses `--slot`: 0 to 16383.
@@ -121,6 +128,13 @@ pub fn parse_type(s: &str) -> Result<ValueType, String> {
 }
 
 impl FilterArgs {
+    /// The filter these options ask for.
+    pub fn key_filter(&self) -> Result<KeyFilter> {
+        self.keys.key_filter()
+    }
+}
+
+impl KeyArgs {
     /// The filter these options ask for.
     pub fn key_filter(&self) -> Result<KeyFilter> {
         let f = KeyFilter::new(

@@ -154,7 +154,8 @@ fn a_split_gives_each_node_its_own_dataset() {
 }
 
 /// `--slot` and `--slots` select the keys CLUSTER KEYSLOT puts in those slots (hash tags,
-/// binary keys), on dump-json and convert.
+/// binary keys), on dump-json and convert; analyze of a node's slots counts what analyze of
+/// the node's file counts.
 #[test]
 fn slot_filters_agree_with_cluster_keyslot() {
     let d = scratch("split-slots");
@@ -205,6 +206,33 @@ fn slot_filters_agree_with_cluster_keyslot() {
             .map(|(k, _)| k.clone())
             .collect();
         assert_eq!(got, want, "{args:?}");
+    }
+    // analyze --slots of a node's range counts what analyze of the node's own file counts.
+    for i in 0..3 {
+        let conf = std::fs::read_to_string(d.join(format!("node-{i}.conf"))).unwrap();
+        let line = conf.lines().find(|l| l.contains("myself")).unwrap();
+        let range = line.split_whitespace().nth(8).unwrap();
+        let report = |args: &[&str]| -> Value {
+            let mut a = vec!["analyze", "--json", "-q", "--now", "0"];
+            a.extend(args);
+            let o = redkit(&a);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+            assert_schema("analyze", &v);
+            v
+        };
+        let alone = report(&[&s(&d.join(format!("node-{i}.rdb")))]);
+        let part = report(&[&s(&d.join("all.rdb")), "--slots", range]);
+        for k in ["total", "by_type", "ttl"] {
+            assert_eq!(alone[k], part[k], "node {i} ({range}): {k}");
+        }
+        assert!(alone["total"]["keys"].as_u64().unwrap() > 100);
+        assert_eq!(alone["filtered_out"], 0);
+        assert_eq!(
+            part["filtered_out"].as_u64().unwrap() + part["total"]["keys"].as_u64().unwrap(),
+            keys.len() as u64,
+            "node {i}"
+        );
     }
     // The tagged keys share their tag's slot: all of {user:3} in one.
     let o = redkit(&[

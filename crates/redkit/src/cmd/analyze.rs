@@ -1,5 +1,6 @@
 //! `redkit analyze`: where the memory goes, as a server counts it after loading the file.
 
+use crate::args::KeyArgs;
 use crate::exit;
 use crate::json::{BytesMode, Json};
 use crate::output::{self, AtomicFile, Dest, Kind};
@@ -25,6 +26,9 @@ Examples:
   redkit analyze dump.rdb --keys keys.parquet --format parquet
                                                  for DuckDB: select * from 'keys.parquet'
   redkit analyze dump.rdb --json | jq .prefixes  the whole report, for scripts
+  redkit analyze dump.rdb --slots 0-5460         only the keys a cluster node of those slots holds
+  redkit analyze dump.rdb --key 'session:*' --type hash
+                                                 only the keys of a pattern and a type
   redkit analyze dump.rdb --html memory.html     the report as a page: prefixes as a treemap
   redkit analyze backup.rdb.gz --max-key-memory 64MiB --max-key-elements 1000000
                                                  exit 1 when a key is too big (a backup pipeline)
@@ -112,6 +116,8 @@ pub struct Args {
     /// Exit 1 when a key has more than N elements, listing those keys
     #[arg(long, value_name = "N")]
     pub max_key_elements: Option<u64>,
+    #[command(flatten)]
+    pub filter: KeyArgs,
     /// No progress bar
     #[arg(short, long)]
     pub quiet: bool,
@@ -185,6 +191,14 @@ struct Sinks {
     creator: Option<(String, String)>,
     allocator: Allocator,
     pos: Position,
+    /// The keys asked for (`None`: all).
+    filter: Option<transcode::KeyFilter>,
+    /// Whether the current key's events are passed over (filtered out).
+    skipping: bool,
+    /// Keys passed over.
+    filtered: u64,
+    /// The text of a key name stored as an integer.
+    scratch: [u8; 20],
 }
 
 impl Sinks {
@@ -231,34 +245,69 @@ impl Sink for Sinks {
     fn key_start(&mut self, info: &KeyInfo<'_>) -> Result<(), String> {
         self.choose();
         self.pos.start(info.db, info.key);
+        if let Some(f) = &self.filter {
+            self.skipping = !f.matches(
+                info.db,
+                info.key.as_bytes(&mut self.scratch),
+                info.value_type,
+            );
+            if self.skipping {
+                self.filtered += 1;
+                return Ok(());
+            }
+        }
         self.inner.key_start(info).map_err(|e| e.to_string())
     }
     fn element(&mut self, v: Str<'_>) -> Result<(), String> {
+        if self.skipping {
+            return Ok(());
+        }
         self.inner.element(v).map_err(|e| e.to_string())
     }
     fn string_part(&mut self, p: &[u8], total: u64, first: bool, last: bool) -> Result<(), String> {
+        if self.skipping {
+            return Ok(());
+        }
         self.inner
             .string_part(p, total, first, last)
             .map_err(|e| e.to_string())
     }
     fn string_skipped(&mut self, len: u64) -> Result<(), String> {
+        if self.skipping {
+            return Ok(());
+        }
         self.inner.string_skipped(len).map_err(|e| e.to_string())
     }
     fn node(&mut self, node: &NodeInfo) -> Result<(), String> {
+        if self.skipping {
+            return Ok(());
+        }
         self.inner.node(node).map_err(|e| e.to_string())
     }
     fn zmember(&mut self, m: Str<'_>, score: f64) -> Result<(), String> {
+        if self.skipping {
+            return Ok(());
+        }
         self.inner.zmember(m, score).map_err(|e| e.to_string())
     }
     fn hash_field(&mut self, f: Str<'_>, v: Str<'_>, ttl: Option<i64>) -> Result<(), String> {
+        if self.skipping {
+            return Ok(());
+        }
         self.inner.hash_field(f, v, ttl).map_err(|e| e.to_string())
     }
     fn stream_entry(&mut self, id: StreamId, fields: u64) -> Result<(), String> {
+        if self.skipping {
+            return Ok(());
+        }
         self.inner
             .stream_entry(id, fields)
             .map_err(|e| e.to_string())
     }
     fn stream_field(&mut self, n: Str<'_>, v: Str<'_>) -> Result<(), String> {
+        if self.skipping {
+            return Ok(());
+        }
         self.inner.stream_field(n, v).map_err(|e| e.to_string())
     }
     fn stream_group(
@@ -268,11 +317,17 @@ impl Sink for Sinks {
         read: Option<u64>,
         pending: u64,
     ) -> Result<(), String> {
+        if self.skipping {
+            return Ok(());
+        }
         self.inner
             .stream_group(name, last, read, pending)
             .map_err(|e| e.to_string())
     }
     fn stream_pending(&mut self, id: StreamId, t: i64, n: u64) -> Result<(), String> {
+        if self.skipping {
+            return Ok(());
+        }
         self.inner
             .stream_pending(id, t, n)
             .map_err(|e| e.to_string())
@@ -284,17 +339,26 @@ impl Sink for Sinks {
         active: Option<i64>,
         pending: u64,
     ) -> Result<(), String> {
+        if self.skipping {
+            return Ok(());
+        }
         self.inner
             .stream_consumer(name, seen, active, pending)
             .map_err(|e| e.to_string())
     }
     fn stream_consumer_pending(&mut self, id: StreamId) -> Result<(), String> {
+        if self.skipping {
+            return Ok(());
+        }
         self.inner
             .stream_consumer_pending(id)
             .map_err(|e| e.to_string())
     }
     fn key_end(&mut self, end: &KeyEnd) -> Result<(), String> {
         self.pos.in_key = false;
+        if std::mem::take(&mut self.skipping) {
+            return Ok(());
+        }
         self.inner.key_end(end).map_err(|e| e.to_string())
     }
 }
@@ -553,6 +617,8 @@ pub fn run(args: Args) -> Result<i32> {
     } else {
         None
     };
+    let filter = args.filter.key_filter()?;
+    let filter = (!filter.is_all()).then_some(filter);
     let analyzer = Analyzer::new(
         Estimator::new(Server::Redis70, args.allocator),
         opts,
@@ -565,6 +631,10 @@ pub fn run(args: Args) -> Result<i32> {
         creator: None,
         allocator: args.allocator,
         pos: Position::default(),
+        filter,
+        skipping: false,
+        filtered: 0,
+        scratch: [0; 20],
     };
     let crate::input::Input { reader, info } = input;
     let mut parser = Parser::new(reader);
@@ -626,6 +696,7 @@ pub fn run(args: Args) -> Result<i32> {
         damaged: damaged.as_deref(),
         offenders: &offenders,
         over_total,
+        filtered: sinks.filtered,
     };
     if let Some(Dest::Path(path)) = &html_dest {
         let f = AtomicFile::create(path)?;
@@ -673,6 +744,8 @@ struct Shown<'a> {
     damaged: Option<&'a str>,
     offenders: &'a Capped<Offender>,
     over_total: Option<u64>,
+    /// Keys left out by the key filters.
+    filtered: u64,
 }
 
 fn top_json(keys: &[TopKey]) -> Value {
@@ -749,6 +822,7 @@ fn to_json(r: &Report, c: &Shown<'_>) -> Value {
         "total": totals_json(&r.total),
         "expired": totals_json(&r.expired),
         "empty_keys": r.empty,
+        "filtered_out": c.filtered,
         "by_type": by_type,
         "ttl": ttl,
         "prefix_separator": String::from_utf8_lossy(tree.sep()),
@@ -803,6 +877,9 @@ fn to_text(r: &Report, c: &Shown<'_>) -> String {
         c.allocator.name(),
         human(r.total.rdb_bytes),
     );
+    if c.filtered > 0 {
+        let _ = writeln!(s, "left out by the key filters: {} keys", c.filtered);
+    }
     if r.expired.keys > 0 || r.empty > 0 {
         let _ = writeln!(
             s,
