@@ -16,6 +16,7 @@ mod fsutil;
 mod html;
 mod input;
 mod json;
+mod many;
 mod output;
 mod parquet;
 mod progress;

@@ -26,6 +26,7 @@ Examples:
   redkit analyze dump.rdb --keys keys.parquet --format parquet
                                                  for DuckDB: select * from 'keys.parquet'
   redkit analyze dump.rdb --json | jq .prefixes  the whole report, for scripts
+  redkit analyze backups/*.rdb                   a row per file and a total, at once on every core
   redkit analyze dump.rdb --slots 0-5460         only the keys a cluster node of those slots holds
   redkit analyze dump.rdb --key 'session:*' --type hash
                                                  only the keys of a pattern and a type
@@ -52,6 +53,10 @@ Exit status: 0 done, 1 the file is damaged or a --max-* limit was passed, 2 usag
 pub struct Args {
     /// The RDB file (`-` for stdin; gzip-compressed input is detected)
     pub file: PathBuf,
+    /// More RDB files: all are analyzed at once, on every core, with a row each and a total;
+    /// the exit status is the worst
+    #[arg(value_name = "MORE")]
+    pub more: Vec<PathBuf>,
     /// The server whose memory to estimate: redis-6.0, redis-6.2, redis-7.0, redis-7.2,
     /// redis-7.4, redis-8.0, valkey-7.2, valkey-8.0, valkey-8.1 or valkey-9.0 (by default the
     /// one named in the file's redis-ver or valkey-ver field)
@@ -199,6 +204,8 @@ struct Sinks {
     filtered: u64,
     /// The text of a key name stored as an integer.
     scratch: [u8; 20],
+    /// The input's name, for notes.
+    name: String,
 }
 
 impl Sinks {
@@ -214,9 +221,10 @@ impl Sinks {
                     let (server, nearest) = Server::nearest(family, version);
                     if nearest {
                         eprintln!(
-                            "redkit: note: the file was written by {family} {version}, whose \
-                             memory layout is not modelled: counted as {} (--server names \
-                             another)",
+                            "redkit: {}: note: the file was written by {family} {version}, \
+                             whose memory layout is not modelled: counted as {} (--server \
+                             names another)",
+                            self.name,
                             server.name()
                         );
                     }
@@ -224,8 +232,9 @@ impl Sinks {
                 }
                 None => {
                     eprintln!(
-                        "redkit: note: the file does not name the server that wrote it: \
-                         counted as redis-7.0 (--server names another)"
+                        "redkit: {}: note: the file does not name the server that wrote it: \
+                         counted as redis-7.0 (--server names another)",
+                        self.name
                     );
                     Server::Redis70
                 }
@@ -544,7 +553,15 @@ pub fn run(args: Args) -> Result<i32> {
     if args.sep.is_empty() {
         bail!("--sep must not be empty");
     }
-    let inputs = crate::input::protect(&args.file);
+    if args.more.is_empty() {
+        return analyze_file(&args, &args.file, true).map(|(code, _)| code);
+    }
+    many(&args)
+}
+
+/// Analyzes one file; prints its report when `print`. Returns the exit code and the report.
+fn analyze_file(args: &Args, file: &std::path::Path, print: bool) -> Result<(i32, Value)> {
+    let inputs = crate::input::protect(file);
     let keys_dest = match &args.keys {
         Some(p) => Some(output::plan(p, Kind::Stream, args.force, &inputs)?),
         None => None,
@@ -555,8 +572,8 @@ pub fn run(args: Args) -> Result<i32> {
         None => None,
     };
     let report_to_stderr = matches!(keys_dest, Some(Dest::Stdout));
-    let bar = crate::progress::bytes_bar(args.quiet || report_to_stderr && args.json);
-    let input = match crate::input::resolve(&args.file, bar.as_ref())? {
+    let bar = crate::progress::bytes_bar(args.quiet || !print || report_to_stderr && args.json);
+    let input = match crate::input::resolve(file, bar.as_ref())? {
         crate::input::Resolved::Rdb(input) => input,
         crate::input::Resolved::Aof(_) => {
             bail!("analyze reads an RDB file; for an AOF, `redkit aof-to-rdb` makes one first")
@@ -635,6 +652,7 @@ pub fn run(args: Args) -> Result<i32> {
         skipping: false,
         filtered: 0,
         scratch: [0; 20],
+        name: input.info.name.clone(),
     };
     let crate::input::Input { reader, info } = input;
     let mut parser = Parser::new(reader);
@@ -692,7 +710,7 @@ pub fn run(args: Args) -> Result<i32> {
         name: &info.name,
         server,
         allocator: args.allocator,
-        args: &args,
+        args,
         damaged: damaged.as_deref(),
         offenders: &offenders,
         over_total,
@@ -707,8 +725,16 @@ pub fn run(args: Args) -> Result<i32> {
         drop(w);
         f.commit()?;
     }
+    let code = if damaged.is_some() || offenders.total > 0 || over_total.is_some() {
+        exit::PROBLEMS
+    } else {
+        exit::OK
+    };
+    let v = to_json(&report, &ctx);
+    if !print {
+        return Ok((code, v));
+    }
     if args.json {
-        let v = to_json(&report, &ctx);
         if report_to_stderr {
             eprintln!("{}", serde_json::to_string_pretty(&v)?);
         } else {
@@ -725,12 +751,77 @@ pub fn run(args: Args) -> Result<i32> {
     if let Some(d) = &damaged {
         eprintln!("redkit: {}: {d}", info.name);
         eprintln!("redkit: the file is damaged: the report covers the keys before the damage");
-        return Ok(exit::PROBLEMS);
     }
-    if offenders.total > 0 || over_total.is_some() {
-        return Ok(exit::PROBLEMS);
+    Ok((code, v))
+}
+
+/// Several files, analyzed at once on every core: a row each, a total, the worst exit code.
+fn many(args: &Args) -> Result<i32> {
+    if args.keys.is_some() || args.html.is_some() {
+        bail!("--keys and --html take one file: analyze the files one by one");
     }
-    Ok(exit::OK)
+    let files = crate::many::files(&args.file, &args.more);
+    let results = crate::many::each(&files, |f| analyze_file(args, f, false));
+    let mut worst = exit::OK;
+    let mut reports = Vec::new();
+    let mut total = [0u64; 4];
+    for (f, r) in files.iter().zip(results) {
+        let report = match r {
+            Ok((code, report)) => {
+                worst = worst.max(code);
+                report
+            }
+            Err(e) => {
+                worst = exit::ERROR;
+                json!({"file": f.display().to_string(), "complete": false,
+                       "error": format!("{e:#}")})
+            }
+        };
+        for (t, k) in total.iter_mut().zip(["keys", "memory", "rdb_bytes"]) {
+            *t += report["total"][k].as_u64().unwrap_or(0);
+        }
+        total[3] += report["expired"]["keys"].as_u64().unwrap_or(0);
+        reports.push(report);
+    }
+    let [keys, memory, rdb_bytes, expired] = total;
+    if args.json {
+        let total = json!({"files": files.len(), "keys": keys, "memory": memory,
+                           "rdb_bytes": rdb_bytes, "expired_keys": expired});
+        print_json(&json!({"files": reports, "total": total}))?;
+        return Ok(worst);
+    }
+    let mut t = table();
+    t.set_header([
+        "file", "server", "keys", "memory", "in file", "expired", "problem",
+    ]);
+    let right =
+        |v: String| comfy_table::Cell::new(v).set_alignment(comfy_table::CellAlignment::Right);
+    for r in &reports {
+        let mut problem = r["error"].as_str().unwrap_or("").to_string();
+        if r["limits"]["keys_over"].as_u64().unwrap_or(0) > 0 || r["limits"]["total_over"] == true {
+            problem = format!("{problem} over a --max-* limit").trim().to_string();
+        }
+        t.add_row(vec![
+            comfy_table::Cell::new(r["file"].as_str().unwrap_or("")),
+            comfy_table::Cell::new(r["server"].as_str().unwrap_or("")),
+            right(r["total"]["keys"].as_u64().unwrap_or(0).to_string()),
+            right(human(r["total"]["memory"].as_u64().unwrap_or(0))),
+            right(human(r["total"]["rdb_bytes"].as_u64().unwrap_or(0))),
+            right(r["expired"]["keys"].as_u64().unwrap_or(0).to_string()),
+            comfy_table::Cell::new(problem),
+        ]);
+    }
+    t.add_row(vec![
+        comfy_table::Cell::new(format!("{} files", files.len())),
+        comfy_table::Cell::new(""),
+        right(keys.to_string()),
+        right(human(memory)),
+        right(human(rdb_bytes)),
+        right(expired.to_string()),
+        comfy_table::Cell::new(""),
+    ]);
+    outln!("{t}");
+    Ok(worst)
 }
 
 /// What the report says beside the sums.

@@ -5,8 +5,8 @@ use crate::report::{json_bytes, print_json, Position};
 use anyhow::{bail, Result};
 use inspect::digest::{hex, DigestSink, Error as DigestError, Scores};
 use rdb_parse::{drive, KeyEnd, KeyInfo, Parser, Sink, Stop, Str, StreamId};
-use serde_json::json;
-use std::path::PathBuf;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -17,6 +17,9 @@ Examples:
                                              the log replayed up to a restore point
   redkit digest converted.rdb --server redis-7.0
                                              what a Redis 7.0 prints after loading the file
+  redkit digest old.rdb new.rdb appendonlydir
+                                             a line each, as sha1sum prints them, made at once
+                                             on every core; the count of distinct digests
 
 The digest is the one the server computes over the keys it holds after loading the file: keys
 already expired (a master drops them at load) and empty collections (skipped at load) are left
@@ -35,6 +38,10 @@ pub struct Args {
     /// The RDB file (`-` for stdin; gzip-compressed input is detected), or an AOF (a directory,
     /// its manifest, or a single file), replayed
     pub file: PathBuf,
+    /// More files (RDBs or AOFs): all are digested at once, on every core, a line each as
+    /// sha1sum prints them (`--json`: a report each and a total); the exit status is the worst
+    #[arg(value_name = "MORE")]
+    pub more: Vec<PathBuf>,
     /// For an AOF: replay up to the first restore point (#TS) after this time: unix seconds or
     /// RFC 3339
     #[arg(long, value_name = "TIME", value_parser = crate::time::parse_time)]
@@ -179,8 +186,20 @@ impl Sink for Digester {
 
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: Args) -> Result<i32> {
-    let bar = crate::progress::bytes_bar(args.quiet || args.json);
-    let input = match crate::input::resolve(&args.file, bar.as_ref())? {
+    if args.more.is_empty() {
+        return digest_file(&args, &args.file, true).map(|(code, _)| code);
+    }
+    if args.keys {
+        bail!("--keys takes one file: digest the files one by one");
+    }
+    many(&args)
+}
+
+/// Digests one file; prints the digest (or says why there is none) when `print`. Returns the
+/// exit code and the report.
+fn digest_file(args: &Args, file: &Path, print: bool) -> Result<(i32, Value)> {
+    let bar = crate::progress::bytes_bar(args.quiet || args.json || !print);
+    let input = match crate::input::resolve(file, bar.as_ref())? {
         crate::input::Resolved::Rdb(input) => {
             if args.until.is_some() {
                 bail!("--until applies to an AOF input");
@@ -191,42 +210,101 @@ pub fn run(args: Args) -> Result<i32> {
             if let Some(b) = &bar {
                 b.finish_and_clear();
             }
-            return run_aof(&args, &aof);
+            return digest_aof(args, file, &aof, print);
         }
     };
     let crate::input::Input { reader, info } = input;
     let mut parser = Parser::new(reader);
     // A string value of any length is digested as it is read.
     parser.stream_strings(16 << 20);
-    let mut d = digester(&args);
+    let mut d = digester(args);
     let result = drive(&mut parser, &mut d);
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
+    let damaged = |why: String| -> Result<(i32, Value)> {
+        if print {
+            eprintln!("redkit: {}: {why}", info.name);
+            eprintln!("redkit: no digest: the file is damaged");
+        }
+        Ok((
+            exit::PROBLEMS,
+            json!({"file": info.name, "digest": null, "error": why}),
+        ))
+    };
     match result {
         Ok(()) => {}
         Err(Stop::Sink(why)) => bail!("{}: {why}", info.name),
         Err(Stop::Parse(e)) if e.is_io() => bail!("cannot read {}: {e}", info.name),
         Err(Stop::Parse(e)) => {
-            match info.gzip_fault().filter(|_| e.is_truncation()) {
-                Some(g) => eprintln!("redkit: {}: {g}", info.name),
-                None => eprintln!("redkit: {}: {}", info.name, d.pos.describe(&e)),
-            }
-            eprintln!("redkit: no digest: the file is damaged");
-            return Ok(exit::PROBLEMS);
+            return damaged(match info.gzip_fault().filter(|_| e.is_truncation()) {
+                Some(g) => g,
+                None => d.pos.describe(&e),
+            });
         }
     }
     if let Some(g) = info.check_gzip_trailer(&mut parser.into_parts().0) {
-        eprintln!(
-            "redkit: {}: the RDB is whole, but the gzip file is not: {g}",
-            info.name
-        );
-        return Ok(exit::PROBLEMS);
+        return damaged(format!("the RDB is whole, but the gzip file is not: {g}"));
     }
     if let Err(why) = d.choose() {
         bail!("{}: {why}", info.name);
     }
-    print(&args, &info.name, d)
+    finish(args, &info.name, d, print)
+}
+
+/// Several files (RDBs or AOFs), digested at once on every core: a line each, a total, the
+/// worst exit code.
+fn many(args: &Args) -> Result<i32> {
+    let files = crate::many::files(&args.file, &args.more);
+    let results = crate::many::each(&files, |f| digest_file(args, f, false));
+    let mut worst = exit::OK;
+    let mut reports = Vec::new();
+    for (f, r) in files.iter().zip(results) {
+        reports.push(match r {
+            Ok((code, report)) => {
+                worst = worst.max(code);
+                report
+            }
+            Err(e) => {
+                worst = exit::ERROR;
+                json!({"file": f.display().to_string(), "digest": null,
+                       "error": format!("{e:#}")})
+            }
+        });
+    }
+    let keys: u64 = reports.iter().filter_map(|r| r["keys"].as_u64()).sum();
+    let digests: std::collections::BTreeSet<&str> = reports
+        .iter()
+        .filter_map(|r| r["digest"].as_str())
+        .collect();
+    let digested = reports.iter().filter(|r| r["digest"].is_string()).count();
+    if args.json {
+        let total = json!({"files": files.len(), "digested": digested, "keys": keys,
+                           "distinct_digests": digests.len()});
+        print_json(&json!({"files": reports, "total": total}))?;
+        return Ok(worst);
+    }
+    // As sha1sum prints: the digest, two spaces, the file.
+    for r in &reports {
+        let file = r["file"].as_str().unwrap_or("");
+        match r["digest"].as_str() {
+            Some(d) => outln!("{d}  {file}"),
+            None => {
+                outln!("{:40}  {file}", "-");
+                eprintln!("redkit: {file}: {}", r["error"].as_str().unwrap_or(""));
+            }
+        }
+    }
+    let same = match digests.len() {
+        0 => "no digest".to_string(),
+        1 if digested == files.len() => "all the same digest".to_string(),
+        n => format!("{n} distinct digests"),
+    };
+    eprintln!(
+        "redkit: {} files, {digested} digested, {keys} keys; {same}",
+        files.len()
+    );
+    Ok(worst)
 }
 
 /// The digester the arguments ask for.
@@ -250,50 +328,70 @@ fn digester(args: &Args) -> Digester {
 
 /// An AOF: replayed as the server loads it, then digested. A log does not name its server:
 /// without --server, Redis 7.0's digest is computed, and that is said.
-fn run_aof(args: &Args, aof: &crate::input::Aof) -> Result<i32> {
+fn digest_aof(
+    args: &Args,
+    file: &Path,
+    aof: &crate::input::Aof,
+    print: bool,
+) -> Result<(i32, Value)> {
     let opts = crate::replay::ReplayOptions {
         version: None,
         until: args.until,
         skip_unknown: false,
-        quiet: args.quiet || args.json,
+        quiet: args.quiet || args.json || !print,
     };
     let r = match crate::replay::replay(aof, &opts)? {
         Ok(r) => r,
-        Err(code) => return Ok(code),
+        Err(code) => {
+            let why = "the log cannot be replayed (see above)";
+            return Ok((
+                code,
+                json!({"file": file.display().to_string(), "digest": null, "error": why}),
+            ));
+        }
     };
     let mut d = digester(args);
     if d.server.is_none() {
-        eprintln!("redkit: note: a log does not name its server: the digest is Redis 7.0's (--server names another)");
+        eprintln!(
+            "redkit: {}: note: a log does not name its server: the digest is Redis 7.0's \
+             (--server names another)",
+            file.display()
+        );
         d.server = Some("redis-7.0".into());
     }
     if let Err(why) = d.choose() {
-        bail!("{}: {why}", args.file.display());
+        bail!("{}: {why}", file.display());
     }
     if let Err(why) = r.ks.emit(12, &mut d) {
-        bail!("{}: {why}", args.file.display());
+        bail!("{}: {why}", file.display());
     }
-    print(args, &args.file.display().to_string(), d)
+    finish(args, &file.display().to_string(), d, print)
 }
 
-/// Prints the digest (or the per-key lines' summary) as the arguments ask.
-fn print(args: &Args, name: &str, d: Digester) -> Result<i32> {
+/// The report, printed as the arguments ask when `print` (the per-key lines are written as
+/// the keys are digested).
+fn finish(args: &Args, name: &str, d: Digester, print: bool) -> Result<(i32, Value)> {
     let digest = hex(&d.inner.finish());
+    let report = json!({
+        "file": name,
+        "digest": digest,
+        "server": d.server,
+        "keys": d.inner.keys(),
+        "expired_keys_left_out": d.inner.expired,
+        "empty_keys_left_out": d.inner.empty,
+    });
+    if !print {
+        return Ok((exit::OK, report));
+    }
     if args.keys {
         // The per-key lines are flushed when the sink goes.
         let keys = d.inner.keys();
         drop(d);
         eprintln!("{} keys; dataset digest {digest}", keys);
     } else if args.json {
-        print_json(&json!({
-            "file": name,
-            "digest": digest,
-            "server": d.server,
-            "keys": d.inner.keys(),
-            "expired_keys_left_out": d.inner.expired,
-            "empty_keys_left_out": d.inner.empty,
-        }))?;
+        print_json(&report)?;
     } else {
         outln!("{digest}");
     }
-    Ok(exit::OK)
+    Ok((exit::OK, report))
 }

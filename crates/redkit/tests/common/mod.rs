@@ -424,7 +424,19 @@ pub fn assert_schema(name: &str, doc: &Value) {
     let schema: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let mut schemas = boon::Schemas::new();
     let mut compiler = boon::Compiler::new();
-    let url = format!("file:///redkit/{name}.schema.json");
+    // Its `$id`, `redkit/NAME.schema.json`, resolves from there to where the others are.
+    let url = format!("file:///{name}.schema.json");
+    // The others, for a `$ref` from one schema to another.
+    for other in std::fs::read_dir(path.parent().unwrap()).unwrap() {
+        let other = other.unwrap().path();
+        let file = other.file_name().unwrap().to_str().unwrap().to_string();
+        if file != format!("{name}.schema.json") && file.ends_with(".schema.json") {
+            let v: Value = serde_json::from_slice(&std::fs::read(&other).unwrap()).unwrap();
+            compiler
+                .add_resource(&format!("file:///redkit/{file}"), v)
+                .unwrap();
+        }
+    }
     compiler.add_resource(&url, schema).unwrap();
     let id = compiler.compile(&url, &mut schemas).unwrap();
     if let Err(e) = schemas.validate(doc, id) {

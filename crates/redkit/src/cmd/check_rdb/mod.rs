@@ -590,36 +590,15 @@ pub fn run(args: Args) -> Result<i32> {
     many(&args)
 }
 
-/// What checking one file gives: its exit code and report.
-type Checked = Result<(i32, Value)>;
-
 /// Several files, checked at once on every core: a row each, a total, the worst exit code.
 fn many(args: &Args) -> Result<i32> {
-    let files: Vec<&Path> = std::iter::once(args.file.as_path())
-        .chain(args.more.iter().map(PathBuf::as_path))
-        .collect();
-    let workers = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(files.len());
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: std::sync::Mutex<Vec<Option<Checked>>> =
-        std::sync::Mutex::new((0..files.len()).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(f) = files.get(i) else { break };
-                let r = check_file(args, f, false);
-                results.lock().expect("not poisoned")[i] = Some(r);
-            });
-        }
-    });
-    let results = results.into_inner().expect("not poisoned");
+    let files = crate::many::files(&args.file, &args.more);
+    let results = crate::many::each(&files, |f| check_file(args, f, false));
     let mut worst = exit::OK;
     let mut reports = Vec::new();
     let (mut keys, mut bytes, mut valid) = (0u64, 0u64, 0u64);
     for (f, r) in files.iter().zip(results) {
-        let report = match r.expect("every file checked") {
+        let report = match r {
             Ok((code, report)) => {
                 worst = worst.max(code);
                 report

@@ -1,0 +1,58 @@
+//! Several input files worked on at once, one worker per core: `check-rdb`, `analyze` and
+//! `digest` given more than one file.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// The first file and the rest, as the commands take them.
+pub fn files<'a>(first: &'a Path, more: &'a [PathBuf]) -> Vec<&'a Path> {
+    std::iter::once(first)
+        .chain(more.iter().map(PathBuf::as_path))
+        .collect()
+}
+
+/// Runs `work` on every file, as many at once as there are cores, and gives the results in
+/// the files' order. A worker takes the next file when it is done with one, so a large file
+/// does not hold up the small ones behind it.
+pub fn each<T: Send>(files: &[&Path], work: impl Fn(&Path) -> T + Sync) -> Vec<T> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(files.len());
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<T>>> = Mutex::new((0..files.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(f) = files.get(i) else { break };
+                let r = work(f);
+                results.lock().expect("not poisoned")[i] = Some(r);
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("not poisoned")
+        .into_iter()
+        .map(|r| r.expect("every file worked on"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_keep_the_files_order() {
+        let names: Vec<PathBuf> = (0..37).map(|i| PathBuf::from(format!("f{i}"))).collect();
+        let files: Vec<&Path> = names.iter().map(PathBuf::as_path).collect();
+        let got = each(&files, |p| {
+            // Uneven work, so that workers finish out of order.
+            let n: u64 = p.to_str().unwrap()[1..].parse().unwrap();
+            std::thread::sleep(std::time::Duration::from_micros((37 - n) * 50));
+            n
+        });
+        assert_eq!(got, (0..37).collect::<Vec<u64>>());
+    }
+}
