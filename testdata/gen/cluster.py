@@ -9,11 +9,12 @@
       (node 0's view of the cluster), OUTDIR/all.rdb (the standalone server's RDB; all four
       hold the same function library) and
       OUTDIR/keys.json ({"<hex key>": {"slot", "digest"}}, slots from CLUSTER KEYSLOT, digests
-      from DEBUG DIGEST-VALUE).
+      from DEBUG DIGEST-VALUE), and CLUSTER SHARDS saved in the forms save_shards names.
 
-  cluster.py check SERVER OUTDIR SPLITDIR
-      Starts the three nodes again from their nodes.conf, each loading SPLITDIR/<node id>.rdb,
-      and prints {"read": N, "missing": [...], "wrong": [...], "count_mismatch": [...]}: every
+  cluster.py check SERVER OUTDIR SPLITDIR [rdb|aof|resp]
+      Starts the three nodes again from their nodes.conf, each loading SPLITDIR/<node id>.rdb
+      (rdb, the default), or SPLITDIR/<node id>/ as its AOF directory (aof), or starting empty
+      and fed the commands of SPLITDIR/<node id>.resp on its socket (resp); then prints {"read": N, "missing": [...], "wrong": [...], "count_mismatch": [...]}: every
       key of keys.json read through a cluster-aware client (its DEBUG DIGEST-VALUE on the node
       that serves it), and CLUSTER COUNTKEYSINSLOT of every slot that holds keys.
 """
@@ -22,6 +23,7 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import time
 
@@ -94,8 +96,9 @@ def write_keys(c, targets):
 
 
 @contextlib.contextmanager
-def nodes(server, ports, confs=None, rdbs=None):
-    """Three running nodes on `ports`; `confs`/`rdbs` copied in as nodes.conf/dump.rdb."""
+def nodes(server, ports, confs=None, rdbs=None, aofs=None):
+    """Three running nodes on `ports`; `confs`/`rdbs` copied in as nodes.conf/dump.rdb,
+    `aofs` (AOF directories) copied in and loaded with appendonly yes."""
     with contextlib.ExitStack() as stack:
         running = []
         for i, port in enumerate(ports):
@@ -104,6 +107,10 @@ def nodes(server, ports, confs=None, rdbs=None):
                 shutil.copyfile(confs[i], os.path.join("/tmp", f"nodes-{port}.conf"))
                 copy.append(os.path.join("/tmp", f"nodes-{port}.conf"))
             extra = node_config(port, f"nodes-{port}.conf" if confs else "nodes.conf")
+            if aofs:
+                copy.append(aofs[i])
+                extra += ["appendonly yes",
+                          f"appenddirname {os.path.basename(os.path.normpath(aofs[i]))}"]
             running.append(stack.enter_context(servers.running_server(
                 server, extra_config=extra, rdb_file=rdbs[i] if rdbs else None, copy_in=copy)))
         yield running
@@ -135,6 +142,7 @@ def make(server, out):
                                  "digest": one(a.execute_command("DEBUG", "DIGEST-VALUE", k))}
             a.execute_command("SAVE")
             shutil.copyfile(alone.rdb_path, os.path.join(out, "all.rdb"))
+        save_shards(clients[0], ports[0], out)
         for i, (r, c) in enumerate(zip(running, clients)):
             c.execute_command("SAVE")
             c.execute_command("CLUSTER", "SAVECONFIG")
@@ -143,6 +151,30 @@ def make(server, out):
         shutil.copyfile(os.path.join(out, "node-0.conf"), os.path.join(out, "nodes.conf"))
     with open(os.path.join(out, "keys.json"), "w") as f:
         json.dump(keys, f)
+
+
+def save_shards(client, port, out):
+    """CLUSTER SHARDS, saved as a client's reply in JSON (shards.json) and, when redis-cli is
+    installed, as it prints it to a file (shards-plain.txt), to a terminal
+    (shards-numbered.txt, --no-raw) and with --json (shards-cli.json)."""
+    def plain(v):
+        if isinstance(v, bytes):
+            return v.decode()
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {plain(k): plain(x) for k, x in v.items()}
+        return v
+    with open(os.path.join(out, "shards.json"), "w") as f:
+        json.dump(plain(client.execute_command("CLUSTER", "SHARDS")), f)
+    cli = shutil.which("redis-cli")
+    if not cli:
+        return
+    for name, flags in [("shards-plain.txt", []), ("shards-numbered.txt", ["--no-raw"]),
+                        ("shards-cli.json", ["--json"])]:
+        with open(os.path.join(out, name), "wb") as f:
+            subprocess.run([cli, "-h", "127.0.0.1", "-p", str(port), *flags, "CLUSTER", "SHARDS"],
+                           stdout=f, check=True)
 
 
 def one(reply):
@@ -160,16 +192,41 @@ def myself(conf):
     raise RuntimeError(f"no myself line in {conf}")
 
 
-def check(server, out, split):
+def resp_commands(data):
+    """The commands of a RESP stream, each a list of bytes arguments."""
+    i, out = 0, []
+    while i < len(data):
+        assert data[i:i + 1] == b"*", f"not a RESP array at {i}"
+        end = data.index(b"\r\n", i)
+        n, i = int(data[i + 1:end]), end + 2
+        args = []
+        for _ in range(n):
+            assert data[i:i + 1] == b"$", f"not a RESP bulk string at {i}"
+            end = data.index(b"\r\n", i)
+            size, i = int(data[i + 1:end]), end + 2
+            args.append(data[i:i + size])
+            i += size + 2
+        out.append(args)
+    return out
+
+
+def check(server, out, split, fmt="rdb"):
     confs = [os.path.join(out, f"node-{i}.conf") for i in range(3)]
     ids_ports = [myself(c) for c in confs]
-    rdbs = [os.path.join(split, f"{nid}.rdb") for nid, _ in ids_ports]
+    rdbs = [os.path.join(split, f"{nid}.rdb") for nid, _ in ids_ports] if fmt == "rdb" else None
+    aofs = [os.path.join(split, nid) for nid, _ in ids_ports] if fmt == "aof" else None
     keys = json.load(open(os.path.join(out, "keys.json")))
-    result = {"read": 0, "missing": [], "wrong": [], "count_mismatch": []}
-    with nodes(server, [p for _, p in ids_ports], confs=confs, rdbs=rdbs) as running:
+    result = {"read": 0, "missing": [], "wrong": [], "count_mismatch": [], "commands": 0}
+    with nodes(server, [p for _, p in ids_ports], confs=confs, rdbs=rdbs, aofs=aofs) as running:
         clients = [r.client() for r in running]
         for c in clients:
             wait_ok(c)
+        if fmt == "resp":
+            for c, (nid, _) in zip(clients, ids_ports):
+                with open(os.path.join(split, f"{nid}.resp"), "rb") as f:
+                    for cmd in resp_commands(f.read()):
+                        c.execute_command(*cmd)
+                        result["commands"] += 1
         cc = cluster_client(ids_ports[0][1])
         for hexkey, want in keys.items():
             k = bytes.fromhex(hexkey)
@@ -195,4 +252,4 @@ if __name__ == "__main__":
     if sys.argv[1] == "make":
         make(sys.argv[2], sys.argv[3])
     else:
-        check(sys.argv[2], sys.argv[3], sys.argv[4])
+        check(*sys.argv[2:6])

@@ -9,6 +9,7 @@ macro_rules! outln {
     }};
 }
 
+mod aofdir;
 mod args;
 mod cmd;
 mod exit;

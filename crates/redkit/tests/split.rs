@@ -96,6 +96,82 @@ fn a_split_gives_each_node_its_own_dataset() {
         for k in ["missing", "wrong", "count_mismatch"] {
             assert_eq!(r[k], serde_json::json!([]), "{server}: {r}");
         }
+        // CLUSTER SHARDS, saved in every form, names the same nodes, slots and keys.
+        let by_node = |r: &Value| -> Vec<Value> {
+            let mut v: Vec<Value> = r["shards"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| serde_json::json!([x["node"], x["address"], x["slots"], x["keys"]]))
+                .collect();
+            v.sort_by_key(|x| x.to_string());
+            v
+        };
+        let mut forms = 0;
+        for form in [
+            "shards.json",
+            "shards-plain.txt",
+            "shards-numbered.txt",
+            "shards-cli.json",
+        ] {
+            if !d.join(form).exists() {
+                assert_ne!(form, "shards.json");
+                continue;
+            }
+            forms += 1;
+            let o = redkit(&[
+                "split",
+                &s(&d.join("all.rdb")),
+                "-o",
+                &s(&d.join(format!("by-{form}"))),
+                "--nodes",
+                &s(&d.join(form)),
+                "--json",
+            ]);
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "{form}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+            assert_eq!(by_node(&r), by_node(&report), "{server} {form}");
+        }
+        assert!(
+            forms == 4 || !common::servers_required(),
+            "redis-cli is installed with the servers"
+        );
+        // As AOF directories and as RESP commands: the cluster loads them, or is fed them,
+        // and serves the same.
+        for format in ["aof", "resp"] {
+            let dir = d.join(format!("split-{format}"));
+            let o = redkit(&[
+                "split",
+                &s(&d.join("all.rdb")),
+                "-o",
+                &s(&dir),
+                "--nodes",
+                &s(&d.join("nodes.conf")),
+                "--format",
+                format,
+                "-q",
+            ]);
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "{}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let o = cluster(&["check", server, &s(&d), &s(&dir), format]).unwrap();
+            let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+            assert_eq!(r["read"], keys.len(), "{server} {format}: {r}");
+            for k in ["missing", "wrong", "count_mismatch"] {
+                assert_eq!(r[k], serde_json::json!([]), "{server} {format}: {r}");
+            }
+            if format == "resp" {
+                assert!(r["commands"].as_u64().unwrap() >= keys.len() as u64);
+            }
+        }
         // --slots, in node order, gives the same datasets.
         let by_slots = d.join("by-slots");
         let o = redkit(&[

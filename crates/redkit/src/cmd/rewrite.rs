@@ -1,17 +1,16 @@
 //! `redkit rewrite`: an RDB file as a fresh multi-part AOF directory (an RDB or command base,
 //! an empty incr file, a manifest), or as one RESP command stream for `redis-cli --pipe`.
 
+use crate::aofdir::NewAofDir;
 use crate::args::WriteArgs;
-use crate::fsutil;
 use crate::input::{Input, InputInfo, Resolved};
-use crate::output::{self, AtomicDir, AtomicFile, Dest, Kind, ThreadedWriter};
+use crate::output::{self, AtomicFile, Dest, Kind, ThreadedWriter};
 use crate::replay::{self, ReplayOptions, Replayed, WRITE_QUEUE};
 use crate::report::conversion_outcome;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use indicatif::ProgressBar;
-use manifest::{AofFile, FileType, Manifest};
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Read};
 use std::path::{Path, PathBuf};
 use transcode::{KeySink, Options, RdbSink, RespSink};
 
@@ -314,10 +313,8 @@ fn resp_file(args: &Args, opts: &Options, mut source: Source<'_>) -> Result<i32>
 }
 
 fn directory(args: &Args, opts: &Options, mut source: Source<'_>) -> Result<i32> {
-    let (dir, base_name, base_path) = create_dir(args)?;
-    let file = File::create(&base_path)
-        .with_context(|| format!("cannot create {}", args.output.join(&base_name).display()))?;
-    let out = BufWriter::with_capacity(1 << 20, file);
+    let dir = create_dir(args)?;
+    let out = BufWriter::with_capacity(1 << 20, dir.create_base()?);
     let (outcome, file, detail) = match args.base {
         Base::Rdb => {
             let mut sink = RdbSink::new(
@@ -345,64 +342,35 @@ fn directory(args: &Args, opts: &Options, mut source: Source<'_>) -> Result<i32>
         }
     };
     let file = file.into_inner().map_err(|e| e.into_error())?;
-    finish_dir(args, dir, &base_name, file, outcome.keys, &detail)
+    finish_dir(args, dir, file, outcome.keys, &detail)
 }
 
-/// Creates the output directory (under a temporary name) and names its base file.
-fn create_dir(args: &Args) -> Result<(AtomicDir, String, PathBuf)> {
-    if args.filename.contains('/') || args.filename.is_empty() {
-        bail!("--filename must be a plain file name");
-    }
-    let dir = AtomicDir::create(&args.output)?;
+/// Creates the output directory (under a temporary name).
+fn create_dir(args: &Args) -> Result<NewAofDir> {
     let ext = match args.base {
         Base::Rdb => "rdb",
         Base::Aof => "aof",
     };
-    let base_name = format!("{}.1.base.{ext}", args.filename);
-    let base_path = dir.path().join(&base_name);
-    Ok((dir, base_name, base_path))
+    NewAofDir::create(&args.output, &args.filename, ext)
 }
 
 /// A replayed log's dataset written straight into the directory's RDB base.
 fn replayed_directory(args: &Args, r: &Replayed) -> Result<i32> {
-    let (dir, base_name, base_path) = create_dir(args)?;
-    let file = File::create(&base_path)
-        .with_context(|| format!("cannot create {}", args.output.join(&base_name).display()))?;
+    let dir = create_dir(args)?;
+    let file = dir.create_base()?;
     replay::write_rdb(
         r,
         ThreadedWriter::with_queue(file.try_clone()?, WRITE_QUEUE),
         true,
     )?
     .finish()?;
-    finish_dir(args, dir, &base_name, file, r.ks.len() as u64, "")
+    finish_dir(args, dir, file, r.ks.len() as u64, "")
 }
 
-/// Syncs the base, adds the empty incr file and the manifest, and puts the directory in place.
-fn finish_dir(
-    args: &Args,
-    dir: AtomicDir,
-    base_name: &str,
-    file: File,
-    keys: u64,
-    detail: &str,
-) -> Result<i32> {
-    let incr_name = format!("{}.1.incr.aof", args.filename);
-    fsutil::crash_point("base written, not synced");
-    file.sync_all()
-        .with_context(|| format!("cannot sync {}", args.output.join(base_name).display()))?;
-    fsutil::crash_point("base synced, incr file not created");
-    let incr = File::create(dir.path().join(&incr_name))?;
-    incr.sync_all()?;
-    fsutil::crash_point("incr file created, manifest not written");
-    let manifest = Manifest {
-        base: Some(AofFile::new(base_name.as_bytes(), 1, FileType::Base)),
-        history: Vec::new(),
-        incr: vec![AofFile::new(incr_name.as_bytes(), 1, FileType::Incr)],
-    };
-    let mut m = File::create(dir.path().join(format!("{}.manifest", args.filename)))?;
-    m.write_all(&manifest.to_bytes())?;
-    m.sync_all()?;
-    dir.commit()?;
+/// Completes the directory and says what it holds.
+fn finish_dir(args: &Args, dir: NewAofDir, file: File, keys: u64, detail: &str) -> Result<i32> {
+    let (base_name, incr_name) = (dir.base_name().to_string(), dir.incr_name());
+    dir.finish(file)?;
     eprintln!(
         "Wrote {}: {base_name} ({keys} key(s){detail}), {incr_name} (empty), {}.manifest.",
         args.output.display(),
