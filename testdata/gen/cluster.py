@@ -5,7 +5,8 @@
       Starts three cluster-enabled SERVERs, assigns slots 0-5460, 5461-10922 and 10923-16383
       with CLUSTER ADDSLOTSRANGE, writes keys of every type (hash tags included) through a
       cluster-aware client, and the same keys to a standalone server; SAVEs all four. Writes
-      OUTDIR/node-<i>.rdb and node-<i>.conf (each node's RDB and nodes.conf), OUTDIR/nodes.conf
+      OUTDIR/node-<i>.rdb, node-<i>-aof/ and node-<i>.conf (each node's RDB, the AOF directory
+      it logged its writes to, and its nodes.conf), OUTDIR/nodes.conf
       (node 0's view of the cluster), OUTDIR/all.rdb (the standalone server's RDB; all four
       hold the same function library) and
       OUTDIR/keys.json ({"<hex key>": {"slot", "digest"}}, slots from CLUSTER KEYSLOT, digests
@@ -96,9 +97,10 @@ def write_keys(c, targets):
 
 
 @contextlib.contextmanager
-def nodes(server, ports, confs=None, rdbs=None, aofs=None):
+def nodes(server, ports, confs=None, rdbs=None, aofs=None, log=False):
     """Three running nodes on `ports`; `confs`/`rdbs` copied in as nodes.conf/dump.rdb,
-    `aofs` (AOF directories) copied in and loaded with appendonly yes."""
+    `aofs` (AOF directories) copied in and loaded with appendonly yes; with `log`, each node
+    logs its writes to an AOF directory of its own (appendonlydir)."""
     with contextlib.ExitStack() as stack:
         running = []
         for i, port in enumerate(ports):
@@ -107,6 +109,8 @@ def nodes(server, ports, confs=None, rdbs=None, aofs=None):
                 shutil.copyfile(confs[i], os.path.join("/tmp", f"nodes-{port}.conf"))
                 copy.append(os.path.join("/tmp", f"nodes-{port}.conf"))
             extra = node_config(port, f"nodes-{port}.conf" if confs else "nodes.conf")
+            if log:
+                extra += ["appendonly yes", "appenddirname appendonlydir"]
             if aofs:
                 copy.append(aofs[i])
                 extra += ["appendonly yes",
@@ -118,7 +122,7 @@ def nodes(server, ports, confs=None, rdbs=None, aofs=None):
 
 def make(server, out):
     ports = [free_port() for _ in range(3)]
-    with nodes(server, ports) as running:
+    with nodes(server, ports, log=True) as running:
         clients = [r.client() for r in running]
         for c, (a, b) in zip(clients, RANGES):
             c.execute_command("CLUSTER", "ADDSLOTSRANGE", a, b)
@@ -148,6 +152,9 @@ def make(server, out):
             c.execute_command("CLUSTER", "SAVECONFIG")
             shutil.copyfile(r.rdb_path, os.path.join(out, f"node-{i}.rdb"))
             shutil.copyfile(os.path.join(r.dir, "nodes.conf"), os.path.join(out, f"node-{i}.conf"))
+            aof = os.path.join(out, f"node-{i}-aof")
+            shutil.rmtree(aof, ignore_errors=True)
+            shutil.copytree(os.path.join(r.dir, "appendonlydir"), aof)
         shutil.copyfile(os.path.join(out, "node-0.conf"), os.path.join(out, "nodes.conf"))
     with open(os.path.join(out, "keys.json"), "w") as f:
         json.dump(keys, f)

@@ -440,6 +440,12 @@ impl AtomicFile {
             .context("cannot duplicate file handle")
     }
 
+    /// The file as written so far, opened for reading from its start (a temporary input made
+    /// beside the output, say).
+    pub fn read_back(&self) -> Result<File> {
+        File::open(&self.tmp).with_context(|| format!("cannot read {}", self.tmp.display()))
+    }
+
     /// The directory the file goes to (for spooling beside it).
     pub fn dir(&self) -> PathBuf {
         dir_of(&self.target)

@@ -397,6 +397,35 @@ fn a_merge_of_the_nodes_is_the_whole_dataset() {
     let server_digest = got["digest"].as_str().unwrap().to_string();
     assert_eq!(server_digest, digest(&out).trim());
 
+    // The logs the nodes wrote (AOF directories), alone or beside an RDB, replayed: the same
+    // dataset; no temporary file is left.
+    for (name, inputs) in [
+        ("from-aofs.rdb", ["node-0-aof", "node-1-aof", "node-2-aof"]),
+        ("mixed.rdb", ["node-0.rdb", "node-1-aof", "node-2-aof"]),
+    ] {
+        let out = d.join("aofs").join(name);
+        let mut a = vec!["merge".to_string(), "-q".to_string()];
+        a.extend(inputs.iter().map(|i| s(&d.join(i))));
+        a.extend(["-o".to_string(), s(&out), "--json".to_string()]);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let o = redkit(&a);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(r["functions"], 1, "{r}");
+        assert_eq!(digest(&out), digest(&d.join("all.rdb")), "{name}");
+        let left: Vec<_> = std::fs::read_dir(d.join("aofs"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|f| f.to_string_lossy().starts_with("temp-"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
     // Conflicts.
     let (x, y) = (d.join("x.rdb"), d.join("y.rdb"));
     std::fs::write(&x, tiny_rdb(&[("a", "1"), ("b", "2")])).unwrap();

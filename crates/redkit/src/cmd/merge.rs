@@ -7,7 +7,8 @@ use rdb_parse::dupes::{KeySet, DEFAULT_BUDGET};
 use rdb_parse::{Event, Parser};
 use serde_json::json;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
 use transcode::RdbSink;
 
 const EXAMPLES: &str = "\
@@ -15,22 +16,26 @@ Examples:
   redkit merge node-a.rdb node-b.rdb node-c.rdb -o all.rdb     the shards of a cluster as one
   redkit merge old.rdb new.rdb -o out.rdb --on-conflict last  a key in both: new.rdb's
   redkit merge a.rdb b.rdb -o out.rdb --db-map 2:0:1          input 2's database 0 becomes 1
+  redkit merge node-a/appendonlydir node-b/appendonlydir -o all.rdb
+                                                             AOFs, replayed first
 
 A key held by two inputs in the same database (after --db-map) is a conflict: by default the
 conflicting keys are listed and nothing is written (exit 1); --on-conflict first keeps the first
 input's record, last the last one's. A function library several inputs hold is written once;
-the same name with other code is refused. The output is written in the first input's version
+the same name with other code is refused. An AOF input is replayed as the server loads it,
+one at a time, into a temporary RDB beside the output (removed at the end). The output is written in the first input's version
 unless --target or --rdb-version, like convert's: values already stored as the target stores
 them are copied as they are.
 
 Exit status: 0 written, 1 conflicts, a refused or a damaged input (nothing written), 2 usage or
 I/O error.";
 
-/// Merge several RDB files into one dataset
+/// Merge several RDB files or AOFs into one dataset
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
-    /// The RDB files, in order (gzip is detected)
+    /// The inputs, in order: RDB files (gzip is detected), or AOFs (a directory, a manifest,
+    /// or a single file), replayed first
     #[arg(required = true, num_args = 2..)]
     pub inputs: Vec<PathBuf>,
     /// The RDB file to write
@@ -88,7 +93,7 @@ pub fn run(args: Args) -> Result<i32> {
     }
     let mut inputs = crate::input::protect(&args.inputs[0]);
     for p in &args.inputs[1..] {
-        inputs.file(p);
+        crate::input::add_protected(&mut inputs, p);
     }
     let dest = output::plan(&args.output, Kind::Stream, args.force, &inputs)?;
     let Dest::Path(out) = dest else {
@@ -104,11 +109,23 @@ pub fn run(args: Args) -> Result<i32> {
         })
         .collect();
 
+    // An AOF is replayed, one at a time, into a temporary RDB beside the output.
+    let mut sources = Vec::new();
+    for (i, path) in args.inputs.iter().enumerate() {
+        sources.push(match crate::input::resolve(path, None)? {
+            crate::input::Resolved::Rdb(_) => Source::Rdb,
+            crate::input::Resolved::Aof(aof) => match replayed(&args, &out, i, &aof)? {
+                Ok(f) => Source::Replayed(f),
+                Err(code) => return Ok(code),
+            },
+        });
+    }
+
     // First pass: the keys of every input, in the database each goes to.
     let mut set = KeySet::new(DEFAULT_BUDGET, None, KEEP);
     let mut keys = Vec::new();
     for (i, path) in args.inputs.iter().enumerate() {
-        let input = crate::input::open(path, None)?;
+        let input = sources[i].open(path)?;
         let mut p = Parser::new(input.reader);
         p.skip_values(true);
         let mut n = 0u64;
@@ -202,9 +219,11 @@ pub fn run(args: Args) -> Result<i32> {
     let mut readers = Vec::new();
     let mut first_info = None;
     for (i, path) in args.inputs.iter().enumerate() {
-        let input = crate::input::open(path, None)?;
+        let input = sources[i].open(path)?;
         let mut o = args.write.options(maps[i].clone());
-        o.raw_source = crate::input::raw_source(path, &input.info);
+        if matches!(sources[i], Source::Rdb) {
+            o.raw_source = crate::input::raw_source(path, &input.info);
+        }
         opts.push(o);
         readers.push(input.reader);
         first_info.get_or_insert(input.info);
@@ -253,4 +272,61 @@ pub fn run(args: Args) -> Result<i32> {
         );
     }
     Ok(crate::exit::OK)
+}
+
+/// Where an input's RDB is read from.
+enum Source {
+    /// The input itself.
+    Rdb,
+    /// An AOF input, replayed into a temporary RDB (removed when dropped).
+    Replayed(AtomicFile),
+}
+
+impl Source {
+    /// Opens the input's RDB from its start.
+    fn open(&self, path: &Path) -> Result<crate::input::Input> {
+        match self {
+            Source::Rdb => crate::input::open(path, None),
+            Source::Replayed(f) => {
+                let file = f.read_back()?;
+                Ok(crate::input::Input {
+                    reader: Box::new(BufReader::with_capacity(1 << 20, file)),
+                    info: crate::input::InputInfo {
+                        file_size: None,
+                        gzip: false,
+                        name: path.display().to_string(),
+                        gzip_fault: Default::default(),
+                    },
+                })
+            }
+        }
+    }
+}
+
+/// Replays the AOF input `i` as the server loads it, into a temporary RDB beside `out`; the
+/// exit code when the log cannot be replayed.
+fn replayed(
+    args: &Args,
+    out: &Path,
+    i: usize,
+    aof: &crate::input::Aof,
+) -> Result<std::result::Result<AtomicFile, i32>> {
+    let opts = crate::replay::ReplayOptions {
+        version: None,
+        until: None,
+        skip_unknown: false,
+        quiet: args.quiet || args.json,
+    };
+    let r = match crate::replay::replay(aof, &opts)? {
+        Ok(r) => r,
+        Err(code) => return Ok(Err(code)),
+    };
+    let name = out
+        .file_name()
+        .context("the output is not a file name")?
+        .to_string_lossy()
+        .to_string();
+    let tmp = AtomicFile::create(&out.with_file_name(format!("{name}.input-{}.rdb", i + 1)))?;
+    crate::replay::write_rdb(&r, ThreadedWriter::new(tmp.file()?), false)?.finish()?;
+    Ok(Ok(tmp))
 }
