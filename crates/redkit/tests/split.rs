@@ -96,6 +96,37 @@ fn a_split_gives_each_node_its_own_dataset() {
         for k in ["missing", "wrong", "count_mismatch"] {
             assert_eq!(r[k], serde_json::json!([]), "{server}: {r}");
         }
+        // --slot-info: the same per-slot counts the nodes wrote (Valkey 8.1 writes them as
+        // AUX fields; Redis 7.0 writes none), and the cluster loads the files.
+        let with_info = d.join("split-slot-info");
+        let o = redkit(&[
+            "split",
+            &s(&d.join("all.rdb")),
+            "-o",
+            &s(&with_info),
+            "--nodes",
+            &s(&d.join("nodes.conf")),
+            "--slot-info",
+            "-q",
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let mut told = 0;
+        for i in 0..3 {
+            let id = myself(&d.join(format!("node-{i}.conf")));
+            let want = slot_infos(&d.join(format!("node-{i}.rdb")));
+            let got = slot_infos(&with_info.join(format!("{id}.rdb")));
+            assert_eq!(got, want, "{server} node {i}");
+            told += got.len();
+        }
+        assert_eq!(told > 0, server.starts_with("valkey"), "{server}");
+        let o = cluster(&["check", server, &s(&d), &s(&with_info)]).unwrap();
+        let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(r["read"], keys.len(), "{server} --slot-info: {r}");
         // CLUSTER SHARDS, saved in every form, names the same nodes, slots and keys.
         let by_node = |r: &Value| -> Vec<Value> {
             let mut v: Vec<Value> = r["shards"]
@@ -227,6 +258,23 @@ fn a_split_gives_each_node_its_own_dataset() {
         assert_eq!(r["shards"][0]["keys"], inside as u64);
         assert_eq!(r["unplaced_keys"], (keys.len() - inside) as u64);
     }
+}
+
+/// The `slot-info` AUX fields of an RDB file (`slot,keys,expires`), sorted.
+fn slot_infos(path: &Path) -> Vec<String> {
+    let data = std::fs::read(path).unwrap();
+    let tag = b"\xfa\x09slot-info";
+    let mut out = Vec::new();
+    for at in 0..data.len().saturating_sub(tag.len()) {
+        if data[at..].starts_with(tag) {
+            // A value of a few digits: a 6-bit length.
+            let n = usize::from(data[at + tag.len()]);
+            let v = &data[at + tag.len() + 1..at + tag.len() + 1 + n];
+            out.push(String::from_utf8(v.to_vec()).unwrap());
+        }
+    }
+    out.sort();
+    out
 }
 
 /// `--slot` and `--slots` select the keys CLUSTER KEYSLOT puts in those slots (hash tags,

@@ -20,6 +20,11 @@ pub trait KeySink {
     }
     /// Keys of `db` follow.
     fn select_db(&mut self, db: u64) -> io::Result<()>;
+    /// The key counts of a cluster slot, before its first key (see
+    /// `rdb_write::RdbWriter::slot_info`); ignored by default.
+    fn slot_info(&mut self, _slot: u64, _keys: u64, _expires: u64) -> io::Result<()> {
+        Ok(())
+    }
     /// The size hint of the selected database (RDB RESIZEDB); ignored by default.
     fn resize_db(&mut self, _keys: u64, _expires: u64) -> io::Result<()> {
         Ok(())

@@ -136,6 +136,9 @@ impl<W: Write> KeySink for RdbSink<W> {
     fn select_db(&mut self, db: u64) -> io::Result<()> {
         self.parts().0.select_db(db)
     }
+    fn slot_info(&mut self, slot: u64, keys: u64, expires: u64) -> io::Result<()> {
+        self.parts().0.slot_info(slot, keys, expires)
+    }
     fn resize_db(&mut self, keys: u64, expires: u64) -> io::Result<()> {
         self.parts().0.resize_db(keys, expires)
     }

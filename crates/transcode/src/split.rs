@@ -20,6 +20,11 @@ pub struct SplitSink<S: KeySink> {
     pub keys: Vec<u64>,
     /// Keys whose slot no output takes (left out), and the first of them.
     pub unplaced: (u64, Option<Vec<u8>>),
+    /// Per slot of database 0: its keys and keys with an expiry, told to its output before
+    /// its first key (see [`SplitSink::with_slot_counts`]).
+    counts: Option<Vec<(u64, u64)>>,
+    /// Per slot: told already.
+    told: Vec<bool>,
 }
 
 impl<S: KeySink> SplitSink<S> {
@@ -43,7 +48,18 @@ impl<S: KeySink> SplitSink<S> {
             current: None,
             keys: vec![0; n],
             unplaced: (0, None),
+            counts: None,
+            told: Vec::new(),
         })
+    }
+
+    /// Tells each output the key counts of a slot of database 0 (keys, keys with an expiry)
+    /// before the slot's first key, as a cluster node writes them; `counts` has one entry per
+    /// slot, counted by a first pass.
+    pub fn with_slot_counts(mut self, counts: Vec<(u64, u64)>) -> Self {
+        self.told = vec![false; counts.len()];
+        self.counts = Some(counts);
+        self
     }
 
     /// The outputs, for their finish.
@@ -84,10 +100,20 @@ impl<S: KeySink> KeySink for SplitSink<S> {
         self.each(|o| o.select_db(db))
     }
     // RESIZEDB hints count the whole source: left out (each server sizes its tables anyway).
-    fn key(&mut self, _db: u64, key: &[u8]) -> io::Result<()> {
-        self.current = self.by_slot[key_slot(key) as usize].map(|i| i as usize);
+    fn key(&mut self, db: u64, key: &[u8]) -> io::Result<()> {
+        let slot = key_slot(key) as usize;
+        self.current = self.by_slot[slot].map(|i| i as usize);
         match self.current {
-            Some(i) => self.keys[i] += 1,
+            Some(i) => {
+                self.keys[i] += 1;
+                if let Some(counts) = &self.counts {
+                    if db == 0 && !self.told[slot] {
+                        self.told[slot] = true;
+                        let (keys, expires) = counts[slot];
+                        self.outs[i].slot_info(slot as u64, keys, expires)?;
+                    }
+                }
+            }
             None => {
                 self.unplaced.0 += 1;
                 self.unplaced.1.get_or_insert_with(|| key.to_vec());

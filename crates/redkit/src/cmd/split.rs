@@ -22,7 +22,7 @@ Examples:
                                     shards/<node id>/, an AOF directory for each master
   redkit split dump.rdb -o shards --nodes nodes.conf --format resp
                                     shards/<node id>.resp: redis-cli -p PORT --pipe < it
-  redkit split dump.rdb -o shards --slots 0-8191,8192-16383 --target valkey-8
+  redkit split dump.rdb -o shards --slots 0-8191,8192-16383 --target valkey-8 --slot-info
 
 Each key goes to the shard whose slots hold its slot, as CLUSTER KEYSLOT computes it (CRC16
 of the key, or of its {hash tag}, modulo 16384). --slots gives one shard per comma-separated
@@ -35,9 +35,10 @@ are written like convert's (the source's version unless --target or --rdb-versio
 already stored as the target stores them are copied as they are), to temporary files renamed
 when all are complete; existing files are replaced only with --force.
 
-The per-slot key counts a cluster node writes (Redis 7.4's SLOT_INFO, Valkey 8's slot-info
-fields) are load-time sizing hints, not written: a standalone file's keys are not in slot
-order, and the servers load the outputs without them.
+--slot-info also writes the per-slot key counts a cluster node writes before each slot's
+keys (Redis 7.4's SLOT_INFO records in RDB 12, Valkey 8's slot-info fields in RDB 11), which
+a node uses to size its tables at load; the servers load the outputs without them too. They
+take a first pass over the input, to count.
 
 Exit status: 0 written, 1 keys in slots no shard holds (the others are written) or a refused or
 damaged input (nothing written), 2 usage or I/O error.";
@@ -66,6 +67,11 @@ pub struct Args {
     /// What each output is written as
     #[arg(long, value_enum, default_value_t = Format::Rdb)]
     pub format: Format,
+    /// Write each slot's key counts before its keys, as a cluster node of the target writes
+    /// them (RDB 12: SLOT_INFO records; RDB 11: `slot-info` AUX fields, which Valkey 8 reads),
+    /// so that a node sizes its tables at load; costs a first pass over the input
+    #[arg(long)]
+    pub slot_info: bool,
     #[command(flatten)]
     pub write: crate::args::TargetArgs,
     /// Replace existing output files
@@ -324,6 +330,14 @@ pub fn run(args: Args) -> Result<i32> {
         }
     }
     let mut opts = args.write.options(Vec::new());
+    let counts = if args.slot_info {
+        if args.format != Format::Rdb {
+            bail!("--slot-info applies to --format rdb");
+        }
+        Some(slot_counts(&args.file)?)
+    } else {
+        None
+    };
     let bar = crate::progress::bytes_bar(args.quiet);
     let mut input = crate::input::open(&args.file, bar.as_ref())?;
     if args.format == Format::Rdb {
@@ -349,14 +363,16 @@ pub fn run(args: Args) -> Result<i32> {
                     ))
                 })
                 .collect::<Result<Vec<_>>>()?;
-            split_with(&mut input, &opts, sinks, &sets, |s| Ok(s.finish()?.0))?
+            split_with(&mut input, &opts, sinks, &sets, counts, |s| {
+                Ok(s.finish()?.0)
+            })?
         }
         Format::Aof | Format::Resp => {
             let sinks = outs
                 .iter()
                 .map(|o| Ok(RespSink::new(ThreadedWriter::new(o.file()?))))
                 .collect::<Result<Vec<_>>>()?;
-            split_with(&mut input, &opts, sinks, &sets, |s| Ok(s.finish()?))?
+            split_with(&mut input, &opts, sinks, &sets, None, |s| Ok(s.finish()?))?
         }
     };
     if let Some(b) = bar {
@@ -494,6 +510,32 @@ impl Out {
     }
 }
 
+/// The keys of each slot of database 0, and those with an expiry, as written (empty
+/// collections are not): a first pass that reads no value.
+fn slot_counts(path: &Path) -> Result<Vec<(u64, u64)>> {
+    let input = crate::input::open(path, None)?;
+    let mut p = rdb_parse::Parser::new(input.reader);
+    p.skip_values(true);
+    let mut counts = vec![(0u64, 0u64); usize::from(SLOTS)];
+    let mut scratch = [0u8; 20];
+    loop {
+        match p.next_event() {
+            Ok(Some(rdb_parse::Event::KeyStart(info))) => {
+                if info.db == 0 && !info.is_empty_collection() {
+                    let slot = transcode::slot::key_slot(info.key.as_bytes(&mut scratch));
+                    let c = &mut counts[usize::from(slot)];
+                    c.0 += 1;
+                    c.1 += u64::from(info.expire_ms.is_some());
+                }
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => return Ok(counts),
+            // The writing pass meets the fault again and says it with its context.
+            Err(_) => return Ok(counts),
+        }
+    }
+}
+
 /// What a split gives: the conversion's outcome, the keys of each shard, and the keys no
 /// shard holds (with the first of them); or the exit code when nothing may be written.
 type Split = std::result::Result<(transcode::Outcome, Vec<u64>, (u64, Option<Vec<u8>>)), i32>;
@@ -505,9 +547,13 @@ fn split_with<S: transcode::KeySink>(
     opts: &transcode::Options,
     sinks: Vec<S>,
     sets: &[SlotSet],
+    counts: Option<Vec<(u64, u64)>>,
     finish: impl Fn(S) -> Result<ThreadedWriter>,
 ) -> Result<Split> {
     let mut split = SplitSink::new(sinks, sets).map_err(anyhow::Error::msg)?;
+    if let Some(c) = counts {
+        split = split.with_slot_counts(c);
+    }
     let outcome = transcode::run(&mut input.reader, opts, &mut split)?;
     if outcome.parse_error.is_none() {
         input.info.after_content(&mut input.reader);
