@@ -4,16 +4,18 @@
 //! load with "Duplicate key found in RDB file"), and nothing in the format prevents it. A
 //! [`KeySet`] remembers a 128-bit fingerprint of every `(database, key)` it is given, with the
 //! offset of the key's record. Up to a memory budget the fingerprints live in a hash table and a
-//! duplicate is named the moment it is seen; past the budget they go to 256 unlinked temporary
-//! files, partitioned by fingerprint, and [`KeySet::finish`] sorts one partition at a time to
-//! find the rest. The fingerprints are keyed with seeds drawn at random for each run, so a
-//! forged file cannot aim for collisions; two distinct keys share a fingerprint with a chance
-//! of about n² / 2¹²⁹ (10⁻²¹ for a billion keys).
+//! duplicate is named the moment it is seen; past the budget they go to one unlinked temporary
+//! file in 256 partitions by fingerprint (each written in chunks of 32 KiB), and
+//! [`KeySet::finish`] reads one partition at a time to find the rest. The fingerprints are
+//! keyed with seeds drawn at random for each run, so a forged file cannot aim for collisions;
+//! two distinct keys share a fingerprint with a chance of about n² / 2¹²⁹ (10⁻²¹ for a billion
+//! keys) in memory, n² / 2⁸⁹ (10⁻⁹) once spilled: a spilled record keeps 88 of its bits (80
+//! written, 8 in its partition).
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::hash::{BuildHasher, Hasher};
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 
 /// Fingerprints held in memory before they are spilled: 900,000 entries fill a table of 2^20
@@ -26,8 +28,15 @@ const BATCH: usize = 4096;
 /// Partitions of the spill: one partition is sorted in memory at a time.
 const PARTITIONS: usize = 256;
 
-/// Bytes of one spilled record: fingerprint (16) and offset (8).
-const RECORD: usize = 24;
+/// Bytes of one spilled record: 80 bits of the fingerprint (10; its partition holds 8 more)
+/// and the offset (6: files up to 256 TiB).
+const RECORD: usize = 16;
+
+/// Bytes of a partition's buffer, written to the file as one chunk when full.
+const CHUNK: usize = 32 << 10;
+
+/// The offsets a spilled record can hold.
+const MAX_OFFSET: u64 = (1 << 48) - 1;
 
 /// A duplicate key: the offset of its second record, and of the first when it is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +89,7 @@ pub struct KeySet {
     mem: HashMap<u128, u64, Identity>,
     budget: usize,
     dir: Option<PathBuf>,
-    parts: Option<Vec<BufWriter<File>>>,
+    spill: Option<Spill>,
     found: Duplicates,
     keep: usize,
 }
@@ -100,7 +109,7 @@ impl KeySet {
             mem: HashMap::with_hasher(Identity),
             budget: budget.max(1),
             dir,
-            parts: None,
+            spill: None,
             found: Duplicates::default(),
             keep,
         }
@@ -120,10 +129,8 @@ impl KeySet {
     /// an earlier key (a repeat found only by [`KeySet::finish`] returns `false` here).
     pub fn insert(&mut self, db: u64, key: &[u8], offset: u64) -> io::Result<bool> {
         let fp = self.fingerprint(db, key);
-        if let Some(parts) = &mut self.parts {
-            let p = &mut parts[(fp >> 120) as usize % PARTITIONS];
-            p.write_all(&fp.to_le_bytes())?;
-            p.write_all(&offset.to_le_bytes())?;
+        if let Some(spill) = &mut self.spill {
+            spill.push(fp, offset)?;
             return Ok(false);
         }
         if let Some(&first) = self.mem.get(&fp) {
@@ -136,7 +143,7 @@ impl KeySet {
         }
         self.mem.insert(fp, offset);
         if self.mem.len() >= self.budget {
-            self.spill()?;
+            self.start_spill()?;
         }
         Ok(false)
     }
@@ -148,39 +155,35 @@ impl KeySet {
         }
     }
 
-    /// Moves the table to the partition files, and sends every later key there.
-    fn spill(&mut self) -> io::Result<()> {
-        let mut parts = Vec::with_capacity(PARTITIONS);
-        for _ in 0..PARTITIONS {
-            let f = crate::scratch::unlinked_file(self.dir.as_ref(), "keys")?;
-            parts.push(BufWriter::with_capacity(1 << 13, f));
+    /// Moves the table to the spill file, and sends every later key there.
+    fn start_spill(&mut self) -> io::Result<()> {
+        let mut spill = Spill {
+            file: crate::scratch::unlinked_file(self.dir.as_ref(), "keys")?,
+            end: 0,
+            bufs: vec![Vec::new(); PARTITIONS],
+            chunks: vec![Vec::new(); PARTITIONS],
+        };
+        // The table holds no fingerprint twice: its order does not matter, only that it goes
+        // before every later key.
+        for (fp, offset) in std::mem::take(&mut self.mem) {
+            spill.push(fp, offset)?;
         }
-        for (fp, offset) in self.mem.drain() {
-            let p = &mut parts[(fp >> 120) as usize % PARTITIONS];
-            p.write_all(&fp.to_le_bytes())?;
-            p.write_all(&offset.to_le_bytes())?;
-        }
-        self.mem = HashMap::with_hasher(Identity);
-        self.parts = Some(parts);
+        self.spill = Some(spill);
         Ok(())
     }
 
     /// The duplicates: those seen at once, then those among the spilled fingerprints (one
-    /// partition sorted at a time, on two threads).
+    /// partition at a time, on two threads).
     pub fn finish(mut self) -> io::Result<Duplicates> {
-        let Some(parts) = self.parts.take() else {
+        let Some(mut spill) = self.spill.take() else {
             return Ok(self.found);
         };
-        let mut files = Vec::with_capacity(parts.len());
-        for p in parts {
-            files.push(p.into_inner().map_err(|e| e.into_error())?);
-        }
+        spill.flush_all()?;
         let keep = self.keep;
-        let (odd, even): (Vec<_>, Vec<_>) =
-            files.into_iter().enumerate().partition(|(i, _)| i % 2 == 1);
+        let spill = &spill;
         let (a, b) = std::thread::scope(|s| {
-            let a = s.spawn(|| repeats_in(odd.into_iter().map(|(_, f)| f), keep));
-            let b = repeats_in(even.into_iter().map(|(_, f)| f), keep);
+            let a = s.spawn(|| spill.repeats((1..PARTITIONS).step_by(2), keep));
+            let b = spill.repeats((0..PARTITIONS).step_by(2), keep);
             (a.join(), b)
         });
         let a = a.map_err(|_| io::Error::other("the duplicate-key check stopped"))??;
@@ -196,48 +199,116 @@ impl KeySet {
     }
 }
 
-/// The repeats among the fingerprints of `files` (partitions: a repeat is always within one):
-/// how many, and the `keep` first in file order. A partition's records are in file order (the
-/// table spilled first, then the keys after it), so the first record of a fingerprint is its
-/// first occurrence; one partition's table at a time is held.
-fn repeats_in(files: impl Iterator<Item = File>, keep: usize) -> io::Result<(u64, Vec<Duplicate>)> {
-    let mut count = 0;
-    let mut first: Vec<Duplicate> = Vec::new();
-    let mut seen: HashMap<u128, u64, Identity> = HashMap::with_hasher(Identity);
-    for mut f in files {
-        let len = f.stream_position()?;
-        f.seek(SeekFrom::Start(0))?;
-        let n = usize::try_from(len / RECORD as u64)
-            .map_err(|_| io::Error::other("a partition larger than memory"))?;
-        seen.clear();
-        seen.reserve(n);
-        let mut r = BufReader::with_capacity(1 << 16, f);
-        let mut buf = [0u8; RECORD];
-        for _ in 0..n {
-            r.read_exact(&mut buf)?;
-            let fp = u128::from_le_bytes(buf[..16].try_into().expect("16 bytes"));
-            let at = u64::from_le_bytes(buf[16..].try_into().expect("8 bytes"));
-            match seen.entry(fp) {
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(at);
-                }
-                std::collections::hash_map::Entry::Occupied(o) => {
-                    count += 1;
-                    first.push(Duplicate {
-                        offset: at,
-                        first_offset: *o.get(),
-                        key: None,
-                    });
-                    // Bounded: a forged file can repeat a key a billion times.
-                    if first.len() > 2 * keep.max(1) {
-                        first.sort_by_key(|d| d.offset);
-                        first.truncate(keep);
+/// The spilled fingerprints: one unlinked file of chunks, each chunk of one partition.
+struct Spill {
+    file: File,
+    /// Bytes written to the file.
+    end: u64,
+    /// Per partition: records not yet written.
+    bufs: Vec<Vec<u8>>,
+    /// Per partition: where its chunks are in the file, and their lengths.
+    chunks: Vec<Vec<(u64, u32)>>,
+}
+
+impl Spill {
+    fn push(&mut self, fp: u128, offset: u64) -> io::Result<()> {
+        if offset > MAX_OFFSET {
+            return Err(io::Error::other(
+                "a key's offset is past 256 TiB: too far for the duplicate-key check",
+            ));
+        }
+        let p = (fp >> 120) as usize % PARTITIONS;
+        let buf = &mut self.bufs[p];
+        if buf.capacity() == 0 {
+            buf.reserve_exact(CHUNK);
+        }
+        buf.extend_from_slice(&fp.to_le_bytes()[..10]);
+        buf.extend_from_slice(&offset.to_le_bytes()[..6]);
+        if buf.len() + RECORD > CHUNK {
+            self.flush(p)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, p: usize) -> io::Result<()> {
+        let buf = &mut self.bufs[p];
+        if buf.is_empty() {
+            return Ok(());
+        }
+        self.file.write_all(buf)?;
+        self.chunks[p].push((self.end, buf.len() as u32));
+        self.end += buf.len() as u64;
+        buf.clear();
+        Ok(())
+    }
+
+    fn flush_all(&mut self) -> io::Result<()> {
+        for p in 0..PARTITIONS {
+            self.flush(p)?;
+            self.bufs[p] = Vec::new();
+        }
+        Ok(())
+    }
+
+    /// The repeats among the records of `parts` (a repeat is always within one partition):
+    /// how many, and the `keep` first in file order. A partition's records are in file
+    /// order, so the first record of a fingerprint is its first occurrence; one partition's
+    /// table at a time is held.
+    fn repeats(
+        &self,
+        parts: impl Iterator<Item = usize>,
+        keep: usize,
+    ) -> io::Result<(u64, Vec<Duplicate>)> {
+        let mut count = 0;
+        let mut first: Vec<Duplicate> = Vec::new();
+        let mut seen: HashMap<u128, u64, Identity> = HashMap::with_hasher(Identity);
+        let mut chunk = vec![0u8; CHUNK];
+        for p in parts {
+            let n: u64 = self.chunks[p].iter().map(|c| u64::from(c.1)).sum();
+            let n = usize::try_from(n / RECORD as u64)
+                .map_err(|_| io::Error::other("a partition larger than memory"))?;
+            seen.clear();
+            seen.reserve(n);
+            for &(at, len) in &self.chunks[p] {
+                let c = &mut chunk[..len as usize];
+                read_exact_at(&self.file, c, at)?;
+                for r in c.chunks_exact(RECORD) {
+                    let mut fp = [0u8; 16];
+                    fp[..10].copy_from_slice(&r[..10]);
+                    // The low bits, uniform, go where the table looks.
+                    let fp = u128::from_le_bytes(fp);
+                    let mut o = [0u8; 8];
+                    o[..6].copy_from_slice(&r[10..]);
+                    let at = u64::from_le_bytes(o);
+                    match seen.entry(fp) {
+                        std::collections::hash_map::Entry::Vacant(v) => {
+                            v.insert(at);
+                        }
+                        std::collections::hash_map::Entry::Occupied(o) => {
+                            count += 1;
+                            first.push(Duplicate {
+                                offset: at,
+                                first_offset: *o.get(),
+                                key: None,
+                            });
+                            // Bounded: a forged file can repeat a key a billion times.
+                            if first.len() > 2 * keep.max(1) {
+                                first.sort_by_key(|d| d.offset);
+                                first.truncate(keep);
+                            }
+                        }
                     }
                 }
             }
         }
+        Ok((count, first))
     }
-    Ok((count, first))
+}
+
+/// Reads `buf.len()` bytes at `at` without moving a cursor (two threads read at once).
+fn read_exact_at(f: &File, buf: &mut [u8], at: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    f.read_exact_at(buf, at)
 }
 
 /// Keys on their way to the thread: `(db, offset, end of the key in `bytes`)`.
