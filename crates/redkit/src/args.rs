@@ -79,6 +79,21 @@ pub struct FilterArgs {
 /// Which keys a command reads (`--db`, `--key`, `--key-regex`, `--type`, `--slot`, `--slots`).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct KeyArgs {
+    #[command(flatten)]
+    pub names: NameArgs,
+    /// Only keys of this cluster hash slot (repeatable; as CLUSTER KEYSLOT: CRC16 of the key
+    /// or of its {hash tag}, modulo 16384)
+    #[arg(long = "slot", value_name = "N", value_parser = parse_slot)]
+    pub slot: Vec<u16>,
+    /// Only keys of these cluster hash slots: `0-5460,10923` (ranges and slots, comma-separated)
+    #[arg(long, value_name = "RANGES", value_parser = transcode::slot::SlotSet::parse)]
+    pub slots: Option<transcode::slot::SlotSet>,
+}
+
+/// Which keys by database, name and type (`--db`, `--key`, `--key-regex`, `--type`): the key
+/// filters of `split`, whose `--slots` names its shards.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct NameArgs {
     /// Only keys of this database (repeatable)
     #[arg(long = "db", value_name = "N")]
     pub dbs: Vec<u64>,
@@ -91,13 +106,19 @@ pub struct KeyArgs {
     /// Only keys of this type: string, list, set, zset, hash, stream, module (repeatable)
     #[arg(long = "type", value_name = "TYPE", value_parser = parse_type)]
     pub types: Vec<ValueType>,
-    /// Only keys of this cluster hash slot (repeatable; as CLUSTER KEYSLOT: CRC16 of the key
-    /// or of its {hash tag}, modulo 16384)
-    #[arg(long = "slot", value_name = "N", value_parser = parse_slot)]
-    pub slot: Vec<u16>,
-    /// Only keys of these cluster hash slots: `0-5460,10923` (ranges and slots, comma-separated)
-    #[arg(long, value_name = "RANGES", value_parser = transcode::slot::SlotSet::parse)]
-    pub slots: Option<transcode::slot::SlotSet>,
+}
+
+impl NameArgs {
+    /// The filter these options ask for.
+    pub fn key_filter(&self) -> Result<KeyFilter> {
+        KeyFilter::new(
+            self.dbs.clone(),
+            self.key.clone(),
+            self.key_regex.clone(),
+            self.types.clone(),
+        )
+        .map_err(anyhow::Error::msg)
+    }
 }
 
 /// Parses `--slot`: 0 to 16383.
@@ -137,13 +158,7 @@ impl FilterArgs {
 impl KeyArgs {
     /// The filter these options ask for.
     pub fn key_filter(&self) -> Result<KeyFilter> {
-        let f = KeyFilter::new(
-            self.dbs.clone(),
-            self.key.clone(),
-            self.key_regex.clone(),
-            self.types.clone(),
-        )
-        .map_err(anyhow::Error::msg)?;
+        let f = self.names.key_filter()?;
         if self.slot.is_empty() && self.slots.is_none() {
             return Ok(f);
         }

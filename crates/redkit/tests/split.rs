@@ -358,6 +358,43 @@ fn slot_filters_agree_with_cluster_keyslot() {
             "node {i}"
         );
     }
+    // split takes the filters: only the hashes of a prefix, in both shards.
+    let lines = |args: &[&str]| -> BTreeSet<String> {
+        let o = redkit(args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let parts = d.join("filtered");
+    let o = redkit(&[
+        "split",
+        &s(&d.join("all.rdb")),
+        "-o",
+        &s(&parts),
+        "--slots",
+        "0-8191,8192-16383",
+        "--type",
+        "hash",
+        "--key",
+        "hash:1*",
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let want = lines(&[
+        "dump-json",
+        &s(&d.join("all.rdb")),
+        "--type",
+        "hash",
+        "--key",
+        "hash:1*",
+    ]);
+    assert!(want.len() > 5);
+    let mut got = lines(&["dump-json", &s(&parts.join("shard-0.rdb"))]);
+    got.extend(lines(&["dump-json", &s(&parts.join("shard-1.rdb"))]));
+    assert_eq!(got, want);
     // The tagged keys share their tag's slot: all of {user:3} in one.
     let o = redkit(&[
         "convert",

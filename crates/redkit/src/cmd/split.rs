@@ -74,6 +74,11 @@ pub struct Args {
     pub slot_info: bool,
     #[command(flatten)]
     pub write: crate::args::TargetArgs,
+    #[command(flatten)]
+    pub filter: crate::args::NameArgs,
+    /// Write empty collections too (as convert's --keep-empty)
+    #[arg(long)]
+    pub keep_empty: bool,
     /// Replace existing output files
     #[arg(long)]
     pub force: bool,
@@ -330,11 +335,13 @@ pub fn run(args: Args) -> Result<i32> {
         }
     }
     let mut opts = args.write.options(Vec::new());
+    opts.filter = args.filter.key_filter()?;
+    opts.keep_empty = args.keep_empty;
     let counts = if args.slot_info {
         if args.format != Format::Rdb {
             bail!("--slot-info applies to --format rdb");
         }
-        Some(slot_counts(&args.file)?)
+        Some(slot_counts(&args.file, &opts)?)
     } else {
         None
     };
@@ -510,9 +517,10 @@ impl Out {
     }
 }
 
-/// The keys of each slot of database 0, and those with an expiry, as written (empty
-/// collections are not): a first pass that reads no value.
-fn slot_counts(path: &Path) -> Result<Vec<(u64, u64)>> {
+/// The keys of each slot of database 0, and those with an expiry, as written (those the
+/// filters pass; empty collections only with --keep-empty): a first pass that reads no
+/// value.
+fn slot_counts(path: &Path, opts: &transcode::Options) -> Result<Vec<(u64, u64)>> {
     let input = crate::input::open(path, None)?;
     let mut p = rdb_parse::Parser::new(input.reader);
     p.skip_values(true);
@@ -521,8 +529,12 @@ fn slot_counts(path: &Path) -> Result<Vec<(u64, u64)>> {
     loop {
         match p.next_event() {
             Ok(Some(rdb_parse::Event::KeyStart(info))) => {
-                if info.db == 0 && !info.is_empty_collection() {
-                    let slot = transcode::slot::key_slot(info.key.as_bytes(&mut scratch));
+                let key = info.key.as_bytes(&mut scratch);
+                if info.db == 0
+                    && (opts.keep_empty || !info.is_empty_collection())
+                    && opts.filter.matches(info.db, key, info.value_type)
+                {
+                    let slot = transcode::slot::key_slot(key);
                     let c = &mut counts[usize::from(slot)];
                     c.0 += 1;
                     c.1 += u64::from(info.expire_ms.is_some());
