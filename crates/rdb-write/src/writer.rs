@@ -13,7 +13,13 @@ pub struct RdbWriter<W: Write> {
     scratch: Vec<u8>,
     written: u64,
     version: u32,
+    /// Bytes not yet hashed and handed to `out`: records are small, and both the CRC and the
+    /// writer cost less per call on large blocks.
+    pending: Vec<u8>,
 }
+
+/// Bytes gathered before they are hashed and written.
+const PENDING: usize = 64 << 10;
 
 impl<W: Write> RdbWriter<W> {
     /// Starts a file: writes `REDIS<version>` (four digits), or `VALKEY080` for version 80
@@ -29,6 +35,7 @@ impl<W: Write> RdbWriter<W> {
             scratch: Vec::new(),
             written: 0,
             version,
+            pending: Vec::with_capacity(PENDING),
         };
         let magic = if version >= 80 {
             format!("VALKEY{version:03}")
@@ -45,10 +52,31 @@ impl<W: Write> RdbWriter<W> {
     }
 
     /// Writes bytes as they are.
+    #[inline]
     pub fn raw(&mut self, b: &[u8]) -> io::Result<()> {
-        self.crc.update(b);
         self.written += b.len() as u64;
-        self.out.write_all(b)
+        if self.pending.len() + b.len() <= PENDING {
+            self.pending.extend_from_slice(b);
+            return Ok(());
+        }
+        self.flush_pending()?;
+        if b.len() >= PENDING {
+            self.crc.update(b);
+            return self.out.write_all(b);
+        }
+        self.pending.extend_from_slice(b);
+        Ok(())
+    }
+
+    /// Hashes and writes what was gathered.
+    fn flush_pending(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.crc.update(&self.pending);
+        let r = self.out.write_all(&self.pending);
+        self.pending.clear();
+        r
     }
 
     /// Writes one byte (a type or an opcode).
@@ -206,6 +234,7 @@ impl<W: Write> RdbWriter<W> {
     /// Writes EOF and the CRC64, flushes, and returns the output.
     pub fn finish(mut self) -> io::Result<W> {
         self.byte(opcode::EOF)?;
+        self.flush_pending()?;
         let crc = self.crc.finalize();
         self.out.write_all(&crc.to_le_bytes())?;
         self.written += 8;
