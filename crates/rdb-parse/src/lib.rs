@@ -38,6 +38,7 @@ mod input;
 pub mod lzf;
 mod parser;
 mod position;
+pub mod relay;
 pub mod salvage;
 pub mod scratch;
 mod sink;
@@ -50,6 +51,7 @@ pub use event::{
 };
 pub use parser::{Limits, Parser};
 pub use position::{fault_kind, Position};
+pub use relay::{drive_relayed, drive_relayed_batched};
 pub use sink::{drive, drive_to_first_key, KeyEnd, Sink, Stop};
 pub use types::{
     module_name, opcode, Encoding, Family, RdbType, ValueType, MAX_REDIS_VERSION,

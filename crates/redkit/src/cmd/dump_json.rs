@@ -7,8 +7,8 @@ use crate::output::{self, AtomicFile, Dest, Kind};
 use crate::report::Position;
 use anyhow::{Context, Result};
 use rdb_parse::{
-    drive, ArrayValue, Family, KeyEnd, KeyInfo, Parser, Sink, Stop, Str, StreamId, StreamMeta,
-    ValueType,
+    drive_relayed, ArrayValue, Family, KeyEnd, KeyInfo, Parser, Sink, Stop, Str, StreamId,
+    StreamMeta, ValueType,
 };
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -603,12 +603,12 @@ pub fn run(args: Args) -> Result<i32> {
     };
     let bar = crate::progress::bytes_bar(args.quiet);
     let input = crate::input::open(&args.file, bar.as_ref())?;
-    let (sink, atomic): (Box<dyn Write>, Option<AtomicFile>) = match &dest {
+    let (sink, atomic): (Box<dyn Write + Send>, Option<AtomicFile>) = match &dest {
         Dest::Path(path) => {
             let f = AtomicFile::create(path)?;
             (Box::new(f.file()?), Some(f))
         }
-        Dest::Stdout => (Box::new(io::stdout().lock()), None),
+        Dest::Stdout => (Box::new(io::stdout()), None),
     };
     let mut d = Dumper {
         json: Json::new(sink, args.bytes),
@@ -630,7 +630,8 @@ pub fn run(args: Args) -> Result<i32> {
     parser.relaxed_version(args.relaxed_version);
     // A string value longer than this is written as it is read, never held whole.
     parser.stream_strings(STRING_PART);
-    let outcome = match drive(&mut parser, &mut d) {
+    // The JSON is written on a second thread while this one reads and checks the file.
+    let outcome = match drive_relayed(&mut parser, &mut d) {
         Ok(()) => None,
         Err(Stop::Parse(e)) => Some(e),
         Err(Stop::Sink(e)) => return Err(e).context("cannot write output"),
