@@ -253,7 +253,7 @@ pub struct KeyRecord<'a> {
 }
 
 /// What receives each key's digests.
-pub type KeyDigests = Box<dyn FnMut(&KeyRecord<'_>) -> std::io::Result<()>>;
+pub type KeyDigests = Box<dyn FnMut(&KeyRecord<'_>) -> std::io::Result<()> + Send>;
 
 /// A [`Sink`] that computes the dataset digest of the events it is given.
 pub struct DigestSink {

@@ -244,6 +244,31 @@ pub const STRING_PART: usize = 16 << 20;
 /// Reads every event of `input` and writes what the options select to `sink`. A damaged input
 /// is not an error: the outcome says where it stopped (nothing should be committed then).
 pub fn run<R: Read, S: KeySink>(input: R, opts: &Options, sink: &mut S) -> Result<Outcome, Error> {
+    run_fed(input, opts, sink, |t, p| t.feed(p))
+}
+
+/// [`run`], with the sink on a second thread (see [`rdb_parse::drive_relayed`]): the file is
+/// read and checked on this one, the keys encoded and written on the other. The outcome is the
+/// one `run` gives.
+pub fn run_relayed<R: Read, S: KeySink + Send>(
+    input: R,
+    opts: &Options,
+    sink: &mut S,
+) -> Result<Outcome, Error> {
+    run_fed(input, opts, sink, |t, p| t.feed_relayed(p))
+}
+
+/// [`run`] with `feed` to hand the parser's events to the engine (it gives the parser's
+/// fault, or the sink's error).
+fn run_fed<R: Read, S: KeySink>(
+    input: R,
+    opts: &Options,
+    sink: &mut S,
+    feed: impl for<'t> FnOnce(
+        &mut Transcoder<'t, S>,
+        &mut Parser<R>,
+    ) -> Result<Result<(), rdb_parse::Error>, Error>,
+) -> Result<Outcome, Error> {
     let mut parser = Parser::new(input);
     parser.relaxed_version(opts.relaxed_version);
     // The header comes first: it decides the target and what can be copied as stored, which
@@ -267,7 +292,7 @@ pub fn run<R: Read, S: KeySink>(input: R, opts: &Options, sink: &mut S) -> Resul
         1,
     )));
     t.header(family, version)?;
-    if let Err(e) = t.feed(&mut parser)? {
+    if let Err(e) = feed(&mut t, &mut parser)? {
         t.failed(e);
     }
     if let Some(v) = parser.stated_version() {
@@ -477,6 +502,23 @@ impl<'a, S: KeySink> Transcoder<'a, S> {
         parser.skip_types(&self.copy_types);
         parser.stream_strings(STRING_PART);
         match drive(parser, self) {
+            Ok(()) => Ok(Ok(())),
+            Err(Stop::Parse(e)) => Ok(Err(e)),
+            Err(Stop::Sink(e)) => Err(e),
+        }
+    }
+
+    /// [`Transcoder::feed`], with this engine on a second thread.
+    fn feed_relayed<R: Read>(
+        &mut self,
+        parser: &mut Parser<R>,
+    ) -> Result<Result<(), rdb_parse::Error>, Error>
+    where
+        S: Send,
+    {
+        parser.skip_types(&self.copy_types);
+        parser.stream_strings(STRING_PART);
+        match rdb_parse::drive_relayed(parser, self) {
             Ok(()) => Ok(Ok(())),
             Err(Stop::Parse(e)) => Ok(Err(e)),
             Err(Stop::Sink(e)) => Err(e),

@@ -37,7 +37,8 @@ pub mod slot;
 mod split;
 
 pub use engine::{
-    parse_lossy, run, run_many, run_spans, Error, Item, Items, Lossy, Options, Outcome, Transcoder,
+    parse_lossy, run, run_many, run_relayed, run_spans, Error, Item, Items, Lossy, Options,
+    Outcome, Transcoder,
 };
 pub use filter::KeyFilter;
 pub use keys::{KeySink, NullSink};

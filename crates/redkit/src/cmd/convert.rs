@@ -93,7 +93,8 @@ pub fn run(args: Args) -> Result<i32> {
     let spool_dir = atomic.as_ref().map(AtomicFile::dir);
     opts.spill_dir = spool_dir.clone();
     let mut rdb = RdbSink::new(writer, false, crate::time::ctime(), spool_dir);
-    let outcome = transcode::run(&mut input.reader, &opts, &mut rdb)?;
+    // The records are encoded and written on a second thread while this one reads the file.
+    let outcome = transcode::run_relayed(&mut input.reader, &opts, &mut rdb)?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }

@@ -11,11 +11,10 @@ use inspect::digest::{DigestSink, Hash, Scores};
 use inspect::memory::{Allocator, Estimate, Estimator, Server, SERVERS};
 use rdb_parse::{drive, KeyEnd, KeyInfo, NodeInfo, Parser, Sink, Stop, Str, StreamId, ValueType};
 use serde_json::json;
-use std::cell::{Cell as Shared, RefCell};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -111,7 +110,7 @@ fn parse_server(s: &str) -> Result<Server, String> {
 struct SideSink {
     digest: DigestSink,
     est: Estimator,
-    estimate: Rc<Shared<(u64, &'static str, u64)>>,
+    estimate: Arc<Mutex<(u64, &'static str, u64)>>,
     field_ttls: u64,
     seed: u64,
     named: Option<Server>,
@@ -212,7 +211,7 @@ impl Sink for SideSink {
     }
     fn key_end(&mut self, end: &KeyEnd) -> Result<(), Self::Error> {
         let Estimate { memory, encoding } = self.est.key_end();
-        self.estimate.set((memory, encoding, self.field_ttls));
+        *self.estimate.lock().expect("not poisoned") = (memory, encoding, self.field_ttls);
         self.digest.key_end(end)
     }
 }
@@ -220,9 +219,10 @@ impl Sink for SideSink {
 /// Reads one side into its partition files.
 fn side(args: &Args, path: &Path, until: Option<u64>, seed: u64) -> Result<Side> {
     let filter = args.filter.key_filter()?;
-    let shared = Rc::new(RefCell::new(Side::new(None)?));
+    // Shared with the per-key callback (locked once a key, never contended: one thread).
+    let shared = Arc::new(Mutex::new(Side::new(None)?));
     let into = shared.clone();
-    let estimate: Rc<Shared<(u64, &'static str, u64)>> = Rc::new(Shared::new((0, "unknown", 0)));
+    let estimate = Arc::new(Mutex::new((0, "unknown", 0)));
     let last = estimate.clone();
     // Scores as the shortest digits on both sides: any one-to-one text compares values.
     // Values are compared through a keyed fast hash, not SHA1: the digests only meet each
@@ -231,8 +231,10 @@ fn side(args: &Args, path: &Path, until: Option<u64>, seed: u64) -> Result<Side>
         .with_hash(Hash::Fast(seed))
         .with_key_digests(Box::new(move |k| {
             if filter.is_all() || filter.matches(k.db, k.key, k.value_type) {
-                let (memory, encoding, field_ttls) = last.get();
-                into.borrow_mut().add(k, memory, encoding, field_ttls)?;
+                let (memory, encoding, field_ttls) = *last.lock().expect("not poisoned");
+                into.lock()
+                    .expect("not poisoned")
+                    .add(k, memory, encoding, field_ttls)?;
             }
             Ok(())
         }));
@@ -248,8 +250,8 @@ fn side(args: &Args, path: &Path, until: Option<u64>, seed: u64) -> Result<Side>
     };
     read_into(args, path, until, &mut sink)?;
     drop(sink);
-    match Rc::try_unwrap(shared) {
-        Ok(cell) => Ok(cell.into_inner()),
+    match Arc::try_unwrap(shared) {
+        Ok(cell) => Ok(cell.into_inner().expect("not poisoned")),
         Err(_) => bail!("the keys of {} are still in use", path.display()),
     }
 }

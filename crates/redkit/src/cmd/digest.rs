@@ -4,7 +4,7 @@ use crate::exit;
 use crate::report::{json_bytes, print_json, Position};
 use anyhow::{bail, Result};
 use inspect::digest::{hex, DigestSink, Error as DigestError, Scores};
-use rdb_parse::{drive, KeyEnd, KeyInfo, Parser, Sink, Stop, Str, StreamId};
+use rdb_parse::{drive_relayed, KeyEnd, KeyInfo, Parser, Sink, Stop, Str, StreamId};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -218,7 +218,8 @@ fn digest_file(args: &Args, file: &Path, print: bool) -> Result<(i32, Value)> {
     // A string value of any length is digested as it is read.
     parser.stream_strings(16 << 20);
     let mut d = digester(args);
-    let result = drive(&mut parser, &mut d);
+    // The hashing runs on a second thread while this one reads and checks the file.
+    let result = drive_relayed(&mut parser, &mut d);
     if let Some(b) = &bar {
         b.finish_and_clear();
     }

@@ -554,7 +554,7 @@ type Split = std::result::Result<(transcode::Outcome, Vec<u64>, (u64, Option<Vec
 
 /// Reads the input once into `sinks`, one a shard, each finished with `finish` (which gives
 /// back its writer thread) when the input was whole.
-fn split_with<S: transcode::KeySink>(
+fn split_with<S: transcode::KeySink + Send>(
     input: &mut crate::input::Input,
     opts: &transcode::Options,
     sinks: Vec<S>,
@@ -566,7 +566,8 @@ fn split_with<S: transcode::KeySink>(
     if let Some(c) = counts {
         split = split.with_slot_counts(c);
     }
-    let outcome = transcode::run(&mut input.reader, opts, &mut split)?;
+    // The keys are routed and encoded on a second thread while this one reads the file.
+    let outcome = transcode::run_relayed(&mut input.reader, opts, &mut split)?;
     if outcome.parse_error.is_none() {
         input.info.after_content(&mut input.reader);
     }
