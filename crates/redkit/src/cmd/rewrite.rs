@@ -134,11 +134,16 @@ impl Source<'_> {
     }
 
     /// Feeds every key to `sink`, through the engine with `opts`.
-    fn feed<S: KeySink>(&mut self, opts: &Options, sink: &mut S) -> Result<transcode::Outcome> {
+    fn feed<S: KeySink + Send>(
+        &mut self,
+        opts: &Options,
+        sink: &mut S,
+    ) -> Result<transcode::Outcome> {
         Ok(match self {
             Source::Rdb { reader, info } => {
                 let mut reader = reader.take().expect("an RDB source is read once");
-                let outcome = transcode::run(&mut reader, opts, sink)?;
+                // The keys are encoded and written on a second thread while this one reads.
+                let outcome = transcode::run_relayed(&mut reader, opts, sink)?;
                 if outcome.parse_error.is_none() {
                     // Reads what follows the RDB: a wrong gzip trailer is then recorded.
                     let _ = info.after_content(&mut reader);
@@ -286,7 +291,7 @@ fn resp_file(args: &Args, opts: &Options, mut source: Source<'_>) -> Result<i32>
         if let Some(Some(code)) = source.dry_run(args, opts)? {
             return Ok(code);
         }
-        let stdout = std::io::stdout().lock();
+        let stdout = std::io::stdout();
         let mut sink = RespSink::new(BufWriter::with_capacity(1 << 20, stdout));
         let outcome = source.feed(opts, &mut sink)?;
         // Commands already went out; a refusal still says so and fails.
