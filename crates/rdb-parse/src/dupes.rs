@@ -106,10 +106,7 @@ impl KeySet {
         };
         KeySet {
             hash: [seed(), seed()],
-            // Sized once for the budget: growing by doubling would free three tables on the
-            // way (what an allocator that keeps freed memory a while counts in the peak). The
-            // pages are touched only as entries come.
-            mem: HashMap::with_capacity_and_hasher(budget.clamp(1, 1 << 24), Identity),
+            mem: HashMap::with_hasher(Identity),
             budget: budget.max(1),
             dir,
             spill: None,

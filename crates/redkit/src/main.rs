@@ -9,11 +9,6 @@ macro_rules! outln {
     }};
 }
 
-/// The allocator: a replay makes and frees millions of small allocations, where glibc's
-/// spends a fifth of the time (measured in docs/benchmarks.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 mod aofdir;
 mod args;
 mod cmd;
