@@ -6,7 +6,8 @@
 //! strings as a length and their bytes) and decoded on the other side into the same calls,
 //! borrowing from the buffer. Batches of about [`BATCH`] bytes go through a channel of
 //! [`IN_FLIGHT`] places and come back to be reused, so memory stays bounded: a few batches,
-//! plus one event larger than a batch.
+//! plus one large event (a batch that grew past four times its size is decoded before the
+//! parser goes on).
 
 use crate::event::{ArrayValue, KeyInfo, NodeInfo, Str, StreamId, StreamMeta};
 use crate::sink::{drive, KeyEnd, Sink, Stop};
@@ -21,9 +22,14 @@ pub const BATCH: usize = 256 << 10;
 /// Batches handed over and not yet taken.
 pub const IN_FLIGHT: usize = 4;
 
+/// A batch this many times [`BATCH`] is large: the parser waits until it was decoded.
+const LARGE: usize = 4;
+
 /// Feeds every event of `parser` to `sink` as [`drive`] does, with `sink` on a thread of its
-/// own. The result is the one `drive` gives: the sink's first error if it failed (it saw
-/// every event before the one it failed on, and no later one), else the parser's fault.
+/// own; only a streamed string's parts may come cut in smaller pieces (the same bytes, the
+/// same `first` and `last` ends). The result is the one `drive` gives: the sink's first error
+/// if it failed (it saw every event before the one it failed on, and no later one), else the
+/// parser's fault.
 pub fn drive_relayed<R: Read, S: Sink + Send>(
     parser: &mut Parser<R>,
     sink: &mut S,
@@ -58,6 +64,8 @@ where
         let mut enc = Encoder {
             buf: Vec::with_capacity(batch + 4096),
             batch,
+            out: 0,
+            pool: Vec::new(),
             tx: Some(tx),
             back: back_rx,
         };
@@ -87,6 +95,10 @@ struct Encoder {
     buf: Vec<u8>,
     /// Bytes gathered before a batch is handed over.
     batch: usize,
+    /// Batches sent and not yet back.
+    out: usize,
+    /// Batches back, to reuse.
+    pool: Vec<Vec<u8>>,
     tx: Option<mpsc::SyncSender<Vec<u8>>>,
     back: mpsc::Receiver<Vec<u8>>,
 }
@@ -200,19 +212,44 @@ fn encoding_code(e: Encoding) -> u8 {
 }
 
 impl Encoder {
-    /// Hands the batch over, taking back an empty one if the sink thread has one.
+    /// Hands the batch over, taking back an empty one if the sink thread has one. A batch
+    /// grown past [`LARGE`] times its size by a large event (a string part of megabytes) is
+    /// waited for: it comes back before the parser goes on, so that no more than one such
+    /// batch exists, and it is not kept.
     fn send(&mut self) -> Result<(), Stopped> {
         if self.buf.is_empty() {
             return Ok(());
         }
+        let large = self.buf.len() > LARGE * self.batch;
+        while let Ok(b) = self.back.try_recv() {
+            self.returned(b);
+        }
         let next = self
-            .back
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(self.batch + 4096));
+            .pool
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(self.batch + 4096));
         let full = std::mem::replace(&mut self.buf, next);
         match &self.tx {
-            Some(tx) if tx.send(full).is_ok() => Ok(()),
-            _ => Err(Stopped),
+            Some(tx) if tx.send(full).is_ok() => self.out += 1,
+            _ => return Err(Stopped),
+        }
+        if large {
+            // Every batch sent comes back once decoded: all of them, the large one too.
+            while self.out > 0 {
+                match self.back.recv() {
+                    Ok(b) => self.returned(b),
+                    Err(_) => return Err(Stopped),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes back a decoded batch: kept for reuse unless a large event grew it.
+    fn returned(&mut self, b: Vec<u8>) {
+        self.out -= 1;
+        if b.capacity() <= LARGE * self.batch {
+            self.pool.push(b);
         }
     }
 
@@ -252,6 +289,11 @@ impl Encoder {
     #[inline]
     fn bytes(&mut self, b: &[u8]) {
         self.u64(b.len() as u64);
+        if b.len() > self.batch {
+            // A large string (a part of megabytes): the batch grows by its size exactly,
+            // never to the double.
+            self.buf.reserve_exact(b.len() + 64);
+        }
         self.buf.extend_from_slice(b);
     }
     #[inline]
@@ -362,11 +404,26 @@ impl Sink for Encoder {
         first: bool,
         last: bool,
     ) -> Result<(), Stopped> {
-        self.u8(tag::STRING_PART);
-        self.bytes(part);
-        self.u64(total);
-        self.u8(u8::from(first) | u8::from(last) << 1);
-        self.done()
+        // A large part (megabytes of a streamed string) goes in pieces of a batch at most:
+        // the sink gets more, smaller parts of the same string, and the relay never holds a
+        // second copy of it.
+        let pieces = part.len().div_ceil(self.batch).max(1);
+        for (i, piece) in part.chunks(self.batch.max(1)).enumerate() {
+            self.u8(tag::STRING_PART);
+            self.bytes(piece);
+            self.u64(total);
+            let (f, l) = (first && i == 0, last && i + 1 == pieces);
+            self.u8(u8::from(f) | u8::from(l) << 1);
+            self.done()?;
+        }
+        if part.is_empty() {
+            self.u8(tag::STRING_PART);
+            self.bytes(part);
+            self.u64(total);
+            self.u8(u8::from(first) | u8::from(last) << 1);
+            self.done()?;
+        }
+        Ok(())
     }
     fn string_skipped(&mut self, len: u64) -> Result<(), Stopped> {
         self.u8(tag::STRING_SKIPPED);

@@ -1,6 +1,7 @@
-//! The relay gives a sink on another thread the very calls `drive` gives it: on every fixture
-//! (intact, cut short, damaged), with batches small enough to split the stream everywhere; and
-//! a sink's error stops it where `drive` stops.
+//! The relay gives a sink on another thread the very calls `drive` gives it (a streamed string's
+//! parts perhaps cut smaller): on every fixture (intact, cut short, damaged), with batches
+//! small enough to split the stream everywhere; and a sink's error stops it where `drive`
+//! stops.
 
 use rdb_parse::{
     drive, drive_relayed_batched, ArrayValue, Family, KeyEnd, KeyInfo, NodeInfo, Parser, Sink,
@@ -27,11 +28,14 @@ fn files() -> Vec<PathBuf> {
     out
 }
 
-/// Every call as text; fails at call number `fail_at`.
+/// Every call as text (the parts of a streamed string as one); fails at call number
+/// `fail_at`.
 #[derive(Default)]
 struct Recorder {
     calls: Vec<String>,
     fail_at: Option<usize>,
+    /// The parts of the string being streamed, and its total.
+    parts: Option<(Vec<u8>, u64)>,
 }
 
 impl Recorder {
@@ -84,7 +88,17 @@ impl Sink for Recorder {
         first: bool,
         last: bool,
     ) -> Result<(), String> {
-        self.call(format!("part {part:?} {total} {first} {last}"))
+        // The relay may cut a part in pieces: the string is compared whole.
+        let (bytes, _) = self.parts.get_or_insert_with(|| (Vec::new(), total));
+        if first && !bytes.is_empty() {
+            return Err("a new string before the last part".into());
+        }
+        bytes.extend_from_slice(part);
+        if !last {
+            return Ok(());
+        }
+        let (bytes, t) = self.parts.take().expect("parts");
+        self.call(format!("string in parts {bytes:?} {t} {total}"))
     }
     fn string_skipped(&mut self, len: u64) -> Result<(), String> {
         self.call(format!("skipped {len}"))
@@ -177,6 +191,7 @@ fn run_with(
     let mut r = Recorder {
         calls: Vec::new(),
         fail_at,
+        parts: None,
     };
     let out = match relay {
         Some(batch) => drive_relayed_batched(&mut p, &mut r, batch),
