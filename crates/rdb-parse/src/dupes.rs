@@ -29,14 +29,15 @@ const BATCH: usize = 4096;
 const PARTITIONS: usize = 256;
 
 /// Bytes of one spilled record: 80 bits of the fingerprint (10; its partition holds 8 more)
-/// and the offset (6: files up to 256 TiB).
-const RECORD: usize = 16;
+/// and the offset (7: 56 bits, what `merge` needs for an offset of up to 256 TiB tagged with
+/// the number of its input).
+const RECORD: usize = 17;
 
 /// Bytes of a partition's buffer, written to the file as one chunk when full.
 const CHUNK: usize = 32 << 10;
 
 /// The offsets a spilled record can hold.
-const MAX_OFFSET: u64 = (1 << 48) - 1;
+const MAX_OFFSET: u64 = (1 << 56) - 1;
 
 /// A duplicate key: the offset of its second record, and of the first when it is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,7 +215,7 @@ impl Spill {
     fn push(&mut self, fp: u128, offset: u64) -> io::Result<()> {
         if offset > MAX_OFFSET {
             return Err(io::Error::other(
-                "a key's offset is past 256 TiB: too far for the duplicate-key check",
+                "a key's offset is past 2^56: too far for the duplicate-key check",
             ));
         }
         let p = (fp >> 120) as usize % PARTITIONS;
@@ -223,7 +224,7 @@ impl Spill {
             buf.reserve_exact(CHUNK);
         }
         buf.extend_from_slice(&fp.to_le_bytes()[..10]);
-        buf.extend_from_slice(&offset.to_le_bytes()[..6]);
+        buf.extend_from_slice(&offset.to_le_bytes()[..7]);
         if buf.len() + RECORD > CHUNK {
             self.flush(p)?;
         }
@@ -278,7 +279,7 @@ impl Spill {
                     // The low bits, uniform, go where the table looks.
                     let fp = u128::from_le_bytes(fp);
                     let mut o = [0u8; 8];
-                    o[..6].copy_from_slice(&r[10..]);
+                    o[..7].copy_from_slice(&r[10..]);
                     let at = u64::from_le_bytes(o);
                     match seen.entry(fp) {
                         std::collections::hash_map::Entry::Vacant(v) => {
@@ -463,6 +464,24 @@ mod tests {
         let at: Vec<(u64, u64)> = d.first.iter().map(|d| (d.offset, d.first_offset)).collect();
         assert_eq!(at, [(20_000, 9), (20_001, 9998), (20_003, 0)]);
         assert!(d.first.iter().all(|d| d.key.is_none()));
+    }
+
+    #[test]
+    fn spilled_offsets_keep_56_bits() {
+        // As merge tags them: the input's number above 48 bits of offset.
+        let tag = |input: u64, at: u64| (input << 48) | at;
+        let mut s = KeySet::new(10, None, 10);
+        for i in 0..1000u64 {
+            s.insert(0, format!("k{i}").as_bytes(), tag(1, i)).unwrap();
+        }
+        s.insert(0, b"k500", tag(255, (1 << 48) - 1)).unwrap();
+        let d = s.finish().unwrap();
+        assert_eq!(d.count, 1);
+        assert_eq!(d.first[0].offset, tag(255, (1 << 48) - 1));
+        assert_eq!(d.first[0].first_offset, tag(1, 500));
+        let mut s = KeySet::new(1, None, 10);
+        s.insert(0, b"a", 0).unwrap();
+        assert!(s.insert(0, b"b", 1 << 56).is_err());
     }
 
     #[test]

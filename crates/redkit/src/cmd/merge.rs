@@ -86,6 +86,10 @@ const KEEP: usize = 1 << 20;
 
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: Args) -> Result<i32> {
+    // An input's number goes above the offsets of its keys (see OFFSET_BITS), in 8 bits.
+    if args.inputs.len() > 256 {
+        bail!("at most 256 inputs at once (merge them in groups)");
+    }
     for &(i, _, _) in &args.db_map {
         if i > args.inputs.len() {
             bail!("--db-map names input {i}; there are {}", args.inputs.len());
