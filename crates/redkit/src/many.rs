@@ -39,6 +39,31 @@ pub fn each<T: Send>(files: &[&Path], work: impl Fn(&Path) -> T + Sync) -> Vec<T
         .collect()
 }
 
+/// Runs `work` on every file (see [`each`]); gives each file's report, in the files' order,
+/// and the worst exit code. A file `work` fails on (it cannot be read) gets `failed(file,
+/// why)` as its report, and the exit code of an I/O error.
+pub fn reports(
+    files: &[&Path],
+    work: impl Fn(&Path) -> anyhow::Result<(i32, serde_json::Value)> + Sync,
+    failed: impl Fn(&Path, String) -> serde_json::Value,
+) -> (i32, Vec<serde_json::Value>) {
+    let mut worst = crate::exit::OK;
+    let mut out = Vec::with_capacity(files.len());
+    for (f, r) in files.iter().zip(each(files, work)) {
+        out.push(match r {
+            Ok((code, report)) => {
+                worst = worst.max(code);
+                report
+            }
+            Err(e) => {
+                worst = crate::exit::ERROR;
+                failed(f, format!("{e:#}"))
+            }
+        });
+    }
+    (worst, out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

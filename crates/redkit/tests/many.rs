@@ -1,5 +1,5 @@
-//! `check-rdb` over several files at once: each file's report is the one it gets alone, the
-//! total adds them up, and the exit status is the worst.
+//! `check-rdb`, `analyze` and `digest` over several files at once: each file's report is the
+//! one it gets alone, the total adds them up, and the exit status is the worst.
 
 mod common;
 
@@ -8,19 +8,7 @@ use serde_json::Value;
 
 #[test]
 fn several_files_are_checked_as_each_alone() {
-    let mut files: Vec<String> = Vec::new();
-    for dir in ["rdb/redis-7.0.15", "rdb/redis-6.0.9"] {
-        for f in common::files_with_suffix(&testdata().join(dir), ".rdb") {
-            files.push(f.to_str().unwrap().to_string());
-        }
-    }
-    files.push(
-        testdata()
-            .join("corrupt/bad_magic.rdb")
-            .to_str()
-            .unwrap()
-            .to_string(),
-    );
+    let files = fixtures(&["rdb/redis-7.0.15", "rdb/redis-6.0.9"]);
     assert!(files.len() > 10);
     let mut args = vec!["check-rdb", "--json"];
     args.extend(files.iter().map(String::as_str));
@@ -68,10 +56,10 @@ fn several_files_are_checked_as_each_alone() {
     assert_eq!(o.status.code(), Some(2));
 }
 
-/// The Redis 7.0 and Valkey 8.1 fixtures, and the corrupt file last.
-fn fixtures() -> Vec<String> {
+/// The RDB fixtures of `dirs`, and a corrupt file last.
+fn fixtures(dirs: &[&str]) -> Vec<String> {
     let mut files: Vec<String> = Vec::new();
-    for dir in ["rdb/redis-7.0.15", "rdb/valkey-8.1.8"] {
+    for dir in dirs {
         for f in common::files_with_suffix(&testdata().join(dir), ".rdb") {
             files.push(f.to_str().unwrap().to_string());
         }
@@ -90,7 +78,7 @@ fn fixtures() -> Vec<String> {
 /// them up, the exit status is the worst; --keys and --html take one file.
 #[test]
 fn several_files_are_analyzed_as_each_alone() {
-    let files = fixtures();
+    let files = fixtures(&["rdb/redis-7.0.15", "rdb/valkey-8.1.8"]);
     assert!(files.len() > 20);
     let mut args = vec!["analyze", "--json", "-q", "--now", "1700000000"];
     args.extend(files.iter().map(String::as_str));
@@ -123,7 +111,7 @@ fn several_files_are_analyzed_as_each_alone() {
 /// lines as sha1sum prints them, the distinct digests counted, the exit status the worst.
 #[test]
 fn several_files_are_digested_as_each_alone() {
-    let mut files = fixtures();
+    let mut files = fixtures(&["rdb/redis-7.0.15", "rdb/valkey-8.1.8"]);
     // The same dataset twice, and a log.
     files.insert(1, files[0].clone());
     let aof = testdata().join("aof/redis-7.0.15");

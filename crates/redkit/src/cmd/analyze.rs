@@ -761,27 +761,17 @@ fn many(args: &Args) -> Result<i32> {
         bail!("--keys and --html take one file: analyze the files one by one");
     }
     let files = crate::many::files(&args.file, &args.more);
-    let results = crate::many::each(&files, |f| analyze_file(args, f, false));
-    let mut worst = exit::OK;
-    let mut reports = Vec::new();
+    let (worst, reports) = crate::many::reports(
+        &files,
+        |f| analyze_file(args, f, false),
+        |f, why| json!({"file": f.display().to_string(), "complete": false, "error": why}),
+    );
     let mut total = [0u64; 4];
-    for (f, r) in files.iter().zip(results) {
-        let report = match r {
-            Ok((code, report)) => {
-                worst = worst.max(code);
-                report
-            }
-            Err(e) => {
-                worst = exit::ERROR;
-                json!({"file": f.display().to_string(), "complete": false,
-                       "error": format!("{e:#}")})
-            }
-        };
+    for report in &reports {
         for (t, k) in total.iter_mut().zip(["keys", "memory", "rdb_bytes"]) {
             *t += report["total"][k].as_u64().unwrap_or(0);
         }
         total[3] += report["expired"]["keys"].as_u64().unwrap_or(0);
-        reports.push(report);
     }
     let [keys, memory, rdb_bytes, expired] = total;
     if args.json {

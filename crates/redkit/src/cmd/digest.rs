@@ -257,22 +257,11 @@ fn digest_file(args: &Args, file: &Path, print: bool) -> Result<(i32, Value)> {
 /// worst exit code.
 fn many(args: &Args) -> Result<i32> {
     let files = crate::many::files(&args.file, &args.more);
-    let results = crate::many::each(&files, |f| digest_file(args, f, false));
-    let mut worst = exit::OK;
-    let mut reports = Vec::new();
-    for (f, r) in files.iter().zip(results) {
-        reports.push(match r {
-            Ok((code, report)) => {
-                worst = worst.max(code);
-                report
-            }
-            Err(e) => {
-                worst = exit::ERROR;
-                json!({"file": f.display().to_string(), "digest": null,
-                       "error": format!("{e:#}")})
-            }
-        });
-    }
+    let (worst, reports) = crate::many::reports(
+        &files,
+        |f| digest_file(args, f, false),
+        |f, why| json!({"file": f.display().to_string(), "digest": null, "error": why}),
+    );
     let keys: u64 = reports.iter().filter_map(|r| r["keys"].as_u64()).sum();
     let digests: std::collections::BTreeSet<&str> = reports
         .iter()

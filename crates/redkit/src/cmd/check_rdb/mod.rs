@@ -593,26 +593,19 @@ pub fn run(args: Args) -> Result<i32> {
 /// Several files, checked at once on every core: a row each, a total, the worst exit code.
 fn many(args: &Args) -> Result<i32> {
     let files = crate::many::files(&args.file, &args.more);
-    let results = crate::many::each(&files, |f| check_file(args, f, false));
-    let mut worst = exit::OK;
-    let mut reports = Vec::new();
+    let (worst, reports) = crate::many::reports(
+        &files,
+        |f| check_file(args, f, false),
+        |f, why| {
+            json!({"file": f.display().to_string(), "status": "read-error", "valid": false,
+                   "error": {"message": why}})
+        },
+    );
     let (mut keys, mut bytes, mut valid) = (0u64, 0u64, 0u64);
-    for (f, r) in files.iter().zip(results) {
-        let report = match r {
-            Ok((code, report)) => {
-                worst = worst.max(code);
-                report
-            }
-            Err(e) => {
-                worst = exit::ERROR;
-                json!({"file": f.display().to_string(), "status": "read-error", "valid": false,
-                       "error": {"message": format!("{e:#}")}})
-            }
-        };
+    for report in &reports {
         keys += report["keys"].as_u64().unwrap_or(0);
         bytes += report["size_bytes"].as_u64().unwrap_or(0);
         valid += u64::from(report["valid"] == true);
-        reports.push(report);
     }
     let total = json!({"files": files.len(), "valid": valid, "keys": keys, "bytes": bytes});
     if args.json {
