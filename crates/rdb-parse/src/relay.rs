@@ -406,21 +406,16 @@ impl Sink for Encoder {
     ) -> Result<(), Stopped> {
         // A large part (megabytes of a streamed string) goes in pieces of a batch at most:
         // the sink gets more, smaller parts of the same string, and the relay never holds a
-        // second copy of it.
-        let pieces = part.len().div_ceil(self.batch).max(1);
-        for (i, piece) in part.chunks(self.batch.max(1)).enumerate() {
+        // second copy of it. An empty part is one piece.
+        let size = self.batch.max(1);
+        let pieces = part.len().div_ceil(size).max(1);
+        for i in 0..pieces {
+            let piece = &part[i * size..part.len().min((i + 1) * size)];
             self.u8(tag::STRING_PART);
             self.bytes(piece);
             self.u64(total);
             let (f, l) = (first && i == 0, last && i + 1 == pieces);
             self.u8(u8::from(f) | u8::from(l) << 1);
-            self.done()?;
-        }
-        if part.is_empty() {
-            self.u8(tag::STRING_PART);
-            self.bytes(part);
-            self.u64(total);
-            self.u8(u8::from(first) | u8::from(last) << 1);
             self.done()?;
         }
         Ok(())

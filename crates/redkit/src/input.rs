@@ -48,6 +48,16 @@ pub struct InputInfo {
 }
 
 impl InputInfo {
+    /// What is known of a stream made here (a replayed log's dataset): its name only.
+    pub fn named(name: String) -> InputInfo {
+        InputInfo {
+            file_size: None,
+            gzip: false,
+            name,
+            gzip_fault: Arc::default(),
+        }
+    }
+
     /// For a gzip input whose content was read whole: reads the rest of the decoded stream, so
     /// that the gzip trailer (CRC32 and length) of every member is checked, and returns why it
     /// is wrong, if it is. The content readers stop at the end of what they read (an RDB's

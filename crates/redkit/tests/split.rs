@@ -26,6 +26,42 @@ fn cluster(args: &[&str]) -> Option<std::process::Output> {
     Some(o)
 }
 
+/// `redkit split DIR/all.rdb -o OUT ARGS...`, which must succeed.
+fn split_ok(d: &Path, out: &Path, args: &[&str]) -> std::process::Output {
+    let (all, out) = (d.join("all.rdb"), out.to_str().unwrap().to_string());
+    let mut a = vec!["split", all.to_str().unwrap(), "-o", &out];
+    a.extend(args);
+    let o = redkit(&a);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+/// What `cluster.py check` saw of the cluster restarted on the files of `dir` (as `format`).
+fn served(server: &str, d: &Path, dir: &Path, format: &str) -> Value {
+    let o = cluster(&[
+        "check",
+        server,
+        d.to_str().unwrap(),
+        dir.to_str().unwrap(),
+        format,
+    ])
+    .unwrap();
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// Every key read, none missing or wrong, every slot's count right.
+fn all_served(r: &Value, keys: usize, what: &str) {
+    assert_eq!(r["read"], keys, "{what}: {r}");
+    for k in ["missing", "wrong", "count_mismatch"] {
+        assert_eq!(r[k], serde_json::json!([]), "{what}: {r}");
+    }
+}
+
 fn myself(conf: &Path) -> String {
     let text = std::fs::read_to_string(conf).unwrap();
     let line = text.lines().find(|l| l.contains("myself")).unwrap();
@@ -45,21 +81,8 @@ fn a_split_gives_each_node_its_own_dataset() {
             continue;
         }
         let out = d.join("split");
-        let o = redkit(&[
-            "split",
-            &s(&d.join("all.rdb")),
-            "-o",
-            &s(&out),
-            "--nodes",
-            &s(&d.join("nodes.conf")),
-            "--json",
-        ]);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        let nodes = s(&d.join("nodes.conf"));
+        let o = split_ok(&d, &out, &["--nodes", &nodes, "--json"]);
         let report: Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_schema("split", &report);
         assert_eq!(report["slots_covered"], 16384);
@@ -90,31 +113,11 @@ fn a_split_gives_each_node_its_own_dataset() {
         assert_eq!(total, keys.len() as u64);
         assert!(keys.len() > 400);
         // The cluster on the split files.
-        let o = cluster(&["check", server, &s(&d), &s(&out)]).unwrap();
-        let r: Value = serde_json::from_slice(&o.stdout).unwrap();
-        assert_eq!(r["read"], keys.len(), "{server}: {r}");
-        for k in ["missing", "wrong", "count_mismatch"] {
-            assert_eq!(r[k], serde_json::json!([]), "{server}: {r}");
-        }
+        all_served(&served(server, &d, &out, "rdb"), keys.len(), server);
         // --slot-info: the same per-slot counts the nodes wrote (Valkey 8.1 writes them as
         // AUX fields; Redis 7.0 writes none), and the cluster loads the files.
         let with_info = d.join("split-slot-info");
-        let o = redkit(&[
-            "split",
-            &s(&d.join("all.rdb")),
-            "-o",
-            &s(&with_info),
-            "--nodes",
-            &s(&d.join("nodes.conf")),
-            "--slot-info",
-            "-q",
-        ]);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        split_ok(&d, &with_info, &["--nodes", &nodes, "--slot-info", "-q"]);
         let mut told = 0;
         for i in 0..3 {
             let id = myself(&d.join(format!("node-{i}.conf")));
@@ -124,8 +127,7 @@ fn a_split_gives_each_node_its_own_dataset() {
             told += got.len();
         }
         assert_eq!(told > 0, server.starts_with("valkey"), "{server}");
-        let o = cluster(&["check", server, &s(&d), &s(&with_info)]).unwrap();
-        let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let r = served(server, &d, &with_info, "rdb");
         assert_eq!(r["read"], keys.len(), "{server} --slot-info: {r}");
         // CLUSTER SHARDS, saved in every form, names the same nodes, slots and keys.
         let by_node = |r: &Value| -> Vec<Value> {
@@ -150,20 +152,11 @@ fn a_split_gives_each_node_its_own_dataset() {
                 continue;
             }
             forms += 1;
-            let o = redkit(&[
-                "split",
-                &s(&d.join("all.rdb")),
-                "-o",
-                &s(&d.join(format!("by-{form}"))),
-                "--nodes",
-                &s(&d.join(form)),
-                "--json",
-            ]);
-            assert_eq!(
-                o.status.code(),
-                Some(0),
-                "{form}: {}",
-                String::from_utf8_lossy(&o.stderr)
+            let listing = s(&d.join(form));
+            let o = split_ok(
+                &d,
+                &d.join(format!("by-{form}")),
+                &["--nodes", &listing, "--json"],
             );
             let r: Value = serde_json::from_slice(&o.stdout).unwrap();
             assert_eq!(by_node(&r), by_node(&report), "{server} {form}");
@@ -176,44 +169,16 @@ fn a_split_gives_each_node_its_own_dataset() {
         // and serves the same.
         for format in ["aof", "resp"] {
             let dir = d.join(format!("split-{format}"));
-            let o = redkit(&[
-                "split",
-                &s(&d.join("all.rdb")),
-                "-o",
-                &s(&dir),
-                "--nodes",
-                &s(&d.join("nodes.conf")),
-                "--format",
-                format,
-                "-q",
-            ]);
-            assert_eq!(
-                o.status.code(),
-                Some(0),
-                "{}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-            let o = cluster(&["check", server, &s(&d), &s(&dir), format]).unwrap();
-            let r: Value = serde_json::from_slice(&o.stdout).unwrap();
-            assert_eq!(r["read"], keys.len(), "{server} {format}: {r}");
-            for k in ["missing", "wrong", "count_mismatch"] {
-                assert_eq!(r[k], serde_json::json!([]), "{server} {format}: {r}");
-            }
+            split_ok(&d, &dir, &["--nodes", &nodes, "--format", format, "-q"]);
+            let r = served(server, &d, &dir, format);
+            all_served(&r, keys.len(), &format!("{server} {format}"));
             if format == "resp" {
                 assert!(r["commands"].as_u64().unwrap() >= keys.len() as u64);
             }
         }
         // --slots, in node order, gives the same datasets.
         let by_slots = d.join("by-slots");
-        let o = redkit(&[
-            "split",
-            &s(&d.join("all.rdb")),
-            "-o",
-            &s(&by_slots),
-            "--slots",
-            "0-5460,5461-10922,10923-16383",
-        ]);
-        assert_eq!(o.status.code(), Some(0));
+        split_ok(&d, &by_slots, &["--slots", "0-5460,5461-10922,10923-16383"]);
         let text = std::fs::read_to_string(d.join("nodes.conf")).unwrap();
         for line in text.lines().filter(|l| l.contains("master")) {
             let f: Vec<&str> = line.split_whitespace().collect();

@@ -295,12 +295,7 @@ impl Source {
                 let file = f.read_back()?;
                 Ok(crate::input::Input {
                     reader: Box::new(BufReader::with_capacity(1 << 20, file)),
-                    info: crate::input::InputInfo {
-                        file_size: None,
-                        gzip: false,
-                        name: path.display().to_string(),
-                        gzip_fault: Default::default(),
-                    },
+                    info: crate::input::InputInfo::named(path.display().to_string()),
                 })
             }
         }

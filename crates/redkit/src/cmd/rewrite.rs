@@ -250,12 +250,7 @@ pub fn run(mut args: Args) -> Result<i32> {
     {
         return replayed_directory(&args, &r);
     }
-    let info = crate::input::InputInfo {
-        file_size: None,
-        gzip: false,
-        name: args.file.display().to_string(),
-        gzip_fault: Default::default(),
-    };
+    let info = crate::input::InputInfo::named(args.file.display().to_string());
     write_out(&args, &opts, Source::Replayed { r: &r, info })
 }
 
