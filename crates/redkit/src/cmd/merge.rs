@@ -116,13 +116,15 @@ pub fn run(args: Args) -> Result<i32> {
     // An AOF is replayed, one at a time, into a temporary RDB beside the output.
     let mut sources = Vec::new();
     for (i, path) in args.inputs.iter().enumerate() {
-        sources.push(match crate::input::resolve(path, None)? {
-            crate::input::Resolved::Rdb(_) => Source::Rdb,
-            crate::input::Resolved::Aof(aof) => match replayed(&args, &out, i, &aof)? {
-                Ok(f) => Source::Replayed(f),
-                Err(code) => return Ok(code),
-            },
-        });
+        if !crate::input::is_aof(path) {
+            // An RDB is opened by each pass.
+            sources.push(Source::Rdb);
+            continue;
+        }
+        match replayed(&args, &out, i, &crate::input::aof(path)?)? {
+            Ok(f) => sources.push(Source::Replayed(f)),
+            Err(code) => return Ok(code),
+        }
     }
 
     // First pass: the keys of every input, in the database each goes to.
