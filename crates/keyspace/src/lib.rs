@@ -173,10 +173,13 @@ impl Keyspace {
         self.len() == 0
     }
 
-    /// Looks `key` up in the selected database and changes nothing: a run of these before
-    /// the commands that use the keys lets their cache misses overlap.
-    pub fn touch(&self, key: &[u8]) -> bool {
-        self.dbs.get(&self.db).is_some_and(|d| d.contains_key(key))
+    /// Brings the entries of `keys` in the selected database into the cache and changes
+    /// nothing (see [`Db::warm`]): done for the keys of many commands before they are applied,
+    /// their cache misses overlap. `hashes` is scratch.
+    pub fn warm(&self, keys: &[&[u8]], hashes: &mut Vec<u64>) {
+        if let Some(d) = self.dbs.get(&self.db) {
+            d.warm(keys, hashes);
+        }
     }
 
     /// Moves every key and function of `other` into this dataset (replacing keys of the same

@@ -166,21 +166,35 @@ pub fn hash_set(payload: &[u8], pairs_in: &[&[u8]], nx: bool) -> Option<Vec<u8>>
     if !pairs_in.len().is_multiple_of(2) || !fits(pairs_in) {
         return None;
     }
-    let mut fields: Vec<(&[u8], &[u8])> = pairs(payload).collect();
-    for p in pairs_in.chunks(2) {
-        match fields.iter_mut().find(|(f, _)| *f == p[0]) {
-            Some(_) if nx => {}
-            Some(e) => e.1 = p[1],
-            None => fields.push((p[0], p[1])),
+    // Written in one pass, with no list of the fields: the fields the hash has, in order,
+    // each with the value the command gives it (the last one named, unless `nx`), then the
+    // new fields in the order first named (with the last value named, or the first if `nx`).
+    let given = |f: &[u8]| -> Option<&[u8]> {
+        let mut named = pairs_in.chunks(2).filter(|p| p[0] == f);
+        if nx {
+            named.next().map(|p| p[1])
+        } else {
+            named.next_back().map(|p| p[1])
+        }
+    };
+    let extra: usize = pairs_in.iter().map(|a| a.len() + 2).sum();
+    let mut out = Vec::with_capacity(payload.len() + extra);
+    let mut entries = 0;
+    for (f, v) in pairs(payload) {
+        put(&mut out, f);
+        put(&mut out, if nx { v } else { given(f).unwrap_or(v) });
+        entries += 1;
+    }
+    for (i, p) in pairs_in.chunks(2).enumerate() {
+        let first = !pairs_in[..2 * i].chunks(2).any(|q| q[0] == p[0]);
+        if first && !pairs(payload).any(|(f, _)| f == p[0]) {
+            put(&mut out, p[0]);
+            put(&mut out, given(p[0]).unwrap_or(p[1]));
+            entries += 1;
         }
     }
-    if fields.len() > MAX_ENTRIES {
+    if entries > MAX_ENTRIES {
         return None;
-    }
-    let mut out = Vec::with_capacity(payload.len() + 16);
-    for (f, v) in fields {
-        put(&mut out, f);
-        put(&mut out, v);
     }
     Some(out)
 }
@@ -367,6 +381,76 @@ mod tests {
                 None => assert!(matches!(v, Value::List(_))),
             }
         }
+    }
+
+    /// HSET's fields, as a server's listpack holds them: those it had in place (with the last
+    /// value named, unless NX), then new ones in the order first named.
+    fn hset_model(had: &[(Vec<u8>, Vec<u8>)], args: &[&[u8]], nx: bool) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut out = had.to_vec();
+        for p in args.chunks(2) {
+            match out.iter_mut().find(|(f, _)| f == p[0]) {
+                Some(_) if nx => {}
+                Some(e) => e.1 = p[1].to_vec(),
+                None => out.push((p[0].to_vec(), p[1].to_vec())),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn hash_set_keeps_the_listpack_order() {
+        let names: [&[u8]; 4] = [b"a", b"b", b"c", b"d"];
+        let values: [&[u8]; 3] = [b"1", b"22", b""];
+        let mut cases = 0;
+        // Every hash of up to 3 of a, b, c in every order, and every HSET of 1 to 3 pairs.
+        let mut hashes: Vec<Vec<usize>> = vec![vec![]];
+        for _ in 0..3 {
+            let longer: Vec<Vec<usize>> = hashes
+                .iter()
+                .flat_map(|h| {
+                    (0..3)
+                        .filter(|i| !h.contains(i))
+                        .map(move |i| [&h[..], &[i]].concat())
+                })
+                .collect();
+            hashes.extend(longer);
+        }
+        hashes.sort();
+        hashes.dedup();
+        let mut calls: Vec<Vec<(usize, usize)>> = vec![vec![]];
+        for _ in 0..3 {
+            let longer: Vec<Vec<(usize, usize)>> = calls
+                .iter()
+                .flat_map(|c| {
+                    (0..4).flat_map(move |f| (0..3).map(move |v| [&c[..], &[(f, v)]].concat()))
+                })
+                .collect();
+            calls.extend(longer);
+        }
+        calls.sort();
+        calls.dedup();
+        for h in &hashes {
+            let had: Vec<(Vec<u8>, Vec<u8>)> = h
+                .iter()
+                .map(|&i| (names[i].to_vec(), b"old".to_vec()))
+                .collect();
+            let mut payload = Vec::new();
+            for (f, v) in &had {
+                put(&mut payload, f);
+                put(&mut payload, v);
+            }
+            for c in calls.iter().filter(|c| !c.is_empty()) {
+                let args: Vec<&[u8]> = c.iter().flat_map(|&(f, v)| [names[f], values[v]]).collect();
+                for nx in [false, true] {
+                    let got = hash_set(&payload, &args, nx).unwrap();
+                    let got: Vec<(Vec<u8>, Vec<u8>)> =
+                        pairs(&got).map(|(f, v)| (f.to_vec(), v.to_vec())).collect();
+                    assert_eq!(got, hset_model(&had, &args, nx), "{had:?} {args:?} nx={nx}");
+                    cases += 1;
+                }
+            }
+        }
+        assert!(cases > 10_000, "{cases}");
     }
 
     #[test]

@@ -117,18 +117,17 @@ pub fn replay(aof: &Aof, args: &ReplayOptions) -> Result<std::result::Result<Rep
             })
             .context("cannot start a thread")?;
         let rx = rx; // dropped on an early return, which stops the reader
+        let mut hashes = Vec::new();
         for mut batch in rx.iter() {
             let mut ops = std::mem::take(&mut batch.ops);
             // The keys of the batch are looked up first: their cache misses overlap, and the
             // commands then find their entries in the cache.
-            for op in &ops {
-                if let Op::Command { args: r, .. } = op {
-                    if r.len() >= 2 {
-                        std::hint::black_box(ks.touch(batch.arg(r.start + 1)));
-                    }
-                }
-            }
             let mut argv: Vec<&[u8]> = Vec::new();
+            argv.extend(ops.iter().filter_map(|op| match op {
+                Op::Command { args: r, .. } if r.len() >= 2 => Some(batch.arg(r.start + 1)),
+                _ => None,
+            }));
+            ks.warm(&argv, &mut hashes);
             for op in ops.drain(..) {
                 match op {
                     Op::Command {
