@@ -428,6 +428,12 @@ impl Db {
         }
     }
 
+    /// Sets `key` to the packed collection `payload` (see [`crate::packed`]) of `kind`,
+    /// replacing what it held.
+    pub fn put_packed(&mut self, key: &[u8], kind: Kind, payload: &[u8], expire_ms: Option<i64>) {
+        self.put_blob(key, Blob::new(key, payload, expire_ms, Some(kind)));
+    }
+
     /// Puts `blob` at `key`, replacing what it held.
     fn put_blob(&mut self, key: &[u8], blob: Blob) {
         if !self.rest.is_empty() {

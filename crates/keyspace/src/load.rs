@@ -1,5 +1,6 @@
 //! Loading an RDB (a preamble, an RDB base) into a keyspace, one event at a time.
 
+use crate::packed::{self, Kind, MAX_BYTES, MAX_ENTRIES};
 use crate::{Entry, Fields, Group, Keyspace, Stream, Value};
 use rdb_parse::{Encoding, Family, KeyEnd, KeyInfo, Str, StreamId, StreamMeta, ValueType};
 
@@ -25,6 +26,22 @@ pub struct Loader<'a> {
     version: Option<u32>,
     /// Whether the key being loaded was stored packed (kept as stored).
     as_stored: bool,
+    /// The key being loaded straight into the form the keyspace keeps it in (its name in
+    /// `key_buf`, a collection's entries in `payload`), instead of `key`.
+    packing: Option<Packing>,
+    key_buf: Vec<u8>,
+    payload: Vec<u8>,
+}
+
+/// A key loaded without building its [`Value`]: a string, or a collection while it stays
+/// small enough to be packed (see [`crate::packed`]); a collection that grows past that is
+/// unpacked into a `Value` and goes on as any other.
+struct Packing {
+    db: u64,
+    /// `None`: a string.
+    kind: Option<Kind>,
+    expire_ms: Option<i64>,
+    entries: usize,
 }
 
 /// What an RDB event cannot be loaded as.
@@ -49,6 +66,41 @@ impl<'a> Loader<'a> {
             consumer: None,
             version: None,
             as_stored: false,
+            packing: None,
+            key_buf: Vec::new(),
+            payload: Vec::new(),
+        }
+    }
+
+    /// Adds an entry (1 or 2 byte strings) to the packed key; false when it would not stay
+    /// packed, once the key has been unpacked into `self.key`.
+    fn pack(&mut self, parts: &[&[u8]]) -> bool {
+        let Some(p) = &mut self.packing else {
+            return false;
+        };
+        if p.entries < MAX_ENTRIES && parts.iter().all(|b| b.len() <= MAX_BYTES) {
+            for b in parts {
+                packed::put(&mut self.payload, b);
+            }
+            p.entries += 1;
+            return true;
+        }
+        self.unpack();
+        false
+    }
+
+    /// Moves the packed key to `self.key`, as a [`Value`].
+    fn unpack(&mut self) {
+        if let Some(p) = self.packing.take() {
+            let value = match p.kind {
+                Some(kind) => packed::unpack(kind, &self.payload),
+                None => Value::Str(Vec::new()),
+            };
+            let entry = Entry {
+                value,
+                expire_ms: p.expire_ms,
+            };
+            self.key = Some((p.db, self.key_buf.clone(), entry));
         }
     }
 
@@ -78,6 +130,31 @@ impl rdb_parse::Sink for Loader<'_> {
     }
 
     fn key_start(&mut self, info: &KeyInfo<'_>) -> Step {
+        // A listpack or ziplist is loaded as stored (a -0 score stays -0); a sorted set stored
+        // plain is converted, its -0 scores becoming 0.
+        self.as_stored = matches!(info.encoding, Encoding::Listpack | Encoding::Ziplist);
+        let kind = match info.value_type {
+            ValueType::String => Some(None),
+            ValueType::List => Some(Some(Kind::List)),
+            ValueType::Set => Some(Some(Kind::Set)),
+            ValueType::Zset => Some(Some(Kind::ZSet)),
+            ValueType::Hash => Some(Some(Kind::Hash)),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            self.key = None;
+            self.key_buf.clear();
+            info.key.append_to(&mut self.key_buf);
+            self.payload.clear();
+            self.packing = Some(Packing {
+                db: info.db,
+                kind,
+                expire_ms: info.expire_ms,
+                entries: 0,
+            });
+            return Ok(());
+        }
+        self.packing = None;
         let value = match info.value_type {
             ValueType::String => Value::Str(Vec::new()),
             ValueType::List => Value::List(Default::default()),
@@ -95,13 +172,29 @@ impl rdb_parse::Sink for Loader<'_> {
                 expire_ms: info.expire_ms,
             },
         ));
-        // A listpack or ziplist is loaded as stored (a -0 score stays -0); a sorted set stored
-        // plain is converted, its -0 scores becoming 0.
-        self.as_stored = matches!(info.encoding, Encoding::Listpack | Encoding::Ziplist);
         Ok(())
     }
 
     fn element(&mut self, v: Str<'_>) -> Step {
+        if let Some(Packing {
+            db,
+            kind: None,
+            expire_ms,
+            ..
+        }) = self.packing
+        {
+            let mut scratch = [0u8; 20];
+            let db = self.ks.dbs.entry(db).or_default();
+            db.put_str(&self.key_buf, v.as_bytes(&mut scratch), Some(expire_ms));
+            self.packing = None;
+            return Ok(());
+        }
+        if matches!(&self.packing, Some(p) if matches!(p.kind, Some(Kind::List | Kind::Set))) {
+            let mut scratch = [0u8; 20];
+            if self.pack(&[v.as_bytes(&mut scratch)]) {
+                return Ok(());
+            }
+        }
         match self.value() {
             Some(Value::Str(s)) => *s = v.to_vec(),
             Some(Value::List(l)) => l.push_back(v.to_vec()),
@@ -114,6 +207,13 @@ impl rdb_parse::Sink for Loader<'_> {
     }
 
     fn zmember(&mut self, member: Str<'_>, score: f64) -> Step {
+        if matches!(&self.packing, Some(p) if p.kind == Some(Kind::ZSet)) {
+            let mut scratch = [0u8; 20];
+            // The score as stored; a -0 becomes 0 at the end of the key unless kept as stored.
+            if self.pack(&[member.as_bytes(&mut scratch), &score.to_le_bytes()]) {
+                return Ok(());
+            }
+        }
         if let Some(Value::ZSet(z)) = self.value() {
             z.insert(member.to_vec(), score);
         }
@@ -121,6 +221,17 @@ impl rdb_parse::Sink for Loader<'_> {
     }
 
     fn hash_field(&mut self, field: Str<'_>, value: Str<'_>, expire_ms: Option<i64>) -> Step {
+        if matches!(&self.packing, Some(p) if p.kind == Some(Kind::Hash)) {
+            if expire_ms.is_none() {
+                let (mut fs, mut vs) = ([0u8; 20], [0u8; 20]);
+                if self.pack(&[field.as_bytes(&mut fs), value.as_bytes(&mut vs)]) {
+                    return Ok(());
+                }
+            } else {
+                // A field with a TTL: not a packed hash.
+                self.unpack();
+            }
+        }
         if let Some(Value::Hash(h)) = self.value() {
             h.insert(field.to_vec(), (value.to_vec(), expire_ms));
         }
@@ -234,6 +345,23 @@ impl rdb_parse::Sink for Loader<'_> {
     }
 
     fn key_end(&mut self, _: &KeyEnd) -> Step {
+        if let Some(p) = self.packing.take() {
+            let db = self.ks.dbs.entry(p.db).or_default();
+            match p.kind {
+                // A string without its element: empty.
+                None => db.put_str(&self.key_buf, &[], Some(p.expire_ms)),
+                // An empty collection is skipped, as the servers skip it at load.
+                Some(_) if p.entries == 0 => {}
+                Some(kind) => {
+                    if kind == Kind::ZSet && !self.as_stored {
+                        packed::zero_negative_zero_scores(&mut self.payload);
+                    }
+                    db.put_packed(&self.key_buf, kind, &self.payload, p.expire_ms);
+                }
+            }
+            self.consumer = None;
+            return Ok(());
+        }
         if let Some((db, key, entry)) = self.key.take() {
             // An empty collection is skipped, as the servers skip it at load.
             let empty = match &entry.value {
@@ -285,6 +413,124 @@ mod tests {
 
     fn keys(ks: &Keyspace) -> usize {
         ks.dbs.values().map(|d| d.len()).sum()
+    }
+
+    fn run(ks: &mut Keyspace, cmds: &[Vec<String>]) {
+        for c in cmds {
+            let argv: Vec<&[u8]> = c.iter().map(|a| a.as_bytes()).collect();
+            ks.apply(&argv).unwrap();
+        }
+    }
+
+    fn cmd(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| w.to_string()).collect()
+    }
+
+    /// Every kind of key, small (loaded packed) and past the packing limits (loaded as a
+    /// value), goes through the loader unchanged.
+    #[test]
+    fn packed_and_unpacked_keys_load_unchanged() {
+        let mut cmds = vec![
+            cmd(&["SET", "s", "v"]),
+            cmd(&["SET", "n", "12345"]),
+            cmd(&["SET", "t", "v", "PXAT", "4000000000000"]),
+            cmd(&["RPUSH", "l", "a", "b", "a"]),
+            cmd(&["SADD", "set", "x", "7", "y"]),
+            cmd(&["ZADD", "z", "1.5", "m", "-2", "n"]),
+            cmd(&["HSET", "h", "f", "1", "g", "2"]),
+            cmd(&["PEXPIREAT", "h", "4000000000000"]),
+            // An element too long to pack.
+            cmd(&["RPUSH", "long", "a", &"x".repeat(65)]),
+            // A field with a TTL.
+            cmd(&["HSET", "ttl", "f", "1", "g", "2"]),
+            cmd(&["HPEXPIREAT", "ttl", "4000000000000", "FIELDS", "1", "g"]),
+        ];
+        // Past 128 entries, with a -0 score early (kept, as in the server's skiplist).
+        let mut big = vec![
+            "ZADD".to_string(),
+            "bigz".into(),
+            "-0".into(),
+            "first".into(),
+        ];
+        let mut bigs = vec!["SADD".to_string(), "bigs".into()];
+        let mut bigh = vec!["HSET".to_string(), "bigh".into()];
+        for i in 0..200 {
+            big.extend([i.to_string(), format!("m{i}")]);
+            bigs.push(format!("m{i}"));
+            bigh.extend([format!("f{i}"), i.to_string()]);
+        }
+        cmds.extend([big, bigs, bigh]);
+        let mut ks = Keyspace::new();
+        run(&mut ks, &cmds);
+        let mut loaded = Keyspace::new();
+        ks.emit(12, &mut Loader::new(&mut loaded)).unwrap();
+        let db = &ks.dbs[&0];
+        let back = &loaded.dbs[&0];
+        assert_eq!(back.len(), db.len());
+        assert_eq!(db.len(), 12);
+        for (key, found) in db.iter() {
+            let got = back.get(key).unwrap_or_else(|| panic!("{key:?} missing"));
+            assert_eq!(
+                got.to_entry(),
+                found.to_entry(),
+                "{:?}",
+                String::from_utf8_lossy(key)
+            );
+            assert_eq!(got.type_name(), found.type_name());
+        }
+        let Some(crate::Value::ZSet(z)) = back
+            .get(b"bigz")
+            .and_then(|f| f.value())
+            .map(|v| v.into_owned())
+        else {
+            panic!("bigz is not a sorted set");
+        };
+        assert_eq!(z[&b"first"[..]].to_bits(), (-0f64).to_bits());
+    }
+
+    /// A small sorted set's -0 score is loaded as 0 from a plain encoding, as stored from a
+    /// listpack (as the servers do).
+    #[test]
+    fn negative_zero_scores_of_small_sorted_sets() {
+        use rdb_parse::{Encoding, KeyEnd, KeyInfo, RdbType, Sink, Str, ValueType};
+        let mut ks = Keyspace::new();
+        let mut l = Loader::new(&mut ks);
+        for (key, encoding) in [("plain", Encoding::Skiplist), ("lp", Encoding::Listpack)] {
+            l.key_start(&KeyInfo {
+                db: 0,
+                key: Str::Bytes(key.as_bytes()),
+                rdb_type: RdbType(5),
+                value_type: ValueType::Zset,
+                encoding,
+                expire_ms: None,
+                idle_s: None,
+                freq: None,
+                len: Some(2),
+                blob_bytes: None,
+                max_element: None,
+                offset: 0,
+            })
+            .unwrap();
+            l.zmember(Str::Bytes(b"a"), -0.0).unwrap();
+            l.zmember(Str::Int(5), 1.0).unwrap();
+            l.key_end(&KeyEnd {
+                offset: 0,
+                elements: 2,
+                volatile_fields: 0,
+            })
+            .unwrap();
+        }
+        let score = |key: &[u8]| -> u64 {
+            let f = ks.dbs[&0].get(key).unwrap();
+            assert!(matches!(f, crate::Found::Packed { .. }), "{f:?}");
+            let Some(crate::Value::ZSet(z)) = f.value().map(|v| v.into_owned()) else {
+                panic!("not a sorted set");
+            };
+            assert_eq!(z[&b"5"[..]], 1.0);
+            z[&b"a"[..]].to_bits()
+        };
+        assert_eq!(score(b"plain"), 0f64.to_bits());
+        assert_eq!(score(b"lp"), (-0f64).to_bits());
     }
 
     // Redis 7.0 loads the first with no key (its suite checks dbsize 0) and the second with 13.

@@ -27,7 +27,8 @@ pub enum Kind {
     Hash,
 }
 
-fn put(out: &mut Vec<u8>, item: &[u8]) {
+/// Appends one byte string (its length, then its bytes) to a payload.
+pub fn put(out: &mut Vec<u8>, item: &[u8]) {
     let mut n = item.len();
     while n >= 0x80 {
         out.push((n as u8) | 0x80);
@@ -293,6 +294,33 @@ pub fn zset_incr(payload: &[u8], by: f64, member: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// A score as a listpack keeps it: -0 becomes 0 (stored as the integer 0).
+/// Makes each -0 score of a sorted set's payload 0, as a server's listpack holds a score it
+/// is given.
+pub fn zero_negative_zero_scores(payload: &mut [u8]) {
+    let mut at = 0;
+    let mut member = true;
+    while at < payload.len() {
+        let (mut n, mut shift) = (0usize, 0);
+        loop {
+            let c = payload[at];
+            at += 1;
+            n |= ((c & 0x7f) as usize) << shift;
+            if c & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+        }
+        if !member && n == 8 {
+            let s = &mut payload[at..at + 8];
+            if f64::from_le_bytes((&*s).try_into().expect("8 bytes")) == 0.0 {
+                s.copy_from_slice(&0f64.to_le_bytes());
+            }
+        }
+        at += n;
+        member = !member;
+    }
+}
+
 fn listpack_score(s: f64) -> f64 {
     if s == 0.0 {
         0.0

@@ -108,5 +108,6 @@ pub fn run(args: Args) -> Result<i32> {
             r.summary(&format!("Wrote {}:", path.display()), args.until.is_some());
         }
     }
+    r.discard();
     Ok(crate::exit::OK)
 }

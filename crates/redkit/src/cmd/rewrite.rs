@@ -248,10 +248,14 @@ pub fn run(mut args: Args) -> Result<i32> {
         && opts.filter.is_all()
         && opts.db_map.is_empty()
     {
-        return replayed_directory(&args, &r);
+        let code = replayed_directory(&args, &r);
+        r.discard();
+        return code;
     }
     let info = crate::input::InputInfo::named(args.file.display().to_string());
-    write_out(&args, &opts, Source::Replayed { r: &r, info })
+    let code = write_out(&args, &opts, Source::Replayed { r: &r, info });
+    r.discard();
+    code
 }
 
 /// Rewrites an RDB input.
