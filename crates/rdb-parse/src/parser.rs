@@ -732,7 +732,10 @@ impl<R: Read> Parser<R> {
     }
 
     /// Reads an RDB string. LZF strings are decompressed into scratch buffer `slot`.
-    #[inline]
+    ///
+    /// A plain string, the common case, is read inline: returned through memory from a call,
+    /// the result costs a store-forwarding stall per string.
+    #[inline(always)]
     fn read_string(&mut self, slot: usize, what: &'static str) -> Result<SRef, Error> {
         let at = self.input.offset();
         let b = self.input.u8(what)?;
@@ -742,6 +745,18 @@ impl<R: Read> Parser<R> {
             let start = self.input.take(n, what, at)?;
             return Ok(SRef::Buf(start, n));
         }
+        self.read_encoded_string(b, at, slot, what)
+    }
+
+    /// [`Parser::read_string`] of an integer or LZF string, whose first byte `b` was read.
+    #[inline(never)]
+    fn read_encoded_string(
+        &mut self,
+        b: u8,
+        at: u64,
+        slot: usize,
+        what: &'static str,
+    ) -> Result<SRef, Error> {
         match b & 0x3f {
             0 => Ok(SRef::Int(self.input.u8(what)? as i8 as i64)),
             1 => Ok(SRef::Int(
@@ -1402,7 +1417,14 @@ impl<R: Read> Parser<R> {
                 }
             }
         }
-        Ok(self.key_info(key, t, value_type, encoding, pending, start, len))
+        // A string has no blob: said as constants rather than read back from the fields
+        // just cleared (a wide read of narrow writes stalls, once per key).
+        let blob = if t.0 == 0 {
+            (None, None)
+        } else {
+            (self.blob_bytes, self.max_element)
+        };
+        Ok(self.key_info(key, t, value_type, encoding, pending, start, len, blob))
     }
 
     #[allow(clippy::too_many_arguments)] // the parts of one record, gathered in one place
@@ -1415,6 +1437,7 @@ impl<R: Read> Parser<R> {
         pending: Pending,
         start: u64,
         len: Option<u64>,
+        (blob_bytes, max_element): (Option<u64>, Option<u64>),
     ) -> Event<'_> {
         Event::KeyStart(KeyInfo {
             db: self.db,
@@ -1426,8 +1449,8 @@ impl<R: Read> Parser<R> {
             idle_s: pending.idle,
             freq: pending.freq,
             len,
-            blob_bytes: self.blob_bytes,
-            max_element: self.max_element,
+            blob_bytes,
+            max_element,
             offset: start,
         })
     }
