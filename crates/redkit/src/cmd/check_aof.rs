@@ -149,11 +149,13 @@ fn check_file(
         warnings: Vec::new(),
         cut_at: None,
     };
-    let input: Box<dyn std::io::Read> = match bar {
+    let input: Box<dyn std::io::Read + Send> = match bar {
         Some(b) => Box::new(crate::input::Counting::new(file, b.clone())),
         None => Box::new(file),
     };
-    let mut reader = AofReader::new(std::io::BufReader::with_capacity(1 << 17, input));
+    // The system calls (the kernel's copy out of the page cache) run on a thread of their
+    // own, a block ahead of the check.
+    let mut reader = AofReader::new(crate::input::ReadAhead::start(input));
     // Names and counts are what is checked: an argument of any length is passed over.
     reader.keep_args(1);
     loop {
