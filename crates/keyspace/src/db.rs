@@ -291,10 +291,9 @@ impl Db {
     /// nothing. A lookup walks three places one after another (the table's control bytes,
     /// the slot, the key's allocation), each a cache miss in a large table; done key by key
     /// the misses come one after another. Here each pass reads one level for every key and
-    /// branches on nothing it reads, so the misses of a pass overlap. `hashes` is scratch.
-    pub fn warm(&self, keys: &[&[u8]], hashes: &mut Vec<u64>) {
-        hashes.clear();
-        hashes.extend(keys.iter().map(|k| self.hash(k)));
+    /// branches on nothing it reads, so the misses of a pass overlap.
+    pub fn warm(&self, keys: &[&[u8]]) {
+        let hashes: Vec<u64> = keys.iter().map(|k| self.hash(k)).collect();
         // The control bytes and the slots: each slot whose tag matches is read.
         for &h in hashes.iter() {
             self.strs.find(h, |b| {

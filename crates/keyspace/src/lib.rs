@@ -175,10 +175,10 @@ impl Keyspace {
 
     /// Brings the entries of `keys` in the selected database into the cache and changes
     /// nothing (see [`Db::warm`]): done for the keys of many commands before they are applied,
-    /// their cache misses overlap. `hashes` is scratch.
-    pub fn warm(&self, keys: &[&[u8]], hashes: &mut Vec<u64>) {
+    /// their cache misses overlap.
+    pub fn warm(&self, keys: &[&[u8]]) {
         if let Some(d) = self.dbs.get(&self.db) {
-            d.warm(keys, hashes);
+            d.warm(keys);
         }
     }
 

@@ -44,9 +44,9 @@ pub struct Items<'a> {
     at: usize,
 }
 
-impl<'a> Iterator for Items<'a> {
-    type Item = &'a [u8];
-    fn next(&mut self) -> Option<&'a [u8]> {
+impl Items<'_> {
+    /// Where the next byte string is in the payload.
+    fn next_range(&mut self) -> Option<std::ops::Range<usize>> {
         if self.at >= self.b.len() {
             return None;
         }
@@ -60,9 +60,17 @@ impl<'a> Iterator for Items<'a> {
             }
             shift += 7;
         }
-        let item = &self.b[self.at..self.at + n];
+        let item = self.at..self.at + n;
         self.at += n;
         Some(item)
+    }
+}
+
+impl<'a> Iterator for Items<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let r = self.next_range()?;
+        Some(&self.b[r])
     }
 }
 
@@ -299,24 +307,18 @@ pub fn zset_incr(payload: &[u8], by: f64, member: &[u8]) -> Option<Vec<u8>> {
 pub fn zero_negative_zero_scores(payload: &mut [u8]) {
     let mut at = 0;
     let mut member = true;
-    while at < payload.len() {
-        let (mut n, mut shift) = (0usize, 0);
-        loop {
-            let c = payload[at];
-            at += 1;
-            n |= ((c & 0x7f) as usize) << shift;
-            if c & 0x80 == 0 {
-                break;
-            }
-            shift += 7;
+    loop {
+        let mut it = Items { b: payload, at };
+        let Some(r) = it.next_range() else {
+            break;
+        };
+        at = it.at;
+        if !member
+            && r.len() == 8
+            && f64::from_le_bytes(payload[r.clone()].try_into().expect("8 bytes")) == 0.0
+        {
+            payload[r].copy_from_slice(&0f64.to_le_bytes());
         }
-        if !member && n == 8 {
-            let s = &mut payload[at..at + 8];
-            if f64::from_le_bytes((&*s).try_into().expect("8 bytes")) == 0.0 {
-                s.copy_from_slice(&0f64.to_le_bytes());
-            }
-        }
-        at += n;
         member = !member;
     }
 }

@@ -3,30 +3,14 @@
 
 mod common;
 
-use common::len;
+use common::{len, testdata};
 use proptest::prelude::*;
 use rdb_parse::{crc64, Error, ErrorKind, Event, Limits, Parser, Str};
 use std::io::Read;
-use std::path::{Path, PathBuf};
-
-fn testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
-}
+use std::path::PathBuf;
 
 fn rdb_files() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![testdata().join("rdb")];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "rdb") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
+    let out = common::rdb_files_in(&["rdb"]);
     assert!(out.len() >= 40, "fixtures missing");
     out
 }

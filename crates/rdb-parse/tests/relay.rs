@@ -3,27 +3,16 @@
 //! small enough to split the stream everywhere; and a sink's error stops it where `drive`
 //! stops.
 
+mod common;
+
 use rdb_parse::{
     drive, drive_relayed_batched, ArrayValue, Family, KeyEnd, KeyInfo, NodeInfo, Parser, Sink,
     Stop, Str, StreamId, StreamMeta,
 };
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn files() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
-    let mut out = Vec::new();
-    let mut stack = vec![root.join("rdb"), root.join("corrupt")];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "rdb") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
+    let out = common::rdb_files_in(&["rdb", "corrupt"]);
     assert!(out.len() >= 60, "fixtures missing");
     out
 }

@@ -124,7 +124,6 @@ pub fn replay(aof: &Aof, args: &ReplayOptions) -> Result<std::result::Result<Rep
             })
             .context("cannot start a thread")?;
         let rx = rx; // dropped on an early return, which stops the reader
-        let mut hashes = Vec::new();
         for mut batch in rx.iter() {
             let mut ops = std::mem::take(&mut batch.ops);
             // The keys of the batch are looked up first: their cache misses overlap, and the
@@ -134,7 +133,7 @@ pub fn replay(aof: &Aof, args: &ReplayOptions) -> Result<std::result::Result<Rep
                 Op::Command { args: r, .. } if r.len() >= 2 => Some(batch.arg(r.start + 1)),
                 _ => None,
             }));
-            ks.warm(&argv, &mut hashes);
+            ks.warm(&argv);
             for op in ops.drain(..) {
                 match op {
                     Op::Command {
