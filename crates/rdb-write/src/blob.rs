@@ -119,14 +119,22 @@ impl Listpack {
 
     /// The finished listpack bytes (header, entries, terminator); the builder is emptied.
     pub fn finish(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.finish_into(&mut out);
+        out
+    }
+
+    /// Like [`Listpack::finish`], into `out` (cleared first); the builder keeps its memory.
+    pub fn finish_into(&mut self, out: &mut Vec<u8>) {
         let total = self.bytes_len();
-        let mut out = Vec::with_capacity(total);
+        out.clear();
+        out.reserve(total);
         out.extend_from_slice(&(total as u32).to_le_bytes());
         out.extend_from_slice(&(self.count.min(65535) as u16).to_le_bytes());
-        out.append(&mut self.body);
+        out.extend_from_slice(&self.body);
         out.push(0xFF);
+        self.body.clear();
         self.count = 0;
-        out
     }
 }
 
@@ -214,20 +222,30 @@ impl Ziplist {
 
     /// The finished ziplist bytes; the builder is emptied.
     pub fn finish(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.finish_into(&mut out);
+        out
+    }
+
+    /// Like [`Ziplist::finish`], into `out` (cleared first); the builder keeps its memory.
+    pub fn finish_into(&mut self, out: &mut Vec<u8>) {
         let total = self.bytes_len();
         let tail = if self.count == 0 {
             10
         } else {
             10 + self.last_start
         };
-        let mut out = Vec::with_capacity(total);
+        out.clear();
+        out.reserve(total);
         out.extend_from_slice(&(total as u32).to_le_bytes());
         out.extend_from_slice(&(tail as u32).to_le_bytes());
         out.extend_from_slice(&(self.count.min(65535) as u16).to_le_bytes());
-        out.append(&mut self.body);
+        out.extend_from_slice(&self.body);
         out.push(0xFF);
-        *self = Ziplist::new();
-        out
+        self.body.clear();
+        self.count = 0;
+        self.prev_len = 0;
+        self.last_start = 0;
     }
 }
 

@@ -132,6 +132,12 @@ impl Pack {
             Pack::Zl(z) => z.finish(),
         }
     }
+    fn finish_into(&mut self, out: &mut Vec<u8>) {
+        match self {
+            Pack::Lp(l) => l.finish_into(out),
+            Pack::Zl(z) => z.finish_into(out),
+        }
+    }
 }
 
 enum State {
@@ -153,13 +159,9 @@ enum State {
         min: Option<i64>,
         left: u64,
     },
-    /// Still small: the elements so far (pairs for zsets and hashes, flattened), and whether
-    /// all of them are canonical integers / at most 64 bytes.
+    /// Still small: the elements so far are in [`KeyWriter::held`]; whether all of them are
+    /// canonical integers / at most 64 bytes.
     Small {
-        items: Vec<Vec<u8>>,
-        /// Scores of sorted-set members, field TTLs (ms, 0 = none) of hashes with TTLs.
-        scores: Vec<f64>,
-        ttls: Vec<i64>,
         all_int: bool,
         all_short: bool,
     },
@@ -191,6 +193,52 @@ struct StreamBuild {
     live: u64,
 }
 
+/// The elements of a key while it is small enough to be packed (pairs for zsets and hashes,
+/// flattened), with the scores of sorted-set members and the field TTLs (ms, 0 = none) of
+/// hashes with TTLs. Its buffers serve key after key: a small key costs no allocation.
+#[derive(Default)]
+struct Held {
+    bytes: Vec<u8>,
+    /// Where each element ends in `bytes`.
+    ends: Vec<usize>,
+    scores: Vec<f64>,
+    ttls: Vec<i64>,
+}
+
+/// A held buffer larger than this is given back when the key ends, so that one large element
+/// does not keep its memory for the rest of the run.
+const HELD_KEEP: usize = 1 << 20;
+
+impl Held {
+    fn clear(&mut self) {
+        if self.bytes.capacity() > HELD_KEEP {
+            self.bytes = Vec::new();
+        }
+        self.bytes.clear();
+        self.ends.clear();
+        self.scores.clear();
+        self.ttls.clear();
+    }
+
+    fn push(&mut self, s: &[u8]) {
+        self.bytes.extend_from_slice(s);
+        self.ends.push(self.bytes.len());
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn get(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.bytes[start..self.ends[i]]
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+}
+
 /// Writes keys of a target version, one element at a time.
 pub struct KeyWriter {
     target: Target,
@@ -199,6 +247,12 @@ pub struct KeyWriter {
     meta: KeyMeta,
     len: Option<u64>,
     state: State,
+    held: Held,
+    /// The packed encoding being built, and its finished bytes: kept from key to key.
+    pack: Pack,
+    packed: Vec<u8>,
+    /// A score's text, for a packed sorted set.
+    score: Vec<u8>,
     spool_limit: usize,
     spool_dir: Option<PathBuf>,
     spilled: u64,
@@ -209,19 +263,20 @@ fn invalid(msg: String) -> io::Error {
 }
 
 /// A score as Redis writes it into a listpack or ziplist: an integer when it is one (and
-/// exact), else the shortest text that reads back as the same double.
-fn score_text(v: f64) -> Vec<u8> {
+/// exact), else the shortest text that reads back as the same double. Written into `out`.
+fn score_text(v: f64, out: &mut Vec<u8>) {
+    out.clear();
     if v.is_infinite() {
-        return if v > 0.0 {
-            b"inf".to_vec()
-        } else {
-            b"-inf".to_vec()
-        };
+        out.extend_from_slice(if v > 0.0 { b"inf" } else { b"-inf" });
+        return;
     }
     if v == v.trunc() && v.abs() < 9.007_199_254_740_992e15 && !(v == 0.0 && v.is_sign_negative()) {
-        return format!("{}", v as i64).into_bytes();
+        let mut b = [0u8; 20];
+        out.extend_from_slice(rdb_parse::format_i64(v as i64, &mut b));
+        return;
     }
-    format!("{v:e}").into_bytes()
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "{v:e}");
 }
 
 impl KeyWriter {
@@ -234,6 +289,10 @@ impl KeyWriter {
             meta: KeyMeta::default(),
             len: None,
             state: State::Idle,
+            held: Held::default(),
+            pack: Pack::new(target),
+            packed: Vec::new(),
+            score: Vec::new(),
             spool_limit: DEFAULT_LIMIT,
             spool_dir: None,
             spilled: 0,
@@ -278,13 +337,13 @@ impl KeyWriter {
                 last: None,
                 live: 0,
             })),
-            _ => State::Small {
-                items: Vec::new(),
-                scores: Vec::new(),
-                ttls: Vec::new(),
-                all_int: true,
-                all_short: true,
-            },
+            _ => {
+                self.held.clear();
+                State::Small {
+                    all_int: true,
+                    all_short: true,
+                }
+            }
         };
     }
 
@@ -325,24 +384,18 @@ impl KeyWriter {
         score: Option<f64>,
         ttl: Option<i64>,
     ) -> io::Result<()> {
-        let State::Small {
-            items,
-            scores,
-            ttls,
-            all_int,
-            all_short,
-        } = &mut self.state
-        else {
+        let State::Small { all_int, all_short } = &mut self.state else {
             return Err(invalid("an element outside a key".into()));
         };
+        let held = &mut self.held;
         for p in parts {
             *all_int &= canonical_int(p).is_some();
             *all_short &= p.len() <= Target::VALUE_BYTES;
-            items.push(p.to_vec());
+            held.push(p);
         }
-        scores.extend(score);
-        ttls.extend(ttl);
-        let (n, i, s) = (items.len(), *all_int, *all_short);
+        held.scores.extend(score);
+        held.ttls.extend(ttl);
+        let (n, i, s) = (held.len(), *all_int, *all_short);
         if !self.small_fits(n, i, s) {
             self.go_plain(w)?;
         }
@@ -352,23 +405,26 @@ impl KeyWriter {
     /// Switches a key that outgrew the packed encodings to its plain one, writing what was
     /// held.
     fn go_plain<W: Write>(&mut self, w: &mut RdbWriter<W>) -> io::Result<()> {
-        let State::Small {
-            items,
-            scores,
-            ttls,
-            ..
-        } = std::mem::replace(&mut self.state, State::Idle)
-        else {
+        let State::Small { .. } = std::mem::replace(&mut self.state, State::Idle) else {
             return Ok(());
         };
+        let held = std::mem::take(&mut self.held);
+        let r = self.write_held_plain(w, &held);
+        self.held = held;
+        self.held.clear();
+        r
+    }
+
+    /// [`KeyWriter::go_plain`] once the held elements are out of `self`.
+    fn write_held_plain<W: Write>(&mut self, w: &mut RdbWriter<W>, held: &Held) -> io::Result<()> {
         let len = self.len.ok_or_else(|| {
             invalid("a large set, sorted set or hash needs its element count".into())
         })?;
         if self.kind == Kind::HashTtl {
             let mut spool = self.new_spool();
             let mut min: Option<i64> = None;
-            for (pair, &ttl) in items.chunks(2).zip(&ttls) {
-                spool_field(&mut spool, &pair[0], &pair[1], ttl)?;
+            for (i, &ttl) in held.ttls.iter().enumerate() {
+                spool_field(&mut spool, held.get(2 * i), held.get(2 * i + 1), ttl)?;
                 if ttl != 0 {
                     min = Some(min.map_or(ttl, |m| m.min(ttl)));
                 }
@@ -390,20 +446,20 @@ impl KeyWriter {
         let mut written = 0u64;
         match self.kind {
             Kind::ZSet => {
-                for (m, s) in items.iter().zip(scores) {
+                for (m, &s) in held.iter().zip(&held.scores) {
                     self.zset_plain(w, m, s)?;
                     written += 1;
                 }
             }
             Kind::Hash => {
-                for pair in items.chunks(2) {
-                    w.string(&pair[0])?;
-                    w.string(&pair[1])?;
+                for i in 0..held.len() / 2 {
+                    w.string(held.get(2 * i))?;
+                    w.string(held.get(2 * i + 1))?;
                     written += 1;
                 }
             }
             _ => {
-                for m in &items {
+                for m in held.iter() {
                     w.string(m)?;
                     written += 1;
                 }
@@ -761,12 +817,13 @@ impl KeyWriter {
                     nodes.drain(|n| w.blob(n))?;
                 }
             }
-            State::Small {
-                mut items,
-                scores,
-                ttls,
-                ..
-            } => self.small(w, &mut items, &scores, &ttls)?,
+            State::Small { .. } => {
+                let held = std::mem::take(&mut self.held);
+                let r = self.small(w, &held);
+                self.held = held;
+                self.held.clear();
+                r?
+            }
             State::Stream(_) => return Err(invalid("a stream without its metadata".into())),
             State::StreamTail => {}
             State::HashSpool {
@@ -834,25 +891,20 @@ impl KeyWriter {
         }
     }
 
-    fn small<W: Write>(
-        &mut self,
-        w: &mut RdbWriter<W>,
-        items: &mut [Vec<u8>],
-        scores: &[f64],
-        ttls: &[i64],
-    ) -> io::Result<()> {
+    fn small<W: Write>(&mut self, w: &mut RdbWriter<W>, held: &Held) -> io::Result<()> {
         let t = self.target;
+        let ttls = &held.ttls;
         match self.kind {
             Kind::Set => {
-                let mut ints: Vec<i64> = items.iter().filter_map(|i| canonical_int(i)).collect();
-                if ints.len() == items.len() && !items.is_empty() {
+                let mut ints: Vec<i64> = held.iter().filter_map(canonical_int).collect();
+                if ints.len() == held.len() && held.len() > 0 {
                     self.header(w, RdbType::SET_INTSET)?;
                     w.blob(&intset(&mut ints))
-                } else if items.is_empty() {
+                } else if held.len() == 0 {
                     Err(invalid("an empty set".into()))
                 } else {
                     let mut lp = Listpack::new();
-                    for i in items.iter() {
+                    for i in held.iter() {
                         lp.push(i);
                     }
                     self.header(w, RdbType::SET_LISTPACK)?;
@@ -861,37 +913,35 @@ impl KeyWriter {
             }
             Kind::ZSet => {
                 // Packed sorted sets are ordered by score, then member.
-                let mut order: Vec<usize> = (0..items.len()).collect();
+                let scores = &held.scores;
+                let mut order: Vec<usize> = (0..held.len()).collect();
                 order.sort_by(|&a, &b| {
                     scores[a]
                         .total_cmp(&scores[b])
-                        .then_with(|| items[a].cmp(&items[b]))
+                        .then_with(|| held.get(a).cmp(held.get(b)))
                 });
-                let mut p = Pack::new(t);
                 for &i in &order {
-                    p.push(&items[i]);
-                    p.push(&score_text(scores[i]));
+                    self.pack.push(held.get(i));
+                    score_text(scores[i], &mut self.score);
+                    self.pack.push(&self.score);
                 }
                 let ty = if t.listpacks() {
                     RdbType::ZSET_LISTPACK
                 } else {
                     RdbType::ZSET_ZIPLIST
                 };
-                self.header(w, ty)?;
-                w.blob(&p.finish())
+                self.write_pack(w, ty)
             }
             Kind::Hash => {
-                let mut p = Pack::new(t);
-                for i in items.iter() {
-                    p.push(i);
+                for i in held.iter() {
+                    self.pack.push(i);
                 }
                 let ty = if t.listpacks() {
                     RdbType::HASH_LISTPACK
                 } else {
                     RdbType::HASH_ZIPLIST
                 };
-                self.header(w, ty)?;
-                w.blob(&p.finish())
+                self.write_pack(w, ty)
             }
             Kind::HashTtl if t.version < 80 => {
                 // Listpack-ex: (field, value, ttl) triplets by TTL ascending, no TTL last.
@@ -899,8 +949,8 @@ impl KeyWriter {
                 order.sort_by_key(|&i| (ttls[i] == 0, ttls[i]));
                 let mut lp = Listpack::new();
                 for &i in &order {
-                    lp.push(&items[2 * i]);
-                    lp.push(&items[2 * i + 1]);
+                    lp.push(held.get(2 * i));
+                    lp.push(held.get(2 * i + 1));
                     lp.push_int(ttls[i]);
                 }
                 let min = ttls.iter().copied().filter(|&t| t != 0).min().unwrap_or(0);
@@ -910,14 +960,22 @@ impl KeyWriter {
             }
             Kind::HashTtl => {
                 let mut spool = self.new_spool();
-                for (pair, &ttl) in items.chunks(2).zip(ttls) {
-                    spool_field(&mut spool, &pair[0], &pair[1], ttl)?;
+                for (i, &ttl) in ttls.iter().enumerate() {
+                    spool_field(&mut spool, held.get(2 * i), held.get(2 * i + 1), ttl)?;
                 }
                 let min = ttls.iter().copied().filter(|&t| t != 0).min();
                 self.hash_ttl_plain(w, &mut spool, min)
             }
             _ => Ok(()),
         }
+    }
+
+    /// Writes the key's header with type `ty` and the packed encoding built in `self.pack`,
+    /// which is emptied for the next key.
+    fn write_pack<W: Write>(&mut self, w: &mut RdbWriter<W>, ty: RdbType) -> io::Result<()> {
+        self.pack.finish_into(&mut self.packed);
+        self.header(w, ty)?;
+        w.blob(&self.packed)
     }
 }
 

@@ -353,7 +353,7 @@ fn read_log(
         let path = &part.path;
         let f = part.reader()?;
         let name = path.display().to_string();
-        let mut r = AofReader::new(std::io::BufReader::with_capacity(1 << 20, f));
+        let mut r = AofReader::new(f);
         loop {
             let item = match r.next_item() {
                 Ok(Some(item)) => item,
