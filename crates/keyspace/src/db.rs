@@ -271,6 +271,17 @@ impl Db {
         self.strs.len() + self.rest.len()
     }
 
+    /// Number of keys with an expiry. Reads one byte of each inline key, with nothing that
+    /// depends on the one before: the cache misses overlap.
+    pub fn expires(&self) -> usize {
+        let inline = self
+            .strs
+            .iter()
+            .filter(|b| b.0[0] & HAS_EXPIRE != 0)
+            .count();
+        inline + self.rest.values().filter(|e| e.expire_ms.is_some()).count()
+    }
+
     /// True when there is no key.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -559,24 +570,48 @@ impl Db {
 
     /// Every key and its value, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], Found<'_>)> {
+        self.iter_part(0, 1, usize::MAX).map(|(_, k, f)| (k, f))
+    }
+
+    /// The keys of part `part` of `parts`: the keys in the order of [`Db::iter`], cut in
+    /// chunks of `chunk` keys, chunk `c` in part `c % parts`. Each comes with its chunk's
+    /// number.
+    pub fn iter_part(
+        &self,
+        part: usize,
+        parts: usize,
+        chunk: usize,
+    ) -> impl Iterator<Item = (usize, &[u8], Found<'_>)> {
         // A second walk of the table runs ahead of the first: every `AHEAD` keys, it reads
         // the allocations of the next `AHEAD` in a tight loop that branches on nothing it
         // reads, so that their cache misses overlap instead of coming one per key.
         const AHEAD: usize = 16;
-        let mut scout = self.strs.iter();
+        let chunk = chunk.max(1);
+        let number = move |i: usize| if parts <= 1 { 0 } else { i / chunk };
+        let mine = move |i: usize| parts <= 1 || number(i) % parts == part;
+        let mut scout = self.strs.iter().enumerate().filter(move |&(i, _)| mine(i));
         let mut n = 0usize;
+        let strs = self.strs.len();
         self.strs
             .iter()
-            .map(move |b| {
+            .enumerate()
+            .filter(move |&(i, _)| mine(i))
+            .map(move |(i, b)| {
                 if n.is_multiple_of(AHEAD) {
-                    for next in scout.by_ref().take(AHEAD) {
+                    for (_, next) in scout.by_ref().take(AHEAD) {
                         next.warm();
                     }
                 }
                 n += 1;
-                (b.key(), b.found())
+                (number(i), b.key(), b.found())
             })
-            .chain(self.rest.iter().map(|(k, e)| (&k[..], Found::Entry(e))))
+            .chain(
+                self.rest
+                    .iter()
+                    .enumerate()
+                    .filter(move |&(i, _)| mine(strs + i))
+                    .map(move |(i, (k, e))| (number(strs + i), &k[..], Found::Entry(e))),
+            )
     }
 }
 

@@ -71,7 +71,7 @@ impl Keyspace {
                 continue;
             }
             sink.select_db(*db)?;
-            let expires = keys.iter().filter(|(_, f)| f.expire_ms().is_some()).count();
+            let expires = keys.expires();
             sink.resize_db(keys.len() as u64, expires as u64)?;
             for (key, found) in keys.iter() {
                 emit_key(*db, key, &found, sink)?;
@@ -81,7 +81,12 @@ impl Keyspace {
     }
 }
 
-fn emit_key<S: Sink>(db: u64, key: &[u8], found: &Found<'_>, sink: &mut S) -> Result<(), S::Error> {
+pub(crate) fn emit_key<S: Sink>(
+    db: u64,
+    key: &[u8],
+    found: &Found<'_>,
+    sink: &mut S,
+) -> Result<(), S::Error> {
     let start = |sink: &mut S, value_type, ttls: bool, len: Option<u64>| {
         let (rdb_type, encoding) = plain(value_type, ttls);
         sink.key_start(&KeyInfo {

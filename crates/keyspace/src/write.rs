@@ -5,6 +5,7 @@ use crate::Keyspace;
 use rdb_parse::{KeyEnd, KeyInfo, Sink, Str, StreamId, StreamMeta, ValueType};
 use rdb_write::{KeyMeta, KeyWriter, Kind, RdbWriter, Target};
 use std::io::{self, Write};
+use std::sync::mpsc;
 
 /// The events of a keyspace, written through an [`RdbWriter`] (which wrote the header and
 /// writes the end itself).
@@ -133,5 +134,288 @@ impl Keyspace {
             scratch: [0; 20],
         };
         self.emit(target.version, &mut sink)
+    }
+
+    /// [`Keyspace::write_rdb`] on `threads` threads: each encodes (and compresses) its share
+    /// of the keys, chunk by chunk, and the calling thread puts the chunks in order into `w`.
+    /// The file is the same, byte for byte. Memory: a few pieces of 1 MiB per thread.
+    pub fn write_rdb_threads<W: Write>(
+        &self,
+        w: &mut RdbWriter<W>,
+        target: Target,
+        threads: usize,
+    ) -> io::Result<()> {
+        if threads < 2 || self.len() < 4 * CHUNK_KEYS {
+            return self.write_rdb(w, target);
+        }
+        self.write_parts(w, target, threads, CHUNK_KEYS, PIECE_BYTES)
+    }
+
+    fn write_parts<W: Write>(
+        &self,
+        w: &mut RdbWriter<W>,
+        target: Target,
+        parts: usize,
+        chunk: usize,
+        piece: usize,
+    ) -> io::Result<()> {
+        std::thread::scope(|scope| {
+            let mut pieces = Vec::new();
+            let mut workers = Vec::new();
+            for part in 0..parts {
+                let (tx, rx) = mpsc::sync_channel::<(Vec<u8>, bool)>(QUEUED_PIECES);
+                let (back_tx, back_rx) = mpsc::channel::<Vec<u8>>();
+                pieces.push((rx, back_tx));
+                let worker = std::thread::Builder::new()
+                    .name("rdb-encode".into())
+                    .spawn_scoped(scope, move || {
+                        let out = Pieces {
+                            buf: Vec::with_capacity(piece),
+                            limit: piece,
+                            tx,
+                            spare: back_rx,
+                        };
+                        self.write_part(out, target, part, parts, chunk)
+                    })?;
+                workers.push(worker);
+            }
+            let merged = self.merge_parts(w, target, pieces, chunk);
+            // The receivers are gone: a worker still writing stops at its next piece.
+            let mut first_err = None;
+            for worker in workers {
+                let r = worker
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p));
+                if let Err(e) = r {
+                    if e.kind() != io::ErrorKind::BrokenPipe {
+                        first_err.get_or_insert(e);
+                    }
+                }
+            }
+            // A worker's own error explains why the merge stopped; report it first.
+            match (first_err, merged) {
+                (Some(e), _) => Err(e),
+                (None, r) => r,
+            }
+        })
+    }
+
+    /// The writing thread's side: the frame of the file (functions, each database's number and
+    /// sizes) and, in order, the chunks the workers send, chunk `c` of a database from worker
+    /// `c % parts`.
+    fn merge_parts<W: Write>(
+        &self,
+        w: &mut RdbWriter<W>,
+        target: Target,
+        pieces: Vec<WorkerLink>,
+        chunk: usize,
+    ) -> io::Result<()> {
+        let mut sink = Writing {
+            w,
+            kw: KeyWriter::new(target),
+            target,
+            scratch: [0; 20],
+        };
+        for code in self.functions.values() {
+            sink.function(Str::Bytes(code))?;
+        }
+        let stopped = || io::Error::new(io::ErrorKind::BrokenPipe, "an encoding thread stopped");
+        for (db, keys) in &self.dbs {
+            if keys.is_empty() {
+                continue;
+            }
+            sink.select_db(*db)?;
+            let expires = keys.expires();
+            sink.resize_db(keys.len() as u64, expires as u64)?;
+            for c in 0..keys.len().div_ceil(chunk) {
+                let (rx, back) = &pieces[c % pieces.len()];
+                loop {
+                    let (buf, last) = rx.recv().map_err(|_| stopped())?;
+                    sink.w.raw(&buf)?;
+                    let _ = back.send(buf);
+                    if last {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A worker's side: the keys of part `part`, encoded chunk by chunk into `out`.
+    fn write_part(
+        &self,
+        out: Pieces,
+        target: Target,
+        part: usize,
+        parts: usize,
+        chunk: usize,
+    ) -> io::Result<()> {
+        let mut w = RdbWriter::fragment(out, target.version, true);
+        let mut sink = Writing {
+            w: &mut w,
+            kw: KeyWriter::new(target),
+            target,
+            scratch: [0; 20],
+        };
+        for (db, keys) in &self.dbs {
+            let mut current = None;
+            for (c, key, found) in keys.iter_part(part, parts, chunk) {
+                if current.is_some_and(|n| n != c) {
+                    sink.w.flush_records()?;
+                    sink.w.get_mut().send(true)?;
+                }
+                current = Some(c);
+                crate::emit::emit_key(*db, key, &found, &mut sink)?;
+            }
+            if current.is_some() {
+                sink.w.flush_records()?;
+                sink.w.get_mut().send(true)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Keys per chunk of [`Keyspace::write_rdb_threads`]: the unit the threads take turns on.
+const CHUNK_KEYS: usize = 1024;
+/// Bytes a worker sends at most at once (a larger key goes in several pieces).
+const PIECE_BYTES: usize = 1 << 20;
+/// Pieces queued per worker.
+const QUEUED_PIECES: usize = 4;
+
+/// The writing thread's ends of a worker's channels: the pieces it sends (with whether each
+/// ends a chunk), and the way back for their buffers.
+type WorkerLink = (mpsc::Receiver<(Vec<u8>, bool)>, mpsc::Sender<Vec<u8>>);
+
+/// A worker's output: pieces of at most `limit` bytes sent to the writing thread, which sends
+/// the buffers back to be filled again.
+struct Pieces {
+    buf: Vec<u8>,
+    limit: usize,
+    tx: mpsc::SyncSender<(Vec<u8>, bool)>,
+    spare: mpsc::Receiver<Vec<u8>>,
+}
+
+impl Pieces {
+    /// Sends what is buffered; `last` ends a chunk.
+    fn send(&mut self, last: bool) -> io::Result<()> {
+        let mut next = self
+            .spare
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(self.limit));
+        next.clear();
+        let full = std::mem::replace(&mut self.buf, next);
+        self.tx
+            .send((full, last))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the writing thread stopped"))
+    }
+}
+
+impl Write for Pieces {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        let n = b.len().min(self.limit - self.buf.len());
+        self.buf.extend_from_slice(&b[..n]);
+        if self.buf.len() == self.limit {
+            self.send(false)?;
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apply(ks: &mut Keyspace, args: &[&str]) {
+        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        ks.apply(&a).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    }
+
+    /// Keys of every kind in three databases, inline and not, small and large, some with
+    /// expiries, and a value much larger than a piece.
+    fn dataset() -> Keyspace {
+        let mut ks = Keyspace::new();
+        ks.functions
+            .insert(b"lib".to_vec(), b"#!lua name=lib\nreturn 1".to_vec());
+        for db in ["0", "2", "5"] {
+            apply(&mut ks, &["SELECT", db]);
+            for i in 0..300 {
+                let k = format!("s:{db}:{i}");
+                apply(&mut ks, &["SET", &k, &"v".repeat(i % 40 + 1)]);
+                if i % 3 == 0 {
+                    apply(&mut ks, &["PEXPIREAT", &k, "4000000000000"]);
+                }
+                let h = format!("h:{db}:{i}");
+                apply(&mut ks, &["HSET", &h, "f", &i.to_string(), "g", "text"]);
+                if i % 50 == 0 {
+                    for j in 0..200 {
+                        let (f, v) = (format!("f{j}"), format!("value {j}"));
+                        apply(&mut ks, &["HSET", &h, &f, &v]);
+                    }
+                }
+                if i % 7 == 0 {
+                    let z = format!("z:{db}:{i}");
+                    apply(
+                        &mut ks,
+                        &["ZADD", &z, "1.5", "a", "-2", "b", &i.to_string(), "c"],
+                    );
+                    let l = format!("l:{db}:{i}");
+                    apply(&mut ks, &["RPUSH", &l, "x", "y", &i.to_string()]);
+                    let st = format!("set:{db}:{i}");
+                    apply(&mut ks, &["SADD", &st, "1", "2", &i.to_string()]);
+                    apply(&mut ks, &["APPEND", &k, "-grown"]);
+                }
+            }
+            let big = "0123456789abcdefghij".repeat(5000);
+            apply(&mut ks, &["SET", &format!("big:{db}"), &big]);
+            apply(&mut ks, &["XADD", &format!("stream:{db}"), "1-1", "f", "v"]);
+        }
+        ks
+    }
+
+    fn written(version: u32, write: impl FnOnce(&mut RdbWriter<Vec<u8>>)) -> Vec<u8> {
+        let mut w = RdbWriter::new(Vec::new(), version, true).unwrap();
+        write(&mut w);
+        w.finish().unwrap()
+    }
+
+    #[test]
+    fn threads_write_the_same_file_as_one() {
+        let ks = dataset();
+        for version in [9, 10, 11] {
+            let target = Target { version };
+            let one = written(version, |w| ks.write_rdb(w, target).unwrap());
+            // Small chunks and pieces: many turns, keys cut across pieces.
+            for (parts, chunk, piece) in [(2, 7, 100), (3, 64, 4096), (2, 1, 1 << 20)] {
+                let many = written(version, |w| {
+                    ks.write_parts(w, target, parts, chunk, piece).unwrap()
+                });
+                assert!(
+                    one == many,
+                    "RDB {version}, {parts} threads, chunks of {chunk}: the files differ"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_error_of_a_thread_is_reported() {
+        let mut ks = dataset();
+        apply(&mut ks, &["SELECT", "5"]);
+        apply(&mut ks, &["HSET", "ttl", "f", "1"]);
+        apply(
+            &mut ks,
+            &["HPEXPIREAT", "ttl", "4000000000000", "FIELDS", "1", "f"],
+        );
+        // RDB 10 cannot hold field TTLs: the thread with that key fails, the others stop.
+        let mut w = RdbWriter::new(Vec::new(), 10, true).unwrap();
+        let e = ks
+            .write_parts(&mut w, Target { version: 10 }, 2, 5, 64)
+            .unwrap_err();
+        assert!(e.to_string().contains("field TTLs"), "{e}");
     }
 }

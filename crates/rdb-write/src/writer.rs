@@ -16,6 +16,8 @@ pub struct RdbWriter<W: Write> {
     /// Bytes not yet hashed and handed to `out`: records are small, and both the CRC and the
     /// writer cost less per call on large blocks.
     pending: Vec<u8>,
+    /// False for a [`RdbWriter::fragment`]: no CRC.
+    hashed: bool,
 }
 
 /// Bytes gathered before they are hashed and written.
@@ -36,6 +38,7 @@ impl<W: Write> RdbWriter<W> {
             written: 0,
             version,
             pending: Vec::with_capacity(PENDING),
+            hashed: true,
         };
         let magic = if version >= 80 {
             format!("VALKEY{version:03}")
@@ -44,6 +47,33 @@ impl<W: Write> RdbWriter<W> {
         };
         w.raw(magic.as_bytes())?;
         Ok(w)
+    }
+
+    /// A writer of records only, for a part of a file that another writer puts in place (with
+    /// [`RdbWriter::raw`]): no header, no CRC, no end. [`RdbWriter::flush_records`] hands
+    /// what it holds to `out`.
+    pub fn fragment(out: W, version: u32, compress: bool) -> Self {
+        RdbWriter {
+            out,
+            crc: crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Redis),
+            compress,
+            lzf: Compressor::new(),
+            scratch: Vec::new(),
+            written: 0,
+            version,
+            pending: Vec::with_capacity(PENDING),
+            hashed: false,
+        }
+    }
+
+    /// Hands every record written so far to the output (a fragment's, at the end of its part).
+    pub fn flush_records(&mut self) -> io::Result<()> {
+        self.flush_pending()
+    }
+
+    /// The output.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
     }
 
     /// Bytes written so far.
@@ -61,7 +91,9 @@ impl<W: Write> RdbWriter<W> {
         }
         self.flush_pending()?;
         if b.len() >= PENDING {
-            self.crc.update(b);
+            if self.hashed {
+                self.crc.update(b);
+            }
             return self.out.write_all(b);
         }
         self.pending.extend_from_slice(b);
@@ -73,7 +105,9 @@ impl<W: Write> RdbWriter<W> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        self.crc.update(&self.pending);
+        if self.hashed {
+            self.crc.update(&self.pending);
+        }
         let r = self.out.write_all(&self.pending);
         self.pending.clear();
         r

@@ -48,7 +48,10 @@ pub struct Replayed {
 pub fn write_rdb<W: std::io::Write>(r: &Replayed, out: W, aof_base: bool) -> Result<W> {
     let mut w = RdbWriter::new(out, r.version, true)?;
     transcode::write_aux(&mut w, r.version, aof_base, crate::time::ctime())?;
-    r.ks.write_rdb(&mut w, Target { version: r.version })?;
+    // The keys are encoded (and compressed) on every core, the calling thread putting them
+    // in order: the same file as one thread writes.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    r.ks.write_rdb_threads(&mut w, Target { version: r.version }, threads)?;
     Ok(w.finish()?)
 }
 

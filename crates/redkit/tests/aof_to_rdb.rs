@@ -480,3 +480,81 @@ fn rewrite_lossy_drops_field_ttls_and_loads_in_valkey() {
     );
     let _ = std::fs::remove_dir_all(&scratch);
 }
+
+/// A dataset large enough to be written on several threads (thousands of keys of every small
+/// and large kind, in two databases, some with expiries), from a log with a base and commands
+/// after it: the RDB loads in the server that wrote the log with the same `DEBUG DIGEST` as
+/// that server loading the log itself.
+#[test]
+fn large_datasets_load_with_the_logs_digest() {
+    use common::server::{call, flavors, make_aof};
+    let scratch = scratch("a2r-large");
+    let mut compared = 0;
+    // Keys of each kind, by the thousand: every database crosses many chunks of the writer.
+    const SCRIPT: &str = r#"
+        local n = tonumber(ARGV[1])
+        for i = 1, n do
+            redis.call('SET', 's:' .. i, string.rep('v', i % 90))
+            if i % 3 == 0 then redis.call('PEXPIREAT', 's:' .. i, 4000000000000 + i) end
+            redis.call('HSET', 'h:' .. i, 'f', i, 'g', 'text ' .. i)
+            if i % 5 == 0 then redis.call('RPUSH', 'l:' .. i, 'a', i, 'b') end
+            if i % 7 == 0 then redis.call('SADD', 'set:' .. i, i, i + 1, 'm') end
+            if i % 11 == 0 then redis.call('ZADD', 'z:' .. i, 1.5, 'a', i, 'b') end
+            if i % 500 == 0 then
+                for j = 1, 300 do redis.call('HSET', 'big:' .. i, 'f' .. j, j) end
+            end
+        end
+        return n"#;
+    for flavor in flavors() {
+        let (version, server) = match flavor.name {
+            "redis" => ("10", "redis-7.0"),
+            _ => ("11", "valkey-8.1"),
+        };
+        let (_server, aof) = make_aof("large", &flavor, |c| {
+            call(c, &["EVAL", SCRIPT, "0", "2500"]);
+            call(c, &["SELECT", "1"]);
+            call(c, &["EVAL", SCRIPT, "0", "900"]);
+            // The base holds the first keys; the incremental file changes some of them.
+            call(c, &["BGREWRITEAOF"]);
+            while call(c, &["INFO", "persistence"]).contains("aof_rewrite_in_progress:1") {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            call(c, &["SELECT", "0"]);
+            for i in 0..200 {
+                call(c, &["SET", &format!("s:{i}"), "after"]);
+                call(c, &["DEL", &format!("h:{}", i + 1000)]);
+            }
+        });
+        let out = scratch.join(format!("{}.rdb", flavor.name));
+        redkit_ok(
+            &[
+                "aof-to-rdb",
+                aof.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+                "--rdb-version",
+                version,
+                "-q",
+            ],
+            flavor.name,
+        );
+        let (Some(theirs), Some(ours)) = (
+            load_many(server, "aof", std::slice::from_ref(&aof)),
+            load_many(server, "rdb", std::slice::from_ref(&out)),
+        ) else {
+            continue;
+        };
+        let (t, o) = (&theirs[aof.to_str().unwrap()], &ours[out.to_str().unwrap()]);
+        assert!(
+            t.get("error").is_none() && o.get("error").is_none(),
+            "{t:?} {o:?}"
+        );
+        let keys = t["keys"].as_array().unwrap().len();
+        assert!(keys > 8_000, "{server}: {keys} keys");
+        assert_eq!(o["keys"].as_array().unwrap().len(), keys, "{server}");
+        assert_eq!(t["digest"], o["digest"], "{server}: DEBUG DIGEST");
+        compared += 1;
+    }
+    assert!(compared == 2 || !servers_required(), "{compared} servers");
+    let _ = std::fs::remove_dir_all(&scratch);
+}
