@@ -117,7 +117,7 @@ pub fn replay(aof: &Aof, args: &ReplayOptions) -> Result<std::result::Result<Rep
     // The log is read and split into commands on a second thread, in batches; this one
     // applies them. Before a batch is applied, the keys it names are looked up once, so that
     // their cache misses overlap instead of coming one after another.
-    let (tx, rx) = mpsc::sync_channel::<Batch>(2);
+    let (tx, rx) = mpsc::sync_channel::<Batch>(RIDE_AHEAD);
     let (back_tx, back_rx) = mpsc::channel::<Batch>();
     let outcome = std::thread::scope(|scope| -> Result<Option<i32>> {
         let reader = std::thread::Builder::new()
@@ -337,6 +337,9 @@ const MAX_UNIX_SECS: u64 = 253_402_300_799;
 /// Buffers of 1 MiB queued for the writing thread: the dataset is in memory already.
 pub const WRITE_QUEUE: usize = 4;
 
+/// Batches read ahead of the one being applied.
+const RIDE_AHEAD: usize = 4;
+
 /// A batch is handed over once it holds this many commands or bytes.
 const BATCH_OPS: usize = 256;
 const BATCH_BYTES: usize = 4 << 20;
@@ -411,7 +414,7 @@ fn read_log(
                             b.set_position(done_bytes + r.offset());
                         }
                         let next = back.try_recv().unwrap_or_default();
-                        if tx.send(std::mem::replace(&mut batch, next)).is_err() {
+                        if !hand_over(&tx, std::mem::replace(&mut batch, next)) {
                             return Ok(()); // the applying side stopped
                         }
                     }
@@ -423,6 +426,22 @@ fn read_log(
     }
     let _ = tx.send(batch);
     Ok(())
+}
+
+/// Sends `batch` to the applying thread; false when it stopped. When the queue is full, the
+/// reader naps and tries again rather than waiting to be woken: the applying thread, the
+/// slower one, then never pays for waking it (a system call per batch).
+fn hand_over(tx: &mpsc::SyncSender<Batch>, mut batch: Batch) -> bool {
+    loop {
+        match tx.try_send(batch) {
+            Ok(()) => return true,
+            Err(mpsc::TrySendError::Full(b)) => {
+                batch = b;
+                std::thread::sleep(std::time::Duration::from_micros(100));
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => return false,
+        }
+    }
 }
 
 /// Loads the RDB preamble `r` is at. The inner error is a damaged preamble's message.
