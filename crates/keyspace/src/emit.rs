@@ -70,15 +70,19 @@ impl Keyspace {
             if keys.is_empty() {
                 continue;
             }
-            sink.select_db(*db)?;
-            let expires = keys.expires();
-            sink.resize_db(keys.len() as u64, expires as u64)?;
+            db_start(*db, keys, sink)?;
             for (key, found) in keys.iter() {
                 emit_key(*db, key, &found, sink)?;
             }
         }
         sink.eof(None, 0)
     }
+}
+
+/// The events before a database's keys: its number, then its key and expiry counts.
+pub(crate) fn db_start<S: Sink>(db: u64, keys: &crate::Db, sink: &mut S) -> Result<(), S::Error> {
+    sink.select_db(db)?;
+    sink.resize_db(keys.len() as u64, keys.expires() as u64)
 }
 
 pub(crate) fn emit_key<S: Sink>(

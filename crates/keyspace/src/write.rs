@@ -224,9 +224,7 @@ impl Keyspace {
             if keys.is_empty() {
                 continue;
             }
-            sink.select_db(*db)?;
-            let expires = keys.expires();
-            sink.resize_db(keys.len() as u64, expires as u64)?;
+            crate::emit::db_start(*db, keys, &mut sink)?;
             for c in 0..keys.len().div_ceil(chunk) {
                 let (rx, back) = &pieces[c % pieces.len()];
                 loop {

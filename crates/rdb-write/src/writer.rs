@@ -30,15 +30,8 @@ impl<W: Write> RdbWriter<W> {
     /// at least 4 bytes.
     pub fn new(out: W, version: u32, compress: bool) -> io::Result<Self> {
         let mut w = RdbWriter {
-            out,
-            crc: crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Redis),
-            compress,
-            lzf: Compressor::new(),
-            scratch: Vec::new(),
-            written: 0,
-            version,
-            pending: Vec::with_capacity(PENDING),
             hashed: true,
+            ..RdbWriter::fragment(out, version, compress)
         };
         let magic = if version >= 80 {
             format!("VALKEY{version:03}")

@@ -14,6 +14,22 @@ use common::{
 use serde_json::Value;
 use std::path::PathBuf;
 
+/// `redkit aof-to-rdb AOF -o OUT --rdb-version VERSION -q`, which must succeed.
+fn replay_to(aof: &std::path::Path, out: &std::path::Path, version: &str, ctx: &str) {
+    redkit_ok(
+        &[
+            "aof-to-rdb",
+            aof.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--rdb-version",
+            version,
+            "-q",
+        ],
+        ctx,
+    );
+}
+
 #[test]
 fn replayed_logs_load_with_the_servers_dataset() {
     let scratch = scratch("a2r");
@@ -35,18 +51,7 @@ fn replayed_logs_load_with_the_servers_dataset() {
         let truth_path = aof.parent().unwrap().join("truth.json");
         let truth: Value = serde_json::from_slice(&std::fs::read(&truth_path).unwrap()).unwrap();
         let out = scratch.join(format!("{i}.rdb"));
-        redkit_ok(
-            &[
-                "aof-to-rdb",
-                aof.to_str().unwrap(),
-                "-o",
-                out.to_str().unwrap(),
-                "--rdb-version",
-                version,
-                "-q",
-            ],
-            rel,
-        );
+        replay_to(&aof, &out, version, rel);
         let Some(loaded) = load_many(server, "rdb", std::slice::from_ref(&out)) else {
             continue;
         };
@@ -206,18 +211,7 @@ fn random_workloads_replay_as_the_server_loads_them() {
             }
             let aof = dir.join("appendonlydir");
             let out = dir.join("replayed.rdb");
-            redkit_ok(
-                &[
-                    "aof-to-rdb",
-                    aof.to_str().unwrap(),
-                    "-o",
-                    out.to_str().unwrap(),
-                    "--rdb-version",
-                    version,
-                    "-q",
-                ],
-                &format!("{server} seed {seed}"),
-            );
+            replay_to(&aof, &out, version, &format!("{server} seed {seed}"));
             // The log rewritten offline, with both kinds of base, loads with the same digest.
             let mut rewritten = Vec::new();
             for base in ["rdb", "aof"] {
@@ -526,18 +520,7 @@ fn large_datasets_load_with_the_logs_digest() {
             }
         });
         let out = scratch.join(format!("{}.rdb", flavor.name));
-        redkit_ok(
-            &[
-                "aof-to-rdb",
-                aof.to_str().unwrap(),
-                "-o",
-                out.to_str().unwrap(),
-                "--rdb-version",
-                version,
-                "-q",
-            ],
-            flavor.name,
-        );
+        replay_to(&aof, &out, version, flavor.name);
         let (Some(theirs), Some(ours)) = (
             load_many(server, "aof", std::slice::from_ref(&aof)),
             load_many(server, "rdb", std::slice::from_ref(&out)),
