@@ -453,7 +453,9 @@ fn load_preamble<R: Read>(
     let p = r.rdb().expect("a preamble has a parser");
     let mut ks = Keyspace::new();
     let mut loader = Loader::new(&mut ks);
-    let result = rdb_parse::drive(p, &mut loader);
+    // The keys are loaded on a second thread while this one parses: the applying thread has
+    // nothing to do before the base is loaded.
+    let result = rdb_parse::drive_relayed(p, &mut loader);
     let version = loader.version();
     match result {
         Ok(()) => {}
