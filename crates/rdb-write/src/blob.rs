@@ -251,6 +251,13 @@ impl Ziplist {
 
 /// An intset of the given members (sorted and de-duplicated here), in the smallest width.
 pub fn intset(members: &mut Vec<i64>) -> Vec<u8> {
+    let mut out = Vec::new();
+    intset_into(members, &mut out);
+    out
+}
+
+/// Like [`intset`], into `out` (cleared first).
+pub fn intset_into(members: &mut Vec<i64>, out: &mut Vec<u8>) {
     members.sort_unstable();
     members.dedup();
     let width: usize = if members.iter().all(|&v| i16::try_from(v).is_ok()) {
@@ -260,13 +267,13 @@ pub fn intset(members: &mut Vec<i64>) -> Vec<u8> {
     } else {
         8
     };
-    let mut out = Vec::with_capacity(8 + width * members.len());
+    out.clear();
+    out.reserve(8 + width * members.len());
     out.extend_from_slice(&(width as u32).to_le_bytes());
     out.extend_from_slice(&(members.len() as u32).to_le_bytes());
     for &v in members.iter() {
         out.extend_from_slice(&v.to_le_bytes()[..width]);
     }
-    out
 }
 
 #[cfg(test)]

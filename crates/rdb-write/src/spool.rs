@@ -30,6 +30,17 @@ impl Spool {
         }
     }
 
+    /// Empties the spool for a new key; memory past 1 MiB is given back.
+    pub(crate) fn clear(&mut self) {
+        if self.mem.capacity() > 1 << 20 {
+            self.mem = Vec::new();
+        }
+        self.mem.clear();
+        self.file = None;
+        self.count = 0;
+        self.spilled = 0;
+    }
+
     /// Number of records held.
     pub(crate) fn count(&self) -> u64 {
         self.count

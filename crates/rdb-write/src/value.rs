@@ -8,7 +8,7 @@
 //! temporary file. Hashes with field TTLs past the listpack thresholds are held the same way
 //! (their smallest TTL comes first).
 
-use crate::blob::{canonical_int, intset, Listpack, Ziplist};
+use crate::blob::{canonical_int, intset_into, Listpack, Ziplist};
 use crate::spool::{Spool, DEFAULT_LIMIT};
 use crate::writer::RdbWriter;
 use rdb_parse::{RdbType, StreamId, StreamMeta};
@@ -124,12 +124,6 @@ impl Pack {
         match self {
             Pack::Lp(l) => l.bytes_len(),
             Pack::Zl(z) => z.bytes_len(),
-        }
-    }
-    fn finish(&mut self) -> Vec<u8> {
-        match self {
-            Pack::Lp(l) => l.finish(),
-            Pack::Zl(z) => z.finish(),
         }
     }
     fn finish_into(&mut self, out: &mut Vec<u8>) {
@@ -253,6 +247,13 @@ pub struct KeyWriter {
     packed: Vec<u8>,
     /// A score's text, for a packed sorted set.
     score: Vec<u8>,
+    /// A listpack whatever the target (set listpacks, hash listpack-ex), the integers of an
+    /// intset, the order of a sorted set's members: kept from key to key.
+    lp: Listpack,
+    ints: Vec<i64>,
+    order: Vec<usize>,
+    /// A list's node builder and node spool, kept for the next list once one is written.
+    spare_list: Option<(Spool, Pack)>,
     spool_limit: usize,
     spool_dir: Option<PathBuf>,
     spilled: u64,
@@ -293,6 +294,10 @@ impl KeyWriter {
             pack: Pack::new(target),
             packed: Vec::new(),
             score: Vec::new(),
+            lp: Listpack::new(),
+            ints: Vec::new(),
+            order: Vec::new(),
+            spare_list: None,
             spool_limit: DEFAULT_LIMIT,
             spool_dir: None,
             spilled: 0,
@@ -325,10 +330,17 @@ impl KeyWriter {
         self.len = len;
         self.state = match kind {
             Kind::String => State::String { done: false },
-            Kind::List => State::List {
-                nodes: self.new_spool(),
-                node: Pack::new(self.target),
-            },
+            Kind::List => {
+                let (nodes, node) = match self.spare_list.take() {
+                    Some((mut nodes, mut node)) => {
+                        nodes.clear();
+                        node.finish_into(&mut self.packed);
+                        (nodes, node)
+                    }
+                    None => (self.new_spool(), Pack::new(self.target)),
+                };
+                State::List { nodes, node }
+            }
             Kind::Stream => State::Stream(Box::new(StreamBuild {
                 nodes: self.new_spool(),
                 node: None,
@@ -513,7 +525,8 @@ impl KeyWriter {
             State::List { nodes, node } => {
                 let entry = v.len() + 11;
                 if node.len() > 0 && node.bytes_len() + entry > Target::LIST_NODE_BYTES {
-                    nodes.push(&[&node.finish()])?;
+                    node.finish_into(&mut self.packed);
+                    nodes.push(&[&self.packed])?;
                 }
                 node.push(v);
                 Ok(())
@@ -798,7 +811,8 @@ impl KeyWriter {
                 mut node,
             } => {
                 if node.len() > 0 {
-                    nodes.push(&[&node.finish()])?;
+                    node.finish_into(&mut self.packed);
+                    nodes.push(&[&self.packed])?;
                 }
                 if nodes.count() == 0 {
                     return Err(invalid("an empty list".into()));
@@ -816,6 +830,7 @@ impl KeyWriter {
                     w.len(nodes.count())?;
                     nodes.drain(|n| w.blob(n))?;
                 }
+                self.spare_list = Some((nodes, node));
             }
             State::Small { .. } => {
                 let held = std::mem::take(&mut self.held);
@@ -896,25 +911,29 @@ impl KeyWriter {
         let ttls = &held.ttls;
         match self.kind {
             Kind::Set => {
-                let mut ints: Vec<i64> = held.iter().filter_map(canonical_int).collect();
-                if ints.len() == held.len() && held.len() > 0 {
+                self.ints.clear();
+                self.ints.extend(held.iter().filter_map(canonical_int));
+                if self.ints.len() == held.len() && held.len() > 0 {
+                    intset_into(&mut self.ints, &mut self.packed);
                     self.header(w, RdbType::SET_INTSET)?;
-                    w.blob(&intset(&mut ints))
+                    w.blob(&self.packed)
                 } else if held.len() == 0 {
                     Err(invalid("an empty set".into()))
                 } else {
-                    let mut lp = Listpack::new();
                     for i in held.iter() {
-                        lp.push(i);
+                        self.lp.push(i);
                     }
+                    self.lp.finish_into(&mut self.packed);
                     self.header(w, RdbType::SET_LISTPACK)?;
-                    w.blob(&lp.finish())
+                    w.blob(&self.packed)
                 }
             }
             Kind::ZSet => {
                 // Packed sorted sets are ordered by score, then member.
                 let scores = &held.scores;
-                let mut order: Vec<usize> = (0..held.len()).collect();
+                let mut order = std::mem::take(&mut self.order);
+                order.clear();
+                order.extend(0..held.len());
                 order.sort_by(|&a, &b| {
                     scores[a]
                         .total_cmp(&scores[b])
@@ -925,6 +944,7 @@ impl KeyWriter {
                     score_text(scores[i], &mut self.score);
                     self.pack.push(&self.score);
                 }
+                self.order = order;
                 let ty = if t.listpacks() {
                     RdbType::ZSET_LISTPACK
                 } else {
@@ -947,16 +967,16 @@ impl KeyWriter {
                 // Listpack-ex: (field, value, ttl) triplets by TTL ascending, no TTL last.
                 let mut order: Vec<usize> = (0..ttls.len()).collect();
                 order.sort_by_key(|&i| (ttls[i] == 0, ttls[i]));
-                let mut lp = Listpack::new();
                 for &i in &order {
-                    lp.push(held.get(2 * i));
-                    lp.push(held.get(2 * i + 1));
-                    lp.push_int(ttls[i]);
+                    self.lp.push(held.get(2 * i));
+                    self.lp.push(held.get(2 * i + 1));
+                    self.lp.push_int(ttls[i]);
                 }
+                self.lp.finish_into(&mut self.packed);
                 let min = ttls.iter().copied().filter(|&t| t != 0).min().unwrap_or(0);
                 self.header(w, RdbType::HASH_LISTPACK_EX)?;
                 w.i64_le(min)?;
-                w.blob(&lp.finish())
+                w.blob(&self.packed)
             }
             Kind::HashTtl => {
                 let mut spool = self.new_spool();
