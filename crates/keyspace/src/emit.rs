@@ -294,10 +294,7 @@ mod tests {
     }
 
     fn run(ks: &mut Keyspace, cmds: &[&[&str]]) {
-        for c in cmds {
-            let argv: Vec<&[u8]> = c.iter().map(|a| a.as_bytes()).collect();
-            ks.apply(&argv).unwrap();
-        }
+        crate::apply_all(ks, cmds);
     }
 
     #[test]

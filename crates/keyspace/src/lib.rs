@@ -263,3 +263,15 @@ fn upper_name(args: &[&[u8]]) -> Vec<u8> {
         .map(|n| n.to_ascii_uppercase())
         .unwrap_or_default()
 }
+
+/// Applies a test's commands, each given as words; each must succeed.
+#[cfg(test)]
+pub(crate) fn apply_all<C: AsRef<[S]>, S: AsRef<[u8]>>(ks: &mut Keyspace, cmds: &[C]) {
+    for c in cmds {
+        let argv: Vec<&[u8]> = c.as_ref().iter().map(AsRef::as_ref).collect();
+        if let Err(e) = ks.apply(&argv) {
+            let words: Vec<_> = argv.iter().map(|a| String::from_utf8_lossy(a)).collect();
+            panic!("{words:?}: {e}");
+        }
+    }
+}

@@ -415,12 +415,7 @@ mod tests {
         ks.dbs.values().map(|d| d.len()).sum()
     }
 
-    fn run(ks: &mut Keyspace, cmds: &[Vec<String>]) {
-        for c in cmds {
-            let argv: Vec<&[u8]> = c.iter().map(|a| a.as_bytes()).collect();
-            ks.apply(&argv).unwrap();
-        }
-    }
+    use crate::apply_all as run;
 
     fn cmd(words: &[&str]) -> Vec<String> {
         words.iter().map(|w| w.to_string()).collect()

@@ -301,7 +301,6 @@ pub fn zset_incr(payload: &[u8], by: f64, member: &[u8]) -> Option<Vec<u8>> {
     zset_put(payload, &[(new, member)])
 }
 
-/// A score as a listpack keeps it: -0 becomes 0 (stored as the integer 0).
 /// Makes each -0 score of a sorted set's payload 0, as a server's listpack holds a score it
 /// is given.
 pub fn zero_negative_zero_scores(payload: &mut [u8]) {
@@ -313,16 +312,15 @@ pub fn zero_negative_zero_scores(payload: &mut [u8]) {
             break;
         };
         at = it.at;
-        if !member
-            && r.len() == 8
-            && f64::from_le_bytes(payload[r.clone()].try_into().expect("8 bytes")) == 0.0
-        {
-            payload[r].copy_from_slice(&0f64.to_le_bytes());
+        if !member && r.len() == 8 {
+            let s = f64::from_le_bytes(payload[r.clone()].try_into().expect("8 bytes"));
+            payload[r].copy_from_slice(&listpack_score(s).to_le_bytes());
         }
         member = !member;
     }
 }
 
+/// A score as a listpack keeps it: -0 becomes 0 (stored as the integer 0).
 fn listpack_score(s: f64) -> f64 {
     if s == 0.0 {
         0.0

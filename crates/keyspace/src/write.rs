@@ -16,6 +16,17 @@ struct Writing<'a, W: Write> {
     scratch: [u8; 20],
 }
 
+impl<'a, W: Write> Writing<'a, W> {
+    fn new(w: &'a mut RdbWriter<W>, target: Target) -> Self {
+        Writing {
+            w,
+            kw: KeyWriter::new(target),
+            target,
+            scratch: [0; 20],
+        }
+    }
+}
+
 impl<W: Write> Sink for Writing<'_, W> {
     type Error = io::Error;
 
@@ -127,13 +138,7 @@ impl Keyspace {
     /// Writes every function library and key (databases in order) to `w`, for `target`. Keys
     /// with hash field TTLs need a target that stores them (RDB 12, 80).
     pub fn write_rdb<W: Write>(&self, w: &mut RdbWriter<W>, target: Target) -> io::Result<()> {
-        let mut sink = Writing {
-            w,
-            kw: KeyWriter::new(target),
-            target,
-            scratch: [0; 20],
-        };
-        self.emit(target.version, &mut sink)
+        self.emit(target.version, &mut Writing::new(w, target))
     }
 
     /// [`Keyspace::write_rdb`] on `threads` threads: each encodes (and compresses) its share
@@ -210,12 +215,7 @@ impl Keyspace {
         pieces: Vec<WorkerLink>,
         chunk: usize,
     ) -> io::Result<()> {
-        let mut sink = Writing {
-            w,
-            kw: KeyWriter::new(target),
-            target,
-            scratch: [0; 20],
-        };
+        let mut sink = Writing::new(w, target);
         for code in self.functions.values() {
             sink.function(Str::Bytes(code))?;
         }
@@ -250,25 +250,22 @@ impl Keyspace {
         chunk: usize,
     ) -> io::Result<()> {
         let mut w = RdbWriter::fragment(out, target.version, true);
-        let mut sink = Writing {
-            w: &mut w,
-            kw: KeyWriter::new(target),
-            target,
-            scratch: [0; 20],
+        let mut sink = Writing::new(&mut w, target);
+        let end_chunk = |w: &mut RdbWriter<Pieces>| -> io::Result<()> {
+            w.flush_records()?;
+            w.get_mut().send(true)
         };
         for (db, keys) in &self.dbs {
             let mut current = None;
             for (c, key, found) in keys.iter_part(part, parts, chunk) {
                 if current.is_some_and(|n| n != c) {
-                    sink.w.flush_records()?;
-                    sink.w.get_mut().send(true)?;
+                    end_chunk(sink.w)?;
                 }
                 current = Some(c);
                 crate::emit::emit_key(*db, key, &found, &mut sink)?;
             }
             if current.is_some() {
-                sink.w.flush_records()?;
-                sink.w.get_mut().send(true)?;
+                end_chunk(sink.w)?;
             }
         }
         Ok(())
@@ -328,9 +325,8 @@ impl Write for Pieces {
 mod tests {
     use super::*;
 
-    fn apply(ks: &mut Keyspace, args: &[&str]) {
-        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
-        ks.apply(&a).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    fn apply(ks: &mut Keyspace, words: &[&str]) {
+        crate::apply_all(ks, &[words]);
     }
 
     /// Keys of every kind in three databases, inline and not, small and large, some with

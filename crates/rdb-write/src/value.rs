@@ -331,10 +331,10 @@ impl KeyWriter {
         self.state = match kind {
             Kind::String => State::String { done: false },
             Kind::List => {
+                // The node builder of the last list is empty: it was finished.
                 let (nodes, node) = match self.spare_list.take() {
-                    Some((mut nodes, mut node)) => {
+                    Some((mut nodes, node)) => {
                         nodes.clear();
-                        node.finish_into(&mut self.packed);
                         (nodes, node)
                     }
                     None => (self.new_spool(), Pack::new(self.target)),
@@ -420,8 +420,13 @@ impl KeyWriter {
         let State::Small { .. } = std::mem::replace(&mut self.state, State::Idle) else {
             return Ok(());
         };
+        self.with_held(|me, held| me.write_held_plain(w, held))
+    }
+
+    /// Runs `f` with the held elements out of `self`, then empties them for the next key.
+    fn with_held<R>(&mut self, f: impl FnOnce(&mut Self, &Held) -> R) -> R {
         let held = std::mem::take(&mut self.held);
-        let r = self.write_held_plain(w, &held);
+        let r = f(self, &held);
         self.held = held;
         self.held.clear();
         r
@@ -832,13 +837,7 @@ impl KeyWriter {
                 }
                 self.spare_list = Some((nodes, node));
             }
-            State::Small { .. } => {
-                let held = std::mem::take(&mut self.held);
-                let r = self.small(w, &held);
-                self.held = held;
-                self.held.clear();
-                r?
-            }
+            State::Small { .. } => self.with_held(|me, held| me.small(w, held))?,
             State::Stream(_) => return Err(invalid("a stream without its metadata".into())),
             State::StreamTail => {}
             State::HashSpool {

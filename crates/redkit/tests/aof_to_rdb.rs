@@ -14,20 +14,25 @@ use common::{
 use serde_json::Value;
 use std::path::PathBuf;
 
-/// `redkit aof-to-rdb AOF -o OUT --rdb-version VERSION -q`, which must succeed.
-fn replay_to(aof: &std::path::Path, out: &std::path::Path, version: &str, ctx: &str) {
-    redkit_ok(
-        &[
-            "aof-to-rdb",
-            aof.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--rdb-version",
-            version,
-            "-q",
-        ],
-        ctx,
-    );
+/// `redkit aof-to-rdb AOF -o OUT --rdb-version VERSION -q` and `more`, which must succeed.
+fn replay_to(
+    aof: &std::path::Path,
+    out: &std::path::Path,
+    version: &str,
+    more: &[&str],
+    ctx: &str,
+) {
+    let mut args = vec![
+        "aof-to-rdb",
+        aof.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--rdb-version",
+        version,
+        "-q",
+    ];
+    args.extend_from_slice(more);
+    redkit_ok(&args, ctx);
 }
 
 #[test]
@@ -51,7 +56,7 @@ fn replayed_logs_load_with_the_servers_dataset() {
         let truth_path = aof.parent().unwrap().join("truth.json");
         let truth: Value = serde_json::from_slice(&std::fs::read(&truth_path).unwrap()).unwrap();
         let out = scratch.join(format!("{i}.rdb"));
-        replay_to(&aof, &out, version, rel);
+        replay_to(&aof, &out, version, &[], rel);
         let Some(loaded) = load_many(server, "rdb", std::slice::from_ref(&out)) else {
             continue;
         };
@@ -144,18 +149,14 @@ fn until_each_second_gives_that_seconds_dataset() {
         for s in seconds {
             let t = s["unix_secs"].as_u64().unwrap();
             let out = scratch.join(format!("{}-{t}.rdb", checked + outs.len()));
-            let r = redkit(&[
-                "aof-to-rdb",
-                aof.to_str().unwrap(),
-                "-o",
-                out.to_str().unwrap(),
-                "--rdb-version",
+            let until = t.to_string();
+            replay_to(
+                &aof,
+                &out,
                 version,
-                "--until",
-                &t.to_string(),
-                "-q",
-            ]);
-            assert_eq!(r.status.code(), Some(0), "{rel} --until {t}");
+                &["--until", &until],
+                &format!("{rel} --until {t}"),
+            );
             outs.push((out, comparable(&s["keys"]), t));
         }
         let paths: Vec<PathBuf> = outs.iter().map(|(p, _, _)| p.clone()).collect();
@@ -211,7 +212,7 @@ fn random_workloads_replay_as_the_server_loads_them() {
             }
             let aof = dir.join("appendonlydir");
             let out = dir.join("replayed.rdb");
-            replay_to(&aof, &out, version, &format!("{server} seed {seed}"));
+            replay_to(&aof, &out, version, &[], &format!("{server} seed {seed}"));
             // The log rewritten offline, with both kinds of base, loads with the same digest.
             let mut rewritten = Vec::new();
             for base in ["rdb", "aof"] {
@@ -520,7 +521,7 @@ fn large_datasets_load_with_the_logs_digest() {
             }
         });
         let out = scratch.join(format!("{}.rdb", flavor.name));
-        replay_to(&aof, &out, version, flavor.name);
+        replay_to(&aof, &out, version, &[], flavor.name);
         let (Some(theirs), Some(ours)) = (
             load_many(server, "aof", std::slice::from_ref(&aof)),
             load_many(server, "rdb", std::slice::from_ref(&out)),

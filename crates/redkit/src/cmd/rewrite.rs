@@ -242,18 +242,17 @@ pub fn run(mut args: Args) -> Result<i32> {
         None if lossy => r.default_version,
         None => r.version,
     });
-    if !lossy
+    let code = if !lossy
         && args.format == Format::Dir
         && args.base == Base::Rdb
         && opts.filter.is_all()
         && opts.db_map.is_empty()
     {
-        let code = replayed_directory(&args, &r);
-        r.discard();
-        return code;
-    }
-    let info = crate::input::InputInfo::named(args.file.display().to_string());
-    let code = write_out(&args, &opts, Source::Replayed { r: &r, info });
+        replayed_directory(&args, &r)
+    } else {
+        let info = crate::input::InputInfo::named(args.file.display().to_string());
+        write_out(&args, &opts, Source::Replayed { r: &r, info })
+    };
     r.discard();
     code
 }
