@@ -450,6 +450,15 @@ struct Batch {
     empty: u64,
 }
 
+impl Batch {
+    /// Empties the batch, keeping its buffers.
+    fn clear(&mut self) {
+        self.keys.clear();
+        self.recs.clear();
+        self.empty = 0;
+    }
+}
+
 /// Keys in a batch.
 const BATCH: usize = 4096;
 
@@ -524,6 +533,8 @@ pub struct Analyzer {
     est: Estimator,
     batch: Batch,
     worker: Option<Worker>,
+    /// The sums kept on this thread (no other could be started).
+    here: Option<Box<Sums>>,
     key: Vec<u8>,
     info: Option<(u64, ValueType, Option<i64>, u64)>,
     largest: u64,
@@ -551,21 +562,23 @@ impl Analyzer {
         };
         let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(4);
         let (give_back, free) = std::sync::mpsc::channel::<Batch>();
-        let handle = std::thread::spawn(move || {
-            let mut sums = sums;
+        let started = rdb_parse::threads::spawn_or_keep("analyze-sums", sums, move |mut sums| {
             for mut b in rx {
                 sums.add_batch(&b)?;
-                b.keys.clear();
-                b.recs.clear();
-                b.empty = 0;
+                b.clear();
                 let _ = give_back.send(b);
             }
             Ok(sums)
         });
+        let (worker, here) = match started {
+            Ok(handle) => (Some(Worker { tx, free, handle }), None),
+            Err(sums) => (None, Some(Box::new(sums))),
+        };
         Analyzer {
             est,
             batch: Batch::default(),
-            worker: Some(Worker { tx, free, handle }),
+            worker,
+            here,
             key: Vec::new(),
             info: None,
             largest: 0,
@@ -579,6 +592,11 @@ impl Analyzer {
 
     /// Hands the batch over; the summing side's error when it stopped.
     fn send(&mut self) -> std::io::Result<()> {
+        if let Some(sums) = &mut self.here {
+            sums.add_batch(&self.batch)?;
+            self.batch.clear();
+            return Ok(());
+        }
         let Some(w) = &self.worker else {
             return Err(std::io::Error::other("the analysis stopped"));
         };
@@ -599,11 +617,16 @@ impl Analyzer {
     /// The sums, at the end (the per-key callback's error, when it failed).
     pub fn into_report(mut self) -> std::io::Result<Report> {
         self.send()?;
-        let w = self.worker.take().expect("worker");
-        drop(w.tx);
-        let mut sums = match w.handle.join() {
-            Ok(r) => r?,
-            Err(_) => return Err(std::io::Error::other("the analysis stopped")),
+        let mut sums = match (self.here.take(), self.worker.take()) {
+            (Some(sums), _) => *sums,
+            (None, Some(w)) => {
+                drop(w.tx);
+                match w.handle.join() {
+                    Ok(r) => r?,
+                    Err(_) => return Err(std::io::Error::other("the analysis stopped")),
+                }
+            }
+            (None, None) => return Err(std::io::Error::other("the analysis stopped")),
         };
         sums.report.prefixes.flush();
         Ok(sums.report)

@@ -143,7 +143,8 @@ impl Keyspace {
 
     /// [`Keyspace::write_rdb`] on `threads` threads: each encodes (and compresses) its share
     /// of the keys, chunk by chunk, and the calling thread puts the chunks in order into `w`.
-    /// The file is the same, byte for byte. Memory: a few pieces of 1 MiB per thread.
+    /// The file is the same, byte for byte. Memory: a few pieces of 1 MiB per thread. When the
+    /// system refuses a thread, the file is written on the calling one.
     pub fn write_rdb_threads<W: Write>(
         &self,
         w: &mut RdbWriter<W>,
@@ -164,7 +165,7 @@ impl Keyspace {
         chunk: usize,
         piece: usize,
     ) -> io::Result<()> {
-        std::thread::scope(|scope| {
+        let threaded = std::thread::scope(|scope| {
             let mut pieces = Vec::new();
             let mut workers = Vec::new();
             for part in 0..parts {
@@ -181,8 +182,19 @@ impl Keyspace {
                             spare: back_rx,
                         };
                         self.write_part(out, target, part, parts, chunk)
-                    })?;
-                workers.push(worker);
+                    });
+                match worker {
+                    Ok(worker) => workers.push(worker),
+                    // Not every thread could be started: those that were stop at their first
+                    // piece (nothing was written yet), and the file is written on this thread.
+                    Err(_) => {
+                        drop(pieces);
+                        for worker in workers {
+                            let _ = worker.join();
+                        }
+                        return None;
+                    }
+                }
             }
             let merged = self.merge_parts(w, target, pieces, chunk);
             // The receivers are gone: a worker still writing stops at its next piece.
@@ -198,11 +210,12 @@ impl Keyspace {
                 }
             }
             // A worker's own error explains why the merge stopped; report it first.
-            match (first_err, merged) {
+            Some(match (first_err, merged) {
                 (Some(e), _) => Err(e),
                 (None, r) => r,
-            }
-        })
+            })
+        });
+        threaded.unwrap_or_else(|| self.write_rdb(w, target))
     }
 
     /// The writing thread's side: the frame of the file (functions, each database's number and

@@ -182,10 +182,15 @@ impl KeySet {
         spill.flush_all()?;
         let keep = self.keep;
         let spill = &spill;
+        let odd = || spill.repeats((1..PARTITIONS).step_by(2), keep);
         let (a, b) = std::thread::scope(|s| {
-            let a = s.spawn(|| spill.repeats((1..PARTITIONS).step_by(2), keep));
+            let a = std::thread::Builder::new()
+                .name("duplicate-keys".into())
+                .spawn_scoped(s, odd);
             let b = spill.repeats((0..PARTITIONS).step_by(2), keep);
-            (a.join(), b)
+            // No second thread: the odd partitions after the even ones.
+            let a = a.map_or_else(|_| Ok(odd()), |a| a.join());
+            (a, b)
         });
         let a = a.map_err(|_| io::Error::other("the duplicate-key check stopped"))??;
         let b = b?;
@@ -321,31 +326,25 @@ struct Batch {
 
 /// A [`KeySet`] on its own thread: [`Background::insert`] only copies the key into a batch,
 /// so finding duplicates costs the reading thread almost nothing on a machine with a second
-/// core.
+/// core. When no thread can be started, the set is filled on the caller's thread.
 pub struct Background {
     batch: Batch,
     tx: Option<std::sync::mpsc::SyncSender<Batch>>,
     worker: Option<std::thread::JoinHandle<io::Result<Duplicates>>>,
+    /// The set kept on this thread (no other could be started), and its first error.
+    here: Option<(KeySet, Option<io::Error>)>,
 }
 
 impl Background {
     /// Starts `set` on a thread of its own.
-    pub fn start(mut set: KeySet) -> Background {
+    pub fn start(set: KeySet) -> Background {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(8);
-        let worker = std::thread::spawn(move || {
+        let started = crate::threads::spawn_or_keep("duplicate-keys", set, move |mut set| {
             // After an error the batches are still taken (the sender must not block).
             let mut failed = None;
             for b in rx {
-                if failed.is_some() {
-                    continue;
-                }
-                let mut start = 0;
-                for &(db, offset, end) in &b.keys {
-                    if let Err(e) = set.insert(db, &b.bytes[start..end], offset) {
-                        failed = Some(e);
-                        break;
-                    }
-                    start = end;
+                if failed.is_none() {
+                    failed = add(&mut set, &b).err();
                 }
             }
             match failed {
@@ -353,10 +352,15 @@ impl Background {
                 None => set.finish(),
             }
         });
+        let (worker, here) = match started {
+            Ok(w) => (Some(w), None),
+            Err(set) => (None, Some((set, None))),
+        };
         Background {
             batch: Batch::default(),
             tx: Some(tx),
-            worker: Some(worker),
+            worker,
+            here,
         }
     }
 
@@ -372,7 +376,11 @@ impl Background {
 
     fn send(&mut self) {
         let b = std::mem::take(&mut self.batch);
-        if let Some(tx) = &self.tx {
+        if let Some((set, failed)) = &mut self.here {
+            if failed.is_none() {
+                *failed = add(set, &b).err();
+            }
+        } else if let Some(tx) = &self.tx {
             // A closed channel means the thread ended: finish() reports why.
             let _ = tx.send(b);
         }
@@ -382,11 +390,27 @@ impl Background {
     pub fn finish(mut self) -> io::Result<Duplicates> {
         self.send();
         drop(self.tx.take());
+        if let Some((set, failed)) = self.here.take() {
+            return match failed {
+                Some(e) => Err(e),
+                None => set.finish(),
+            };
+        }
         match self.worker.take().map(std::thread::JoinHandle::join) {
             Some(Ok(r)) => r,
             _ => Err(io::Error::other("the duplicate-key check stopped")),
         }
     }
+}
+
+/// Adds the keys of `b` to `set`.
+fn add(set: &mut KeySet, b: &Batch) -> io::Result<()> {
+    let mut start = 0;
+    for &(db, offset, end) in &b.keys {
+        set.insert(db, &b.bytes[start..end], offset)?;
+        start = end;
+    }
+    Ok(())
 }
 
 /// The fingerprints are uniform already: the table uses their low bits as they are.

@@ -42,6 +42,7 @@ pub mod relay;
 pub mod salvage;
 pub mod scratch;
 mod sink;
+pub mod threads;
 mod types;
 
 pub use error::{escape, Error, ErrorKind};

@@ -29,7 +29,7 @@ const LARGE: usize = 4;
 /// own; only a streamed string's parts may come cut in smaller pieces (the same bytes, the
 /// same `first` and `last` ends). The result is the one `drive` gives: the sink's first error
 /// if it failed (it saw every event before the one it failed on, and no later one), else the
-/// parser's fault.
+/// parser's fault. When no thread can be started, the sink runs on this one.
 pub fn drive_relayed<R: Read, S: Sink + Send>(
     parser: &mut Parser<R>,
     sink: &mut S,
@@ -52,15 +52,21 @@ where
 {
     let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT);
     let (back_tx, back_rx) = mpsc::channel::<Vec<u8>>();
-    std::thread::scope(|scope| {
-        let worker = scope.spawn(move || -> Result<(), S::Error> {
-            for mut batch in rx {
-                decode(&batch, sink)?;
-                batch.clear();
-                let _ = back_tx.send(batch);
-            }
-            Ok(())
-        });
+    let relayed = std::thread::scope(|scope| {
+        let sink = &mut *sink;
+        let worker = std::thread::Builder::new()
+            .name("sink".into())
+            .spawn_scoped(scope, move || -> Result<(), S::Error> {
+                for mut batch in rx {
+                    decode(&batch, sink)?;
+                    batch.clear();
+                    let _ = back_tx.send(batch);
+                }
+                Ok(())
+            });
+        let Ok(worker) = worker else {
+            return None;
+        };
         let mut enc = Encoder {
             buf: Vec::with_capacity(batch + 4096),
             batch,
@@ -75,15 +81,17 @@ where
         let sunk = worker
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
-        match (sunk, read, sent) {
+        Some(match (sunk, read, sent) {
             (Err(e), _, _) => Err(Stop::Sink(e)),
             (Ok(()), Err(Stop::Parse(e)), _) => Err(Stop::Parse(e)),
             (Ok(()), Err(Stop::Sink(Stopped)), _) | (Ok(()), Ok(()), Err(Stopped)) => {
                 unreachable!("the sink thread stops early only on an error")
             }
             (Ok(()), Ok(()), Ok(())) => Ok(()),
-        }
-    })
+        })
+    });
+    // No second thread could be started: the sink on this one.
+    relayed.unwrap_or_else(|| drive(parser, sink))
 }
 
 /// The sink thread is gone (it failed: its error says why).

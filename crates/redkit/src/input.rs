@@ -225,7 +225,7 @@ pub fn open(path: &Path, bar: Option<&ProgressBar>) -> Result<Input> {
     // Decompression runs on a thread of its own, ahead of the parser (a plain file is read
     // where it is parsed: a thread for its reads measured slower).
     let reader: Box<dyn Read + Send> = if gzip {
-        Box::new(ReadAhead::start(reader))
+        ReadAhead::start(reader)
     } else {
         reader
     };
@@ -259,47 +259,51 @@ pub struct ReadAhead {
 }
 
 impl ReadAhead {
-    /// Starts the thread on `inner`.
-    pub fn start(mut inner: Box<dyn Read + Send>) -> ReadAhead {
+    /// Starts the thread on `inner`; gives `inner` itself when the system refuses a thread.
+    pub fn start(inner: Box<dyn Read + Send>) -> Box<dyn Read + Send> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(AHEAD);
         let (back, free) = std::sync::mpsc::sync_channel::<Vec<u8>>(AHEAD + 2);
-        std::thread::spawn(move || loop {
-            let mut b = free.try_recv().unwrap_or_default();
-            b.resize(AHEAD_BLOCK, 0);
-            let mut filled = 0;
-            // A full block, unless the input ends or fails first.
-            let end = loop {
-                match inner.read(&mut b[filled..]) {
-                    Ok(0) => break Ok(true),
-                    Ok(n) => {
-                        filled += n;
-                        if filled == b.len() {
-                            break Ok(false);
+        let started =
+            rdb_parse::threads::spawn_or_keep("read-ahead", inner, move |mut inner| loop {
+                let mut b = free.try_recv().unwrap_or_default();
+                b.resize(AHEAD_BLOCK, 0);
+                let mut filled = 0;
+                // A full block, unless the input ends or fails first.
+                let end = loop {
+                    match inner.read(&mut b[filled..]) {
+                        Ok(0) => break Ok(true),
+                        Ok(n) => {
+                            filled += n;
+                            if filled == b.len() {
+                                break Ok(false);
+                            }
                         }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => break Err(e),
                     }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => break Err(e),
-                }
-            };
-            b.truncate(filled);
-            if filled > 0 && tx.send(Ok(b)).is_err() {
-                return;
-            }
-            match end {
-                Ok(false) => {}
-                Ok(true) => return,
-                Err(e) => {
-                    let _ = tx.send(Err(e));
+                };
+                b.truncate(filled);
+                if filled > 0 && tx.send(Ok(b)).is_err() {
                     return;
                 }
-            }
-        });
-        ReadAhead {
-            rx,
-            back,
-            block: Vec::new(),
-            at: 0,
-            done: false,
+                match end {
+                    Ok(false) => {}
+                    Ok(true) => return,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+            });
+        match started {
+            Ok(_) => Box::new(ReadAhead {
+                rx,
+                back,
+                block: Vec::new(),
+                at: 0,
+                done: false,
+            }),
+            Err(inner) => inner,
         }
     }
 }

@@ -21,15 +21,20 @@ pub fn each<T: Send>(files: &[&Path], work: impl Fn(&Path) -> T + Sync) -> Vec<T
         .min(files.len());
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<T>>> = Mutex::new((0..files.len()).map(|_| None).collect());
+    let worker = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(f) = files.get(i) else { break };
+        let r = work(f);
+        results.lock().expect("not poisoned")[i] = Some(r);
+    };
     std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(f) = files.get(i) else { break };
-                let r = work(f);
-                results.lock().expect("not poisoned")[i] = Some(r);
-            });
+        // This thread is one of the workers; a thread the system refuses is one fewer.
+        for _ in 1..workers {
+            let _ = std::thread::Builder::new()
+                .name("worker".into())
+                .spawn_scoped(scope, worker);
         }
+        worker();
     });
     results
         .into_inner()
@@ -37,6 +42,28 @@ pub fn each<T: Send>(files: &[&Path], work: impl Fn(&Path) -> T + Sync) -> Vec<T
         .into_iter()
         .map(|r| r.expect("every file worked on"))
         .collect()
+}
+
+/// Runs `a` on this thread and `b` on a second one, at once; both on this thread, one after
+/// the other, when the system refuses a thread. A panic of `b` comes back as an error.
+pub fn both<A: Send, B: Send>(
+    a: impl FnOnce() -> anyhow::Result<A>,
+    b: impl Fn() -> anyhow::Result<B> + Sync,
+) -> (anyhow::Result<A>, anyhow::Result<B>) {
+    let b = &b;
+    std::thread::scope(|scope| {
+        let started = std::thread::Builder::new()
+            .name("second".into())
+            .spawn_scoped(scope, b);
+        let a = a();
+        let b = match started {
+            Ok(h) => h
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("the second thread failed"))),
+            Err(_) => b(),
+        };
+        (a, b)
+    })
 }
 
 /// Runs `work` on every file (see [`each`]); gives each file's report, in the files' order,

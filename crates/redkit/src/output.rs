@@ -586,12 +586,15 @@ impl Drop for AtomicDir {
 
 /// A writer that hands full 1 MiB buffers to a thread which writes them to the file, so that
 /// the write system calls overlap with the work of the caller. Errors of the thread come back
-/// on a later write or on [`ThreadedWriter::finish`].
+/// on a later write or on [`ThreadedWriter::finish`]. When the system refuses a thread, the
+/// buffers are written by the caller.
 pub struct ThreadedWriter {
     buf: Vec<u8>,
     to_thread: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
     from_thread: std::sync::mpsc::Receiver<Vec<u8>>,
     thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+    /// The output, written on this thread (no other could be started).
+    here: Option<Box<dyn SyncWrite>>,
 }
 
 const THREADED_BUF: usize = 1 << 20;
@@ -626,10 +629,10 @@ impl ThreadedWriter {
 
     /// Starts the writing thread on `out`, with at most `queued` buffers of 1 MiB waiting for
     /// it (when the caller already holds much memory, fewer keep the peak down).
-    pub fn with_queue(mut out: impl SyncWrite, queued: usize) -> ThreadedWriter {
+    pub fn with_queue(out: impl SyncWrite, queued: usize) -> ThreadedWriter {
         let (to_thread, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(queued);
         let (back, from_thread) = std::sync::mpsc::sync_channel::<Vec<u8>>(queued);
-        let thread = std::thread::spawn(move || -> std::io::Result<()> {
+        let started = rdb_parse::threads::spawn_or_keep("writer", out, move |mut out| {
             let mut unsynced = 0usize;
             for mut b in rx {
                 out.write_all(&b)?;
@@ -645,16 +648,26 @@ impl ThreadedWriter {
             }
             out.flush()
         });
+        let (thread, here) = match started {
+            Ok(thread) => (Some(thread), None),
+            Err(out) => (None, Some(Box::new(out) as Box<dyn SyncWrite>)),
+        };
         ThreadedWriter {
             buf: Vec::with_capacity(THREADED_BUF),
             to_thread: Some(to_thread),
             from_thread,
-            thread: Some(thread),
+            thread,
+            here,
         }
     }
 
     fn send(&mut self) -> std::io::Result<()> {
         if self.buf.is_empty() {
+            return Ok(());
+        }
+        if let Some(out) = &mut self.here {
+            out.write_all(&self.buf)?;
+            self.buf.clear();
             return Ok(());
         }
         let next = self
@@ -675,6 +688,9 @@ impl ThreadedWriter {
 
     fn join(&mut self) -> std::io::Result<()> {
         self.to_thread = None;
+        if let Some(mut out) = self.here.take() {
+            return out.flush();
+        }
         match self.thread.take().map(|t| t.join()) {
             Some(Ok(r)) => r,
             Some(Err(_)) => Err(std::io::Error::other("the writing thread panicked")),

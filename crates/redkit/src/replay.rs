@@ -3,7 +3,7 @@
 //! written as an RDB. Used by `aof-to-rdb` and by `rewrite` of an AOF.
 
 use crate::input::Aof;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use aof_parse::{AofReader, Item};
 use indicatif::ProgressBar;
 use keyspace::{Entry, Error as ApplyError, Found, Keyspace, Loader, Value};
@@ -109,96 +109,66 @@ pub fn replay(aof: &Aof, args: &ReplayOptions) -> Result<std::result::Result<Rep
     }
     let mut ks = Keyspace::new();
     ks.now_ms = crate::time::now_ms();
-    let mut timestamps = 0u64;
-    let mut commands = 0u64;
-    let mut skipped: Vec<String> = Vec::new();
-    let mut skipped_total = 0u64;
-    let mut preamble_version: Option<u32> = None;
+    let mut applier = Applier {
+        ks,
+        commands: 0,
+        timestamps: 0,
+        skipped: Vec::new(),
+        skipped_total: 0,
+        preamble_version: None,
+        files,
+        skip_unknown: args.skip_unknown,
+    };
     // The log is read and split into commands on a second thread, in batches; this one
-    // applies them. Before a batch is applied, the keys it names are looked up once, so that
-    // their cache misses overlap instead of coming one after another.
+    // applies them. When the system refuses a thread, this one reads and applies in turn.
     let (tx, rx) = mpsc::sync_channel::<Batch>(RIDE_AHEAD);
     let (back_tx, back_rx) = mpsc::channel::<Batch>();
+    let (until, shown) = (args.until, bar.as_ref());
+    let mut threaded = true;
     let outcome = std::thread::scope(|scope| -> Result<Option<i32>> {
         let reader = std::thread::Builder::new()
             .name("aof-reader".into())
-            .spawn_scoped(scope, || {
-                read_log(files, args.until, tx, back_rx, bar.as_ref())
-            })
-            .context("cannot start a thread")?;
+            .spawn_scoped(scope, move || {
+                let mut hand = |batch: &mut Batch| {
+                    let next = back_rx.try_recv().unwrap_or_default();
+                    hand_over(&tx, std::mem::replace(batch, next))
+                };
+                read_log(files, until, &mut hand, shown)
+            });
+        let Ok(reader) = reader else {
+            threaded = false;
+            return Ok(None);
+        };
         let rx = rx; // dropped on an early return, which stops the reader
         for mut batch in rx.iter() {
-            let mut ops = std::mem::take(&mut batch.ops);
-            // The keys of the batch are looked up first: their cache misses overlap, and the
-            // commands then find their entries in the cache.
-            let mut argv: Vec<&[u8]> = Vec::new();
-            argv.extend(ops.iter().filter_map(|op| match op {
-                Op::Command { args: r, .. } if r.len() >= 2 => Some(batch.arg(r.start + 1)),
-                _ => None,
-            }));
-            ks.warm(&argv);
-            for op in ops.drain(..) {
-                match op {
-                    Op::Command {
-                        args: r,
-                        offset,
-                        file,
-                    } => {
-                        argv.clear();
-                        argv.extend(r.map(|i| batch.arg(i)));
-                        commands += 1;
-                        let Err(e) = ks.apply(&argv) else { continue };
-                        let what = format!(
-                            "{} offset {offset}: {}: {e}",
-                            files[file].path.display(),
-                            argv.iter()
-                                .take(4)
-                                .map(|a| escape(a))
-                                .collect::<Vec<_>>()
-                                .join(" "),
-                        );
-                        if args.skip_unknown && matches!(e, ApplyError::Unknown(_)) {
-                            skipped_total += 1;
-                            if skipped.len() < 20 {
-                                skipped.push(what);
-                            }
-                            continue;
-                        }
-                        eprintln!("redkit: {what}");
-                        eprintln!("redkit: nothing written (--skip-unknown skips commands that cannot be applied)");
-                        return Ok(Some(crate::exit::PROBLEMS));
-                    }
-                    Op::Timestamp(secs) => {
-                        timestamps += 1;
-                        ks.now_ms = secs as i64 * 1000;
-                    }
-                    Op::Impossible(msg) => {
-                        eprintln!("redkit: {msg}");
-                        eprintln!("redkit: nothing written");
-                        return Ok(Some(crate::exit::PROBLEMS));
-                    }
-                    Op::Preamble { loaded, version } => {
-                        preamble_version = preamble_version.or(version);
-                        ks.absorb(*loaded);
-                    }
-                    Op::Failed(msg) => {
-                        eprintln!("redkit: {msg}");
-                        eprintln!("redkit: nothing written");
-                        return Ok(Some(crate::exit::PROBLEMS));
-                    }
-                }
+            if let Some(code) = applier.apply(&mut batch, shown)? {
+                return Ok(Some(code));
             }
-            if let Some(b) = &bar {
-                b.set_message(format!("{commands} commands, {} keys", ks.len()));
-            }
-            batch.ops = ops;
-            batch.data.clear();
-            batch.args.clear();
             let _ = back_tx.send(batch);
         }
         reader.join().expect("the log reader does not panic")?;
         Ok(None)
     })?;
+    let outcome = if threaded {
+        outcome
+    } else {
+        let mut stop = Ok(None);
+        let mut hand = |batch: &mut Batch| {
+            stop = applier.apply(batch, shown);
+            matches!(stop, Ok(None))
+        };
+        read_log(files, until, &mut hand, shown)?;
+        stop?
+    };
+    let Applier {
+        ks,
+        commands,
+        timestamps,
+        skipped,
+        skipped_total,
+        preamble_version,
+        ..
+    } = applier;
     if let Some(code) = outcome {
         return Ok(Err(code));
     }
@@ -293,6 +263,94 @@ pub fn replay(aof: &Aof, args: &ReplayOptions) -> Result<std::result::Result<Rep
     }))
 }
 
+/// The applying side of a replay: the dataset and the counts for the summary.
+struct Applier<'a> {
+    ks: Keyspace,
+    commands: u64,
+    timestamps: u64,
+    skipped: Vec<String>,
+    skipped_total: u64,
+    preamble_version: Option<u32>,
+    files: &'a [crate::input::AofPart],
+    skip_unknown: bool,
+}
+
+impl Applier<'_> {
+    /// Applies a batch and empties it for reuse. The exit code of a problem already reported
+    /// when the replay stops there.
+    fn apply(&mut self, batch: &mut Batch, bar: Option<&ProgressBar>) -> Result<Option<i32>> {
+        let ks = &mut self.ks;
+        let mut ops = std::mem::take(&mut batch.ops);
+        // The keys of the batch are looked up first: their cache misses overlap, and the
+        // commands then find their entries in the cache.
+        let mut argv: Vec<&[u8]> = Vec::new();
+        argv.extend(ops.iter().filter_map(|op| match op {
+            Op::Command { args: r, .. } if r.len() >= 2 => Some(batch.arg(r.start + 1)),
+            _ => None,
+        }));
+        ks.warm(&argv);
+        for op in ops.drain(..) {
+            match op {
+                Op::Command {
+                    args: r,
+                    offset,
+                    file,
+                } => {
+                    argv.clear();
+                    argv.extend(r.map(|i| batch.arg(i)));
+                    self.commands += 1;
+                    let Err(e) = ks.apply(&argv) else { continue };
+                    let what = format!(
+                        "{} offset {offset}: {}: {e}",
+                        self.files[file].path.display(),
+                        argv.iter()
+                            .take(4)
+                            .map(|a| escape(a))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    );
+                    if self.skip_unknown && matches!(e, ApplyError::Unknown(_)) {
+                        self.skipped_total += 1;
+                        if self.skipped.len() < 20 {
+                            self.skipped.push(what);
+                        }
+                        continue;
+                    }
+                    eprintln!("redkit: {what}");
+                    eprintln!("redkit: nothing written (--skip-unknown skips commands that cannot be applied)");
+                    return Ok(Some(crate::exit::PROBLEMS));
+                }
+                Op::Timestamp(secs) => {
+                    self.timestamps += 1;
+                    ks.now_ms = secs as i64 * 1000;
+                }
+                Op::Impossible(msg) => {
+                    eprintln!("redkit: {msg}");
+                    eprintln!("redkit: nothing written");
+                    return Ok(Some(crate::exit::PROBLEMS));
+                }
+                Op::Preamble { loaded, version } => {
+                    self.preamble_version = self.preamble_version.or(version);
+                    ks.absorb(*loaded);
+                }
+                Op::Failed(msg) => {
+                    eprintln!("redkit: {msg}");
+                    eprintln!("redkit: nothing written");
+                    return Ok(Some(crate::exit::PROBLEMS));
+                }
+            }
+        }
+        if let Some(b) = bar {
+            b.set_message(format!("{} commands, {} keys", self.commands, ks.len()));
+        }
+        drop(argv);
+        batch.ops = ops;
+        batch.data.clear();
+        batch.args.clear();
+        Ok(None)
+    }
+}
+
 /// Commands read from the log, handed from the reading thread to the applying one.
 #[derive(Default)]
 struct Batch {
@@ -344,13 +402,13 @@ const RIDE_AHEAD: usize = 4;
 const BATCH_OPS: usize = 256;
 const BATCH_BYTES: usize = 4 << 20;
 
-/// Reads the log's files in order into batches sent to `tx` (reusing those sent back on
-/// `back`), stopping at the first #TS past `until`, and moves the progress bar.
+/// Reads the log's files in order into batches, each given to `hand` when full (it takes
+/// the batch's contents and leaves it empty; false when the applying side stopped), the last
+/// one at the end; stops at the first #TS past `until`, and moves the progress bar.
 fn read_log(
     files: &[crate::input::AofPart],
     until: Option<u64>,
-    tx: mpsc::SyncSender<Batch>,
-    back: mpsc::Receiver<Batch>,
+    hand: &mut dyn FnMut(&mut Batch) -> bool,
     bar: Option<&ProgressBar>,
 ) -> Result<()> {
     let mut batch = Batch::default();
@@ -413,8 +471,7 @@ fn read_log(
                         if let Some(b) = bar {
                             b.set_position(done_bytes + r.offset());
                         }
-                        let next = back.try_recv().unwrap_or_default();
-                        if !hand_over(&tx, std::mem::replace(&mut batch, next)) {
+                        if !hand(&mut batch) {
                             return Ok(()); // the applying side stopped
                         }
                     }
@@ -424,7 +481,7 @@ fn read_log(
         }
         done_bytes += part.disk_size();
     }
-    let _ = tx.send(batch);
+    hand(&mut batch);
     Ok(())
 }
 

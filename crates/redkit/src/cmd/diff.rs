@@ -327,14 +327,10 @@ pub fn run(args: Args) -> Result<i32> {
         use std::hash::BuildHasher;
         std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64)
     };
-    let (a, b) = std::thread::scope(|scope| {
-        let b = scope.spawn(|| side(&args, &args.b, args.until_b, seed));
-        let a = side(&args, &args.a, args.until_a, seed);
-        let b = b
-            .join()
-            .unwrap_or_else(|_| Err(anyhow::anyhow!("reading {} failed", args.b.display())));
-        (a, b)
-    });
+    let (a, b) = crate::many::both(
+        || side(&args, &args.a, args.until_a, seed),
+        || side(&args, &args.b, args.until_b, seed),
+    );
     let (a, b) = (a?, b?);
     let (keys_a, keys_b) = (a.keys, b.keys);
     let jsonl = args.format == "jsonl";
@@ -488,14 +484,10 @@ fn detail(args: &Args, chosen: &[(u64, Vec<u8>)], seed: u64) -> Result<BTreeMap<
         read_into(args, path, until, &mut sink)?;
         Ok(sink.into_side()?)
     };
-    let (a, b) = std::thread::scope(|scope| {
-        let b = scope.spawn(|| read(&args.b, args.until_b));
-        let a = read(&args.a, args.until_a);
-        let b = b
-            .join()
-            .unwrap_or_else(|_| Err(anyhow::anyhow!("reading {} failed", args.b.display())));
-        (a, b)
-    });
+    let (a, b) = crate::many::both(
+        || read(&args.a, args.until_a),
+        || read(&args.b, args.until_b),
+    );
     Ok(compare_elements(
         a?,
         b?,
