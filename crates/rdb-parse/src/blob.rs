@@ -446,13 +446,25 @@ pub fn zm_validate(b: &[u8]) -> Result<usize, BlobError> {
 
 /// Detects repeated strings among the members of one collection.
 ///
-/// Keeps 64-bit hashes only, so memory is 16 bytes per member at most; a 64-bit collision
-/// could report a false duplicate with negligible probability.
-#[derive(Default, Debug)]
+/// Keeps a 128-bit fingerprint of each member (see [`Fingerprints`]), so memory is about 32
+/// bytes per member at most; two distinct members share one with a chance of about
+/// n² / 2¹²⁹, and a forged file cannot aim for it.
+#[derive(Debug)]
 pub struct DupCheck {
     /// The first members, scanned linearly: cheaper than a table for small collections.
-    small: Vec<u64>,
-    seen: std::collections::HashSet<u64, BuildNoHash>,
+    small: Vec<u128>,
+    seen: std::collections::HashSet<u128, BuildNoHash>,
+    fp: Fingerprints,
+}
+
+impl Default for DupCheck {
+    fn default() -> DupCheck {
+        DupCheck {
+            small: Vec::new(),
+            seen: Default::default(),
+            fp: Fingerprints::random(),
+        }
+    }
 }
 
 const SMALL_DUP: usize = 8;
@@ -484,7 +496,7 @@ impl DupCheck {
     /// Records `s`; false if it was seen before.
     #[inline]
     pub fn insert(&mut self, s: &[u8]) -> bool {
-        let h = hash_bytes(s);
+        let h = self.fp.of(0, s);
         if self.seen.is_empty() {
             if self.small.contains(&h) {
                 return false;
@@ -519,24 +531,35 @@ impl DupCheck {
     }
 }
 
-/// A 64-bit hash of bytes (FNV-1a over 8-byte words, then a finalizer); quality is enough for
-/// duplicate detection, speed matters more.
-pub fn hash_bytes(s: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf29ce484222325 ^ (s.len() as u64).wrapping_mul(0x9e3779b97f4a7c15);
-    let mut chunks = s.chunks_exact(8);
-    for c in &mut chunks {
-        let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-        h = (h ^ w).wrapping_mul(0x100000001b3).rotate_left(29);
+/// 128-bit fingerprints of byte strings: two 64-bit hashes keyed with seeds drawn at random
+/// for each set of fingerprints, so a forged file cannot pick strings that share one.
+#[derive(Clone, Debug)]
+pub struct Fingerprints([foldhash::quality::FixedState; 2]);
+
+impl Fingerprints {
+    /// Fingerprints under fresh random seeds.
+    pub fn random() -> Fingerprints {
+        use std::hash::{BuildHasher, Hasher};
+        let seed = || {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(0);
+            foldhash::quality::FixedState::with_seed(h.finish())
+        };
+        Fingerprints([seed(), seed()])
     }
-    for &b in chunks.remainder() {
-        h = (h ^ b as u64).wrapping_mul(0x100000001b3);
+
+    /// The fingerprint of `bytes` in space `space` (a database number, or 0).
+    #[inline]
+    pub fn of(&self, space: u64, bytes: &[u8]) -> u128 {
+        use std::hash::{BuildHasher, Hasher};
+        let half = |s: &foldhash::quality::FixedState| {
+            let mut h = s.build_hasher();
+            h.write_u64(space);
+            h.write(bytes);
+            h.finish() as u128
+        };
+        (half(&self.0[0]) << 64) | half(&self.0[1])
     }
-    // murmur3 finalizer
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51afd7ed558ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ceb9fe1a85ec53);
-    h ^ (h >> 33)
 }
 
 /// The values stored are already hashes: pass them through.
@@ -555,6 +578,9 @@ impl std::hash::Hasher for NoHash {
         for &b in bytes {
             self.0 = (self.0 << 8) | b as u64;
         }
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 = v as u64;
     }
     fn write_u64(&mut self, v: u64) {
         self.0 = v;

@@ -12,6 +12,7 @@
 //! keys) in memory, n² / 2⁸⁹ (10⁻⁹) once spilled: a spilled record keeps 88 of its bits (80
 //! written, 8 in its partition).
 
+use crate::blob::Fingerprints;
 use std::collections::HashMap;
 use std::fs::File;
 use std::hash::{BuildHasher, Hasher};
@@ -86,7 +87,7 @@ impl Duplicates {
 
 /// The set of `(database, key)` pairs seen so far; see the module documentation.
 pub struct KeySet {
-    hash: [foldhash::quality::FixedState; 2],
+    fp: Fingerprints,
     mem: HashMap<u128, u64, Identity>,
     budget: usize,
     dir: Option<PathBuf>,
@@ -100,13 +101,8 @@ impl KeySet {
     /// `dir` (the system's temporary directory when `None`), and lists the first `keep`
     /// duplicates.
     pub fn new(budget: usize, dir: Option<PathBuf>, keep: usize) -> KeySet {
-        let seed = || {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u64(0);
-            foldhash::quality::FixedState::with_seed(h.finish())
-        };
         KeySet {
-            hash: [seed(), seed()],
+            fp: Fingerprints::random(),
             mem: HashMap::with_hasher(Identity),
             budget: budget.max(1),
             dir,
@@ -116,20 +112,10 @@ impl KeySet {
         }
     }
 
-    fn fingerprint(&self, db: u64, key: &[u8]) -> u128 {
-        let half = |s: &foldhash::quality::FixedState| {
-            let mut h = s.build_hasher();
-            h.write_u64(db);
-            h.write(key);
-            h.finish() as u128
-        };
-        (half(&self.hash[0]) << 64) | half(&self.hash[1])
-    }
-
     /// Adds the key of the record at `offset`; returns whether it is known at once to repeat
     /// an earlier key (a repeat found only by [`KeySet::finish`] returns `false` here).
     pub fn insert(&mut self, db: u64, key: &[u8], offset: u64) -> io::Result<bool> {
-        let fp = self.fingerprint(db, key);
+        let fp = self.fp.of(db, key);
         if let Some(spill) = &mut self.spill {
             spill.push(fp, offset)?;
             return Ok(false);

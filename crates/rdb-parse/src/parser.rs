@@ -18,7 +18,8 @@ pub struct Limits {
     /// Largest string (key, value, element, or compressed/decompressed blob) accepted.
     pub max_string_len: u64,
     /// Members of one plain-encoded set/hash/zset checked for duplicates; past this number the
-    /// duplicate check stops for that key (it costs 8-16 bytes per member).
+    /// duplicate check stops for that key (a 16-byte fingerprint per member, in a table of
+    /// 17 bytes a slot).
     pub max_dup_check: usize,
     /// Whether a CRC64 mismatch is an error (true) or only reported in [`Event::Eof`].
     pub verify_checksum: bool,
@@ -28,7 +29,8 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_string_len: 1 << 30,
-            max_dup_check: 1 << 20,
+            // As many as a table of 2^20 slots holds (7/8 of them): 17 MiB.
+            max_dup_check: 7 << 17,
             verify_checksum: true,
         }
     }

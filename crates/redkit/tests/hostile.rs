@@ -630,3 +630,72 @@ fn a_repair_of_a_locked_log_is_refused() {
     let o = run(&["check-aof", aof.to_str().unwrap(), "--fix", "--yes"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
+
+/// Members a forger picked so that an unkeyed hash of the members collides (the same 64-bit
+/// hash under the checker's former member hash): a check that trusts such a hash calls these
+/// distinct members duplicates and refuses a file every server loads.
+const COLLIDING: [&str; 3] = ["member-acollides", "mmadvhaxGYBei1Mg", "mngchecrs7TeITxn"];
+
+#[test]
+fn members_forged_to_collide_are_not_duplicates() {
+    use common::server::{call, flavors, make_aof};
+    for flavor in flavors() {
+        let (server, _) = make_aof("collide", &flavor, |c| {
+            let filler: Vec<String> = (0..200).map(|i| format!("filler-{i}")).collect();
+            let mut small: Vec<&str> = vec!["SADD", "small-set"];
+            small.extend(COLLIDING);
+            call(c, &small);
+            // After the fillers: past the members compared one by one, into the table.
+            let mut large: Vec<&str> = vec!["SADD", "large-set"];
+            large.extend(filler.iter().map(String::as_str));
+            large.extend(COLLIDING);
+            call(c, &large);
+            let mut hash: Vec<&str> = vec!["HSET", "hash"];
+            let mut zset: Vec<&str> = vec!["ZADD", "zset"];
+            for m in COLLIDING {
+                hash.extend([m, "v"]);
+                zset.extend(["1", m]);
+            }
+            call(c, &hash);
+            call(c, &zset);
+            assert_eq!(call(c, &["SAVE"]).trim(), "+OK");
+        });
+        let rdb = server.dir.join("dump.rdb");
+        let rdb = rdb.to_str().unwrap();
+        let o = run(&["check-rdb", rdb]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}: {}",
+            flavor.name,
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let dump = run(&["dump-json", rdb]);
+        assert_eq!(dump.status.code(), Some(0), "{}", flavor.name);
+        let text = String::from_utf8_lossy(&dump.stdout);
+        assert_eq!(text.lines().count(), 4, "{}: {text}", flavor.name);
+        for m in COLLIDING {
+            assert_eq!(text.matches(m).count(), 4, "{}: {m} in {text}", flavor.name);
+        }
+        // A member made a true repeat (one of the four places, its twin written over it; the
+        // checksum zeroed, which servers take as none): found in each of the four keys.
+        let file = std::fs::read(rdb).unwrap();
+        let (from, to) = (COLLIDING[1].as_bytes(), COLLIDING[0].as_bytes());
+        let places: Vec<usize> = (0..file.len() - from.len())
+            .filter(|&i| &file[i..i + from.len()] == from)
+            .collect();
+        assert_eq!(places.len(), 4, "{}", flavor.name);
+        for at in places {
+            let mut bad = file.clone();
+            bad[at..at + to.len()].copy_from_slice(to);
+            let n = bad.len();
+            bad[n - 8..].fill(0);
+            let path = server.dir.join("repeat.rdb");
+            std::fs::write(&path, &bad).unwrap();
+            let o = run(&["check-rdb", path.to_str().unwrap()]);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(1), "{} at {at}: {err}", flavor.name);
+            assert!(err.contains("duplicate"), "{} at {at}: {err}", flavor.name);
+        }
+    }
+}
