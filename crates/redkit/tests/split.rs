@@ -522,3 +522,53 @@ fn a_merge_of_the_nodes_is_the_whole_dataset() {
         .count();
     assert_eq!(n, 2);
 }
+
+/// An RDB 11 file of one function library (its code) and one string key.
+fn library_rdb(code: &str, key: &str) -> Vec<u8> {
+    let mut f = b"REDIS0011".to_vec();
+    f.push(0xf5); // FUNCTION2
+    assert!(code.len() < 1 << 14);
+    f.extend_from_slice(&[0x40 | (code.len() >> 8) as u8, code.len() as u8]);
+    f.extend_from_slice(code.as_bytes());
+    f.extend_from_slice(&[0xfe, 0, 0xfb, 1, 0, 0, key.len() as u8]);
+    f.extend_from_slice(key.as_bytes());
+    f.extend_from_slice(&[1, b'v', 0xff]);
+    let crc = rdb_parse::crc64(&f);
+    f.extend_from_slice(&crc.to_le_bytes());
+    f
+}
+
+/// A library two inputs hold is written once; the same name with other code is refused.
+#[test]
+fn a_library_in_two_inputs_is_written_once_unless_its_code_differs() {
+    let d = scratch("merge-libraries");
+    let code =
+        |n: u32| format!("#!lua name=lib\nredis.register_function('f', function() return {n} end)");
+    let input = |name: &str, n: u32, key: &str| {
+        let p = d.join(name);
+        std::fs::write(&p, library_rdb(&code(n), key)).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let (a, b, c) = (
+        input("a.rdb", 1, "a"),
+        input("b.rdb", 1, "b"),
+        input("c.rdb", 2, "c"),
+    );
+    let out = d.join("out.rdb");
+    let out = out.to_str().unwrap();
+    let o = redkit(&["merge", &a, &b, "-o", out]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = redkit(&["check-rdb", out, "--json"]);
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["functions"], serde_json::json!(["lib"]));
+    assert_eq!(report["keys"], 2, "{report}");
+    let o = redkit(&["merge", &a, &c, "-o", out, "--force"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("other code"), "{err}");
+}

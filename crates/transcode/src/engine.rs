@@ -374,7 +374,10 @@ pub fn run_many<R: Read, S: KeySink>(
         return Ok(Outcome::default());
     };
     let mut t = Transcoder::new(first, sink);
-    t.libraries = Some(std::collections::HashMap::new());
+    t.libraries = Some((
+        std::collections::HashMap::new(),
+        rdb_parse::blob::Fingerprints::random(),
+    ));
     let mut started = false;
     for (i, reader) in readers.into_iter().enumerate() {
         let mut parser = Parser::new(reader);
@@ -447,9 +450,13 @@ pub struct Transcoder<'a, S: KeySink> {
     deferred: Option<(Kind, Vec<u8>, KeyMeta)>,
     /// Offsets of key records to leave out (sorted).
     leave_out: &'a [u64],
-    /// When several sources are merged: each function library's name and a hash of its code,
-    /// so that a library every source holds is written once.
-    libraries: Option<std::collections::HashMap<Vec<u8>, u64>>,
+    /// When several sources are merged: each function library's name and a fingerprint of
+    /// its code (keyed at random: a forged library cannot pass for another), so that a
+    /// library every source holds is written once.
+    libraries: Option<(
+        std::collections::HashMap<Vec<u8>, u128>,
+        rdb_parse::blob::Fingerprints,
+    )>,
 }
 
 impl<'a, S: KeySink> Transcoder<'a, S> {
@@ -634,13 +641,9 @@ impl<S: KeySink> Sink for Transcoder<'_, S> {
         } else if self.writing {
             let mut buf = Vec::new();
             code.append_to(&mut buf);
-            if let Some(seen) = &mut self.libraries {
+            if let Some((seen, fp)) = &mut self.libraries {
                 let name = library_name(&buf);
-                let hash = {
-                    use std::hash::{BuildHasher, BuildHasherDefault};
-                    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
-                        .hash_one(&buf)
-                };
+                let hash = fp.of(0, &buf);
                 match seen.insert(name.clone(), hash) {
                     Some(h) if h == hash => return Ok(()),
                     Some(_) => {
