@@ -48,14 +48,15 @@ impl NewAofDir {
         self.dir.path()
     }
 
+    /// Where the base file goes (its final path, for messages).
+    pub fn base_path(&self) -> PathBuf {
+        self.target.join(&self.base_name)
+    }
+
     /// Creates the base file.
     pub fn create_base(&self) -> Result<File> {
-        File::create(self.dir.path().join(&self.base_name)).with_context(|| {
-            format!(
-                "cannot create {}",
-                self.target.join(&self.base_name).display()
-            )
-        })
+        File::create(self.dir.path().join(&self.base_name))
+            .with_context(|| format!("cannot create {}", self.base_path().display()))
     }
 
     /// Syncs the base (`file`, written), adds the empty incr file and the manifest, and puts

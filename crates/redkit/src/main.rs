@@ -83,6 +83,7 @@ enum Command {
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {
         e.downcast_ref::<std::io::Error>()
+            .or_else(|| e.downcast_ref::<transcode::Error>().and_then(|t| t.io()))
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
 }

@@ -434,10 +434,12 @@ impl AtomicFile {
     }
 
     /// A handle to write through.
-    pub fn file(&self) -> Result<File> {
-        self.file
+    pub fn file(&self) -> Result<NamedFile> {
+        let file = self
+            .file
             .try_clone()
-            .context("cannot duplicate file handle")
+            .context("cannot duplicate file handle")?;
+        Ok(NamedFile::new(file, self.target.clone()))
     }
 
     /// The file as written so far, opened for reading from its start (a temporary input made
@@ -581,6 +583,52 @@ impl Drop for AtomicDir {
         if !self.done {
             abandon_temporary(&self.tmp, &self.made, |p| fs::remove_dir_all(p));
         }
+    }
+}
+
+/// An output file whose write errors name it (its final path): "cannot write out.rdb: No
+/// space left on device", not the system's message alone. The error's kind is kept.
+pub struct NamedFile {
+    file: File,
+    name: PathBuf,
+}
+
+impl NamedFile {
+    /// `file`, whose errors name `name`.
+    pub fn new(file: File, name: PathBuf) -> NamedFile {
+        NamedFile { file, name }
+    }
+
+    /// The file itself.
+    pub fn into_file(self) -> File {
+        self.file
+    }
+
+    fn named(&self, e: std::io::Error) -> std::io::Error {
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot write {}: {e}", self.name.display()),
+        )
+    }
+}
+
+impl Write for NamedFile {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.file.write(data).map_err(|e| self.named(e))
+    }
+
+    fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.file.write_all(data).map_err(|e| self.named(e))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush().map_err(|e| self.named(e))
+    }
+}
+
+impl SyncWrite for NamedFile {
+    fn sync_data(&mut self) -> std::io::Result<()> {
+        self.file.sync_data().map_err(|e| self.named(e))
     }
 }
 

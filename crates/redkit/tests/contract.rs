@@ -984,3 +984,131 @@ fn smaller_promises() {
     assert!(String::from_utf8_lossy(&o.stdout).contains(".TH"));
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Runs redkit in `dir` with files limited to `kib` KiB (the signal of the limit ignored, as a
+/// full disk does, writes fail with "File too large").
+fn redkit_limited(dir: &Path, kib: u64, args: &[&str]) -> Output {
+    let mut script = format!("trap '' XFSZ; ulimit -f {kib}; exec \"$0\"");
+    for i in 1..=args.len() {
+        script.push_str(&format!(" \"${{{i}}}\""));
+    }
+    Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .arg(common::redkit_bin())
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run redkit")
+}
+
+/// A write that fails (a full disk, a file size limit) is an I/O error (exit 2) whose message
+/// names the output being written and says why once; nothing is left behind.
+#[test]
+fn a_failed_write_names_the_output_and_leaves_nothing() {
+    let d = scratch("write-fails");
+    // A log of 6,000 keys: outputs well past the limit.
+    let mut log = Vec::new();
+    for i in 0..6000 {
+        let (k, v) = (format!("key:{i}"), "v".repeat(20));
+        log.extend_from_slice(
+            format!(
+                "*3\r\n$3\r\nSET\r\n${}\r\n{k}\r\n${}\r\n{v}\r\n",
+                k.len(),
+                v.len()
+            )
+            .as_bytes(),
+        );
+    }
+    let aof = d.join("in.aof");
+    std::fs::write(&aof, log).unwrap();
+    let rdb = d.join("in.rdb");
+    let o = redkit(&[
+        "aof-to-rdb",
+        aof.to_str().unwrap(),
+        "-o",
+        rdb.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (rdb, aof) = (rdb.to_str().unwrap(), aof.to_str().unwrap());
+    let out = d.join("out");
+    std::fs::create_dir(&out).unwrap();
+    let at = |name: &str| out.join(name).to_str().unwrap().to_string();
+    let cases: Vec<(Vec<String>, String)> = vec![
+        (
+            vec!["convert".into(), rdb.into(), "-o".into(), at("c.rdb")],
+            at("c.rdb"),
+        ),
+        (
+            vec![
+                "split".into(),
+                rdb.into(),
+                "-o".into(),
+                at("sp"),
+                "--slots".into(),
+                "0-16383".into(),
+            ],
+            at("sp/shard-0.rdb"),
+        ),
+        (
+            vec![
+                "split".into(),
+                rdb.into(),
+                "-o".into(),
+                at("spa"),
+                "--slots".into(),
+                "0-16383".into(),
+                "--format".into(),
+                "aof".into(),
+            ],
+            at("spa/shard-0/appendonly.aof.1.base.aof"),
+        ),
+        (
+            vec!["rewrite".into(), rdb.into(), "-o".into(), at("rw")],
+            at("rw/appendonly.aof.1.base.rdb"),
+        ),
+        (
+            vec!["rewrite".into(), aof.into(), "-o".into(), at("rwa")],
+            at("rwa/appendonly.aof.1.base.rdb"),
+        ),
+        (
+            vec!["aof-to-rdb".into(), aof.into(), "-o".into(), at("a.rdb")],
+            at("a.rdb"),
+        ),
+        (
+            vec![
+                "merge".into(),
+                // The first input's version is written: RDB 10, which holds them both.
+                small_rdb().to_str().unwrap().into(),
+                rdb.into(),
+                "-o".into(),
+                at("m.rdb"),
+            ],
+            at("m.rdb"),
+        ),
+        (
+            vec![
+                "check-rdb".into(),
+                rdb.into(),
+                "--salvage".into(),
+                at("s.rdb"),
+            ],
+            at("s.rdb"),
+        ),
+    ];
+    for (args, target) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = redkit_limited(&d, 16, &args);
+        let err = stderr(&o);
+        assert_eq!(code(&o), 2, "{args:?}: {err}");
+        let why = "File too large";
+        assert!(
+            err.contains(&format!("cannot write {target}: {why}")),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.matches(why).count(), 1, "{args:?}: {err}");
+        let left: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
+        assert!(left.is_empty(), "{args:?} left {left:?}");
+    }
+}

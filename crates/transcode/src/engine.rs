@@ -223,14 +223,19 @@ impl std::fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+impl Error {
+    /// The system's error, when writing failed.
+    pub fn io(&self) -> Option<&io::Error> {
         match self {
             Error::Write { source, .. } | Error::Io(source) => Some(source),
             _ => None,
         }
     }
 }
+
+// The message already holds the system's error ([`Error::io`]): no source, or a chain of
+// causes would say it twice.
+impl std::error::Error for Error {}
 
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {

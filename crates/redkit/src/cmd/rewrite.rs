@@ -4,7 +4,7 @@
 use crate::aofdir::NewAofDir;
 use crate::args::WriteArgs;
 use crate::input::{Input, InputInfo, Resolved};
-use crate::output::{self, AtomicFile, Dest, Kind, ThreadedWriter};
+use crate::output::{self, AtomicFile, Dest, Kind, NamedFile, ThreadedWriter};
 use crate::replay::{self, ReplayOptions, Replayed, WRITE_QUEUE};
 use crate::report::conversion_outcome;
 use anyhow::{bail, Result};
@@ -317,7 +317,8 @@ fn resp_file(args: &Args, opts: &Options, mut source: Source<'_>) -> Result<i32>
 
 fn directory(args: &Args, opts: &Options, mut source: Source<'_>) -> Result<i32> {
     let dir = create_dir(args)?;
-    let out = BufWriter::with_capacity(1 << 20, dir.create_base()?);
+    let base = NamedFile::new(dir.create_base()?, dir.base_path());
+    let out = BufWriter::with_capacity(1 << 20, base);
     let (outcome, file, detail) = match args.base {
         Base::Rdb => {
             let mut sink = RdbSink::new(
@@ -344,7 +345,7 @@ fn directory(args: &Args, opts: &Options, mut source: Source<'_>) -> Result<i32>
             (outcome, sink.finish()?, format!(", {n} commands"))
         }
     };
-    let file = file.into_inner().map_err(|e| e.into_error())?;
+    let file = file.into_inner().map_err(|e| e.into_error())?.into_file();
     finish_dir(args, dir, file, outcome.keys, &detail)
 }
 
@@ -363,7 +364,10 @@ fn replayed_directory(args: &Args, r: &Replayed) -> Result<i32> {
     let file = dir.create_base()?;
     replay::write_rdb(
         r,
-        ThreadedWriter::with_queue(file.try_clone()?, WRITE_QUEUE),
+        ThreadedWriter::with_queue(
+            NamedFile::new(file.try_clone()?, dir.base_path()),
+            WRITE_QUEUE,
+        ),
         true,
     )?
     .finish()?;

@@ -1,7 +1,7 @@
 //! `redkit split`: one RDB per cluster shard, by hash slot, in one pass.
 
 use crate::aofdir::NewAofDir;
-use crate::output::{self, AtomicFile, Dest, Kind, ThreadedWriter};
+use crate::output::{self, AtomicFile, Dest, Kind, NamedFile, ThreadedWriter};
 use crate::report::{conversion_outcome, print_json, table};
 use anyhow::{bail, Context, Result};
 use comfy_table::{Cell, CellAlignment};
@@ -493,10 +493,10 @@ impl Out {
     }
 
     /// Where the output's file is written.
-    fn file(&self) -> Result<std::fs::File> {
+    fn file(&self) -> Result<NamedFile> {
         match self {
             Out::File(a) => a.file(),
-            Out::Dir(_, f) => Ok(f.try_clone()?),
+            Out::Dir(d, f) => Ok(NamedFile::new(f.try_clone()?, d.base_path())),
         }
     }
 
