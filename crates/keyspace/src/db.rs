@@ -8,7 +8,7 @@
 //! table. A key is in at most one of them.
 
 use crate::packed::{self, Kind};
-use crate::FixedHasher;
+use crate::TableHasher;
 use crate::{Entry, Value};
 use hashbrown::hash_table::Entry as Slot;
 use hashbrown::{HashMap, HashTable};
@@ -249,9 +249,9 @@ impl<'a> Found<'a> {
 /// The keys of one database.
 #[derive(Default)]
 pub struct Db {
-    state: FixedHasher,
+    state: TableHasher,
     strs: HashTable<Blob>,
-    rest: HashMap<Box<[u8]>, Entry, FixedHasher>,
+    rest: HashMap<Box<[u8]>, Entry, TableHasher>,
 }
 
 impl std::fmt::Debug for Db {

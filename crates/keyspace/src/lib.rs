@@ -32,15 +32,49 @@ pub use load::{Loader, Unsupported};
 use rdb_parse::StreamId;
 use std::collections::{BTreeMap, VecDeque};
 
-/// The hasher of every table here. Its seed is fixed so that the same log always gives the
-/// same RDB, byte for byte (tables are written in their iteration order).
-pub type FixedHasher = foldhash::fast::FixedState;
+/// The hasher of every table here, one seed for all of them in a process: drawn at random,
+/// so that a log cannot aim its keys or members at one place of a table (each lookup would
+/// then walk all of them, and a replay take hours), unless [`fix_table_seed`] was called
+/// first: the same log then gives the same RDB, byte for byte (tables are written in their
+/// iteration order).
+#[derive(Clone, Debug)]
+pub struct TableHasher(foldhash::fast::SeedableRandomState);
 
-/// A hash map with [`FixedHasher`].
-pub type Map<K, V> = std::collections::HashMap<K, V, FixedHasher>;
+static FIXED_SEED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
 
-/// A hash set with [`FixedHasher`].
-pub type Set<T> = std::collections::HashSet<T, FixedHasher>;
+/// Makes every table of this process use one fixed seed, for outputs that two runs write the
+/// same; false (and nothing changed) when a table was made already.
+pub fn fix_table_seed() -> bool {
+    FIXED_SEED.set(true).is_ok() || FIXED_SEED.get() == Some(&true)
+}
+
+impl Default for TableHasher {
+    #[inline]
+    fn default() -> TableHasher {
+        use foldhash::{fast::SeedableRandomState, SharedSeed};
+        TableHasher(if *FIXED_SEED.get_or_init(|| false) {
+            SeedableRandomState::fixed()
+        } else {
+            // The shared seed is drawn once for the process: every table hashes alike.
+            SeedableRandomState::with_seed(0, SharedSeed::global_random())
+        })
+    }
+}
+
+impl std::hash::BuildHasher for TableHasher {
+    type Hasher = foldhash::fast::FoldHasher<'static>;
+
+    #[inline]
+    fn build_hasher(&self) -> Self::Hasher {
+        self.0.build_hasher()
+    }
+}
+
+/// A hash map with [`TableHasher`].
+pub type Map<K, V> = std::collections::HashMap<K, V, TableHasher>;
+
+/// A hash set with [`TableHasher`].
+pub type Set<T> = std::collections::HashSet<T, TableHasher>;
 
 /// The fields of a hash: field → (value, absolute field expiry in unix ms).
 pub type HashFields = Map<Vec<u8>, (Vec<u8>, Option<i64>)>;

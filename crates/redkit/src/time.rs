@@ -149,10 +149,14 @@ pub fn parse_interval(s: &str) -> Result<u64, String> {
 /// The creation time written into the RDB files made: `SOURCE_DATE_EPOCH` when set (the
 /// reproducible-builds convention: two runs then write the same bytes), else now.
 pub fn ctime() -> u64 {
+    source_date_epoch().unwrap_or_else(|| (now_ms() / 1000).max(0) as u64)
+}
+
+/// `SOURCE_DATE_EPOCH`, when set: the run's outputs are to be the same from run to run.
+pub fn source_date_epoch() -> Option<u64> {
     std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or_else(|| (now_ms() / 1000).max(0) as u64)
 }
 
 /// Now, in unix milliseconds.

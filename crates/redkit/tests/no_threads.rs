@@ -5,16 +5,26 @@
 
 mod common;
 
-use common::{redkit, redkit_bin, scratch, testdata};
+use common::{redkit_bin, scratch, testdata};
 use std::path::Path;
 use std::process::{Command, Output};
 
 /// The default stack of a new thread asked for: more than the address space holds.
 const NO_STACK: &str = "281474976710656";
 
+/// Runs redkit; the outputs of two runs are the same bytes (`SOURCE_DATE_EPOCH`).
+fn redkit(args: &[&str]) -> Output {
+    Command::new(redkit_bin())
+        .args(args)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .expect("run redkit")
+}
+
 fn refused(args: &[&str]) -> Output {
     Command::new(redkit_bin())
         .args(args)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
         .env("RUST_MIN_STACK", NO_STACK)
         .output()
         .expect("run redkit")
