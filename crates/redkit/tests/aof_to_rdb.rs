@@ -549,13 +549,7 @@ fn large_datasets_load_with_the_logs_digest() {
 #[test]
 fn tables_are_seeded_at_random_unless_the_run_is_to_be_reproducible() {
     let d = scratch("a2r-seed");
-    let mut log = Vec::new();
-    for i in 0..2000 {
-        let k = format!("key:{i}");
-        log.extend_from_slice(
-            format!("*3\r\n$3\r\nSET\r\n${}\r\n{k}\r\n$1\r\nv\r\n", k.len()).as_bytes(),
-        );
-    }
+    let log = common::set_log(2000, |_| "v".to_string());
     let aof = d.join("in.aof");
     std::fs::write(&aof, log).unwrap();
     let run = |name: &str, epoch: Option<&str>| {

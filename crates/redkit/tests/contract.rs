@@ -1011,18 +1011,7 @@ fn redkit_limited(dir: &Path, kib: u64, args: &[&str]) -> Output {
 fn a_failed_write_names_the_output_and_leaves_nothing() {
     let d = scratch("write-fails");
     // A log of 6,000 keys: outputs well past the limit.
-    let mut log = Vec::new();
-    for i in 0..6000 {
-        let (k, v) = (format!("key:{i}"), "v".repeat(20));
-        log.extend_from_slice(
-            format!(
-                "*3\r\n$3\r\nSET\r\n${}\r\n{k}\r\n${}\r\n{v}\r\n",
-                k.len(),
-                v.len()
-            )
-            .as_bytes(),
-        );
-    }
+    let log = common::set_log(6000, |_| "v".repeat(20));
     let aof = d.join("in.aof");
     std::fs::write(&aof, log).unwrap();
     let rdb = d.join("in.rdb");

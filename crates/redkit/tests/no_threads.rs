@@ -141,18 +141,7 @@ fn aof_commands_work_on_one_thread() {
     let aof = testdata().join("aof/redis-7.0.15/mp-preamble/appendonlydir");
     // A log of more keys than the RDB writer encodes on one thread (4,096).
     let big = dir.join("big.aof");
-    let mut log = Vec::new();
-    for i in 0..6000 {
-        let (k, v) = (format!("key:{i}"), "v".repeat(i % 50));
-        log.extend_from_slice(
-            format!(
-                "*3\r\n$3\r\nSET\r\n${}\r\n{k}\r\n${}\r\n{v}\r\n",
-                k.len(),
-                v.len()
-            )
-            .as_bytes(),
-        );
-    }
+    let log = common::set_log(6000, |i| "v".repeat(i % 50));
     std::fs::write(&big, log).unwrap();
     let (aof, big) = (s(&aof), s(&big));
     same(&["check-aof", &aof, "--json"]);

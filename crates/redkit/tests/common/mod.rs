@@ -116,6 +116,23 @@ pub fn redkit_ok(args: &[&str], ctx: &str) -> Output {
     r
 }
 
+/// A single-file AOF of `keys` SETs of `key:<i>` to `value(i)`, as RESP.
+pub fn set_log(keys: usize, value: impl Fn(usize) -> String) -> Vec<u8> {
+    let mut log = Vec::new();
+    for i in 0..keys {
+        let (k, v) = (format!("key:{i}"), value(i));
+        log.extend_from_slice(
+            format!(
+                "*3\r\n$3\r\nSET\r\n${}\r\n{k}\r\n${}\r\n{v}\r\n",
+                k.len(),
+                v.len()
+            )
+            .as_bytes(),
+        );
+    }
+    log
+}
+
 /// All files under `dir` (recursively) whose name ends with `suffix`, sorted.
 pub fn files_with_suffix(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
