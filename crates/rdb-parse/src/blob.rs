@@ -446,9 +446,9 @@ pub fn zm_validate(b: &[u8]) -> Result<usize, BlobError> {
 
 /// Detects repeated strings among the members of one collection.
 ///
-/// Keeps a 128-bit fingerprint of each member (see [`Fingerprints`]), so memory is about 32
-/// bytes per member at most; two distinct members share one with a chance of about
-/// n² / 2¹²⁹, and a forged file cannot aim for it.
+/// Keeps a 128-bit fingerprint of each member (see [`Fingerprints`]): a table slot of 17
+/// bytes a member, about twice that while the table grows. Two distinct members share one
+/// with a chance of about n² / 2¹²⁹, and a forged file cannot aim for it.
 #[derive(Debug)]
 pub struct DupCheck {
     /// The first members, scanned linearly: cheaper than a table for small collections.
