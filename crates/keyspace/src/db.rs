@@ -472,7 +472,10 @@ impl Db {
             return;
         };
         if let Value::ZSet(z) = &e.value {
-            if z.values().any(|s| *s == 0.0 && s.is_sign_negative()) {
+            // The size first: a large set is not walked after each command.
+            if z.len() > packed::MAX_ENTRIES
+                || z.values().any(|s| *s == 0.0 && s.is_sign_negative())
+            {
                 return;
             }
         }
