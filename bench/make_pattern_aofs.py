@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""Writes two single-file AOFs of common access patterns into DIR (default bench/data):
+
+  leaderboard.aof  200,000 ZADDs of random players to one sorted set, each followed by
+                   ZREMRANGEBYRANK lb 0 -1001 (the top 1,000 kept)
+  capped.aof       200,000 rounds of LPUSH + LTRIM 0 999 (a capped list), ZINCRBY into a
+                   sorted set of 5,000 members, SADD into a set of 100,000
+
+Time them with `redkit aof-to-rdb FILE -o OUT`, beside redis-server loading them (copy the
+file as appendonly.aof into an empty directory, start the server there with --appendonly yes,
+time until it answers PING); compare `redkit digest OUT` with the server's DEBUG DIGEST.
+"""
+import os
+import random
+import sys
+
+
+def writer(path):
+    out = open(path, "wb")
+
+    def cmd(*args):
+        out.write(b"*%d\r\n" % len(args))
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out.write(b"$%d\r\n%s\r\n" % (len(a), a))
+
+    return out, cmd
+
+
+def main():
+    d = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "data")
+    os.makedirs(d, exist_ok=True)
+    random.seed(1)
+    out, cmd = writer(os.path.join(d, "leaderboard.aof"))
+    for _ in range(200000):
+        cmd("ZADD", "lb", random.randint(0, 10**9), "player:%d" % random.randint(0, 10**6))
+        cmd("ZREMRANGEBYRANK", "lb", 0, -1001)
+    out.close()
+    random.seed(2)
+    out, cmd = writer(os.path.join(d, "capped.aof"))
+    for i in range(200000):
+        cmd("LPUSH", "recent", "item:%d" % i)
+        cmd("LTRIM", "recent", 0, 999)
+        cmd("ZINCRBY", "hot", 1, "k%d" % random.randint(0, 5000))
+        cmd("SADD", "seen", "u%d" % random.randint(0, 100000))
+    out.close()
+
+
+if __name__ == "__main__":
+    main()
