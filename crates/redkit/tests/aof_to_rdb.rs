@@ -35,6 +35,28 @@ fn replay_to(
     redkit_ok(&args, ctx);
 }
 
+/// Replays `aof` into `out` (RDB `version`) and loads both into `server`: the same keys and
+/// the same `DEBUG DIGEST`. The number of keys; `None` when the server cannot be run.
+fn same_digest(
+    aof: &std::path::Path,
+    out: &std::path::Path,
+    version: &str,
+    server: &str,
+) -> Option<usize> {
+    replay_to(aof, out, version, &[], server);
+    let theirs = load_many(server, "aof", &[aof.to_path_buf()])?;
+    let ours = load_many(server, "rdb", &[out.to_path_buf()])?;
+    let (t, o) = (&theirs[aof.to_str().unwrap()], &ours[out.to_str().unwrap()]);
+    assert!(
+        t.get("error").is_none() && o.get("error").is_none(),
+        "{t:?} {o:?}"
+    );
+    let keys = t["keys"].as_array().unwrap().len();
+    assert_eq!(o["keys"].as_array().unwrap().len(), keys, "{server}");
+    assert_eq!(t["digest"], o["digest"], "{server}: DEBUG DIGEST");
+    Some(keys)
+}
+
 #[test]
 fn replayed_logs_load_with_the_servers_dataset() {
     let scratch = scratch("a2r");
@@ -521,22 +543,10 @@ fn large_datasets_load_with_the_logs_digest() {
             }
         });
         let out = scratch.join(format!("{}.rdb", flavor.name));
-        replay_to(&aof, &out, version, &[], flavor.name);
-        let (Some(theirs), Some(ours)) = (
-            load_many(server, "aof", std::slice::from_ref(&aof)),
-            load_many(server, "rdb", std::slice::from_ref(&out)),
-        ) else {
+        let Some(keys) = same_digest(&aof, &out, version, server) else {
             continue;
         };
-        let (t, o) = (&theirs[aof.to_str().unwrap()], &ours[out.to_str().unwrap()]);
-        assert!(
-            t.get("error").is_none() && o.get("error").is_none(),
-            "{t:?} {o:?}"
-        );
-        let keys = t["keys"].as_array().unwrap().len();
         assert!(keys > 8_000, "{server}: {keys} keys");
-        assert_eq!(o["keys"].as_array().unwrap().len(), keys, "{server}");
-        assert_eq!(t["digest"], o["digest"], "{server}: DEBUG DIGEST");
         compared += 1;
     }
     assert!(compared == 2 || !servers_required(), "{compared} servers");
@@ -628,22 +638,10 @@ fn sorted_sets_cut_by_rank_keep_the_servers_members() {
             assert_eq!(call(c, &["EVAL", SCRIPT, "0"]).trim(), ":1");
         });
         let out = scratch.join(format!("{}.rdb", flavor.name));
-        replay_to(&aof, &out, version, &[], flavor.name);
-        let (Some(theirs), Some(ours)) = (
-            load_many(server, "aof", std::slice::from_ref(&aof)),
-            load_many(server, "rdb", std::slice::from_ref(&out)),
-        ) else {
+        let Some(keys) = same_digest(&aof, &out, version, server) else {
             continue;
         };
-        let (t, o) = (&theirs[aof.to_str().unwrap()], &ours[out.to_str().unwrap()]);
-        assert!(
-            t.get("error").is_none() && o.get("error").is_none(),
-            "{t:?} {o:?}"
-        );
-        let keys = t["keys"].as_array().unwrap().len();
         assert!(keys > 0, "{server}: every sorted set emptied");
-        assert_eq!(o["keys"].as_array().unwrap().len(), keys, "{server}");
-        assert_eq!(t["digest"], o["digest"], "{server}: DEBUG DIGEST");
         compared += 1;
     }
     assert!(compared == 2 || !servers_required(), "{compared} servers");
