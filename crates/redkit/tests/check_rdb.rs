@@ -240,6 +240,27 @@ fn table_output_and_usage_errors() {
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }
+    // An input that ends before its magic (here standard input, which has no size): no
+    // format and no size in the table, not " RDB version 0" and "- bytes".
+    let empty = Command::new(common::redkit_bin())
+        .args(["check-rdb", "-"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(empty.status.code(), Some(1));
+    let text = String::from_utf8(empty.stdout).unwrap();
+    let row = |name: &str| {
+        text.lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no {name} row in:\n{text}"))
+            .to_string()
+    };
+    assert!(row("format").contains(" - "), "{text}");
+    assert!(row("size").contains(" - "), "{text}");
+    assert!(
+        !text.contains("version 0") && !text.contains("- bytes"),
+        "{text}"
+    );
     let out = redkit(&["check-rdb", "/nonexistent/file.rdb"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open"));

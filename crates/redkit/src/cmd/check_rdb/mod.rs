@@ -792,13 +792,19 @@ fn print_tables(r: &Value) {
     if let Some(e) = r["error"].as_object() {
         verdict = format!("{verdict} at offset {}", s(&e["offset"]));
     }
+    // A file that ends before its magic has neither a format nor (a pipe) a size.
+    let format = match r["magic"].as_str() {
+        Some(m) if !m.is_empty() => format!("{m} RDB version {}", s(&r["rdb_version"])),
+        _ => "-".to_string(),
+    };
+    let size = match r["size_bytes"].as_u64() {
+        Some(n) => format!("{n} bytes"),
+        None => "-".to_string(),
+    };
     let rows: Vec<(&str, String)> = vec![
         ("verdict", verdict),
-        ("size", format!("{} bytes", s(&r["size_bytes"]))),
-        (
-            "format",
-            format!("{} RDB version {}", s(&r["magic"]), s(&r["rdb_version"])),
-        ),
+        ("size", size),
+        ("format", format),
         ("created by", s(&r["creator"])),
         ("ctime", s(&r["ctime_utc"])),
         (
