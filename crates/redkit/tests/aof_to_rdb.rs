@@ -57,6 +57,35 @@ fn same_digest(
     Some(keys)
 }
 
+/// Runs `workload` on each server family with its AOF on, replays the log it wrote and
+/// checks it with [`same_digest`]; the number of keys of each family compared (both when the
+/// servers are required).
+fn each_server_agrees(
+    tag: &str,
+    workload: impl Fn(&mut std::io::BufReader<std::os::unix::net::UnixStream>),
+) -> Vec<(&'static str, usize)> {
+    use common::server::{flavors, make_aof};
+    let dir = scratch(&format!("a2r-{tag}"));
+    let mut counts = Vec::new();
+    for flavor in flavors() {
+        let (version, server) = match flavor.name {
+            "redis" => ("10", "redis-7.0"),
+            _ => ("11", "valkey-8.1"),
+        };
+        let (_server, aof) = make_aof(tag, &flavor, &workload);
+        let out = dir.join(format!("{}.rdb", flavor.name));
+        if let Some(keys) = same_digest(&aof, &out, version, server) {
+            counts.push((server, keys));
+        }
+    }
+    assert!(
+        counts.len() == 2 || !servers_required(),
+        "{} servers",
+        counts.len()
+    );
+    counts
+}
+
 #[test]
 fn replayed_logs_load_with_the_servers_dataset() {
     let scratch = scratch("a2r");
@@ -504,9 +533,7 @@ fn rewrite_lossy_drops_field_ttls_and_loads_in_valkey() {
 /// that server loading the log itself.
 #[test]
 fn large_datasets_load_with_the_logs_digest() {
-    use common::server::{call, flavors, make_aof};
-    let scratch = scratch("a2r-large");
-    let mut compared = 0;
+    use common::server::call;
     // Keys of each kind, by the thousand: every database crosses many chunks of the writer.
     const SCRIPT: &str = r#"
         local n = tonumber(ARGV[1])
@@ -522,35 +549,23 @@ fn large_datasets_load_with_the_logs_digest() {
             end
         end
         return n"#;
-    for flavor in flavors() {
-        let (version, server) = match flavor.name {
-            "redis" => ("10", "redis-7.0"),
-            _ => ("11", "valkey-8.1"),
-        };
-        let (_server, aof) = make_aof("large", &flavor, |c| {
-            call(c, &["EVAL", SCRIPT, "0", "2500"]);
-            call(c, &["SELECT", "1"]);
-            call(c, &["EVAL", SCRIPT, "0", "900"]);
-            // The base holds the first keys; the incremental file changes some of them.
-            call(c, &["BGREWRITEAOF"]);
-            while call(c, &["INFO", "persistence"]).contains("aof_rewrite_in_progress:1") {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            call(c, &["SELECT", "0"]);
-            for i in 0..200 {
-                call(c, &["SET", &format!("s:{i}"), "after"]);
-                call(c, &["DEL", &format!("h:{}", i + 1000)]);
-            }
-        });
-        let out = scratch.join(format!("{}.rdb", flavor.name));
-        let Some(keys) = same_digest(&aof, &out, version, server) else {
-            continue;
-        };
+    for (server, keys) in each_server_agrees("large", |c| {
+        call(c, &["EVAL", SCRIPT, "0", "2500"]);
+        call(c, &["SELECT", "1"]);
+        call(c, &["EVAL", SCRIPT, "0", "900"]);
+        // The base holds the first keys; the incremental file changes some of them.
+        call(c, &["BGREWRITEAOF"]);
+        while call(c, &["INFO", "persistence"]).contains("aof_rewrite_in_progress:1") {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        call(c, &["SELECT", "0"]);
+        for i in 0..200 {
+            call(c, &["SET", &format!("s:{i}"), "after"]);
+            call(c, &["DEL", &format!("h:{}", i + 1000)]);
+        }
+    }) {
         assert!(keys > 8_000, "{server}: {keys} keys");
-        compared += 1;
     }
-    assert!(compared == 2 || !servers_required(), "{compared} servers");
-    let _ = std::fs::remove_dir_all(&scratch);
 }
 
 /// The replayed dataset's tables are seeded at random for each run, so that a log cannot aim
@@ -608,9 +623,7 @@ fn tables_are_seeded_at_random_unless_the_run_is_to_be_reproducible() {
 /// ties of score and -0 beside 0): the replay keeps the members the server keeps.
 #[test]
 fn sorted_sets_cut_by_rank_keep_the_servers_members() {
-    use common::server::{call, flavors, make_aof};
-    let scratch = scratch("a2r-ranks");
-    let mut compared = 0;
+    use common::server::call;
     const SCRIPT: &str = r#"
         for k = 1, 6 do
             local key = 'z:' .. k
@@ -629,21 +642,9 @@ fn sorted_sets_cut_by_rank_keep_the_servers_members() {
             end
         end
         return 1"#;
-    for flavor in flavors() {
-        let (version, server) = match flavor.name {
-            "redis" => ("10", "redis-7.0"),
-            _ => ("11", "valkey-8.1"),
-        };
-        let (_server, aof) = make_aof("ranks", &flavor, |c| {
-            assert_eq!(call(c, &["EVAL", SCRIPT, "0"]).trim(), ":1");
-        });
-        let out = scratch.join(format!("{}.rdb", flavor.name));
-        let Some(keys) = same_digest(&aof, &out, version, server) else {
-            continue;
-        };
+    for (server, keys) in each_server_agrees("ranks", |c| {
+        assert_eq!(call(c, &["EVAL", SCRIPT, "0"]).trim(), ":1");
+    }) {
         assert!(keys > 0, "{server}: every sorted set emptied");
-        compared += 1;
     }
-    assert!(compared == 2 || !servers_required(), "{compared} servers");
-    let _ = std::fs::remove_dir_all(&scratch);
 }
