@@ -412,13 +412,13 @@ pub fn zm_pair(b: &[u8], pos: usize) -> Result<Option<(&[u8], &[u8], usize)>, Bl
 }
 
 /// Checks a zipmap (pairs inside the blob, end marker last, no duplicate keys); returns pairs.
-pub fn zm_validate(b: &[u8]) -> Result<usize, BlobError> {
+/// `seen`, cleared, checks the keys for repeats (as many as its cap allows).
+pub fn zm_validate(b: &[u8], seen: &mut DupCheck) -> Result<usize, BlobError> {
     if b.len() < 2 {
         return err(0, "zipmap too short");
     }
     let mut pos = 1;
     let mut count = 0;
-    let mut seen = DupCheck::default();
     while let Some((k, _, next)) = zm_pair(b, pos)? {
         if !seen.insert(k) {
             return err(pos, "duplicate zipmap key");
@@ -448,13 +448,16 @@ pub fn zm_validate(b: &[u8]) -> Result<usize, BlobError> {
 ///
 /// Keeps a 128-bit fingerprint of each member (see [`Fingerprints`]): a table slot of 17
 /// bytes a member, about twice that while the table grows. Two distinct members share one
-/// with a chance of about n² / 2¹²⁹, and a forged file cannot aim for it.
+/// with a chance of about n² / 2¹²⁹, and a forged file cannot aim for it. Past its cap (see
+/// [`set_cap`](DupCheck::set_cap)) it records nothing more and takes every member as new, so
+/// that a collection of tiny members cannot make the table many times its own size.
 #[derive(Debug)]
 pub struct DupCheck {
     /// The first members, scanned linearly: cheaper than a table for small collections.
     small: Vec<u128>,
     seen: std::collections::HashSet<u128, BuildNoHash>,
     fp: Fingerprints,
+    cap: usize,
 }
 
 impl Default for DupCheck {
@@ -463,6 +466,7 @@ impl Default for DupCheck {
             small: Vec::new(),
             seen: Default::default(),
             fp: Fingerprints::random(),
+            cap: usize::MAX,
         }
     }
 }
@@ -485,6 +489,17 @@ impl DupCheck {
         }
     }
 
+    /// Checks at most `cap` members of each collection; the members past them are not checked.
+    pub fn set_cap(&mut self, cap: usize) {
+        self.cap = cap;
+    }
+
+    /// True once the cap is reached: the members that follow are not checked.
+    #[inline]
+    pub fn is_full(&self) -> bool {
+        self.len() >= self.cap
+    }
+
     /// Makes room for `n` members (a count the format states up front), capped so that a
     /// corrupt count cannot reserve much.
     pub fn expect(&mut self, n: u64) {
@@ -493,9 +508,12 @@ impl DupCheck {
         }
     }
 
-    /// Records `s`; false if it was seen before.
+    /// Records `s`; false if it was seen before (never once the cap is reached).
     #[inline]
     pub fn insert(&mut self, s: &[u8]) -> bool {
+        if self.is_full() {
+            return true;
+        }
         let h = self.fp.of(0, s);
         if self.seen.is_empty() {
             if self.small.contains(&h) {
@@ -512,6 +530,9 @@ impl DupCheck {
 
     /// Records a [`Str`]; integers hash as their decimal text so `"5"` and `5` collide.
     pub fn insert_str(&mut self, s: Str<'_>) -> bool {
+        if self.is_full() {
+            return true;
+        }
         let mut scratch = [0u8; 20];
         self.insert(s.as_bytes(&mut scratch))
     }
@@ -844,12 +865,13 @@ mod tests {
     fn zipmap_rules() {
         // 2 pairs: "a"->"1" (free 0), "bb"->"" (free 2)
         let b = [2, 1, b'a', 1, 0, b'1', 2, b'b', b'b', 0, 2, 0, 0, 0xff];
-        assert_eq!(zm_validate(&b), Ok(2));
+        let zm = |b: &[u8]| zm_validate(b, &mut DupCheck::default());
+        assert_eq!(zm(&b), Ok(2));
         let dup = [2, 1, b'a', 1, 0, b'1', 1, b'a', 0, 0, 0xff];
-        assert!(zm_validate(&dup).is_err());
-        assert!(zm_validate(&[0, 0xff]).is_err());
+        assert_eq!(zm(&dup).unwrap_err().pos, 6);
+        assert!(zm(&[0, 0xff]).is_err());
         // 5-byte length holding a small value (CVE-2026-25243)
         let bad = [1, 254, 1, 0, 0, 0, b'a', 1, 0, b'1', 0xff];
-        assert!(zm_validate(&bad).is_err());
+        assert!(zm(&bad).is_err());
     }
 }

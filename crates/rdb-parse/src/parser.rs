@@ -17,9 +17,9 @@ use std::io::Read;
 pub struct Limits {
     /// Largest string (key, value, element, or compressed/decompressed blob) accepted.
     pub max_string_len: u64,
-    /// Members of one plain-encoded set/hash/zset checked for duplicates; past this number the
-    /// duplicate check stops for that key (a 16-byte fingerprint per member, in a table of
-    /// 17 bytes a slot).
+    /// Members of one set/hash/zset checked for duplicates (plain-encoded, or in one listpack,
+    /// ziplist or zipmap); past this number the duplicate check stops for that key (a 16-byte
+    /// fingerprint per member, in a table of 17 bytes a slot).
     pub max_dup_check: usize,
     /// Whether a CRC64 mismatch is an error (true) or only reported in [`Event::Eof`].
     pub verify_checksum: bool,
@@ -217,7 +217,6 @@ pub struct Parser<R> {
     scratch: [Vec<u8>; 2],
     blob: Vec<u8>,
     dup: DupCheck,
-    dup_overflow: bool,
     last_good: u64,
     key_start: u64,
     skip_values: bool,
@@ -303,7 +302,6 @@ impl<R: Read> Parser<R> {
             scratch: [Vec::new(), Vec::new()],
             blob: Vec::new(),
             dup: DupCheck::default(),
-            dup_overflow: false,
             last_good: 0,
             key_start: 0,
             skip_values: false,
@@ -892,11 +890,7 @@ impl<R: Read> Parser<R> {
 
     /// Records a member for the duplicate check of a plain-encoded collection.
     fn dup_insert(&mut self, s: SRef, at: u64, what: &str) -> Result<(), Error> {
-        if self.dup_overflow {
-            return Ok(());
-        }
-        if self.dup.len() >= self.limits.max_dup_check {
-            self.dup_overflow = true;
+        if self.dup.is_full() {
             return Ok(());
         }
         let fresh = match s {
@@ -1256,7 +1250,7 @@ impl<R: Read> Parser<R> {
         self.elements = 0;
         self.volatile_fields = 0;
         self.dup.clear();
-        self.dup_overflow = false;
+        self.dup.set_cap(self.limits.max_dup_check);
         let mut len: Option<u64> = None;
         self.blob_bytes = None;
         self.max_element = None;
@@ -1786,7 +1780,7 @@ impl<R: Read> Parser<R> {
             Ok(n / per)
         };
         match t.0 {
-            9 => Ok((BlobKind::Zipmap, blob::zm_validate(b).map_err(e)?)),
+            9 => Ok((BlobKind::Zipmap, blob::zm_validate(b, dup).map_err(e)?)),
             10 => Ok((BlobKind::ZlElements, blob::zl_validate(b).map_err(e)?)),
             11 => {
                 let (width, count) = blob::intset_validate(b).map_err(e)?;

@@ -699,3 +699,55 @@ fn members_forged_to_collide_are_not_duplicates() {
         }
     }
 }
+
+/// A set listpack (RDB 11) of `n` distinct 32-bit integers, 6 bytes each, with no checksum.
+fn set_listpack_rdb(n: u32) -> Vec<u8> {
+    let mut lp = Vec::with_capacity(7 + 6 * n as usize);
+    lp.extend_from_slice(&(7 + 6 * n).to_le_bytes());
+    lp.extend_from_slice(&u16::MAX.to_le_bytes()); // count unknown
+    for i in 0..n {
+        lp.push(0xf4 - 1); // 32-bit integer
+        lp.extend_from_slice(&(i as i32 + 1_000_000_000).to_le_bytes());
+        lp.push(5); // back length
+    }
+    lp.push(0xff);
+    let mut rdb = b"REDIS0011\xfe\x00\x14\x01k\x80".to_vec();
+    rdb.extend_from_slice(&(lp.len() as u32).to_be_bytes());
+    rdb.extend_from_slice(&lp);
+    rdb.extend_from_slice(&[0xff, 0, 0, 0, 0, 0, 0, 0, 0]);
+    rdb
+}
+
+/// The members of one listpack are checked for repeats up to the same cap as those of a plain
+/// set: a listpack of millions of tiny members is read in memory bounded by the blob, not a
+/// table many times its size (16 bytes of fingerprint and more for each 6-byte member).
+#[test]
+fn a_listpack_of_tiny_members_is_checked_in_bounded_memory() {
+    let d = scratch("hostile-tiny-members");
+    let n = 4_000_000;
+    let f = d.join("tiny.rdb");
+    std::fs::write(&f, set_listpack_rdb(n)).unwrap();
+    let f = f.to_str().unwrap();
+    let o = run_in(128, &["check-rdb", f, "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["keys"], 1);
+    assert_eq!(doc["largest_by_elements"][0]["elements"], n);
+    let out = d.join("tiny.jsonl");
+    let o = run_in(128, &["dump-json", f, "-o", out.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let _ = std::fs::remove_file(&out);
+    // A repeat among the members checked is still one.
+    let mut small = set_listpack_rdb(1_000);
+    let at = small.len() - 9 - 1 - 6 + 1;
+    small[at..at + 4].copy_from_slice(&1_000_000_000i32.to_le_bytes());
+    let f = d.join("repeat.rdb");
+    std::fs::write(&f, small).unwrap();
+    let o = run(&["check-rdb", f.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("duplicate entry in listpack"),
+        "{}",
+        stderr(&o)
+    );
+}
