@@ -8,6 +8,9 @@ const HASH_LOG: u32 = 14;
 const MAX_LITERAL: usize = 32;
 const MAX_OFFSET: usize = 1 << 13;
 const MAX_MATCH: usize = 264;
+/// Past this length only a match's last two positions are indexed, as `lzf_c.c` does: a long
+/// match is a run or a repeated stretch, whose inner positions find nothing new.
+const LONG_MATCH: usize = 32;
 
 fn hash(b: &[u8]) -> usize {
     let v = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
@@ -73,6 +76,18 @@ impl Compressor {
                 if dist <= MAX_OFFSET && input[r..r + 3] == input[i..i + 3] {
                     let max = MAX_MATCH.min(n - i);
                     let mut len = 3;
+                    // 8 bytes at a time, then byte by byte up to `max`.
+                    while len + 8 <= max {
+                        let word = |at: usize| {
+                            u64::from_le_bytes(input[at..at + 8].try_into().expect("8 bytes"))
+                        };
+                        let diff = word(r + len) ^ word(i + len);
+                        if diff != 0 {
+                            len += (diff.trailing_zeros() / 8) as usize;
+                            break;
+                        }
+                        len += 8;
+                    }
                     while len < max && input[r + len] == input[i + len] {
                         len += 1;
                     }
@@ -91,9 +106,10 @@ impl Compressor {
                     if out.len() > max_out {
                         return false;
                     }
-                    // Index the positions inside the match too (cheap, and finds more matches).
+                    // Index the positions inside a short match too (cheap, and finds more
+                    // matches); of a long one, the last two.
                     let end = i + len;
-                    let mut j = i + 1;
+                    let mut j = if len > LONG_MATCH { end - 2 } else { i + 1 };
                     while j < end && j + 3 <= n {
                         self.table[hash(&input[j..])] = base + (j + 1) as u32;
                         j += 1;
@@ -210,6 +226,23 @@ mod tests {
 
         #[test]
         fn random_bytes_roundtrip(data in proptest::collection::vec(any::<u8>(), 0..600)) {
+            roundtrip(&data);
+        }
+
+        /// Runs and repeated stretches of every length around the long-match paths (8-byte
+        /// compares, the last two positions indexed), between random bytes.
+        #[test]
+        fn runs_and_repeats_roundtrip(
+            parts in proptest::collection::vec((any::<u8>(), 1usize..700, 1usize..12), 1..12),
+            noise in proptest::collection::vec(any::<u8>(), 0..40),
+        ) {
+            let mut data = Vec::new();
+            for (i, (byte, len, period)) in parts.into_iter().enumerate() {
+                // A run (period 1) or a pattern of `period` bytes, repeated to `len` bytes.
+                let pattern: Vec<u8> = (0..period).map(|k| byte.wrapping_add(k as u8 * 37)).collect();
+                data.extend(pattern.iter().cycle().take(len));
+                data.extend_from_slice(&noise[..noise.len().min(i * 3)]);
+            }
             roundtrip(&data);
         }
     }
