@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Writes two single-file AOFs of common access patterns into DIR (default bench/data):
+"""Writes three single-file AOFs of common access patterns into DIR (default bench/data):
 
   leaderboard.aof  200,000 ZADDs of random players to one sorted set, each followed by
                    ZREMRANGEBYRANK lb 0 -1001 (the top 1,000 kept)
   capped.aof       200,000 rounds of LPUSH + LTRIM 0 999 (a capped list), ZINCRBY into a
                    sorted set of 5,000 members, SADD into a set of 100,000
+  bitmaps.aof      1,000,000 SETBITs at random offsets below 2^27 into 30 bitmaps (daily
+                   active users by id): 30 sparse strings of 16 MiB
 
 Time them with `redkit aof-to-rdb FILE -o OUT`, beside redis-server loading them (copy the
 file as appendonly.aof into an empty directory, start the server there with --appendonly yes,
@@ -43,6 +45,11 @@ def main():
         cmd("LTRIM", "recent", 0, 999)
         cmd("ZINCRBY", "hot", 1, "k%d" % random.randint(0, 5000))
         cmd("SADD", "seen", "u%d" % random.randint(0, 100000))
+    out.close()
+    random.seed(7)
+    out, cmd = writer(os.path.join(d, "bitmaps.aof"))
+    for i in range(1000000):
+        cmd("SETBIT", "dau:%d" % (i % 30), random.randrange(1 << 27), 1)
     out.close()
 
 
