@@ -463,7 +463,8 @@ impl Db {
     }
 
     /// Packs the collection at `key` if it is small enough (see [`crate::packed`]) and is
-    /// not a sorted set with a -0 score (which the server keeps only in a large one).
+    /// not a sorted set the server holds in a skiplist (once large, never packed again) or
+    /// with a -0 score (which the server keeps only in a skiplist).
     pub fn repack(&mut self, key: &[u8]) {
         if self.rest.is_empty() {
             return;
@@ -473,7 +474,8 @@ impl Db {
         };
         if let Value::ZSet(z) = &e.value {
             // The size first: a large set is not walked after each command.
-            if z.len() > packed::MAX_ENTRIES
+            if z.is_skiplist()
+                || z.len() > packed::MAX_ENTRIES
                 || z.values().any(|s| *s == 0.0 && s.is_sign_negative())
             {
                 return;

@@ -25,9 +25,11 @@ mod num;
 pub mod packed;
 pub mod sort;
 mod write;
+mod zset;
 
 pub use db::{Db, Found};
 pub use load::{Loader, Unsupported};
+pub use zset::{ScoreBound, ZSet};
 
 use rdb_parse::StreamId;
 use std::collections::{BTreeMap, VecDeque};
@@ -88,8 +90,8 @@ pub enum Value {
     List(Box<VecDeque<Vec<u8>>>),
     /// A set.
     Set(Box<Set<Vec<u8>>>),
-    /// A sorted set: member → score.
-    ZSet(Box<Map<Vec<u8>, f64>>),
+    /// A sorted set: member → score (and its order, once needed).
+    ZSet(Box<ZSet>),
     /// A hash: field → (value, absolute field expiry in unix ms).
     Hash(Box<HashFields>),
     /// A stream.

@@ -6,7 +6,7 @@
 //! TTL. The changes the common write commands make are done here on the packed form; the
 //! functions return `None` when the result would not stay packed (the caller then unpacks).
 
-use crate::{HashFields, Map, Set, Value};
+use crate::{HashFields, Set, Value};
 use std::collections::VecDeque;
 
 /// Most entries (elements, members, fields) of a packed collection.
@@ -160,7 +160,7 @@ pub fn unpack(kind: Kind, payload: &[u8]) -> Value {
         Kind::ZSet => Value::ZSet(Box::new(
             pairs(payload)
                 .map(|(m, s)| (m.to_vec(), score(s)))
-                .collect::<Map<_, _>>(),
+                .collect::<crate::ZSet>(),
         )),
         Kind::Hash => Value::Hash(Box::new(
             pairs(payload)

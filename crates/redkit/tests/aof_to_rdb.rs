@@ -648,3 +648,45 @@ fn sorted_sets_cut_by_rank_keep_the_servers_members() {
         assert!(keys > 0, "{server}: every sorted set emptied");
     }
 }
+
+/// Sorted sets past the packed size changed after a command read them in order (the replay
+/// then keeps an ordered index beside each): scores updated with ties and -0, members added,
+/// incremented and removed, cut by score with open and closed ends, by rank in the middle, by
+/// lex range (on equal scores), and copied by ZRANGESTORE BYSCORE LIMIT: the replay keeps the
+/// members and scores the server keeps.
+#[test]
+fn sorted_sets_changed_after_an_ordered_cut_keep_the_servers_members() {
+    use common::server::call;
+    const SCRIPT: &str = r#"
+        for k = 1, 4 do
+            local key = 'w:' .. k
+            for i = 1, 400 do
+                local s = (i * 7919 + k) % 9 - 4
+                if s == 0 and i % 2 == 0 then s = '-0' end
+                redis.call('ZADD', key, s, 'm' .. ((i * 31) % 2000))
+            end
+            local lex = 'lex:' .. k
+            for i = 1, 300 do redis.call('ZADD', lex, 0, 'm' .. i) end
+            for r = 1, 60 do
+                redis.call('ZPOPMIN', key)
+                redis.call('ZADD', key, (r % 7) - 3, 'm' .. ((r * 13) % 2000))
+                redis.call('ZINCRBY', key, 1, 'm' .. ((r * 17) % 2000))
+                redis.call('ZREM', key, 'm' .. ((r * 19) % 2000))
+                redis.call('ZADD', key, '-0', 'z' .. r)
+                redis.call('ZREMRANGEBYSCORE', key, '(' .. ((r % 5) - 3), (r % 5) - 3 + (r % 2))
+                if r % 10 == 0 then redis.call('ZREMRANGEBYSCORE', key, '-inf', '(-3') end
+                redis.call('ZRANGESTORE', 'copy:' .. k, key, '(-1', '2', 'BYSCORE', 'LIMIT', r % 5, 40)
+                redis.call('ZREMRANGEBYRANK', key, r % 7, r % 7 + 2)
+                redis.call('ZPOPMAX', lex)
+                if r % 15 == 0 then redis.call('ZREMRANGEBYLEX', lex, '[m1' .. r, '(m2') end
+                redis.call('ZADD', lex, 0, 'n' .. r)
+                redis.call('ZREMRANGEBYRANK', lex, r % 11, r % 11 + 1)
+            end
+        end
+        return 1"#;
+    for (server, keys) in each_server_agrees("ordered", |c| {
+        assert_eq!(call(c, &["EVAL", SCRIPT, "0"]).trim(), ":1");
+    }) {
+        assert!(keys >= 8, "{server}: {keys} keys left");
+    }
+}

@@ -5,7 +5,7 @@
 use super::access::{existing, typed};
 use super::args::arity;
 use crate::num::{float, int, uint};
-use crate::{text, Entry, Error, Keyspace, Map, Set, Value};
+use crate::{text, Entry, Error, Keyspace, Map, ScoreBound, Set, Value, ZSet};
 
 impl Keyspace {
     /// ZADD key [NX | XX] [GT | LT] [CH] [INCR] score member...
@@ -84,9 +84,7 @@ impl Keyspace {
                 } else {
                     (0, n - 1)
                 };
-                for m in ranks(z, lo, hi) {
-                    z.remove(&m);
-                }
+                z.remove_ranks(lo, hi);
             }
         }
         self.drop_if_empty(a[1]);
@@ -102,9 +100,7 @@ impl Keyspace {
             let s = if s < 0 { (n + s).max(0) } else { s };
             let e = if e < 0 { n + e } else { e.min(n - 1) };
             if s <= e && s < n {
-                for m in ranks(z, s as usize, e as usize) {
-                    z.remove(&m);
-                }
+                z.remove_ranks(s as usize, e as usize);
             }
         }
         self.drop_if_empty(a[1]);
@@ -116,7 +112,7 @@ impl Keyspace {
         arity(a, 4)?;
         let (lo, hi) = (score_bound(a[2])?, score_bound(a[3])?);
         if let Some(z) = existing!(self, a[1], ZSet, "ZREMRANGEBYSCORE") {
-            z.retain(|_, s| !(lo.below(*s) && hi.above(*s)));
+            z.remove_scores(lo, hi);
         }
         self.drop_if_empty(a[1]);
         Ok(())
@@ -216,7 +212,7 @@ impl Keyspace {
             return Err(Error::Syntax("ZRANGESTORE options".into()));
         }
         let mut order = match existing!(self, a[2], ZSet, "ZRANGESTORE") {
-            Some(z) => sorted(z),
+            Some(z) => z.sorted(),
             None => Vec::new(),
         };
         // With REV, the range is given from its high end.
@@ -304,7 +300,7 @@ impl Keyspace {
         if z.is_empty() {
             db.remove(dest);
         } else {
-            let z = Box::new(z);
+            let z = Box::new(ZSet::from(z));
             db.insert(
                 dest,
                 Entry {
@@ -419,64 +415,6 @@ fn combine_sources(
     out
 }
 
-/// The order of a sorted set: by score, then by member (-0 and 0 are equal scores, as in
-/// the server).
-fn by_rank(a: (&[u8], f64), b: (&[u8], f64)) -> std::cmp::Ordering {
-    a.1.partial_cmp(&b.1)
-        .unwrap_or(std::cmp::Ordering::Equal)
-        .then_with(|| a.0.cmp(b.0))
-}
-
-/// The members of ranks `lo..=hi` (from 0, in [`by_rank`] order; `hi` below the size), in no
-/// particular order. Selected, not sorted: time linear in the size, and only the members
-/// picked are copied (trimming a leaderboard by rank after each ZADD stays cheap).
-fn ranks(z: &Map<Vec<u8>, f64>, lo: usize, hi: usize) -> Vec<Vec<u8>> {
-    let mut v: Vec<(&[u8], f64)> = z.iter().map(|(m, s)| (m.as_slice(), *s)).collect();
-    let cmp = |a: &(&[u8], f64), b: &(&[u8], f64)| by_rank(*a, *b);
-    if lo > 0 {
-        v.select_nth_unstable_by(lo, cmp);
-        v.drain(..lo);
-    }
-    let keep = hi - lo + 1;
-    if keep < v.len() {
-        v.select_nth_unstable_by(keep - 1, cmp);
-        v.truncate(keep);
-    }
-    v.into_iter().map(|(m, _)| m.to_vec()).collect()
-}
-
-/// Members by (score, member), as the server orders a sorted set.
-fn sorted(z: &Map<Vec<u8>, f64>) -> Vec<(Vec<u8>, f64)> {
-    let mut v: Vec<(Vec<u8>, f64)> = z.iter().map(|(m, s)| (m.clone(), *s)).collect();
-    v.sort_by(|a, b| by_rank((&a.0, a.1), (&b.0, b.1)));
-    v
-}
-
-/// A score range end: `(1.5` (exclusive), `1.5`, `-inf`, `+inf`.
-struct ScoreBound {
-    v: f64,
-    open: bool,
-}
-
-impl ScoreBound {
-    /// Whether `s` is at or past this lower end.
-    fn below(&self, s: f64) -> bool {
-        if self.open {
-            s > self.v
-        } else {
-            s >= self.v
-        }
-    }
-    /// Whether `s` is at or before this upper end.
-    fn above(&self, s: f64) -> bool {
-        if self.open {
-            s < self.v
-        } else {
-            s <= self.v
-        }
-    }
-}
-
 /// Parses a score range end.
 fn score_bound(b: &[u8]) -> Result<ScoreBound, Error> {
     match b.strip_prefix(b"(") {
@@ -527,47 +465,5 @@ fn lex_le(m: &[u8], hi: &LexBound) -> bool {
         LexBound::Max => true,
         LexBound::In(x) => m <= x.as_slice(),
         LexBound::Ex(x) => m < x.as_slice(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Selected ranks are the members sorting puts there: scores with many ties, -0 and 0,
-    /// members of every length; every range of every set.
-    #[test]
-    fn ranks_are_the_sorted_order_s_slices() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        for size in [1usize, 2, 3, 7, 40] {
-            for _ in 0..20 {
-                let mut z: Map<Vec<u8>, f64> = Map::default();
-                while z.len() < size {
-                    let member = (0..next() % 4).map(|_| b'a' + (next() % 3) as u8).collect();
-                    let score = match next() % 4 {
-                        0 => -0.0,
-                        1 => 0.0,
-                        _ => (next() % 3) as f64 - 1.0,
-                    };
-                    z.insert(member, score);
-                }
-                let order: Vec<Vec<u8>> = sorted(&z).into_iter().map(|(m, _)| m).collect();
-                for lo in 0..size {
-                    for hi in lo..size {
-                        let mut got = ranks(&z, lo, hi);
-                        got.sort();
-                        let mut want = order[lo..=hi].to_vec();
-                        want.sort();
-                        assert_eq!(got, want, "{z:?} ranks {lo}..={hi}");
-                    }
-                }
-            }
-        }
     }
 }
