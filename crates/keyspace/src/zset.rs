@@ -347,11 +347,11 @@ mod tests {
                     3 => {
                         let lo = ScoreBound {
                             v: (next() % 5) as f64 - 2.0,
-                            open: next() % 2 == 0,
+                            open: next().is_multiple_of(2),
                         };
                         let hi = ScoreBound {
                             v: lo.v + (next() % 3) as f64,
-                            open: next() % 2 == 0,
+                            open: next().is_multiple_of(2),
                         };
                         let mut want = set.scores.clone();
                         want.retain(|_, s| !(lo.below(*s) && hi.above(*s)));

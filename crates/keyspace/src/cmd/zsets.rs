@@ -136,7 +136,7 @@ impl Keyspace {
         arity(a, 3)?;
         if let Some(z) = existing!(self, a[1], ZSet, "ZREM") {
             for m in &a[2..] {
-                z.remove(*m);
+                z.remove(m);
             }
         }
         self.drop_if_empty(a[1]);
