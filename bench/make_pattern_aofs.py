@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes three single-file AOFs of common access patterns into DIR (default bench/data):
+"""Writes four single-file AOFs of common access patterns into DIR (default bench/data):
 
   leaderboard.aof  200,000 ZADDs of random players to one sorted set, each followed by
                    ZREMRANGEBYRANK lb 0 -1001 (the top 1,000 kept)
@@ -7,6 +7,8 @@
                    sorted set of 5,000 members, SADD into a set of 100,000
   bitmaps.aof      1,000,000 SETBITs at random offsets below 2^27 into 30 bitmaps (daily
                    active users by id): 30 sparse strings of 16 MiB
+  window.aof       200,000 rounds of ZADD of a request at its time, then ZREMRANGEBYSCORE of
+                   those more than 20,000 ticks old (a sliding-window rate limiter)
 
 Time them with `redkit aof-to-rdb FILE -o OUT`, beside redis-server loading them (copy the
 file as appendonly.aof into an empty directory, start the server there with --appendonly yes,
@@ -50,6 +52,11 @@ def main():
     out, cmd = writer(os.path.join(d, "bitmaps.aof"))
     for i in range(1000000):
         cmd("SETBIT", "dau:%d" % (i % 30), random.randrange(1 << 27), 1)
+    out.close()
+    out, cmd = writer(os.path.join(d, "window.aof"))
+    for i in range(200000):
+        cmd("ZADD", "rate:u1", i, "req:%d" % i)
+        cmd("ZREMRANGEBYSCORE", "rate:u1", "-inf", "(%d" % (i - 20000))
     out.close()
 
 
