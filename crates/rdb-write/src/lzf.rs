@@ -239,7 +239,7 @@ mod tests {
             let mut data = Vec::new();
             for (i, (byte, len, period)) in parts.into_iter().enumerate() {
                 // A run (period 1) or a pattern of `period` bytes, repeated to `len` bytes.
-                let pattern: Vec<u8> = (0..period).map(|k| byte.wrapping_add(k as u8 * 37)).collect();
+                let pattern: Vec<u8> = (0..period).map(|k| byte.wrapping_add((k as u8).wrapping_mul(37))).collect();
                 data.extend(pattern.iter().cycle().take(len));
                 data.extend_from_slice(&noise[..noise.len().min(i * 3)]);
             }
