@@ -189,32 +189,69 @@ impl ZSet {
         })
     }
 
+    /// The members of ranks `lo..=hi` (from 0, lowest score first; `hi` below the size),
+    /// walked from the nearer end: time in the members picked and their distance from it.
+    fn ranked(&mut self, lo: usize, hi: usize) -> Vec<&Ranked> {
+        let n = self.scores.len();
+        let count = hi - lo + 1;
+        let order = self.order();
+        if lo <= n - 1 - hi {
+            order.iter().skip(lo).take(count).collect()
+        } else {
+            order.iter().rev().skip(n - 1 - hi).take(count).collect()
+        }
+    }
+
+    /// The members whose scores are within `lo..hi`, lowest first, or highest first with
+    /// `rev`: time in the members walked, not in the size of the set.
+    fn scored(&mut self, lo: ScoreBound, hi: ScoreBound, rev: bool) -> Vec<&Ranked> {
+        let order = self.order();
+        if rev {
+            // Up to the first member past the high score (the empty member sorts first).
+            let end = if hi.v == f64::INFINITY {
+                Bound::Unbounded
+            } else {
+                Bound::Excluded(Ranked {
+                    score: hi.v.next_up(),
+                    member: Vec::new(),
+                })
+            };
+            order
+                .range((Bound::Unbounded, end))
+                .rev()
+                .skip_while(|r| !hi.above(r.score))
+                .take_while(|r| lo.below(r.score))
+                .collect()
+        } else {
+            // From the first member at the low score, past the ones an open end leaves out.
+            let start = Ranked {
+                score: lo.v,
+                member: Vec::new(),
+            };
+            order
+                .range((Bound::Included(start), Bound::Unbounded))
+                .skip_while(|r| !lo.below(r.score))
+                .take_while(|r| hi.above(r.score))
+                .collect()
+        }
+    }
+
     /// Removes the members of ranks `lo..=hi` (from 0, lowest score first; `hi` below the
-    /// size). Walks from the nearer end: time in the members removed and in their distance
-    /// from that end.
+    /// size), walking from the nearer end.
     pub fn remove_ranks(&mut self, lo: usize, hi: usize) {
         let n = self.scores.len();
         if lo > hi || hi >= n {
             return;
         }
-        let count = hi - lo + 1;
-        let order = self.order();
         let gone: Vec<Ranked> = if lo == 0 {
-            (0..count).filter_map(|_| order.pop_first()).collect()
+            let order = self.order();
+            (lo..=hi).filter_map(|_| order.pop_first()).collect()
         } else if hi == n - 1 {
-            (0..count).filter_map(|_| order.pop_last()).collect()
+            let order = self.order();
+            (lo..=hi).filter_map(|_| order.pop_last()).collect()
         } else {
-            let picked: Vec<Ranked> = if lo <= n - 1 - hi {
-                order.iter().skip(lo).take(count).cloned().collect()
-            } else {
-                order
-                    .iter()
-                    .rev()
-                    .skip(n - 1 - hi)
-                    .take(count)
-                    .cloned()
-                    .collect()
-            };
+            let picked: Vec<Ranked> = self.ranked(lo, hi).into_iter().cloned().collect();
+            let order = self.order();
             for r in &picked {
                 order.remove(r);
             }
@@ -227,24 +264,54 @@ impl ZSet {
 
     /// Removes the members whose scores are within `lo..hi` (each end open or not).
     pub fn remove_scores(&mut self, lo: ScoreBound, hi: ScoreBound) {
+        let picked: Vec<Ranked> = self.scored(lo, hi, false).into_iter().cloned().collect();
         let order = self.order();
-        // From the first member at the low score (the empty member sorts first), past the
-        // ones the open end leaves out, up to the high end.
-        let start = Ranked {
-            score: lo.v,
-            member: Vec::new(),
-        };
-        let picked: Vec<Ranked> = order
-            .range((Bound::Included(start), Bound::Unbounded))
-            .skip_while(|r| !lo.below(r.score))
-            .take_while(|r| hi.above(r.score))
-            .cloned()
-            .collect();
         for r in &picked {
             order.remove(r);
         }
         for r in picked {
             self.scores.remove(&r.member);
+        }
+    }
+
+    /// The members of ranks `lo..=hi` (`hi` past the end is the last), counted from the
+    /// lowest score, or from the highest with `rev`, with their scores; in no set order.
+    pub fn by_rank(&mut self, lo: usize, hi: usize, rev: bool) -> Vec<(Vec<u8>, f64)> {
+        let n = self.scores.len();
+        if lo > hi || lo >= n {
+            return Vec::new();
+        }
+        let hi = hi.min(n - 1);
+        let (lo, hi) = if rev {
+            (n - 1 - hi, n - 1 - lo)
+        } else {
+            (lo, hi)
+        };
+        let picked = self.ranked(lo, hi);
+        picked
+            .into_iter()
+            .map(|r| (r.member.clone(), r.score))
+            .collect()
+    }
+
+    /// The members whose scores are within `lo..hi`, taken in order (highest first with
+    /// `rev`) after skipping `skip`, at most `take` of them, with their scores.
+    pub fn by_score(
+        &mut self,
+        lo: ScoreBound,
+        hi: ScoreBound,
+        rev: bool,
+        skip: usize,
+        take: Option<usize>,
+    ) -> Vec<(Vec<u8>, f64)> {
+        let picked = self.scored(lo, hi, rev);
+        let it = picked
+            .into_iter()
+            .skip(skip)
+            .map(|r| (r.member.clone(), r.score));
+        match take {
+            Some(n) => it.take(n).collect(),
+            None => it.collect(),
         }
     }
 
@@ -317,6 +384,78 @@ mod tests {
                         want.drain(lo..=hi);
                         assert_eq!(set.sorted(), want, "{z:?} ranks {lo}..={hi}");
                         assert_eq!(set.len(), want.len());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ranges read by rank or by score, either way, are the slices and filters of the sorted
+    /// order: every rank range (past the end too), score ends open and closed, infinite ones.
+    #[test]
+    fn ranges_read_are_the_sorted_order_s_slices() {
+        let mut next = rng(0x5851_f42d_4c95_7f2d);
+        let sorted_bits = |v: Vec<(Vec<u8>, f64)>| {
+            let mut v: Vec<(Vec<u8>, u64)> = v.into_iter().map(|(m, s)| (m, s.to_bits())).collect();
+            v.sort();
+            v
+        };
+        for size in [1usize, 2, 5, 30] {
+            for _ in 0..10 {
+                let z = random_set(&mut next, size);
+                let order = reference(&z);
+                let mut set = ZSet::from(z.clone());
+                for rev in [false, true] {
+                    let mut seen = order.clone();
+                    if rev {
+                        seen.reverse();
+                    }
+                    for lo in 0..size + 1 {
+                        for hi in lo..size + 2 {
+                            let want = seen[lo.min(size)..(hi + 1).min(size)].to_vec();
+                            let got = set.by_rank(lo, hi, rev);
+                            assert_eq!(sorted_bits(got), sorted_bits(want), "{lo}..={hi} {rev}");
+                        }
+                    }
+                    let ends = [f64::NEG_INFINITY, -1.0, -0.0, 0.0, 0.5, 1.0, f64::INFINITY];
+                    for &l in &ends {
+                        for &h in &ends {
+                            for (lo_open, hi_open) in
+                                [(false, false), (true, false), (false, true), (true, true)]
+                            {
+                                let lo = ScoreBound {
+                                    v: l,
+                                    open: lo_open,
+                                };
+                                let hi = ScoreBound {
+                                    v: h,
+                                    open: hi_open,
+                                };
+                                let within: Vec<(Vec<u8>, f64)> = seen
+                                    .iter()
+                                    .filter(|(_, s)| lo.below(*s) && hi.above(*s))
+                                    .cloned()
+                                    .collect();
+                                for (skip, take) in
+                                    [(0, None), (1, Some(2)), (3, None), (0, Some(0))]
+                                {
+                                    let it = within.iter().skip(skip).cloned();
+                                    let want: Vec<(Vec<u8>, f64)> = match take {
+                                        Some(n) => it.take(n).collect(),
+                                        None => it.collect(),
+                                    };
+                                    let got = set.by_score(lo, hi, rev, skip, take);
+                                    let bits = |v: &[(Vec<u8>, f64)]| -> Vec<(Vec<u8>, u64)> {
+                                        v.iter().map(|(m, s)| (m.clone(), s.to_bits())).collect()
+                                    };
+                                    assert_eq!(
+                                        bits(&got),
+                                        bits(&want),
+                                        "{lo:?} {hi:?} {rev} {skip}"
+                                    );
+                                }
+                            }
+                        }
                     }
                 }
             }

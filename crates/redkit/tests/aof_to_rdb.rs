@@ -652,8 +652,8 @@ fn sorted_sets_cut_by_rank_keep_the_servers_members() {
 /// Sorted sets past the packed size changed after a command read them in order (the replay
 /// then keeps an ordered index beside each): scores updated with ties and -0, members added,
 /// incremented and removed, cut by score with open and closed ends, by rank in the middle, by
-/// lex range (on equal scores), and copied by ZRANGESTORE BYSCORE LIMIT: the replay keeps the
-/// members and scores the server keeps.
+/// lex range (on equal scores), and copied by ZRANGESTORE (by rank and by score, REV, LIMIT):
+/// the replay keeps the members and scores the server keeps.
 #[test]
 fn sorted_sets_changed_after_an_ordered_cut_keep_the_servers_members() {
     use common::server::call;
@@ -676,6 +676,9 @@ fn sorted_sets_changed_after_an_ordered_cut_keep_the_servers_members() {
                 redis.call('ZREMRANGEBYSCORE', key, '(' .. ((r % 5) - 3), (r % 5) - 3 + (r % 2))
                 if r % 10 == 0 then redis.call('ZREMRANGEBYSCORE', key, '-inf', '(-3') end
                 redis.call('ZRANGESTORE', 'copy:' .. k, key, '(-1', '2', 'BYSCORE', 'LIMIT', r % 5, 40)
+                redis.call('ZRANGESTORE', 'top:' .. k, key, 0, 9, 'REV')
+                redis.call('ZRANGESTORE', 'mid:' .. k, key, r % 20, r % 20 + 30)
+                redis.call('ZRANGESTORE', 'rev:' .. k, key, 3, '(-2', 'BYSCORE', 'REV', 'LIMIT', r % 3, 25)
                 redis.call('ZREMRANGEBYRANK', key, r % 7, r % 7 + 2)
                 redis.call('ZPOPMAX', lex)
                 if r % 15 == 0 then redis.call('ZREMRANGEBYLEX', lex, '[m1' .. r, '(m2') end

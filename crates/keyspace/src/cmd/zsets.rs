@@ -211,42 +211,36 @@ impl Keyspace {
         if (by_score && by_lex) || (limit.is_some() && !by_score && !by_lex) {
             return Err(Error::Syntax("ZRANGESTORE options".into()));
         }
-        let mut order = match existing!(self, a[2], ZSet, "ZRANGESTORE") {
-            Some(z) => z.sorted(),
-            None => Vec::new(),
-        };
         // With REV, the range is given from its high end.
         let (lo, hi) = if rev && (by_score || by_lex) {
             (a[4], a[3])
         } else {
             (a[3], a[4])
         };
-        if by_score {
+        // LIMIT: a negative offset selects nothing; a negative count, everything after it.
+        let (skip, take) = match limit {
+            Some((off, _)) if off < 0 => (usize::MAX, Some(0)),
+            Some((off, count)) => (off as usize, usize::try_from(count).ok()),
+            None => (0, None),
+        };
+        let z = existing!(self, a[2], ZSet, "ZRANGESTORE");
+        let picked: Vec<(Vec<u8>, f64)> = if by_score {
             let (lo, hi) = (score_bound(lo)?, score_bound(hi)?);
-            order.retain(|(_, s)| lo.below(*s) && hi.above(*s));
+            z.map_or_else(Vec::new, |z| z.by_score(lo, hi, rev, skip, take))
         } else if by_lex {
             let (lo, hi) = (lex_bound(lo)?, lex_bound(hi)?);
+            let mut order = z.map_or_else(Vec::new, |z| z.sorted());
             order.retain(|(m, _)| lex_ge(m, &lo) && lex_le(m, &hi));
-        }
-        if rev {
-            order.reverse();
-        }
-        let picked: Vec<(Vec<u8>, f64)> = if by_score || by_lex {
-            match limit {
-                // A negative offset selects nothing; a negative count, everything after it.
-                Some((off, _)) if off < 0 => Vec::new(),
-                Some((off, count)) => {
-                    let it = order.into_iter().skip(off as usize);
-                    if count < 0 {
-                        it.collect()
-                    } else {
-                        it.take(count as usize).collect()
-                    }
-                }
-                None => order,
+            if rev {
+                order.reverse();
+            }
+            let it = order.into_iter().skip(skip);
+            match take {
+                Some(n) => it.take(n).collect(),
+                None => it.collect(),
             }
         } else {
-            let n = order.len() as i64;
+            let n = z.as_ref().map_or(0, |z| z.len()) as i64;
             let (mut s, mut e) = (int(lo)?, int(hi)?);
             if s < 0 {
                 s += n;
@@ -255,11 +249,9 @@ impl Keyspace {
                 e += n;
             }
             s = s.max(0);
-            if s > e || s >= n {
-                Vec::new()
-            } else {
-                let e = e.min(n - 1);
-                order.drain(s as usize..=e as usize).collect()
+            match z {
+                Some(z) if s <= e && s < n => z.by_rank(s as usize, e as usize, rev),
+                _ => Vec::new(),
             }
         };
         self.store_zset(a[1], picked.into_iter().collect());
