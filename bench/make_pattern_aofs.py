@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes four single-file AOFs of common access patterns into DIR (default bench/data):
+"""Writes six single-file AOFs of common access patterns into DIR (default bench/data):
 
   leaderboard.aof  200,000 ZADDs of random players to one sorted set, each followed by
                    ZREMRANGEBYRANK lb 0 -1001 (the top 1,000 kept)
@@ -9,6 +9,9 @@
                    active users by id): 30 sparse strings of 16 MiB
   window.aof       200,000 rounds of ZADD of a request at its time, then ZREMRANGEBYSCORE of
                    those more than 20,000 ticks old (a sliding-window rate limiter)
+  leaderboard20k.aof  100,000 rounds of the leaderboard above, kept to its top 20,000
+  topn.aof         20,000 players ZADDed, then 20,000 rounds of one player's new score and
+                   ZRANGESTORE top lb 0 9 REV (a cached top ten)
 
 Time them with `redkit aof-to-rdb FILE -o OUT`, beside redis-server loading them (copy the
 file as appendonly.aof into an empty directory, start the server there with --appendonly yes,
@@ -57,6 +60,20 @@ def main():
     for i in range(200000):
         cmd("ZADD", "rate:u1", i, "req:%d" % i)
         cmd("ZREMRANGEBYSCORE", "rate:u1", "-inf", "(%d" % (i - 20000))
+    out.close()
+    random.seed(1)
+    out, cmd = writer(os.path.join(d, "leaderboard20k.aof"))
+    for _ in range(100000):
+        cmd("ZADD", "lb", random.randint(0, 10**9), "player:%d" % random.randint(0, 10**6))
+        cmd("ZREMRANGEBYRANK", "lb", 0, -20001)
+    out.close()
+    random.seed(5)
+    out, cmd = writer(os.path.join(d, "topn.aof"))
+    for i in range(20000):
+        cmd("ZADD", "lb", random.randrange(10**9), "p%d" % i)
+    for i in range(20000):
+        cmd("ZADD", "lb", random.randrange(10**9), "p%d" % random.randrange(20000))
+        cmd("ZRANGESTORE", "top", "lb", "0", "9", "REV")
     out.close()
 
 
