@@ -37,6 +37,7 @@ bench: build ## build ~1 GiB RDBs and an AOF with redis-server; time redkit besi
 	bash scripts/install-servers.sh
 	bash bench/run.sh
 	bash bench/aof.sh
+	bash bench/patterns.sh
 	bash bench/analyze.sh
 	bash bench/salvage.sh
 	bash bench/split.sh
