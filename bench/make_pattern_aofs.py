@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes six single-file AOFs of common access patterns into DIR (default bench/data):
+"""Writes seven single-file AOFs of common access patterns into DIR (default bench/data):
 
   leaderboard.aof  200,000 ZADDs of random players to one sorted set, each followed by
                    ZREMRANGEBYRANK lb 0 -1001 (the top 1,000 kept)
@@ -12,6 +12,8 @@
   leaderboard20k.aof  100,000 rounds of the leaderboard above, kept to its top 20,000
   topn.aof         20,000 players ZADDed, then 20,000 rounds of one player's new score and
                    ZRANGESTORE top lb 0 9 REV (a cached top ten)
+  lexwindow.aof    20,000 terms ZADDed at score 0, then 40,000 rounds of a new term and
+                   ZREMRANGEBYLEX of the terms more than 20,000 behind it
 
 Time them with `redkit aof-to-rdb FILE -o OUT`, beside redis-server loading them (copy the
 file as appendonly.aof into an empty directory, start the server there with --appendonly yes,
@@ -74,6 +76,13 @@ def main():
     for i in range(20000):
         cmd("ZADD", "lb", random.randrange(10**9), "p%d" % random.randrange(20000))
         cmd("ZRANGESTORE", "top", "lb", "0", "9", "REV")
+    out.close()
+    out, cmd = writer(os.path.join(d, "lexwindow.aof"))
+    for i in range(20000):
+        cmd("ZADD", "ac", 0, "t%06d" % i)
+    for i in range(20000, 60000):
+        cmd("ZADD", "ac", 0, "t%06d" % i)
+        cmd("ZREMRANGEBYLEX", "ac", "-", "(t%06d" % (i - 20000))
     out.close()
 
 

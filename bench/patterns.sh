@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Access-pattern logs (bench/make_pattern_aofs.py: leaderboards cut by rank, a sliding window cut
-# by score, a cached top ten, capped lists, sparse bitmaps): redis-server 7.0 loading each one
-# beside redkit aof-to-rdb replaying it and writing an RDB, and the DEBUG DIGEST of both. 3 runs
-# each, the log read once before every run.
+# Access-pattern logs (bench/make_pattern_aofs.py: leaderboards cut by rank, sliding windows
+# cut by score and by lex range, a cached top ten, capped lists, sparse bitmaps): redis-server
+# 7.0 loading each one beside redkit aof-to-rdb replaying it and writing an RDB, and the DEBUG
+# DIGEST of both. 3 runs each, the log read once before every run.
 # Writes its section of docs/benchmarks.md between the patterns-bench markers.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -10,7 +10,7 @@ DATA=${BENCH_DATA:-$ROOT/bench/data}
 REDKIT=${REDKIT:-$ROOT/target/release/redkit}
 DOC=${BENCH_DOC:-$ROOT/docs/benchmarks.md}
 RUNS=${RUNS:-3}
-LOGS=(leaderboard leaderboard20k window topn capped bitmaps)
+LOGS=(leaderboard leaderboard20k window topn lexwindow capped bitmaps)
 
 command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
 python3 "$ROOT/bench/make_pattern_aofs.py" "$DATA"

@@ -274,6 +274,55 @@ impl ZSet {
         }
     }
 
+    /// Removes the members from `from` on (in member order) for which `ge` and `le` hold,
+    /// walking only those, when every score is the same (lex ranges are defined for such sets
+    /// only); false, and nothing done, when the scores differ. `ge` holds from some member on
+    /// and `le` up to some member: the ends of a lex range.
+    pub fn remove_lex(
+        &mut self,
+        from: &[u8],
+        ge: impl Fn(&[u8]) -> bool,
+        le: impl Fn(&[u8]) -> bool,
+    ) -> bool {
+        // One score for all: the ends of the index, or (before there is one) every score.
+        let same = |a: f64, b: f64| a == b;
+        let score = match &self.order {
+            Some(order) => match (order.first(), order.last()) {
+                (Some(a), Some(b)) if same(a.score, b.score) => a.score,
+                (Some(_), Some(_)) => return false,
+                _ => return true,
+            },
+            None => {
+                let mut scores = self.scores.values();
+                let Some(&first) = scores.next() else {
+                    return true;
+                };
+                if !scores.all(|&s| same(s, first)) {
+                    return false;
+                }
+                first
+            }
+        };
+        let order = self.order();
+        let start = Ranked {
+            score,
+            member: from.to_vec(),
+        };
+        let picked: Vec<Ranked> = order
+            .range((Bound::Included(start), Bound::Unbounded))
+            .skip_while(|r| !ge(&r.member))
+            .take_while(|r| le(&r.member))
+            .cloned()
+            .collect();
+        for r in &picked {
+            order.remove(r);
+        }
+        for r in picked {
+            self.scores.remove(&r.member);
+        }
+        true
+    }
+
     /// The members of ranks `lo..=hi` (`hi` past the end is the last), counted from the
     /// lowest score, or from the highest with `rev`, with their scores; in no set order.
     pub fn by_rank(&mut self, lo: usize, hi: usize, rev: bool) -> Vec<(Vec<u8>, f64)> {
@@ -458,6 +507,60 @@ mod tests {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// A lex range removed through the index from a set of one score (-0 beside 0) leaves
+    /// what a filter leaves; a set of several scores is left to the filter.
+    #[test]
+    fn lex_ranges_removed_are_the_filter_s() {
+        let mut next = rng(0x1405_7b7e_f767_814f);
+        for round in 0..300 {
+            let size = 1 + (next() % 12) as usize;
+            let mut z = random_set(&mut next, size);
+            let mixed = round % 5 == 0;
+            for (i, s) in z.values_mut().enumerate() {
+                *s = if mixed {
+                    i as f64
+                } else if i % 2 == 0 {
+                    0.0
+                } else {
+                    -0.0
+                };
+            }
+            let word = |next: &mut dyn FnMut() -> u64| -> Vec<u8> {
+                (0..next() % 3).map(|_| b'a' + (next() % 3) as u8).collect()
+            };
+            let (lo, hi) = (word(&mut next), word(&mut next));
+            let (lo_open, hi_open) = (next() % 2 == 1, next() % 2 == 1);
+            let ge = |m: &[u8]| {
+                if lo_open {
+                    m > lo.as_slice()
+                } else {
+                    m >= lo.as_slice()
+                }
+            };
+            let le = |m: &[u8]| {
+                if hi_open {
+                    m < hi.as_slice()
+                } else {
+                    m <= hi.as_slice()
+                }
+            };
+            let mut want = z.clone();
+            want.retain(|m, _| !(ge(m) && le(m)));
+            let mut set = ZSet::from(z.clone());
+            if round % 2 == 0 {
+                set.sorted();
+            }
+            let done = set.remove_lex(&lo, ge, le);
+            assert_eq!(done, !mixed || z.len() < 2);
+            if done {
+                assert_eq!(set.scores, want, "{z:?} {lo:?} {hi:?}");
+                assert_eq!(set.sorted().len(), want.len());
+            } else {
+                assert_eq!(set.scores, z);
             }
         }
     }

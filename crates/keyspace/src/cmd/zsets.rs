@@ -125,7 +125,14 @@ impl Keyspace {
         arity(a, 4)?;
         let (lo, hi) = (lex_bound(a[2])?, lex_bound(a[3])?);
         if let Some(z) = existing!(self, a[1], ZSet, "ZREMRANGEBYLEX") {
-            z.retain(|m, _| !(lex_ge(m, &lo) && lex_le(m, &hi)));
+            let from = match &lo {
+                LexBound::In(x) | LexBound::Ex(x) => x.as_slice(),
+                LexBound::Min | LexBound::Max => &[],
+            };
+            // Through the order when the scores are equal; a plain filter otherwise.
+            if !z.remove_lex(from, |m| lex_ge(m, &lo), |m| lex_le(m, &hi)) {
+                z.retain(|m, _| !(lex_ge(m, &lo) && lex_le(m, &hi)));
+            }
         }
         self.drop_if_empty(a[1]);
         Ok(())
