@@ -187,15 +187,5 @@ redkit aof-to-rdb is ${preplay}x the server on this log.
 <!-- aof-bench:end -->
 TXT
 )
-if grep -q '<!-- aof-bench:begin -->' "$DOC"; then
-    python3 - "$DOC" "$section" <<'PY'
-import sys, re
-path, section = sys.argv[1], sys.argv[2]
-text = open(path).read()
-text = re.sub(r"<!-- aof-bench:begin -->.*?<!-- aof-bench:end -->", lambda m: section, text, flags=re.S)
-open(path, "w").write(text)
-PY
-else
-    printf '\n%s\n' "$section" >> "$DOC"
-fi
+printf '%s\n' "$section" | python3 "$ROOT/bench/put_section.py" "$DOC" aof-bench
 echo "$section"

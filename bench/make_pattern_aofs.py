@@ -36,15 +36,20 @@ def writer(path):
     return out, cmd
 
 
+def leaderboard(path, rounds, keep):
+    """`rounds` ZADDs of random players, each followed by a cut to the top `keep`."""
+    random.seed(1)
+    out, cmd = writer(path)
+    for _ in range(rounds):
+        cmd("ZADD", "lb", random.randint(0, 10**9), "player:%d" % random.randint(0, 10**6))
+        cmd("ZREMRANGEBYRANK", "lb", 0, -(keep + 1))
+    out.close()
+
+
 def main():
     d = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "data")
     os.makedirs(d, exist_ok=True)
-    random.seed(1)
-    out, cmd = writer(os.path.join(d, "leaderboard.aof"))
-    for _ in range(200000):
-        cmd("ZADD", "lb", random.randint(0, 10**9), "player:%d" % random.randint(0, 10**6))
-        cmd("ZREMRANGEBYRANK", "lb", 0, -1001)
-    out.close()
+    leaderboard(os.path.join(d, "leaderboard.aof"), 200000, 1000)
     random.seed(2)
     out, cmd = writer(os.path.join(d, "capped.aof"))
     for i in range(200000):
@@ -63,12 +68,7 @@ def main():
         cmd("ZADD", "rate:u1", i, "req:%d" % i)
         cmd("ZREMRANGEBYSCORE", "rate:u1", "-inf", "(%d" % (i - 20000))
     out.close()
-    random.seed(1)
-    out, cmd = writer(os.path.join(d, "leaderboard20k.aof"))
-    for _ in range(100000):
-        cmd("ZADD", "lb", random.randint(0, 10**9), "player:%d" % random.randint(0, 10**6))
-        cmd("ZREMRANGEBYRANK", "lb", 0, -20001)
-    out.close()
+    leaderboard(os.path.join(d, "leaderboard20k.aof"), 100000, 20000)
     random.seed(5)
     out, cmd = writer(os.path.join(d, "topn.aof"))
     for i in range(20000):

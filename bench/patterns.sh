@@ -72,22 +72,5 @@ ${rows%$'\n'}
 <!-- patterns-bench:end -->
 TXT
 )
-if grep -q '<!-- patterns-bench:begin -->' "$DOC"; then
-    python3 - "$DOC" "$section" <<'PY'
-import sys, re
-path, section = sys.argv[1], sys.argv[2]
-text = open(path).read()
-text = re.sub(r"<!-- patterns-bench:begin -->.*?<!-- patterns-bench:end -->", lambda m: section, text, flags=re.S)
-open(path, "w").write(text)
-PY
-else
-    # After the AOF section, before analyze's.
-    python3 - "$DOC" "$section" <<'PY'
-import sys
-path, section = sys.argv[1], sys.argv[2]
-text = open(path).read()
-end = "<!-- aof-bench:end -->"
-text = text.replace(end, end + "\n\n" + section, 1) if end in text else text + "\n" + section + "\n"
-open(path, "w").write(text)
-PY
-fi
+# After the AOF section, before analyze's, the first time.
+printf '%s\n' "$section" | python3 "$ROOT/bench/put_section.py" "$DOC" patterns-bench '<!-- aof-bench:end -->'
