@@ -168,11 +168,17 @@ impl ZSet {
         Some(score)
     }
 
-    /// Keeps the members for which `keep` holds. The index, if any, is dropped (and built
-    /// again when next needed).
-    pub fn retain(&mut self, keep: impl FnMut(&Vec<u8>, &mut f64) -> bool) {
-        self.scores.retain(keep);
-        self.order = None;
+    /// Keeps the members for which `keep` holds; the ones removed leave the index too.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Vec<u8>, &mut f64) -> bool) {
+        let gone = self.scores.extract_if(|m, s| !keep(m, s));
+        match &mut self.order {
+            Some(order) => {
+                for (member, score) in gone {
+                    order.remove(&Ranked { score, member });
+                }
+            }
+            None => gone.for_each(drop),
+        }
     }
 
     /// The index, built from the table the first time.
@@ -583,8 +589,13 @@ mod tests {
                         };
                         set.insert(member, score);
                     }
-                    2 => {
+                    2 if next().is_multiple_of(2) => {
                         set.remove(&member);
+                    }
+                    2 => {
+                        // A filter: the members of one length go.
+                        let len = (next() % 4) as usize;
+                        set.retain(|m, _| m.len() != len);
                     }
                     3 => {
                         let lo = ScoreBound {
