@@ -29,7 +29,7 @@ pub struct ZSet {
 #[derive(Debug, Clone)]
 struct Ranked {
     score: f64,
-    member: Vec<u8>,
+    member: Box<[u8]>,
 }
 
 impl Ranked {
@@ -145,6 +145,7 @@ impl ZSet {
             Some(old) => {
                 let was = *old;
                 *old = score;
+                let member = member.into_boxed_slice();
                 let mut r = order.take(&Ranked { score: was, member }).expect("indexed");
                 r.score = score;
                 order.insert(r);
@@ -152,6 +153,7 @@ impl ZSet {
             }
             None => {
                 self.scores.insert(member.clone(), score);
+                let member = member.into_boxed_slice();
                 order.insert(Ranked { score, member });
                 self.skiplist |= self.scores.len() > MAX_ENTRIES;
                 None
@@ -163,6 +165,7 @@ impl ZSet {
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         let (member, score) = self.scores.remove_entry(member)?;
         if let Some(order) = &mut self.order {
+            let member = member.into_boxed_slice();
             order.remove(&Ranked { score, member });
         }
         Some(score)
@@ -174,6 +177,7 @@ impl ZSet {
         match &mut self.order {
             Some(order) => {
                 for (member, score) in gone {
+                    let member = member.into_boxed_slice();
                     order.remove(&Ranked { score, member });
                 }
             }
@@ -189,7 +193,7 @@ impl ZSet {
                 .iter()
                 .map(|(m, s)| Ranked {
                     score: *s,
-                    member: m.clone(),
+                    member: m.as_slice().into(),
                 })
                 .collect()
         })
@@ -219,7 +223,7 @@ impl ZSet {
             } else {
                 Bound::Excluded(Ranked {
                     score: hi.v.next_up(),
-                    member: Vec::new(),
+                    member: Box::default(),
                 })
             };
             order
@@ -232,7 +236,7 @@ impl ZSet {
             // From the first member at the low score, past the ones an open end leaves out.
             let start = Ranked {
                 score: lo.v,
-                member: Vec::new(),
+                member: Box::default(),
             };
             order
                 .range((Bound::Included(start), Bound::Unbounded))
@@ -264,7 +268,7 @@ impl ZSet {
             picked
         };
         for r in gone {
-            self.scores.remove(&r.member);
+            self.scores.remove(&r.member[..]);
         }
     }
 
@@ -276,7 +280,7 @@ impl ZSet {
             order.remove(r);
         }
         for r in picked {
-            self.scores.remove(&r.member);
+            self.scores.remove(&r.member[..]);
         }
     }
 
@@ -312,7 +316,7 @@ impl ZSet {
         let order = self.order();
         let start = Ranked {
             score,
-            member: from.to_vec(),
+            member: from.into(),
         };
         let picked: Vec<Ranked> = order
             .range((Bound::Included(start), Bound::Unbounded))
@@ -324,7 +328,7 @@ impl ZSet {
             order.remove(r);
         }
         for r in picked {
-            self.scores.remove(&r.member);
+            self.scores.remove(&r.member[..]);
         }
         true
     }
@@ -345,7 +349,7 @@ impl ZSet {
         let picked = self.ranked(lo, hi);
         picked
             .into_iter()
-            .map(|r| (r.member.clone(), r.score))
+            .map(|r| (r.member.to_vec(), r.score))
             .collect()
     }
 
@@ -363,7 +367,7 @@ impl ZSet {
         let it = picked
             .into_iter()
             .skip(skip)
-            .map(|r| (r.member.clone(), r.score));
+            .map(|r| (r.member.to_vec(), r.score));
         match take {
             Some(n) => it.take(n).collect(),
             None => it.collect(),
@@ -374,7 +378,7 @@ impl ZSet {
     pub fn sorted(&mut self) -> Vec<(Vec<u8>, f64)> {
         self.order()
             .iter()
-            .map(|r| (r.member.clone(), r.score))
+            .map(|r| (r.member.to_vec(), r.score))
             .collect()
     }
 }
