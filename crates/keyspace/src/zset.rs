@@ -1,12 +1,12 @@
 //! A sorted set past the packed size: each member's score in a table, and, from the first
-//! command that needs the order (a pop, a removal by rank or by score, ZRANGESTORE), an
-//! ordered index of the members, kept up to date from then on.
+//! command that needs the order (a pop, a removal by rank, by score or by lex range,
+//! ZRANGESTORE), an ordered index of the members, kept up to date from then on.
 //!
 //! The server keeps a skiplist beside its table for every such set; here the index is built
 //! only for the sets a log reads in order, so that a set only ever added to costs no more than
 //! its table. With the index, the commands that trim a set from one end (a leaderboard kept to
-//! its top entries, a sliding window cut by score) take time in what they remove, not in the
-//! size of the set. The index holds a second copy of each member.
+//! its top entries, a sliding window cut by score or by lex range) take time in what they
+//! remove, not in the size of the set. The index holds a second copy of each member.
 
 use crate::packed::{MAX_BYTES, MAX_ENTRIES};
 use crate::Map;
@@ -145,8 +145,14 @@ impl ZSet {
             Some(old) => {
                 let was = *old;
                 *old = score;
-                let member = member.into_boxed_slice();
-                let mut r = order.take(&Ranked { score: was, member }).expect("indexed");
+                let mut r = Ranked {
+                    score: was,
+                    member: member.into_boxed_slice(),
+                };
+                // The indexed entry is taken out and put back at its new place.
+                if let Some(indexed) = order.take(&r) {
+                    r = indexed;
+                }
                 r.score = score;
                 order.insert(r);
                 Some(was)
