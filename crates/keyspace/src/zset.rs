@@ -266,28 +266,31 @@ impl ZSet {
             let order = self.order();
             (lo..=hi).filter_map(|_| order.pop_last()).collect()
         } else {
-            let picked: Vec<Ranked> = self.ranked(lo, hi).into_iter().cloned().collect();
-            let order = self.order();
-            for r in &picked {
-                order.remove(r);
-            }
-            picked
+            let picked = self.ranked(lo, hi).into_iter().cloned().collect();
+            self.drop_picked(picked);
+            return;
         };
         for r in gone {
             self.scores.remove(&r.member[..]);
         }
     }
 
-    /// Removes the members whose scores are within `lo..hi` (each end open or not).
-    pub fn remove_scores(&mut self, lo: ScoreBound, hi: ScoreBound) {
-        let picked: Vec<Ranked> = self.scored(lo, hi, false).into_iter().cloned().collect();
-        let order = self.order();
-        for r in &picked {
-            order.remove(r);
+    /// Removes `picked`, members read from the index, from the index and the table.
+    fn drop_picked(&mut self, picked: Vec<Ranked>) {
+        if let Some(order) = &mut self.order {
+            for r in &picked {
+                order.remove(r);
+            }
         }
         for r in picked {
             self.scores.remove(&r.member[..]);
         }
+    }
+
+    /// Removes the members whose scores are within `lo..hi` (each end open or not).
+    pub fn remove_scores(&mut self, lo: ScoreBound, hi: ScoreBound) {
+        let picked = self.scored(lo, hi, false).into_iter().cloned().collect();
+        self.drop_picked(picked);
     }
 
     /// Removes the members from `from` on (in member order) for which `ge` and `le` hold,
@@ -330,12 +333,7 @@ impl ZSet {
             .take_while(|r| le(&r.member))
             .cloned()
             .collect();
-        for r in &picked {
-            order.remove(r);
-        }
-        for r in picked {
-            self.scores.remove(&r.member[..]);
-        }
+        self.drop_picked(picked);
         true
     }
 

@@ -890,9 +890,7 @@ impl<R: Read> Parser<R> {
 
     /// Records a member for the duplicate check of a plain-encoded collection.
     fn dup_insert(&mut self, s: SRef, at: u64, what: &str) -> Result<(), Error> {
-        if self.dup.is_full() {
-            return Ok(());
-        }
+        // Past its cap the check takes every member as new.
         let fresh = match s {
             SRef::Buf(p, n) => self.dup.insert(self.input.slice(p, n)),
             SRef::Scratch(slot, n) => self.dup.insert(&self.scratch[slot][..n]),
