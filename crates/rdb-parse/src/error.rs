@@ -82,6 +82,10 @@ pub enum ErrorKind {
     },
     /// Reading the input failed.
     Io(io::Error),
+    /// A blob checked on a second thread failed its check
+    /// ([`Parser::check_blobs_aside`](crate::Parser::check_blobs_aside)); this names no fault:
+    /// read the input again without that option to learn it.
+    AsideFault,
 }
 
 impl Error {
@@ -113,6 +117,13 @@ impl Error {
     /// True when the input ended early (a truncated file), as opposed to corrupt content.
     pub fn is_truncation(&self) -> bool {
         matches!(self.kind, ErrorKind::UnexpectedEof { .. })
+    }
+
+    /// True when a blob checked on a second thread failed: the input must be read again
+    /// without [`Parser::check_blobs_aside`](crate::Parser::check_blobs_aside) to learn the
+    /// fault.
+    pub fn is_aside_fault(&self) -> bool {
+        matches!(self.kind, ErrorKind::AsideFault)
     }
 
     /// True when reading the input itself failed (not a problem of the content).
@@ -164,6 +175,10 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Corrupt { reason } => f.write_str(reason),
             ErrorKind::Unsupported { what } => write!(f, "unsupported: {what}"),
             ErrorKind::Io(e) => write!(f, "read error: {e}"),
+            ErrorKind::AsideFault => f.write_str(
+                "a blob checked on the second thread is damaged (read again without it to learn \
+                 where)",
+            ),
         }
     }
 }

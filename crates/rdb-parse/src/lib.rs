@@ -30,6 +30,7 @@
 //! Consumers that would rather not match the event enum implement [`Sink`] (one method per
 //! event, each a no-op by default) and call [`drive`].
 
+mod aside;
 pub mod blob;
 pub mod dupes;
 mod error;

@@ -105,6 +105,48 @@ pub fn decompress_into(input: &[u8], out: &mut [u8]) -> Result<usize, &'static s
     Ok(op)
 }
 
+/// Decompresses the first `out.len()` bytes of `input` at most (a blob's header), without
+/// checking the rest; returns how many were written.
+pub fn decompress_head(input: &[u8], out: &mut [u8]) -> usize {
+    let mut ip = 0usize;
+    let mut op = 0usize;
+    while ip < input.len() && op < out.len() {
+        let ctrl = input[ip] as usize;
+        ip += 1;
+        if ctrl < 32 {
+            for _ in 0..=ctrl {
+                let (Some(&b), true) = (input.get(ip), op < out.len()) else {
+                    return op;
+                };
+                out[op] = b;
+                ip += 1;
+                op += 1;
+            }
+        } else {
+            let mut len = ctrl >> 5;
+            if len == 7 {
+                let Some(&b) = input.get(ip) else { return op };
+                len += b as usize;
+                ip += 1;
+            }
+            let Some(&b) = input.get(ip) else { return op };
+            ip += 1;
+            let off = ((ctrl & 0x1f) << 8) + b as usize + 1;
+            if off > op {
+                return op;
+            }
+            for _ in 0..len + 2 {
+                if op == out.len() {
+                    return op;
+                }
+                out[op] = out[op - off];
+                op += 1;
+            }
+        }
+    }
+    op
+}
+
 /// Checks that `input` decompresses to exactly `expected_len` bytes, without writing them: the
 /// same rules as [`decompress`], at the cost of reading the control bytes only.
 pub fn validate(input: &[u8], expected_len: usize) -> Result<(), &'static str> {
@@ -222,6 +264,13 @@ mod tests {
                 naive.is_some(),
                 "validate {input:02x?}"
             );
+            // The head of a sound stream is the start of its output.
+            if let Some(whole) = &naive {
+                let mut head = [0u8; 10];
+                let n = decompress_head(&input, &mut head);
+                assert_eq!(n, whole.len().min(10), "head of {input:02x?}");
+                assert_eq!(&head[..n], &whole[..n], "head of {input:02x?}");
+            }
         }
     }
 

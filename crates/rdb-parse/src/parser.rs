@@ -1,5 +1,6 @@
 //! The pull parser: a state machine that yields one [`Event`] per element.
 
+use crate::aside::{Aside, Blob, MAX_BLOB};
 use crate::blob::{self, BlobError, DupCheck};
 use crate::error::{Error, ErrorKind};
 use crate::event::{ArrayValue, Event, KeyInfo, NodeInfo, Str, StreamId, StreamMeta};
@@ -44,6 +45,19 @@ enum SRef {
     Int(i64),
 }
 
+/// A blob string read past, as stored.
+#[derive(Clone, Copy, Debug)]
+struct RawBlob {
+    /// Offset of its first byte (its length or LZF marker).
+    at: u64,
+    /// Offset of its stored bytes.
+    start: u64,
+    /// Its stored bytes.
+    stored: usize,
+    /// Its length once decompressed, when stored LZF-compressed.
+    ulen: Option<usize>,
+}
+
 /// Where a blob's bytes are.
 #[derive(Clone, Copy, Debug)]
 enum BlobLoc {
@@ -68,7 +82,7 @@ enum ItemKind {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum BlobKind {
+pub(crate) enum BlobKind {
     LpElements,
     LpHash,
     LpZset,
@@ -242,6 +256,8 @@ pub struct Parser<R> {
     volatile_fields: u64,
     /// The current key's last string was stored LZF-compressed.
     compressed: bool,
+    /// Blobs of skipped values checked on a second thread (see `check_blobs_aside`).
+    aside: Option<Aside>,
 }
 
 /// Converts a blob-relative error to an absolute one.
@@ -318,6 +334,7 @@ impl<R: Read> Parser<R> {
             elements: 0,
             volatile_fields: 0,
             compressed: false,
+            aside: None,
         }
     }
 
@@ -406,6 +423,40 @@ impl<R: Read> Parser<R> {
     pub fn skip_values(&mut self, skip: bool) {
         self.skip_all = skip;
         self.skip_values = skip;
+    }
+
+    /// Checks the blob values (listpacks, ziplists, intsets, quicklist nodes) of keys whose
+    /// elements are skipped (see [`skip_values`](Parser::skip_values)) on a second thread
+    /// while the reading goes on; each key's count comes from its blob's header, which that
+    /// thread checks against the entries it finds. Blobs over 64 KiB, and those whose header
+    /// does not state a count, are still checked inline. [`KeyInfo::max_element`] is `None`
+    /// for the blobs checked aside.
+    ///
+    /// When a blob fails there, the parse stops with [`ErrorKind::AsideFault`], which names no
+    /// fault: read the input again without this option to learn it. Errors must pass through
+    /// [`settle`](Parser::settle) ([`drive`](crate::drive) does it), so that a fault found aside
+    /// in an earlier blob is not hidden by a later error. Without a second thread (the system
+    /// refuses one), everything is checked inline.
+    ///
+    /// [`KeyInfo::max_element`]: crate::KeyInfo::max_element
+    pub fn check_blobs_aside(&mut self, on: bool) {
+        self.aside = if on {
+            Aside::start(self.limits.max_dup_check)
+        } else {
+            None
+        };
+    }
+
+    /// The error to report for `e`, which the parse stopped with: when blobs are checked
+    /// aside, waits for every blob read before it, and gives [`ErrorKind::AsideFault`] if one
+    /// failed (the earlier fault); else `e`.
+    pub fn settle(&mut self, e: Error) -> Error {
+        let failed = self.aside.as_mut().is_some_and(|a| !a.finish());
+        if failed {
+            Error::new(e.offset(), ErrorKind::AsideFault)
+        } else {
+            e
+        }
     }
 
     /// Delivers plain string values longer than `part` bytes as [`Event::StringPart`]s of at
@@ -862,22 +913,90 @@ impl<R: Read> Parser<R> {
 
     /// Reads a blob string (listpack, ziplist, ...); LZF blobs go to `self.blob`.
     fn read_blob(&mut self, what: &'static str) -> Result<(BlobLoc, u64), Error> {
+        let raw = self.read_raw_blob(what)?;
+        self.load_blob(raw)
+    }
+
+    /// Reads past a blob string, leaving it as stored (LZF not decompressed).
+    fn read_raw_blob(&mut self, what: &'static str) -> Result<RawBlob, Error> {
         let at = self.input.offset();
         let b = self.input.u8(what)?;
         if b >> 6 != 3 {
             self.input.pos -= 1;
             let n = self.checked_len(what)?;
             let start = self.input.take(n, what, at)?;
-            return Ok((BlobLoc::Buf(start, n), start));
+            return Ok(RawBlob {
+                at,
+                start,
+                stored: n,
+                ulen: None,
+            });
         }
         if b & 0x3f != 3 {
             return Err(Error::corrupt(at, format!("{what} stored as an integer")));
         }
         let (start, clen, ulen) = self.lzf_header(at, what)?;
-        let compressed = self.input.slice(start, clen);
+        Ok(RawBlob {
+            at,
+            start,
+            stored: clen,
+            ulen: Some(ulen),
+        })
+    }
+
+    /// The bytes of a blob read by [`read_raw_blob`](Self::read_raw_blob), decompressed into
+    /// `self.blob` when stored LZF-compressed, and the offset its errors are relative to.
+    fn load_blob(&mut self, raw: RawBlob) -> Result<(BlobLoc, u64), Error> {
+        let Some(ulen) = raw.ulen else {
+            return Ok((BlobLoc::Buf(raw.start, raw.stored), raw.start));
+        };
+        let compressed = self.input.slice(raw.start, raw.stored);
         lzf::decompress(compressed, ulen, &mut self.blob)
-            .map_err(|reason| Error::new(at, ErrorKind::Lzf { reason }))?;
-        Ok((BlobLoc::Decompressed(ulen), start))
+            .map_err(|reason| Error::new(raw.at, ErrorKind::Lzf { reason }))?;
+        Ok((BlobLoc::Decompressed(ulen), raw.start))
+    }
+
+    /// Hands blob `raw` of kind `blob` to the checking thread when it can be checked there
+    /// (see [`check_blobs_aside`](Parser::check_blobs_aside)): returns the count its header
+    /// states, of entries (a node's elements, a ziplist's or listpack's entries before pairs
+    /// are counted) or of an intset's members; `None` to check it inline.
+    fn put_aside(&mut self, blob: Blob, raw: RawBlob) -> Result<Option<usize>, Error> {
+        let Some(aside) = &mut self.aside else {
+            return Ok(None);
+        };
+        let len = raw.ulen.unwrap_or(raw.stored);
+        if raw.stored > MAX_BLOB || len > MAX_BLOB {
+            return Ok(None);
+        }
+        let bytes = self.input.slice(raw.start, raw.stored);
+        let mut head = [0u8; 10];
+        let got = match raw.ulen {
+            Some(_) => lzf::decompress_head(bytes, &mut head),
+            None => {
+                let n = bytes.len().min(head.len());
+                head[..n].copy_from_slice(&bytes[..n]);
+                n
+            }
+        };
+        let u16_at = |i: usize| u16::from_le_bytes([head[i], head[i + 1]]) as usize;
+        // The header's count, where the header is whole and states one.
+        let count = match blob {
+            Blob::Value(RdbType(11)) if got >= 8 => {
+                u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize
+            }
+            Blob::Value(RdbType(10 | 12 | 13)) | Blob::Node { v2: false } if got >= 10 => u16_at(8),
+            Blob::Value(RdbType(16 | 17 | 20)) | Blob::Node { v2: true } if got >= 6 => u16_at(4),
+            _ => return Ok(None),
+        };
+        let pairs = matches!(blob, Blob::Value(RdbType(12 | 13 | 16 | 17)));
+        if count == 65535 || (pairs && count % 2 == 1) {
+            return Ok(None);
+        }
+        if !aside.push(blob, raw.start, bytes, raw.ulen, count) {
+            return Err(Error::new(raw.at, ErrorKind::AsideFault));
+        }
+        self.input.mark = self.input.pos;
+        Ok(Some(if pairs { count / 2 } else { count }))
     }
 
     fn resolve(&self, r: SRef) -> Str<'_> {
@@ -1036,6 +1155,12 @@ impl<R: Read> Parser<R> {
                         at,
                         "EOF opcode after a key's expiry/idle/freq opcode",
                     ));
+                }
+                // Every blob checked aside must have passed before the file is whole.
+                if let Some(a) = &mut self.aside {
+                    if !a.finish() {
+                        return Err(Error::new(at, ErrorKind::AsideFault));
+                    }
                 }
                 let computed = self.input.crc_here();
                 let stored = if self.version >= 5 {
@@ -1384,7 +1509,20 @@ impl<R: Read> Parser<R> {
                     None
                 };
                 let _ = min_expire;
-                let (loc, blob_at) = self.read_blob("encoded value")?;
+                let raw = self.read_raw_blob("encoded value")?;
+                if self.skip_values && matches!(t.0, 10..=13 | 16 | 17 | 20) {
+                    if let Some(count) = self.put_aside(Blob::Value(t), raw)? {
+                        self.blob_bytes = Some(raw.ulen.unwrap_or(raw.stored) as u64);
+                        self.elements = count as u64;
+                        self.state = State::KeyEnd;
+                        let blob = (self.blob_bytes, None);
+                        let len = Some(count as u64);
+                        return Ok(
+                            self.key_info(key, t, value_type, encoding, pending, start, len, blob)
+                        );
+                    }
+                }
+                let (loc, blob_at) = self.load_blob(raw)?;
                 let (kind, count) = self.validate_blob(t, loc, blob_at)?;
                 self.blob_bytes =
                     Some(slice_of(&self.input.buf, self.input.base, &self.blob, loc).len() as u64);
@@ -1718,7 +1856,15 @@ impl<R: Read> Parser<R> {
                 format!("quicklist node container {container} (must be 1 or 2)"),
             ));
         }
-        let (loc, blob_at) = self.read_blob("quicklist node")?;
+        let raw = self.read_raw_blob("quicklist node")?;
+        if container == 2 && self.skip_values && !self.report_nodes && raw.stored > 0 {
+            if let Some(count) = self.put_aside(Blob::Node { v2 }, raw)? {
+                self.state = State::Quicklist { nodes_left, v2 };
+                self.elements += count as u64;
+                return Ok(None);
+            }
+        }
+        let (loc, blob_at) = self.load_blob(raw)?;
         let b = slice_of(&self.input.buf, self.input.base, &self.blob, loc);
         if b.is_empty() {
             return Err(Error::corrupt(at, "quicklist node of length 0"));
@@ -1766,136 +1912,12 @@ impl<R: Read> Parser<R> {
         at: u64,
     ) -> Result<(BlobKind, usize), Error> {
         let b = slice_of(&self.input.buf, self.input.base, &self.blob, loc);
-        let dup = &mut self.dup;
-        let e = |e: BlobError| blob_err(at, e);
-        let pairs = |n: usize, per: usize, what: &str| -> Result<usize, Error> {
-            if !n.is_multiple_of(per) {
-                return Err(Error::corrupt(
-                    at,
-                    format!("{what} with {n} entries, not a multiple of {per}"),
-                ));
-            }
-            Ok(n / per)
-        };
-        match t.0 {
-            9 => Ok((BlobKind::Zipmap, blob::zm_validate(b, dup).map_err(e)?)),
-            10 => Ok((BlobKind::ZlElements, blob::zl_validate(b).map_err(e)?)),
-            11 => {
-                let (width, count) = blob::intset_validate(b).map_err(e)?;
-                // Sorted: the longest decimal text is the first or the last member's.
-                let member = |i: usize| {
-                    let at = 8 + i * width;
-                    let mut v = [0u8; 8];
-                    v[..width].copy_from_slice(&b[at..at + width]);
-                    let raw = i64::from_le_bytes(v);
-                    let shift = 64 - 8 * width as u32;
-                    crate::event::int_len((raw << shift) >> shift) as u64
-                };
-                self.max_element = Some(member(0).max(member(count - 1)));
-                Ok((BlobKind::Intset(width), count))
-            }
-            12 | 13 => {
-                let n = pairs(blob::zl_validate(b).map_err(e)?, 2, "ziplist")?;
-                let mut pos = blob::ZL_HEADER;
-                let mut longest = 0u64;
-                for _ in 0..n {
-                    let (first, p, _) = blob::zl_entry(b, pos).map_err(e)?;
-                    let (second, p, _) = blob::zl_entry(b, p).map_err(e)?;
-                    longest = longest.max(first.len() as u64);
-                    if t.0 == 13 {
-                        longest = longest.max(second.len() as u64);
-                    }
-                    if !dup.insert_str(first) {
-                        return Err(Error::corrupt(
-                            at + pos as u64,
-                            "duplicate entry in ziplist",
-                        ));
-                    }
-                    if t.0 == 12 && parse_score(second).is_none_or(f64::is_nan) {
-                        return Err(Error::corrupt(
-                            at + pos as u64,
-                            "sorted set score is not a number",
-                        ));
-                    }
-                    pos = p;
-                }
-                self.max_element = Some(longest);
-                Ok((
-                    if t.0 == 12 {
-                        BlobKind::ZlZset
-                    } else {
-                        BlobKind::ZlHash
-                    },
-                    n,
-                ))
-            }
-            16 | 17 | 20 | 23 | 25 => {
-                let per = match t.0 {
-                    20 => 1,
-                    23 | 25 => 3,
-                    _ => 2,
-                };
-                let mut prev_ttl: i64 = 1;
-                let mut volatile = 0u64;
-                let mut longest = 0u64;
-                let zset = t.0 == 17;
-                let berr = |pos: usize, reason: String| BlobError { pos, reason };
-                let total = blob::lp_walk(b, |i, pos, v| {
-                    let slot = i % per;
-                    if slot == 0 || (slot == 1 && !zset) {
-                        longest = longest.max(v.len() as u64);
-                    }
-                    match slot {
-                        0 => {
-                            if !dup.insert_str(v) {
-                                return Err(berr(pos, "duplicate entry in listpack".into()));
-                            }
-                        }
-                        1 => {
-                            if zset && parse_score(v).is_none_or(f64::is_nan) {
-                                return Err(berr(pos, "sorted set score is not a number".into()));
-                            }
-                        }
-                        _ => {
-                            let Str::Int(ttl) = v else {
-                                return Err(berr(
-                                    pos,
-                                    "hash field expire time is not an integer".into(),
-                                ));
-                            };
-                            if !(0..=(1i64 << 48) - 1).contains(&ttl) {
-                                return Err(berr(
-                                    pos,
-                                    format!("hash field expire time {ttl} out of range"),
-                                ));
-                            }
-                            // Ordered by expiry, fields without one (0) last.
-                            if ttl != 0 && (prev_ttl == 0 || ttl < prev_ttl) {
-                                return Err(berr(
-                                    pos,
-                                    "hash listpack fields not ordered by expire time".into(),
-                                ));
-                            }
-                            prev_ttl = ttl;
-                            volatile += (ttl != 0) as u64;
-                        }
-                    }
-                    Ok(())
-                })
-                .map_err(e)?;
-                let n = pairs(total, per, "listpack")?;
-                self.volatile_fields = volatile;
-                self.max_element = Some(longest);
-                let kind = match t.0 {
-                    16 => BlobKind::LpHash,
-                    17 => BlobKind::LpZset,
-                    20 => BlobKind::LpElements,
-                    _ => BlobKind::LpHashEx,
-                };
-                Ok((kind, n))
-            }
-            _ => Err(Error::new(at, ErrorKind::UnknownType { byte: t.0 })),
+        let v = check_blob_value(t, b, &mut self.dup, at)?;
+        self.max_element = v.max_element;
+        if let Some(n) = v.volatile {
+            self.volatile_fields = n;
         }
+        Ok((v.kind, v.count))
     }
 
     /// The next element of the blob being iterated (validated already).
@@ -2450,5 +2472,171 @@ impl<R: Read> Parser<R> {
         self.state = State::Top;
         self.last_good = self.input.offset();
         Ok(Event::KeyEnd)
+    }
+}
+
+/// What validating a blob value found.
+pub(crate) struct BlobValue {
+    /// How to iterate it.
+    pub(crate) kind: BlobKind,
+    /// Its number of events (elements, pairs or triples).
+    pub(crate) count: usize,
+    /// Its longest entry, when it was walked.
+    pub(crate) max_element: Option<u64>,
+    /// Its fields with a TTL, for a hash listpack with TTLs.
+    pub(crate) volatile: Option<u64>,
+}
+
+/// Validates blob value `b` of type `t`, stored at offset `at`, deeply: its structure, its
+/// members' repeats (through `dup`, cleared by the caller) and its scores and TTLs.
+pub(crate) fn check_blob_value(
+    t: RdbType,
+    b: &[u8],
+    dup: &mut DupCheck,
+    at: u64,
+) -> Result<BlobValue, Error> {
+    let e = |e: BlobError| blob_err(at, e);
+    let done = |kind, count, max_element| BlobValue {
+        kind,
+        count,
+        max_element,
+        volatile: None,
+    };
+    let pairs = |n: usize, per: usize, what: &str| -> Result<usize, Error> {
+        if !n.is_multiple_of(per) {
+            return Err(Error::corrupt(
+                at,
+                format!("{what} with {n} entries, not a multiple of {per}"),
+            ));
+        }
+        Ok(n / per)
+    };
+    match t.0 {
+        9 => Ok(done(
+            BlobKind::Zipmap,
+            blob::zm_validate(b, dup).map_err(e)?,
+            None,
+        )),
+        10 => Ok(done(
+            BlobKind::ZlElements,
+            blob::zl_validate(b).map_err(e)?,
+            None,
+        )),
+        11 => {
+            let (width, count) = blob::intset_validate(b).map_err(e)?;
+            // Sorted: the longest decimal text is the first or the last member's.
+            let member = |i: usize| {
+                let at = 8 + i * width;
+                let mut v = [0u8; 8];
+                v[..width].copy_from_slice(&b[at..at + width]);
+                let raw = i64::from_le_bytes(v);
+                let shift = 64 - 8 * width as u32;
+                crate::event::int_len((raw << shift) >> shift) as u64
+            };
+            let longest = member(0).max(member(count - 1));
+            Ok(done(BlobKind::Intset(width), count, Some(longest)))
+        }
+        12 | 13 => {
+            let n = pairs(blob::zl_validate(b).map_err(e)?, 2, "ziplist")?;
+            let mut pos = blob::ZL_HEADER;
+            let mut longest = 0u64;
+            for _ in 0..n {
+                let (first, p, _) = blob::zl_entry(b, pos).map_err(e)?;
+                let (second, p, _) = blob::zl_entry(b, p).map_err(e)?;
+                longest = longest.max(first.len() as u64);
+                if t.0 == 13 {
+                    longest = longest.max(second.len() as u64);
+                }
+                if !dup.insert_str(first) {
+                    return Err(Error::corrupt(
+                        at + pos as u64,
+                        "duplicate entry in ziplist",
+                    ));
+                }
+                if t.0 == 12 && parse_score(second).is_none_or(f64::is_nan) {
+                    return Err(Error::corrupt(
+                        at + pos as u64,
+                        "sorted set score is not a number",
+                    ));
+                }
+                pos = p;
+            }
+            let kind = if t.0 == 12 {
+                BlobKind::ZlZset
+            } else {
+                BlobKind::ZlHash
+            };
+            Ok(done(kind, n, Some(longest)))
+        }
+        16 | 17 | 20 | 23 | 25 => {
+            let per = match t.0 {
+                20 => 1,
+                23 | 25 => 3,
+                _ => 2,
+            };
+            let mut prev_ttl: i64 = 1;
+            let mut volatile = 0u64;
+            let mut longest = 0u64;
+            let zset = t.0 == 17;
+            let berr = |pos: usize, reason: String| BlobError { pos, reason };
+            let total = blob::lp_walk(b, |i, pos, v| {
+                let slot = i % per;
+                if slot == 0 || (slot == 1 && !zset) {
+                    longest = longest.max(v.len() as u64);
+                }
+                match slot {
+                    0 => {
+                        if !dup.insert_str(v) {
+                            return Err(berr(pos, "duplicate entry in listpack".into()));
+                        }
+                    }
+                    1 => {
+                        if zset && parse_score(v).is_none_or(f64::is_nan) {
+                            return Err(berr(pos, "sorted set score is not a number".into()));
+                        }
+                    }
+                    _ => {
+                        let Str::Int(ttl) = v else {
+                            return Err(berr(
+                                pos,
+                                "hash field expire time is not an integer".into(),
+                            ));
+                        };
+                        if !(0..=(1i64 << 48) - 1).contains(&ttl) {
+                            return Err(berr(
+                                pos,
+                                format!("hash field expire time {ttl} out of range"),
+                            ));
+                        }
+                        // Ordered by expiry, fields without one (0) last.
+                        if ttl != 0 && (prev_ttl == 0 || ttl < prev_ttl) {
+                            return Err(berr(
+                                pos,
+                                "hash listpack fields not ordered by expire time".into(),
+                            ));
+                        }
+                        prev_ttl = ttl;
+                        volatile += (ttl != 0) as u64;
+                    }
+                }
+                Ok(())
+            })
+            .map_err(e)?;
+            let n = pairs(total, per, "listpack")?;
+
+            let kind = match t.0 {
+                16 => BlobKind::LpHash,
+                17 => BlobKind::LpZset,
+                20 => BlobKind::LpElements,
+                _ => BlobKind::LpHashEx,
+            };
+            Ok(BlobValue {
+                kind,
+                count: n,
+                max_element: Some(longest),
+                volatile: Some(volatile),
+            })
+        }
+        _ => Err(Error::new(at, ErrorKind::UnknownType { byte: t.0 })),
     }
 }

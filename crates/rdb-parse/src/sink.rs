@@ -246,7 +246,7 @@ fn drive_events<R: Read, S: Sink + ?Sized>(
         let ev = match parser.next_event() {
             Ok(Some(ev)) => ev,
             Ok(None) => return Ok(false),
-            Err(e) => return Err(Stop::Parse(e)),
+            Err(e) => return Err(Stop::Parse(parser.settle(e))),
         };
         let key_start = matches!(ev, Event::KeyStart(_));
         let r = match ev {

@@ -285,14 +285,24 @@ proptest! {
 
 /// Per key: its KeyStart as text and its element count, with values reported or skipped.
 fn key_summaries(data: &[u8], skip: bool) -> Vec<(String, u64)> {
+    summaries(data, skip, false)
+}
+
+/// [`key_summaries`], with the blobs checked aside or not, and the longest entry of each key
+/// left out (not known of a blob checked aside) when `aside`.
+fn summaries(data: &[u8], skip: bool, aside: bool) -> Vec<(String, u64)> {
     let mut p = Parser::new(data);
     p.skip_values(skip);
+    p.check_blobs_aside(aside);
     let mut out = Vec::new();
     let mut start = String::new();
     let mut counted = 0u64;
     while let Some(ev) = p.next_event().unwrap() {
         match ev {
-            Event::KeyStart(info) => {
+            Event::KeyStart(mut info) => {
+                if aside {
+                    info.max_element = None;
+                }
                 start = format!("{info:?}");
                 counted = 0;
             }
@@ -347,4 +357,86 @@ fn skipping_values_keeps_keys_counts_and_verdicts() {
         };
         assert_eq!(run(false), run(true), "{}", p.display());
     }
+}
+
+#[test]
+fn blobs_checked_aside_keep_keys_counts_and_verdicts() {
+    for f in rdb_files() {
+        let data = std::fs::read(&f).unwrap();
+        assert_eq!(
+            summaries(&data, true, true),
+            summaries(&data, true, false)
+                .into_iter()
+                .map(|(start, n)| (
+                    start.replace(&longest_field(&start), "max_element: None"),
+                    n
+                ))
+                .collect::<Vec<_>>(),
+            "{}",
+            f.display()
+        );
+    }
+}
+
+/// The `max_element: ...` field of a KeyStart as text.
+fn longest_field(start: &str) -> String {
+    let at = start
+        .find("max_element: ")
+        .expect("a KeyStart names its longest entry");
+    let end = start[at..].find(',').map_or(start.len(), |e| at + e);
+    start[at..end].to_string()
+}
+
+/// How a parse ends when its errors pass through `settle`, as `drive` does: its error's offset
+/// and text, or `None` when the file is read whole.
+fn verdict(data: &[u8], aside: bool, limits: Limits) -> Option<(u64, String)> {
+    let mut p = Parser::with_limits(data, limits);
+    p.skip_values(true);
+    p.check_blobs_aside(aside);
+    loop {
+        match p.next_event() {
+            Ok(Some(_)) => {}
+            Ok(None) => return None,
+            Err(e) => {
+                let e = p.settle(e);
+                return Some((e.offset(), e.to_string()));
+            }
+        }
+    }
+}
+
+/// Each byte changed in turn (the checksum not checked, so that only the structure can tell):
+/// a file with blobs checked aside fails exactly when the inline check fails, and either with
+/// the same error or with the signal to read it again. Some changes must be caught by the
+/// thread: the test proves it checks.
+#[test]
+fn a_damaged_blob_checked_aside_is_never_missed() {
+    let limits = Limits {
+        verify_checksum: false,
+        ..Limits::default()
+    };
+    let mut aside_faults = 0;
+    for name in [
+        "mixed_all.rdb",
+        "list_quicklist_compressed.rdb",
+        "hash_listpack.rdb",
+    ] {
+        let data = std::fs::read(testdata().join("rdb/redis-7.0.15").join(name)).unwrap();
+        for pos in (9..data.len() - 9).step_by(3) {
+            for flip in [0x01u8, 0x80] {
+                let mut d = data.clone();
+                d[pos] ^= flip;
+                let inline = verdict(&d, false, limits.clone());
+                let aside = verdict(&d, true, limits.clone());
+                match (&inline, &aside) {
+                    (None, None) => {}
+                    (Some(_), Some((_, text))) if text.contains("second thread") => {
+                        aside_faults += 1
+                    }
+                    _ => assert_eq!(inline, aside, "{name}: byte {pos} ^ {flip:#x}"),
+                }
+            }
+        }
+    }
+    assert!(aside_faults > 100, "only {aside_faults} faults found aside");
 }

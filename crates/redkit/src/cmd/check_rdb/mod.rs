@@ -410,26 +410,42 @@ fn ends_like_a_complete_rdb(
 /// Runs the subcommand; returns the exit code.
 /// Checks one file; prints its report when `print`. Returns the exit code and the report.
 fn check_file(args: &Args, file: &Path, print: bool) -> Result<(i32, Value)> {
-    let bar = crate::progress::bytes_bar(args.quiet || !print);
-    let crate::input::Input { reader, info } = crate::input::open(file, bar.as_ref())?;
     let now_ms = crate::time::now_ms();
-    let mut parser = Parser::new(reader);
-    parser.relaxed_version(args.relaxed_version);
-    // Every check runs; only the element events are not needed here.
-    parser.skip_values(true);
-    let mut c = Checker {
-        st: Stats::default(),
-        pos: Position::default(),
-        key_offset: 0,
-        key_type: (ValueType::String, Encoding::String),
-        now_ms,
-        top: args.top,
-        keys: Background::start(KeySet::new(DEFAULT_BUDGET, None, KEPT_NAMES)),
-    };
-    let mut error = match drive(&mut parser, &mut c) {
-        Ok(()) => None,
-        Err(Stop::Parse(e)) => Some(e),
-        Err(Stop::Sink(never)) => match never {},
+    // One regular file: its blobs are checked on a second thread while it is read. A blob that
+    // fails there stops the reading, and the file is read again with every check inline, for
+    // the fault's offset and key (a damaged file is read twice, a sound one once).
+    let mut aside = print;
+    let (parser, c, info, mut error, bar) = loop {
+        let bar = crate::progress::bytes_bar(args.quiet || !print);
+        let crate::input::Input { reader, info } = crate::input::open(file, bar.as_ref())?;
+        let mut parser = Parser::new(reader);
+        parser.relaxed_version(args.relaxed_version);
+        // Every check runs; only the element events are not needed here.
+        parser.skip_values(true);
+        parser.check_blobs_aside(aside && info.file_size.is_some());
+        let mut c = Checker {
+            st: Stats::default(),
+            pos: Position::default(),
+            key_offset: 0,
+            key_type: (ValueType::String, Encoding::String),
+            now_ms,
+            top: args.top,
+            keys: Background::start(KeySet::new(DEFAULT_BUDGET, None, KEPT_NAMES)),
+        };
+        let error = match drive(&mut parser, &mut c) {
+            Ok(()) => None,
+            Err(Stop::Parse(e)) => Some(e),
+            Err(Stop::Sink(never)) => match never {},
+        };
+        if aside && error.as_ref().is_some_and(rdb_parse::Error::is_aside_fault) {
+            aside = false;
+            let _ = c.keys.finish();
+            if let Some(bar) = &bar {
+                bar.finish_and_clear();
+            }
+            continue;
+        }
+        break (parser, c, info, error, bar);
     };
     let Checker {
         mut st, pos, keys, ..
