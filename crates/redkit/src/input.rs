@@ -58,6 +58,16 @@ impl InputInfo {
         }
     }
 
+    /// Whether a pass that reads no value gains from checking the blobs on a second thread
+    /// ([`rdb_parse::Parser::check_blobs_aside`]): a regular file, which can be read again
+    /// when a blob fails there, not gzip (its decompression holds a core already), on a
+    /// machine of two cores or more.
+    pub fn blobs_aside(&self) -> bool {
+        self.file_size.is_some()
+            && !self.gzip
+            && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
+    }
+
     /// For a gzip input whose content was read whole: reads the rest of the decoded stream, so
     /// that the gzip trailer (CRC32 and length) of every member is checked, and returns why it
     /// is wrong, if it is. The content readers stop at the end of what they read (an RDB's

@@ -572,3 +572,73 @@ fn a_library_in_two_inputs_is_written_once_unless_its_code_differs() {
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("other code"), "{err}");
 }
+
+/// A damaged blob in an input of `merge`, whose first pass checks blobs on a second thread:
+/// the input is refused with the fault a reading from a pipe finds inline (its offset and
+/// message), for each byte changed in turn in a file of listpacks. `split --slot-info`, whose
+/// first pass does the same, fails as `split` without it does.
+#[test]
+fn a_damaged_blob_in_a_first_pass_is_reported_as_inline() {
+    let d = scratch("first-pass-aside");
+    let good = d.join("good.rdb");
+    std::fs::write(&good, tiny_rdb(&[("a", "1")])).unwrap();
+    let data = std::fs::read(testdata().join("rdb/redis-7.0.15/hash_listpack.rdb")).unwrap();
+    let bad = d.join("bad.rdb");
+    let mut checked = 0;
+    for pos in (100..data.len() - 9).step_by(97) {
+        let mut b = data.clone();
+        b[pos] ^= 0x10;
+        std::fs::write(&bad, &b).unwrap();
+        // The fault as read inline: check-rdb from a pipe checks every blob on its thread.
+        let mut child = std::process::Command::new(common::redkit_bin())
+            .args(["check-rdb", "--json", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(&b).unwrap();
+        let report: Value =
+            serde_json::from_slice(&child.wait_with_output().unwrap().stdout).unwrap();
+        let message = report["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        if report["error"]["kind"] != "corrupt"
+            || message.contains("checksum")
+            || message.contains("CRC")
+        {
+            continue;
+        }
+        let want = format!("at offset {}: {message}", report["error"]["offset"]);
+        let ctx = format!("byte {pos} ^ 0x10");
+        let out = d.join("m.rdb");
+        let merged = redkit(&[
+            "merge",
+            "-q",
+            good.to_str().unwrap(),
+            bad.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--force",
+        ]);
+        let said = String::from_utf8_lossy(&merged.stderr);
+        assert_eq!(merged.status.code(), Some(1), "{ctx}: {said}");
+        assert!(said.contains(&want), "{ctx}: {said} does not say {want}");
+        let split = |extra: &[&str]| {
+            let o = d.join("shards");
+            let mut a = vec!["split", bad.to_str().unwrap(), "-o", o.to_str().unwrap()];
+            a.extend(["--slots", "0-8191,8192-16383", "--force", "-q"]);
+            a.extend(extra);
+            let r = redkit(&a);
+            (
+                r.status.code(),
+                String::from_utf8_lossy(&r.stderr).into_owned(),
+            )
+        };
+        assert_eq!(split(&["--slot-info"]), split(&[]), "{ctx}");
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} damaged blobs");
+}

@@ -132,8 +132,10 @@ pub fn run(args: Args) -> Result<i32> {
     let mut keys = Vec::new();
     for (i, path) in args.inputs.iter().enumerate() {
         let input = sources[i].open(path)?;
+        let aside = input.info.blobs_aside();
         let mut p = Parser::new(input.reader);
         p.skip_values(true);
+        p.check_blobs_aside(aside);
         let mut n = 0u64;
         loop {
             match p.next_event() {
@@ -150,6 +152,12 @@ pub fn run(args: Args) -> Result<i32> {
                 Ok(Some(_)) => {}
                 Ok(None) => break,
                 Err(e) => {
+                    // A blob that failed on the second thread names no fault: the input is
+                    // read again with every check inline for it.
+                    let mut e = p.settle(e);
+                    if e.is_aside_fault() {
+                        e = first_fault(sources[i].open(path)?).unwrap_or(e);
+                    }
                     eprintln!(
                         "redkit: {}: {e}: a damaged input is not merged",
                         path.display()
@@ -330,4 +338,17 @@ fn replayed(
     let tmp = AtomicFile::create(&out.with_file_name(format!("{name}.input-{}.rdb", i + 1)))?;
     crate::replay::write_rdb(&r, ThreadedWriter::new(tmp.file()?), false)?.finish()?;
     Ok(Ok(tmp))
+}
+
+/// The first fault of `input`, read with every check inline; `None` when it reads whole.
+fn first_fault(input: crate::input::Input) -> Option<rdb_parse::Error> {
+    let mut p = Parser::new(input.reader);
+    p.skip_values(true);
+    loop {
+        match p.next_event() {
+            Ok(Some(_)) => {}
+            Ok(None) => return None,
+            Err(e) => return Some(e),
+        }
+    }
 }

@@ -524,6 +524,8 @@ fn slot_counts(path: &Path, opts: &transcode::Options) -> Result<Vec<(u64, u64)>
     let input = crate::input::open(path, None)?;
     let mut p = rdb_parse::Parser::new(input.reader);
     p.skip_values(true);
+    // A fault, found aside or not, ends this pass: the writing pass says it.
+    p.check_blobs_aside(input.info.blobs_aside());
     let mut counts = vec![(0u64, 0u64); usize::from(SLOTS)];
     let mut scratch = [0u8; 20];
     loop {

@@ -411,11 +411,11 @@ fn ends_like_a_complete_rdb(
 /// Checks one file; prints its report when `print`. Returns the exit code and the report.
 fn check_file(args: &Args, file: &Path, print: bool) -> Result<(i32, Value)> {
     let now_ms = crate::time::now_ms();
-    // One regular file, not gzip (its decompression holds a core already), on a machine of
-    // two cores or more: its blobs are checked on a second thread while it is read. A blob that fails there stops the reading,
-    // and the file is read again with every check inline, for the fault's offset and key (a
-    // damaged file is read twice, a sound one once).
-    let mut aside = print && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    // One file (several are read on every core already): its blobs are checked on a second
+    // thread while it is read, where that gains (`InputInfo::blobs_aside`). A blob that fails
+    // there stops the reading, and the file is read again with every check inline, for the
+    // fault's offset and key (a damaged file is read twice, a sound one once).
+    let mut aside = print;
     let (parser, c, info, mut error, bar) = loop {
         let bar = crate::progress::bytes_bar(args.quiet || !print);
         let crate::input::Input { reader, info } = crate::input::open(file, bar.as_ref())?;
@@ -423,7 +423,7 @@ fn check_file(args: &Args, file: &Path, print: bool) -> Result<(i32, Value)> {
         parser.relaxed_version(args.relaxed_version);
         // Every check runs; only the element events are not needed here.
         parser.skip_values(true);
-        parser.check_blobs_aside(aside && info.file_size.is_some() && !info.gzip);
+        parser.check_blobs_aside(aside && info.blobs_aside());
         let mut c = Checker {
             st: Stats::default(),
             pos: Position::default(),
