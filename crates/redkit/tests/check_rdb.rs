@@ -318,15 +318,7 @@ fn a_damaged_blob_is_reported_as_when_read_from_a_pipe() {
             let path = dir.join(name);
             std::fs::write(&path, &d).unwrap();
             let from_file = redkit(&["check-rdb", "--json", path.to_str().unwrap()]);
-            let mut child = Command::new(common::redkit_bin())
-                .args(["check-rdb", "--json", "-"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            child.stdin.take().unwrap().write_all(&d).unwrap();
-            let from_pipe = child.wait_with_output().unwrap();
+            let from_pipe = common::redkit_fed(&["check-rdb", "--json", "-"], &d);
             let ctx = format!("{name}: byte {pos} ^ 0x10");
             assert_eq!(from_file.status.code(), from_pipe.status.code(), "{ctx}");
             let json = |out: &std::process::Output| {

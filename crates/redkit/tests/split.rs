@@ -590,17 +590,8 @@ fn a_damaged_blob_in_a_first_pass_is_reported_as_inline() {
         b[pos] ^= 0x10;
         std::fs::write(&bad, &b).unwrap();
         // The fault as read inline: check-rdb from a pipe checks every blob on its thread.
-        let mut child = std::process::Command::new(common::redkit_bin())
-            .args(["check-rdb", "--json", "-"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(&b).unwrap();
-        let report: Value =
-            serde_json::from_slice(&child.wait_with_output().unwrap().stdout).unwrap();
+        let inline = common::redkit_fed(&["check-rdb", "--json", "-"], &b);
+        let report: Value = serde_json::from_slice(&inline.stdout).unwrap();
         let message = report["error"]["message"]
             .as_str()
             .unwrap_or("")

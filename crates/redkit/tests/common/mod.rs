@@ -6,7 +6,7 @@ pub mod server;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 /// The subcommands that read or write persistence files.
 pub const COMMANDS: &[&str] = &[
@@ -77,10 +77,25 @@ pub fn redkit(args: &[&str]) -> Output {
         .expect("run redkit")
 }
 
+/// Runs the redkit binary with `args`, `input` on its standard input.
+#[allow(dead_code)] // not every test file feeds redkit a pipe
+pub fn redkit_fed(args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(redkit_bin())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run redkit");
+    // A command that stops reading early closes the pipe: what it said is what counts.
+    let _ = child.stdin.take().expect("piped").write_all(input);
+    child.wait_with_output().expect("run redkit")
+}
+
 /// Runs the redkit binary with `args` (stdin empty), killing it and failing if it has not
 /// ended within `secs` seconds: a FIFO or a forged input must not block a command.
 pub fn redkit_within(secs: u64, args: &[&str]) -> Output {
-    use std::process::Stdio;
     let child = Command::new(redkit_bin())
         .args(args)
         .stdin(Stdio::null())
