@@ -16,7 +16,6 @@
 
 use crate::blob::{self, DupCheck};
 use crate::lzf;
-use crate::parser::check_blob_value;
 use crate::types::RdbType;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
@@ -35,6 +34,10 @@ const QUEUED: usize = 2;
 /// Blobs (as stored, and decompressed) larger than this are checked inline.
 pub(crate) const MAX_BLOB: usize = 64 << 10;
 
+/// The parser's deep check of a blob value of a type (the same one it runs inline): the
+/// events it makes (elements, pairs or triples), or `None` when it fails.
+pub(crate) type CheckValue = fn(RdbType, &[u8], &mut DupCheck) -> Option<usize>;
+
 /// What a blob is.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Blob {
@@ -50,8 +53,6 @@ pub(crate) enum Blob {
 #[derive(Clone, Copy)]
 struct Job {
     blob: Blob,
-    /// Offset of the blob in the input, as the inline check names it.
-    at: u64,
     /// Where its bytes end in the batch (they start where the previous job's end).
     end: usize,
     /// Its length once decompressed; `None` when stored plain.
@@ -76,16 +77,17 @@ pub(crate) struct Aside {
 }
 
 impl Aside {
-    /// Starts the checking thread, with `dup_cap` as the members checked for repeats in one
-    /// blob ([`DupCheck::set_cap`]); `None` when the system starts no thread.
-    pub(crate) fn start(dup_cap: usize) -> Option<Aside> {
+    /// Starts the checking thread, which checks values with `check_value` and `dup_cap` as
+    /// the members checked for repeats in one blob ([`DupCheck::set_cap`]); `None` when the
+    /// system starts no thread.
+    pub(crate) fn start(check_value: CheckValue, dup_cap: usize) -> Option<Aside> {
         let (to_thread, from_parser) = mpsc::sync_channel::<Batch>(QUEUED);
         let (to_parser, back) = mpsc::channel::<Batch>();
         let failed = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&failed);
         let thread = std::thread::Builder::new()
             .name("blob-checks".into())
-            .spawn(move || work(from_parser, to_parser, &flag, dup_cap))
+            .spawn(move || work(from_parser, to_parser, &flag, check_value, dup_cap))
             .ok()?;
         Some(Aside {
             batch: Batch::default(),
@@ -96,13 +98,12 @@ impl Aside {
         })
     }
 
-    /// Queues `bytes`, blob `blob` at offset `at` whose header states `entries` entries,
+    /// Queues `bytes`, a blob `blob` whose header states `entries` entries,
     /// decompressed to `ulen` bytes when stored LZF-compressed. False when a blob queued
     /// before failed its check.
     pub(crate) fn push(
         &mut self,
         blob: Blob,
-        at: u64,
         bytes: &[u8],
         ulen: Option<usize>,
         entries: usize,
@@ -110,7 +111,6 @@ impl Aside {
         self.batch.bytes.extend_from_slice(bytes);
         self.batch.jobs.push(Job {
             blob,
-            at,
             end: self.batch.bytes.len(),
             ulen,
             entries,
@@ -161,7 +161,13 @@ impl Drop for Aside {
 }
 
 /// The checking thread: every batch's blobs in order, until one fails.
-fn work(batches: Receiver<Batch>, back: Sender<Batch>, failed: &AtomicBool, dup_cap: usize) {
+fn work(
+    batches: Receiver<Batch>,
+    back: Sender<Batch>,
+    failed: &AtomicBool,
+    check_value: CheckValue,
+    dup_cap: usize,
+) {
     let mut dup = DupCheck::default();
     dup.set_cap(dup_cap);
     let mut out = Vec::new();
@@ -169,7 +175,13 @@ fn work(batches: Receiver<Batch>, back: Sender<Batch>, failed: &AtomicBool, dup_
         if !failed.load(Ordering::Relaxed) {
             let mut start = 0;
             for job in &batch.jobs {
-                if !check(job, &batch.bytes[start..job.end], &mut dup, &mut out) {
+                if !check(
+                    job,
+                    &batch.bytes[start..job.end],
+                    check_value,
+                    &mut dup,
+                    &mut out,
+                ) {
                     failed.store(true, Ordering::Relaxed);
                     break;
                 }
@@ -184,7 +196,13 @@ fn work(batches: Receiver<Batch>, back: Sender<Batch>, failed: &AtomicBool, dup_
 }
 
 /// Whether one blob passes the parser's own check and holds the entries its header states.
-fn check(job: &Job, stored: &[u8], dup: &mut DupCheck, out: &mut Vec<u8>) -> bool {
+fn check(
+    job: &Job,
+    stored: &[u8],
+    check_value: CheckValue,
+    dup: &mut DupCheck,
+    out: &mut Vec<u8>,
+) -> bool {
     let b = match job.ulen {
         Some(n) => {
             if lzf::decompress(stored, n, out).is_err() {
@@ -197,11 +215,11 @@ fn check(job: &Job, stored: &[u8], dup: &mut DupCheck, out: &mut Vec<u8>) -> boo
     let entries = match job.blob {
         Blob::Value(t) => {
             dup.clear();
-            match check_blob_value(t, b, dup, job.at) {
+            match check_value(t, b, dup) {
                 // Pairs (hashes, sorted sets) count as two entries each.
-                Ok(v) if matches!(t.0, 12 | 13 | 16 | 17) => v.count * 2,
-                Ok(v) => v.count,
-                Err(_) => return false,
+                Some(n) if matches!(t.0, 12 | 13 | 16 | 17) => n * 2,
+                Some(n) => n,
+                None => return false,
             }
         }
         Blob::Node { v2: true } => match blob::lp_validate(b) {

@@ -1,6 +1,6 @@
 //! The pull parser: a state machine that yields one [`Event`] per element.
 
-use crate::aside::{Aside, Blob, MAX_BLOB};
+use crate::aside::{Aside, Blob, CheckValue, MAX_BLOB};
 use crate::blob::{self, BlobError, DupCheck};
 use crate::error::{Error, ErrorKind};
 use crate::event::{ArrayValue, Event, KeyInfo, NodeInfo, Str, StreamId, StreamMeta};
@@ -441,7 +441,9 @@ impl<R: Read> Parser<R> {
     /// [`KeyInfo::max_element`]: crate::KeyInfo::max_element
     pub fn check_blobs_aside(&mut self, on: bool) {
         self.aside = if on {
-            Aside::start(self.limits.max_dup_check)
+            let check: CheckValue =
+                |t, b, dup| check_blob_value(t, b, dup, 0).ok().map(|v| v.count);
+            Aside::start(check, self.limits.max_dup_check)
         } else {
             None
         };
@@ -992,7 +994,7 @@ impl<R: Read> Parser<R> {
         if count == 65535 || (pairs && count % 2 == 1) {
             return Ok(None);
         }
-        if !aside.push(blob, raw.start, bytes, raw.ulen, count) {
+        if !aside.push(blob, bytes, raw.ulen, count) {
             return Err(Error::new(raw.at, ErrorKind::AsideFault));
         }
         self.input.mark = self.input.pos;
