@@ -10,9 +10,10 @@
 //! consumer reads the input again without this thread to learn the fault, its offset and its
 //! key. A damaged file is read twice; a sound one once.
 //!
-//! Memory: at most four batches exist (one filling, two queued, one being checked), each of
-//! at most [`BATCH_BYTES`] plus one blob of at most [`MAX_BLOB`] bytes; larger blobs are
-//! checked inline.
+//! Memory: at most five batches exist (one filling, one waiting for room in the queue of two,
+//! one being checked; a batch checked comes back to be filled again), each of at most
+//! [`BATCH_BYTES`] plus one blob of at most [`MAX_BLOB`] bytes; larger blobs are checked
+//! inline.
 
 use crate::blob::{self, DupCheck};
 use crate::lzf;
