@@ -45,10 +45,12 @@ truncated (with --salvage: the intact records are written), 2 usage or I/O error
 
 /// Check that an RDB file is sound: structure, every inner encoding, and the CRC64.
 ///
-/// Reads the whole file once, in bounded memory, validating as deeply as Redis with
+/// Reads a sound file once, in bounded memory, validating as deeply as Redis with
 /// `sanitize-dump-payload yes`. Prints what the file holds (version, creator, keys per database,
 /// type and encoding, the largest keys) and the first problem found, with its byte offset and
-/// the key it is in.
+/// the key it is in. One file's listpacks, ziplists and intsets are checked on a second core
+/// while it is read; when one of them is damaged, the file is read a second time with every
+/// check in line, to say where.
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
