@@ -367,15 +367,12 @@ impl ZSet {
         skip: usize,
         take: Option<usize>,
     ) -> Vec<(Vec<u8>, f64)> {
-        let picked = self.scored(lo, hi, rev);
-        let it = picked
+        self.scored(lo, hi, rev)
             .into_iter()
             .skip(skip)
-            .map(|r| (r.member.to_vec(), r.score));
-        match take {
-            Some(n) => it.take(n).collect(),
-            None => it.collect(),
-        }
+            .take(take.unwrap_or(usize::MAX))
+            .map(|r| (r.member.to_vec(), r.score))
+            .collect()
     }
 
     /// The members with their scores, lowest first (the server's order).

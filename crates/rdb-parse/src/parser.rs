@@ -58,6 +58,13 @@ struct RawBlob {
     ulen: Option<usize>,
 }
 
+impl RawBlob {
+    /// Its length once decompressed (its stored length when stored plain).
+    fn len(&self) -> usize {
+        self.ulen.unwrap_or(self.stored)
+    }
+}
+
 /// Where a blob's bytes are.
 #[derive(Clone, Copy, Debug)]
 enum BlobLoc {
@@ -966,8 +973,7 @@ impl<R: Read> Parser<R> {
         let Some(aside) = &mut self.aside else {
             return Ok(None);
         };
-        let len = raw.ulen.unwrap_or(raw.stored);
-        if raw.stored > MAX_BLOB || len > MAX_BLOB {
+        if raw.stored > MAX_BLOB || raw.len() > MAX_BLOB {
             return Ok(None);
         }
         let bytes = self.input.slice(raw.start, raw.stored);
@@ -1512,9 +1518,9 @@ impl<R: Read> Parser<R> {
                 };
                 let _ = min_expire;
                 let raw = self.read_raw_blob("encoded value")?;
-                if self.skip_values && matches!(t.0, 10..=13 | 16 | 17 | 20) {
+                if self.skip_values {
                     if let Some(count) = self.put_aside(Blob::Value(t), raw)? {
-                        self.blob_bytes = Some(raw.ulen.unwrap_or(raw.stored) as u64);
+                        self.blob_bytes = Some(raw.len() as u64);
                         self.elements = count as u64;
                         self.state = State::KeyEnd;
                         let blob = (self.blob_bytes, None);

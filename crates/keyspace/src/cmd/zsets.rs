@@ -241,11 +241,11 @@ impl Keyspace {
             if rev {
                 order.reverse();
             }
-            let it = order.into_iter().skip(skip);
-            match take {
-                Some(n) => it.take(n).collect(),
-                None => it.collect(),
-            }
+            order
+                .into_iter()
+                .skip(skip)
+                .take(take.unwrap_or(usize::MAX))
+                .collect()
         } else {
             let n = z.as_ref().map_or(0, |z| z.len()) as i64;
             let (mut s, mut e) = (int(lo)?, int(hi)?);
