@@ -8,6 +8,7 @@
 //! table. A key is in at most one of them.
 
 use crate::packed::{self, Kind};
+use crate::prefetch::prefetch;
 use crate::TableHasher;
 use crate::{Entry, Value};
 use hashbrown::hash_table::Entry as Slot;
@@ -69,14 +70,16 @@ impl Blob {
         Blob(b.into_boxed_slice())
     }
 
-    /// Reads a byte of each cache line of the first 256 bytes (the key and most short
-    /// values) and the last byte, to bring them into the cache; nothing branches on them.
+    /// Starts loading the cache lines of the first 256 bytes (the key and most short values)
+    /// and the last one, without waiting for them.
     #[inline]
     fn warm(&self) {
-        for line in self.0[..self.0.len().min(256)].chunks(64) {
-            std::hint::black_box(line[0]);
+        let p = self.0.as_ptr();
+        let n = self.0.len();
+        for at in (0..n.min(256)).step_by(64) {
+            prefetch(p.wrapping_add(at));
         }
-        std::hint::black_box(self.0.last().copied());
+        prefetch(p.wrapping_add(n.saturating_sub(1)));
     }
 
     /// Offset of the key and its length.
@@ -301,20 +304,20 @@ impl Db {
     /// Brings the entries of `keys` into the cache before they are used, and changes
     /// nothing. A lookup walks three places one after another (the table's control bytes,
     /// the slot, the key's allocation), each a cache miss in a large table; done key by key
-    /// the misses come one after another. Here each pass reads one level for every key and
-    /// branches on nothing it reads, so the misses of a pass overlap.
+    /// the misses come one after another. Here each pass goes one level down for every key,
+    /// starting the loads of the next level without waiting for them, so that the misses of
+    /// a pass overlap.
     pub fn warm(&self, keys: &[&[u8]]) {
-        let hashes: Vec<u64> = keys.iter().map(|k| self.hash(k)).collect();
-        // The control bytes and the slots: each slot whose tag matches is read.
-        for &h in hashes.iter() {
-            self.strs.find(h, |b| {
-                std::hint::black_box(b.0.as_ptr());
+        // The control bytes, read; the slots whose tag matches, started.
+        for k in keys {
+            self.strs.find(self.hash(k), |b| {
+                prefetch(b as *const Blob);
                 false
             });
         }
-        // The allocations the slots point to.
-        for &h in hashes.iter() {
-            self.strs.find(h, |b| {
+        // The slots, read; the allocations they point to, started.
+        for k in keys {
+            self.strs.find(self.hash(k), |b| {
                 b.warm();
                 false
             });
@@ -573,6 +576,12 @@ impl Db {
             .chain(self.rest.into_iter().map(|(k, e)| (k.into_vec(), e)))
     }
 
+    /// The keys whose values are not stored inline (see [`Found::Entry`]): every hash with
+    /// field TTLs and every stream is among them. Reads none of the inline keys.
+    pub fn entries(&self) -> impl Iterator<Item = (&[u8], &Entry)> {
+        self.rest.iter().map(|(k, e)| (&k[..], e))
+    }
+
     /// Every key and its value, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], Found<'_>)> {
         self.iter_part(0, 1, usize::MAX).map(|(_, k, f)| (k, f))
@@ -587,9 +596,9 @@ impl Db {
         parts: usize,
         chunk: usize,
     ) -> impl Iterator<Item = (usize, &[u8], Found<'_>)> {
-        // A second walk of the table runs ahead of the first: every `AHEAD` keys, it reads
-        // the allocations of the next `AHEAD` in a tight loop that branches on nothing it
-        // reads, so that their cache misses overlap instead of coming one per key.
+        // A second walk of the table runs ahead of the first: every `AHEAD` keys, it starts
+        // loading the allocations of the next `AHEAD`, so that their cache misses overlap
+        // instead of coming one per key.
         const AHEAD: usize = 16;
         let chunk = chunk.max(1);
         let number = move |i: usize| if parts <= 1 { 0 } else { i / chunk };

@@ -23,6 +23,7 @@ pub mod hll;
 mod load;
 mod num;
 pub mod packed;
+mod prefetch;
 pub mod sort;
 mod write;
 mod zset;

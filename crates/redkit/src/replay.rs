@@ -6,7 +6,7 @@ use crate::input::Aof;
 use anyhow::{bail, Result};
 use aof_parse::{AofReader, Item};
 use indicatif::ProgressBar;
-use keyspace::{Entry, Error as ApplyError, Found, Keyspace, Loader, Value};
+use keyspace::{Error as ApplyError, Keyspace, Loader, Value};
 use rdb_parse::escape;
 use rdb_write::{RdbWriter, Target};
 use std::io::Read;
@@ -178,22 +178,19 @@ pub fn replay(aof: &Aof, args: &ReplayOptions) -> Result<std::result::Result<Rep
         // Without a preamble: what the oldest server writing that form of log loads (a
         // multi-part directory comes from Redis 7.0+, a single file from an older server).
         .unwrap_or(if aof.manifest.is_some() { 10 } else { 9 });
+    // (Hashes with field TTLs and streams are never stored inline: only the other entries
+    // are read.)
     let ttl_keys = ks
         .dbs
         .values()
-        .flat_map(|d| d.iter())
-        // (Packed collections have neither field TTLs nor streams.)
-        .filter(|(_, f)| matches!(f, Found::Entry(Entry { value: Value::Hash(h), .. }) if h.values().any(|(_, t)| t.is_some())))
+        .flat_map(|d| d.entries())
+        .filter(|(_, e)| matches!(&e.value, Value::Hash(h) if h.values().any(|(_, t)| t.is_some())))
         .count();
-    let has_streams = ks.dbs.values().flat_map(|d| d.iter()).any(|(_, f)| {
-        matches!(
-            f,
-            Found::Entry(Entry {
-                value: Value::Stream(_),
-                ..
-            })
-        )
-    });
+    let has_streams = ks
+        .dbs
+        .values()
+        .flat_map(|d| d.entries())
+        .any(|(_, e)| matches!(e.value, Value::Stream(_)));
     // Without a version asked for, the lowest that holds the dataset; an explicit choice that
     // cannot hold it is refused.
     let needed = [

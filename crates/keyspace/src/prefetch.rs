@@ -1,0 +1,56 @@
+//! A hint to the processor: start loading a cache line, and do not wait for it.
+//!
+//! The only `unsafe` of the project. A replay spends most of its time waiting on cache misses
+//! (the table's slots and the keys' allocations of a large dataset); [`prefetch`] lets the
+//! misses of many keys overlap without the loads that would otherwise stand in for it, each
+//! of which the processor must wait for before it retires. Measured on `aof-to-rdb` of the
+//! SET log of `make bench` (8 million SETs on a million keys): 0.82x the time of the warm-up
+//! made of plain reads (9 pairs), the file the same, byte for byte.
+
+/// Starts bringing the cache line holding `p` into the cache. Reads nothing the program sees
+/// and never faults, whatever `p` is (null, dangling, unmapped): any pointer may be given.
+#[inline(always)]
+#[allow(unsafe_code)]
+pub(crate) fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `_mm_prefetch` is `unsafe` only because it is a `target_feature(sse)` function;
+    // SSE is part of every x86-64 processor. PREFETCHT0 is a hint: it does not dereference
+    // the pointer in the language's sense, makes no value visible to the program, and an
+    // address that is not mapped is dropped silently instead of faulting.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefetch;
+    use proptest::prelude::*;
+
+    #[test]
+    fn any_address_is_harmless() {
+        let v = vec![7u8; 256];
+        prefetch(v.as_ptr());
+        prefetch(v.as_ptr().wrapping_add(1 << 40));
+        prefetch(std::ptr::null::<u8>());
+        prefetch(usize::MAX as *const u8);
+        drop(v);
+        assert_eq!(std::hint::black_box(1), 1);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(100_000))]
+        /// Addresses of every kind, most of them unmapped, kernel ones included: the process
+        /// must live on, and memory it owns keep its contents.
+        #[test]
+        fn arbitrary_addresses_never_fault(addr: usize, shift in 0u32..64) {
+            let owned = [0x5au8; 64];
+            prefetch(addr as *const u8);
+            prefetch((addr >> shift) as *const u64);
+            prefetch(owned.as_ptr().wrapping_add(addr));
+            prop_assert!(owned.iter().all(|&b| b == 0x5a));
+        }
+    }
+}
