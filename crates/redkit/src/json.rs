@@ -115,6 +115,9 @@ static ESCAPED: [([u8; 8], u8); 256] = {
     t
 };
 
+/// Eight NUL bytes inside a JSON string.
+static NUL_WORD: [u8; 48] = *b"\\u0000\\u0000\\u0000\\u0000\\u0000\\u0000\\u0000\\u0000";
+
 impl<W: Write> Json<W> {
     /// A writer in `mode`.
     pub fn new(w: W, mode: BytesMode) -> Self {
@@ -231,7 +234,11 @@ impl<W: Write> Json<W> {
         let mut chunks = s.chunks_exact(8);
         for c in &mut chunks {
             let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-            if word_needs_escape(w) {
+            if w == 0 {
+                // Eight NUL bytes (zero padding, binary values): one block.
+                out[j..j + 48].copy_from_slice(&NUL_WORD);
+                j += 48;
+            } else if word_needs_escape(w) {
                 for &b in c {
                     let (cell, len) = &ESCAPED[b as usize];
                     out[j..j + 8].copy_from_slice(cell);
@@ -453,6 +460,40 @@ mod tests {
             }
             assert_eq!(f & NON_ASCII != 0, want_high, "{s:?}");
         }
+    }
+
+    /// Strings with runs of NUL bytes (written eight at a time) and other escapes at every
+    /// alignment read back as themselves.
+    #[test]
+    fn escaped_strings_read_back_as_written() {
+        let mut seed = 11u64;
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 70) as usize;
+            let s: Vec<u8> = (0..len)
+                .map(|i| {
+                    let r = (seed >> (i % 60)) as u8;
+                    match (seed >> (i / 9 % 60)) % 4 {
+                        // Runs of NUL, the length of a run set by the seed's bits.
+                        0 | 1 => 0,
+                        _ => match r % 8 {
+                            0 => b'"',
+                            1 => r % 0x20,
+                            _ => 0x20 + r % 0x5f,
+                        },
+                    }
+                })
+                .collect();
+            let got = render(BytesMode::Auto, |j| j.bytes(&s));
+            let back: String = serde_json::from_str(&got).unwrap();
+            assert_eq!(back.as_bytes(), &s[..], "{got}");
+        }
+        assert_eq!(
+            render(BytesMode::Auto, |j| j.bytes(&[0; 9])),
+            format!("\"{}\"", "\\u0000".repeat(9))
+        );
     }
 
     #[test]
