@@ -40,6 +40,44 @@ mod tests {
         assert_eq!(std::hint::black_box(1), 1);
     }
 
+    /// The workspace denies `unsafe_code` rather than forbidding it, for this file alone:
+    /// no other source file of the workspace may hold an `unsafe` block or lift the lint.
+    #[test]
+    fn no_other_file_holds_unsafe_code() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut dirs = vec![root.join("crates"), root.join("fuzz/fuzz_targets")];
+        let mut seen = 0;
+        let mut found = Vec::new();
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    if !p.ends_with("target") {
+                        dirs.push(p);
+                    }
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    seen += 1;
+                    let text = std::fs::read_to_string(&p).unwrap();
+                    let words = ["unsafe {", "unsafe fn", "unsafe impl", "allow(unsafe_code)"];
+                    if words.iter().any(|w| text.contains(w))
+                        && !p.ends_with("keyspace/src/prefetch.rs")
+                    {
+                        found.push(p);
+                    }
+                }
+            }
+        }
+        assert!(
+            seen > 50,
+            "only {seen} source files found under {}",
+            root.display()
+        );
+        assert!(
+            found.is_empty(),
+            "unsafe code outside keyspace::prefetch: {found:?}"
+        );
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(100_000))]
         /// Addresses of every kind, most of them unmapped, kernel ones included: the process
