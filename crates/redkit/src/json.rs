@@ -427,13 +427,19 @@ mod tests {
         }
     }
 
+    /// The next of a fixed sequence of pseudo-random numbers.
+    fn xorshift(x: &mut u64) -> u64 {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        *x
+    }
+
     #[test]
     fn scan_agrees_with_a_byte_loop() {
-        let mut seed = 7u64;
+        let mut state = 7u64;
         for _ in 0..20_000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
+            let seed = xorshift(&mut state);
             let len = (seed % 40) as usize;
             let s: Vec<u8> = (0..len)
                 .map(|i| {
@@ -466,11 +472,9 @@ mod tests {
     /// alignment read back as themselves.
     #[test]
     fn escaped_strings_read_back_as_written() {
-        let mut seed = 11u64;
+        let mut state = 11u64;
         for _ in 0..20_000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
+            let seed = xorshift(&mut state);
             let len = (seed % 70) as usize;
             let s: Vec<u8> = (0..len)
                 .map(|i| {
