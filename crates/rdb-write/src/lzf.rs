@@ -12,8 +12,15 @@ const MAX_MATCH: usize = 264;
 /// match is a run or a repeated stretch, whose inner positions find nothing new.
 const LONG_MATCH: usize = 32;
 
-fn hash(b: &[u8]) -> usize {
-    let v = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+/// The three bytes at the start of `b`, as one number (the first the highest).
+#[inline]
+fn three(b: &[u8]) -> u32 {
+    u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2])
+}
+
+/// The table's slot for the three bytes `v` (see [`three`]).
+#[inline]
+fn hash(v: u32) -> usize {
     (v.wrapping_mul(2_654_435_761) >> (32 - HASH_LOG)) as usize
 }
 
@@ -23,7 +30,7 @@ fn hash(b: &[u8]) -> usize {
 /// earlier calls are told apart without clearing the table (clearing 64 KiB for every short
 /// string used to cost more than compressing it).
 pub struct Compressor {
-    table: Vec<u32>,
+    table: Box<[u32; 1 << HASH_LOG]>,
     base: u32,
 }
 
@@ -37,7 +44,7 @@ impl Compressor {
     /// A compressor with an empty table.
     pub fn new() -> Self {
         Compressor {
-            table: vec![0; 1 << HASH_LOG],
+            table: Box::new([0; 1 << HASH_LOG]),
             base: 0,
         }
     }
@@ -66,14 +73,16 @@ impl Compressor {
         }
         let mut lit_start = 0;
         let mut i = 0;
+        // The three bytes at `i`, rolled forward one byte at a time.
+        let mut v = if n >= 3 { three(input) } else { 0 };
         while i + 3 <= n {
-            let h = hash(&input[i..]);
+            let h = hash(v);
             let cand = self.table[h];
             self.table[h] = base + (i + 1) as u32;
             if cand > base {
                 let r = (cand - base - 1) as usize;
                 let dist = i - r;
-                if dist <= MAX_OFFSET && input[r..r + 3] == input[i..i + 3] {
+                if dist <= MAX_OFFSET && three(&input[r..]) == v {
                     let max = MAX_MATCH.min(n - i);
                     let mut len = 3;
                     // 8 bytes at a time, then byte by byte up to `max`.
@@ -111,15 +120,21 @@ impl Compressor {
                     let end = i + len;
                     let mut j = if len > LONG_MATCH { end - 2 } else { i + 1 };
                     while j < end && j + 3 <= n {
-                        self.table[hash(&input[j..])] = base + (j + 1) as u32;
+                        self.table[hash(three(&input[j..]))] = base + (j + 1) as u32;
                         j += 1;
                     }
                     i = end;
                     lit_start = i;
+                    if i + 3 <= n {
+                        v = three(&input[i..]);
+                    }
                     continue;
                 }
             }
             i += 1;
+            if i + 3 <= n {
+                v = (v << 8 | u32::from(input[i + 2])) & 0xff_ffff;
+            }
         }
         literals(&input[lit_start..], out, max_out)
     }
