@@ -548,6 +548,26 @@ fn aof_to_rdb_writes_the_lowest_version_that_holds_the_dataset() {
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(stderr(&o).contains("RDB 12"), "{}", stderr(&o));
     assert!(!out10.exists());
+    // A stream among strings: RDB 8 cannot hold it.
+    let log = d.join("streams.aof");
+    let mut cmds: Vec<Vec<u8>> = (0..100)
+        .map(|i| resp(&["SET", &format!("k{i}"), "v"]))
+        .collect();
+    cmds.push(resp(&["XADD", "s", "1-1", "f", "v"]));
+    std::fs::write(&log, cmds.concat()).unwrap();
+    let out8 = d.join("refused8.rdb");
+    let o = redkit(&[
+        "aof-to-rdb",
+        log.to_str().unwrap(),
+        "-o",
+        out8.to_str().unwrap(),
+        "--rdb-version",
+        "8",
+    ]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("streams"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("RDB 9"), "{}", stderr(&o));
+    assert!(!out8.exists());
     let _ = std::fs::remove_dir_all(&d);
 }
 
