@@ -290,6 +290,12 @@ impl Db {
         self.len() == 0
     }
 
+    /// Makes room for `n` more keys stored inline.
+    pub fn reserve(&mut self, n: usize) {
+        let state = &self.state;
+        self.strs.reserve(n, |b| state.hash_one(b.key()));
+    }
+
     /// Removes every key.
     pub fn clear(&mut self) {
         self.strs.clear();

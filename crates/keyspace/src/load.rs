@@ -31,6 +31,10 @@ pub struct Loader<'a> {
     packing: Option<Packing>,
     key_buf: Vec<u8>,
     payload: Vec<u8>,
+    /// The database of the last SELECTDB.
+    selected: u64,
+    /// Keys the RESIZEDB hints may still make room for (see [`Loader::reserve_up_to`]).
+    reserve_left: usize,
 }
 
 /// A key loaded without building its [`Value`]: a string, or a collection while it stays
@@ -69,7 +73,18 @@ impl<'a> Loader<'a> {
             packing: None,
             key_buf: Vec::new(),
             payload: Vec::new(),
+            selected: 0,
+            reserve_left: 0,
         }
+    }
+
+    /// Lets the RESIZEDB hints of the file make room for up to `keys` keys in all, at once
+    /// instead of table growth by growth (each of which reads every key again). A hint is a
+    /// number the file states: the caller bounds it by what the input can hold (a key record
+    /// takes 3 bytes or more), so that memory follows the data, never the number. Without
+    /// this call the hints are ignored.
+    pub fn reserve_up_to(&mut self, keys: usize) {
+        self.reserve_left = keys;
     }
 
     /// Adds an entry (1 or 2 byte strings) to the packed key; false when it would not stay
@@ -126,6 +141,22 @@ impl rdb_parse::Sink for Loader<'_> {
 
     fn header(&mut self, _: Family, version: u32) -> Step {
         self.version = Some(version);
+        Ok(())
+    }
+
+    fn select_db(&mut self, db: u64) -> Step {
+        self.selected = db;
+        Ok(())
+    }
+
+    fn resize_db(&mut self, keys: u64, _: u64) -> Step {
+        let n = usize::try_from(keys)
+            .unwrap_or(usize::MAX)
+            .min(self.reserve_left);
+        if n > 0 {
+            self.reserve_left -= n;
+            self.ks.dbs.entry(self.selected).or_default().reserve(n);
+        }
         Ok(())
     }
 

@@ -426,7 +426,7 @@ fn read_log(
                 }
             };
             match item {
-                Item::Preamble => match load_preamble(&mut r, &name)? {
+                Item::Preamble => match load_preamble(&mut r, &name, part.disk_size())? {
                     Ok((loaded, version)) => batch.ops.push(Op::Preamble {
                         loaded: Box::new(loaded),
                         version,
@@ -498,15 +498,20 @@ fn hand_over(tx: &mpsc::SyncSender<Batch>, mut batch: Batch) -> bool {
     }
 }
 
-/// Loads the RDB preamble `r` is at. The inner error is a damaged preamble's message.
+/// Loads the RDB preamble `r` is at, of a file of `file_size` bytes on disk. The inner error
+/// is a damaged preamble's message.
 #[allow(clippy::type_complexity)]
 fn load_preamble<R: Read>(
     r: &mut AofReader<R>,
     name: &str,
+    file_size: u64,
 ) -> Result<std::result::Result<(Keyspace, Option<u32>), String>> {
     let p = r.rdb().expect("a preamble has a parser");
     let mut ks = Keyspace::new();
     let mut loader = Loader::new(&mut ks);
+    // The tables sized from the RESIZEDB hints, up to the keys the file can hold: a key record
+    // takes at least 3 bytes (of a gzip file, the size on disk: less than it holds).
+    loader.reserve_up_to(usize::try_from(file_size / 3).unwrap_or(usize::MAX));
     // The keys are loaded on a second thread while this one parses: the applying thread has
     // nothing to do before the base is loaded.
     let result = rdb_parse::drive_relayed(p, &mut loader);

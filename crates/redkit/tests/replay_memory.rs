@@ -135,3 +135,23 @@ fn sort_by_one_large_string_for_every_element() {
     let d = replay_within_limit("mem-sort", &log, true).unwrap();
     assert_eq!((d["type"].as_str(), len(&d)), (Some("list"), 1000));
 }
+
+/// An RDB preamble whose RESIZEDB hints claim 2^62 keys in each of 16 databases: the tables
+/// are sized from the hints only up to what the file can hold, so the replay stays within
+/// the limit (a table sized from the number alone could not be allocated at all).
+#[test]
+fn a_preamble_claiming_billions_of_keys() {
+    let mut log = b"REDIS0010".to_vec();
+    for db in 0u8..16 {
+        log.extend_from_slice(&[0xfe, db, 0xfb, 0x81]); // SELECTDB, RESIZEDB of 64-bit
+        log.extend_from_slice(&(1u64 << 62).to_be_bytes());
+        log.push(0); // no expiry
+        let key = if db == 0 { b'd' } else { b'k' };
+        log.extend_from_slice(&[0, 1, key, 1, b'v']); // a string key
+    }
+    log.push(0xff);
+    log.extend_from_slice(&[0; 8]); // no checksum
+    resp(&mut log, &[b"SET", b"after", b"the preamble"]);
+    let d = replay_within_limit("mem-resizedb", &log, true).unwrap();
+    assert_eq!(d["value"].as_str(), Some("v"), "{d}");
+}
