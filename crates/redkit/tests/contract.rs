@@ -534,20 +534,26 @@ fn aof_to_rdb_writes_the_lowest_version_that_holds_the_dataset() {
         let c = redkit(&["check-rdb", out.to_str().unwrap(), "--json"]);
         assert_eq!(one_json(&c)["rdb_version"], want, "{}", stderr(&o));
     }
+    // An explicit choice that cannot hold the dataset is refused, naming the version that
+    // can (and what it holds), and nothing is written.
+    let refused = |log: &Path, version: &str, says: &[&str]| {
+        let out = d.join(format!("refused{version}.rdb"));
+        let o = redkit(&[
+            "aof-to-rdb",
+            log.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--rdb-version",
+            version,
+        ]);
+        assert_eq!(code(&o), 1, "{}", stderr(&o));
+        for s in says {
+            assert!(stderr(&o).contains(s), "{}", stderr(&o));
+        }
+        assert!(!out.exists());
+    };
     let log = testdata().join("aof/redis-7.4.1/mp-timestamped/appendonlydir");
-    // An explicit choice that cannot hold it is refused, naming the version that can.
-    let out10 = d.join("refused.rdb");
-    let o = redkit(&[
-        "aof-to-rdb",
-        log.to_str().unwrap(),
-        "-o",
-        out10.to_str().unwrap(),
-        "--rdb-version",
-        "10",
-    ]);
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert!(stderr(&o).contains("RDB 12"), "{}", stderr(&o));
-    assert!(!out10.exists());
+    refused(&log, "10", &["RDB 12"]);
     // A stream among strings: RDB 8 cannot hold it.
     let log = d.join("streams.aof");
     let mut cmds: Vec<Vec<u8>> = (0..100)
@@ -555,19 +561,7 @@ fn aof_to_rdb_writes_the_lowest_version_that_holds_the_dataset() {
         .collect();
     cmds.push(resp(&["XADD", "s", "1-1", "f", "v"]));
     std::fs::write(&log, cmds.concat()).unwrap();
-    let out8 = d.join("refused8.rdb");
-    let o = redkit(&[
-        "aof-to-rdb",
-        log.to_str().unwrap(),
-        "-o",
-        out8.to_str().unwrap(),
-        "--rdb-version",
-        "8",
-    ]);
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert!(stderr(&o).contains("streams"), "{}", stderr(&o));
-    assert!(stderr(&o).contains("RDB 9"), "{}", stderr(&o));
-    assert!(!out8.exists());
+    refused(&log, "8", &["streams", "RDB 9"]);
     let _ = std::fs::remove_dir_all(&d);
 }
 
