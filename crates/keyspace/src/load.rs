@@ -80,9 +80,8 @@ impl<'a> Loader<'a> {
 
     /// Lets the RESIZEDB hints of the file make room for up to `keys` keys in all, at once
     /// instead of table growth by growth (each of which reads every key again). A hint is a
-    /// number the file states: the caller bounds it by what the input can hold (a key record
-    /// takes 3 bytes or more), so that memory follows the data, never the number. Without
-    /// this call the hints are ignored.
+    /// number the file states: the caller bounds it by the size of the input, so that memory
+    /// follows the data, never the number. Without this call the hints are ignored.
     pub fn reserve_up_to(&mut self, keys: usize) {
         self.reserve_left = keys;
     }

@@ -498,6 +498,9 @@ fn hand_over(tx: &mpsc::SyncSender<Batch>, mut batch: Batch) -> bool {
     }
 }
 
+/// Bytes of an RDB base or preamble for each key its RESIZEDB hints may reserve room for.
+const RESERVE_BYTES_PER_KEY: u64 = 16;
+
 /// Loads the RDB preamble `r` is at, of a file of `file_size` bytes on disk. The inner error
 /// is a damaged preamble's message.
 #[allow(clippy::type_complexity)]
@@ -509,9 +512,11 @@ fn load_preamble<R: Read>(
     let p = r.rdb().expect("a preamble has a parser");
     let mut ks = Keyspace::new();
     let mut loader = Loader::new(&mut ks);
-    // The tables sized from the RESIZEDB hints, up to the keys the file can hold: a key record
-    // takes at least 3 bytes (of a gzip file, the size on disk: less than it holds).
-    loader.reserve_up_to(usize::try_from(file_size / 3).unwrap_or(usize::MAX));
+    // The tables sized from the RESIZEDB hints, up to one key per 16 bytes of the file (of a
+    // gzip file, of its size on disk). Loading that many keys takes more memory than their
+    // table's 17 bytes a key: a false hint costs at most what the file's size allows anyway,
+    // and a file of smaller keys still loads, its tables grown as they fill.
+    loader.reserve_up_to(usize::try_from(file_size / RESERVE_BYTES_PER_KEY).unwrap_or(usize::MAX));
     // The keys are loaded on a second thread while this one parses: the applying thread has
     // nothing to do before the base is loaded.
     let result = rdb_parse::drive_relayed(p, &mut loader);
