@@ -17,16 +17,10 @@ fn verdict(input: &[u8], aside: bool) -> Option<(u64, String, bool)> {
     let mut parser = Parser::with_limits(input, limits);
     parser.skip_values(true);
     parser.check_blobs_aside(aside);
-    loop {
-        match parser.next_event() {
-            Ok(Some(_)) => {}
-            Ok(None) => return None,
-            Err(e) => {
-                let e = parser.settle(e);
-                return Some((e.offset(), e.to_string(), e.is_aside_fault()));
-            }
-        }
-    }
+    parser
+        .read_to_end()
+        .err()
+        .map(|e| (e.offset(), e.to_string(), e.is_aside_fault()))
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -468,6 +468,18 @@ impl<R: Read> Parser<R> {
         }
     }
 
+    /// Reads the rest of the file, discarding its events: `Ok` when it ends whole, else its
+    /// first error, settled (see [`Parser::settle`]).
+    pub fn read_to_end(&mut self) -> Result<(), Error> {
+        loop {
+            match self.next_event() {
+                Ok(Some(_)) => {}
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(self.settle(e)),
+            }
+        }
+    }
+
     /// Delivers plain string values longer than `part` bytes as [`Event::StringPart`]s of at
     /// most `part` bytes instead of one [`Event::Element`], so that a value of any length is
     /// never held whole (0, the default: always whole). Compressed (LZF) values still come

@@ -347,13 +347,10 @@ fn skipping_values_keeps_keys_counts_and_verdicts() {
         let run = |skip: bool| {
             let mut parser = Parser::new(data.as_slice());
             parser.skip_values(skip);
-            loop {
-                match parser.next_event() {
-                    Ok(Some(_)) => {}
-                    Ok(None) => return None,
-                    Err(e) => return Some((e.offset(), e.is_truncation())),
-                }
-            }
+            parser
+                .read_to_end()
+                .err()
+                .map(|e| (e.offset(), e.is_truncation()))
         };
         assert_eq!(run(false), run(true), "{}", p.display());
     }
@@ -378,16 +375,7 @@ fn verdict(data: &[u8], aside: bool, limits: Limits) -> Option<(u64, String)> {
     let mut p = Parser::with_limits(data, limits);
     p.skip_values(true);
     p.check_blobs_aside(aside);
-    loop {
-        match p.next_event() {
-            Ok(Some(_)) => {}
-            Ok(None) => return None,
-            Err(e) => {
-                let e = p.settle(e);
-                return Some((e.offset(), e.to_string()));
-            }
-        }
-    }
+    p.read_to_end().err().map(|e| (e.offset(), e.to_string()))
 }
 
 /// Each byte changed in turn (the checksum not checked, so that only the structure can tell):

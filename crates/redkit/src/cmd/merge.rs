@@ -344,11 +344,5 @@ fn replayed(
 fn first_fault(input: crate::input::Input) -> Option<rdb_parse::Error> {
     let mut p = Parser::new(input.reader);
     p.skip_values(true);
-    loop {
-        match p.next_event() {
-            Ok(Some(_)) => {}
-            Ok(None) => return None,
-            Err(e) => return Some(e),
-        }
-    }
+    p.read_to_end().err()
 }
