@@ -630,6 +630,11 @@ impl SyncWrite for NamedFile {
     fn sync_data(&mut self) -> std::io::Result<()> {
         self.file.sync_data().map_err(|e| self.named(e))
     }
+
+    fn sync_handle(&self) -> Option<Box<dyn SyncWrite>> {
+        let file = self.file.try_clone().ok()?;
+        Some(Box::new(NamedFile::new(file, self.name.clone())))
+    }
 }
 
 /// A writer that hands full 1 MiB buffers to a thread which writes them to the file, so that
@@ -649,17 +654,78 @@ const THREADED_BUF: usize = 1 << 20;
 /// Buffers queued for the thread at most (memory: this many MiB).
 const QUEUED_BUFS: usize = 32;
 /// Bytes written between two syncs by the thread.
-const SYNC_EVERY: usize = 64 << 20;
+const SYNC_EVERY: usize = 16 << 20;
 
 /// Where a [`ThreadedWriter`] writes.
 pub trait SyncWrite: Write + Send + 'static {
     /// Flushes what was written to the disk (nothing for a pipe).
     fn sync_data(&mut self) -> std::io::Result<()>;
+
+    /// A second handle to the same file, to sync it from another thread while this one
+    /// writes; `None` when there is no file to sync (a pipe) or no second handle.
+    fn sync_handle(&self) -> Option<Box<dyn SyncWrite>> {
+        None
+    }
 }
 
 impl SyncWrite for File {
     fn sync_data(&mut self) -> std::io::Result<()> {
         File::sync_data(self)
+    }
+
+    fn sync_handle(&self) -> Option<Box<dyn SyncWrite>> {
+        Some(Box::new(self.try_clone().ok()?))
+    }
+}
+
+impl SyncWrite for Box<dyn SyncWrite> {
+    fn sync_data(&mut self) -> std::io::Result<()> {
+        (**self).sync_data()
+    }
+
+    fn sync_handle(&self) -> Option<Box<dyn SyncWrite>> {
+        (**self).sync_handle()
+    }
+}
+
+/// Syncs a file on a thread of its own each time it is asked to, so that the disk writes one
+/// stretch of the file while the writer goes on with the next (a sync on the writing thread
+/// holds the writes up, and the disk then waits for them in turn).
+struct Syncer {
+    ask: Option<std::sync::mpsc::SyncSender<()>>,
+    thread: std::thread::JoinHandle<std::io::Result<()>>,
+}
+
+impl Syncer {
+    /// Starts the thread on `handle`; gives the handle back when no thread can be started.
+    fn start(handle: Box<dyn SyncWrite>) -> Result<Syncer, Box<dyn SyncWrite>> {
+        let (ask, asked) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = rdb_parse::threads::spawn_or_keep("sync", handle, move |mut h| {
+            for () in asked {
+                h.sync_data()?;
+            }
+            Ok(())
+        })?;
+        Ok(Syncer {
+            ask: Some(ask),
+            thread,
+        })
+    }
+
+    /// Asks for a sync of what was written so far; when one is under way already, the next
+    /// request (or the commit's final sync) takes these writes too.
+    fn ask(&self) {
+        if let Some(a) = &self.ask {
+            let _ = a.try_send(());
+        }
+    }
+
+    /// Waits for the sync under way; its error, if any.
+    fn finish(mut self) -> std::io::Result<()> {
+        drop(self.ask.take());
+        self.thread
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the syncing thread panicked")))
     }
 }
 
@@ -681,20 +747,28 @@ impl ThreadedWriter {
         let (to_thread, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(queued);
         let (back, from_thread) = std::sync::mpsc::sync_channel::<Vec<u8>>(queued);
         let started = rdb_parse::threads::spawn_or_keep("writer", out, move |mut out| {
+            // Sync as we go, while the caller keeps working, so that the final sync of the
+            // commit has little left to do: on a thread of its own, else here.
+            let syncer = out.sync_handle().and_then(|h| Syncer::start(h).ok());
             let mut unsynced = 0usize;
-            for mut b in rx {
-                out.write_all(&b)?;
-                // Sync as we go, while the caller keeps working, so that the final sync of
-                // the commit has little left to do.
-                unsynced += b.len();
-                if unsynced >= SYNC_EVERY {
-                    out.sync_data()?;
-                    unsynced = 0;
+            let written = (|| {
+                for mut b in rx {
+                    out.write_all(&b)?;
+                    unsynced += b.len();
+                    if unsynced >= SYNC_EVERY {
+                        match &syncer {
+                            Some(s) => s.ask(),
+                            None => out.sync_data()?,
+                        }
+                        unsynced = 0;
+                    }
+                    b.clear();
+                    let _ = back.try_send(b);
                 }
-                b.clear();
-                let _ = back.try_send(b);
-            }
-            out.flush()
+                out.flush()
+            })();
+            let synced = syncer.map_or(Ok(()), Syncer::finish);
+            written.and(synced)
         });
         let (thread, here) = match started {
             Ok(thread) => (Some(thread), None),
@@ -832,6 +906,59 @@ mod tests {
             Dest::Path(d.join("new.rdb"))
         );
         fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// A sink that takes every write and fails every sync, synced on its own thread or not.
+    struct FailingSync {
+        second_handle: bool,
+        syncs: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Write for FailingSync {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl SyncWrite for FailingSync {
+        fn sync_data(&mut self) -> std::io::Result<()> {
+            self.syncs
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Err(std::io::Error::other("the disk failed"))
+        }
+        fn sync_handle(&self) -> Option<Box<dyn SyncWrite>> {
+            self.second_handle.then(|| {
+                Box::new(FailingSync {
+                    second_handle: false,
+                    syncs: self.syncs.clone(),
+                }) as Box<dyn SyncWrite>
+            })
+        }
+    }
+
+    #[test]
+    fn a_failed_sync_along_the_way_fails_the_write() {
+        for second_handle in [true, false] {
+            let syncs = std::sync::Arc::default();
+            let mut w = ThreadedWriter::new(FailingSync {
+                second_handle,
+                syncs: std::sync::Arc::clone(&syncs),
+            });
+            let block = vec![7u8; 1 << 20];
+            let mut wrote = Ok(());
+            for _ in 0..(SYNC_EVERY >> 20) + 2 {
+                wrote = w.write_all(&block);
+                if wrote.is_err() {
+                    break;
+                }
+            }
+            let e = wrote.and_then(|()| w.finish()).unwrap_err();
+            assert!(e.to_string().contains("the disk failed"), "{e}");
+            assert!(syncs.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+        }
     }
 
     #[test]
