@@ -4,7 +4,8 @@
 //! load with "Duplicate key found in RDB file"), and nothing in the format prevents it. A
 //! [`KeySet`] remembers a 128-bit fingerprint of every `(database, key)` it is given, with the
 //! offset of the key's record. Up to a memory budget the fingerprints live in a hash table and a
-//! duplicate is named the moment it is seen; past the budget they go to one unlinked temporary
+//! duplicate is named the moment it is seen; past the budget (or from the start, when the input
+//! states more keys than the budget holds: [`KeySet::expect`]) they go to one unlinked temporary
 //! file in 256 partitions by fingerprint (each written in chunks of 32 KiB), and
 //! [`KeySet::finish`] reads one partition at a time to find the rest. The fingerprints are
 //! keyed with seeds drawn at random for each run, so a forged file cannot aim for collisions;
@@ -133,6 +134,19 @@ impl KeySet {
             self.start_spill()?;
         }
         Ok(false)
+    }
+
+    /// Takes a count of keys the input says follow (a RESIZEDB hint). When they would not
+    /// all fit the budget, the set spills now, while its table is small, instead of filling the
+    /// table first and then moving it: the keys of such an input go to the spill anyway. The
+    /// count only chooses which of the two ways does the same work: nothing is sized from it,
+    /// and a false one misses no repeat (repeats among spilled keys are named by offset only).
+    pub fn expect(&mut self, more: u64) -> io::Result<()> {
+        let room = (self.budget - self.mem.len().min(self.budget)) as u64;
+        if self.spill.is_none() && more > room {
+            return self.start_spill();
+        }
+        Ok(())
     }
 
     fn note(&mut self, d: Duplicate) {
@@ -303,11 +317,13 @@ fn read_exact_at(f: &File, buf: &mut [u8], at: u64) -> io::Result<()> {
     f.read_exact_at(buf, at)
 }
 
-/// Keys on their way to the thread: `(db, offset, end of the key in `bytes`)`.
+/// Keys on their way to the thread: `(db, offset, end of the key in `bytes`)`, and the keys
+/// the input said follow (see [`KeySet::expect`]), taken before these.
 #[derive(Default)]
 struct Batch {
     keys: Vec<(u64, u64, usize)>,
     bytes: Vec<u8>,
+    expect: u64,
 }
 
 /// A [`KeySet`] on its own thread: [`Background::insert`] only copies the key into a batch,
@@ -360,6 +376,11 @@ impl Background {
         }
     }
 
+    /// Passes on a count of keys the input says follow (see [`KeySet::expect`]).
+    pub fn expect(&mut self, more: u64) {
+        self.batch.expect = self.batch.expect.saturating_add(more);
+    }
+
     fn send(&mut self) {
         let b = std::mem::take(&mut self.batch);
         if let Some((set, failed)) = &mut self.here {
@@ -391,6 +412,9 @@ impl Background {
 
 /// Adds the keys of `b` to `set`.
 fn add(set: &mut KeySet, b: &Batch) -> io::Result<()> {
+    if b.expect > 0 {
+        set.expect(b.expect)?;
+    }
     let mut start = 0;
     for &(db, offset, end) in &b.keys {
         set.insert(db, &b.bytes[start..end], offset)?;
@@ -506,6 +530,66 @@ mod tests {
         assert_eq!(d.count, 2);
         let at: Vec<(u64, u64)> = d.first.iter().map(|d| (d.offset, d.first_offset)).collect();
         assert_eq!(at, [(30_000, 15), (30_001, 4)]);
+    }
+
+    #[test]
+    fn a_count_past_the_budget_spills_at_once_and_misses_no_repeat() {
+        for stated in [1_000, u64::MAX] {
+            let mut s = KeySet::new(100, None, 10);
+            s.insert(0, b"before", 1).unwrap();
+            s.expect(stated).unwrap();
+            assert!(s.spill.is_some() && s.mem.is_empty(), "spilled at once");
+            for i in 0..50u64 {
+                assert!(!s.insert(0, format!("k{i}").as_bytes(), 10 + i).unwrap());
+            }
+            s.insert(0, b"k7", 500).unwrap();
+            s.insert(0, b"before", 501).unwrap();
+            let d = s.finish().unwrap();
+            assert_eq!(d.count, 2);
+            let at: Vec<(u64, u64)> = d.first.iter().map(|d| (d.offset, d.first_offset)).collect();
+            assert_eq!(at, [(500, 17), (501, 1)]);
+        }
+    }
+
+    #[test]
+    fn a_count_within_the_budget_keeps_the_table_and_its_names() {
+        let mut s = KeySet::new(100, None, 10);
+        s.expect(60).unwrap();
+        s.expect(40).unwrap();
+        assert!(s.spill.is_none());
+        for i in 0..60u64 {
+            s.insert(0, format!("k{i}").as_bytes(), i).unwrap();
+        }
+        assert!(s.insert(0, b"k3", 99).unwrap(), "named at once");
+        // Past what was stated, the set still spills at its budget.
+        for i in 60..300u64 {
+            s.insert(0, format!("k{i}").as_bytes(), i).unwrap();
+        }
+        assert!(s.spill.is_some());
+        s.expect(1 << 40).unwrap();
+        let d = s.finish().unwrap();
+        assert_eq!(d.count, 1);
+        assert_eq!(d.first[0].key, Some((0, b"k3".to_vec())));
+    }
+
+    #[test]
+    fn the_background_set_takes_counts_before_its_keys() {
+        let mut b = Background::start(KeySet::new(1000, None, 10));
+        b.expect(1 << 62);
+        b.expect(1 << 62);
+        // Fewer keys than the budget: without the counts, the table would have named it.
+        for i in 0..500u64 {
+            b.insert(0, format!("k{i}").as_bytes(), i);
+        }
+        b.insert(0, b"k499", 9999);
+        let d = b.finish().unwrap();
+        assert_eq!(d.count, 1);
+        assert_eq!(d.first[0].offset, 9999);
+        assert_eq!(d.first[0].first_offset, 499);
+        assert_eq!(
+            d.first[0].key, None,
+            "found in the spill, begun at the count"
+        );
     }
 
     #[test]

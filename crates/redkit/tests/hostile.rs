@@ -345,7 +345,32 @@ fn a_key_twice_in_one_database_is_refused() {
         msg.contains("key \"a\" of db 0 repeats the key of the record at offset 9"),
         "{msg}"
     );
+    // The same file stating 2^40 keys (RESIZEDB) before them: the fingerprints go to the
+    // spill from the start, and the repeat is found there, named by its offsets.
+    let mut hinted = rdb_of(&[(None, b"a"), (None, b"b"), (None, b"a")]);
+    hinted.truncate(hinted.len() - 9);
+    let mut resize = vec![0xfb, 0x81];
+    resize.extend_from_slice(&(1u64 << 40).to_be_bytes());
+    resize.push(0);
+    hinted.splice(9..9, resize);
+    hinted.push(0xff);
+    let crc = rdb_parse::crc64(&hinted);
+    hinted.extend_from_slice(&crc.to_le_bytes());
+    let hinted = write("hinted.rdb", &hinted);
+    let o = run(&["check-rdb", &hinted, "--json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["duplicate_keys"], 1);
+    assert_eq!(doc["error"]["offset"], 20 + 5 + 5);
+    let msg = doc["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("repeats the key of the record at offset 20"),
+        "{msg}"
+    );
     let out = d.join("out.rdb");
+    let o = run(&["convert", &hinted, "-o", out.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(!out.exists());
     let o = run(&["convert", &twice, "-o", out.to_str().unwrap()]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(stderr(&o).contains("Duplicate key"), "{}", stderr(&o));

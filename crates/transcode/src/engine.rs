@@ -629,6 +629,9 @@ impl<S: KeySink> Sink for Transcoder<'_, S> {
     }
 
     fn resize_db(&mut self, keys: u64, expires: u64) -> Result<(), Error> {
+        if let Some(set) = &mut self.keys {
+            set.expect(keys);
+        }
         if self.keep_sizes && self.sizes.len() < 1024 {
             self.sizes.push((self.source_db, keys, expires));
         }

@@ -149,6 +149,7 @@ pub fn run(args: Args) -> Result<i32> {
                     set.insert(db, info.key.as_bytes(&mut s), offset)?;
                     n += 1;
                 }
+                Ok(Some(Event::ResizeDb { keys, .. })) => set.expect(keys)?,
                 Ok(Some(_)) => {}
                 Ok(None) => break,
                 Err(e) => {

@@ -289,6 +289,7 @@ impl Sink for Checker {
 
     fn resize_db(&mut self, keys: u64, expires: u64) -> Result<(), Self::Error> {
         self.st.dbs.entry(self.pos.db).resize_hint = Some((keys, expires));
+        self.keys.expect(keys);
         Ok(())
     }
 
