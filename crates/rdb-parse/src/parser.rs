@@ -557,7 +557,7 @@ impl<R: Read> Parser<R> {
         loop {
             match self.state {
                 State::Header => return self.header().map(Some),
-                State::Top => return self.top().map(Some),
+                State::Top => return self.top(),
                 State::StringValue if self.skip_values => {
                     // The mark is here: a plain string is read through, never held.
                     self.skip_string_value("string value")?;
@@ -1110,7 +1110,7 @@ impl<R: Read> Parser<R> {
     }
 
     /// Reads one top-level record, with the per-key opcodes before a key.
-    fn top(&mut self) -> Result<Event<'_>, Error> {
+    fn top(&mut self) -> Result<Option<Event<'_>>, Error> {
         loop {
             let at = self.input.offset();
             if self.pending.start.is_none() {
@@ -1167,7 +1167,7 @@ impl<R: Read> Parser<R> {
     }
 
     /// Reads the record that starts with `op` (not a per-key opcode).
-    fn record(&mut self, at: u64, op: u8) -> Result<Event<'_>, Error> {
+    fn record(&mut self, at: u64, op: u8) -> Result<Option<Event<'_>>, Error> {
         match op {
             opcode::EOF => {
                 if self.pending.start.is_some() {
@@ -1201,10 +1201,10 @@ impl<R: Read> Parser<R> {
                 }
                 self.state = State::Done;
                 self.last_good = self.input.offset();
-                Ok(Event::Eof {
+                Ok(Some(Event::Eof {
                     stored_crc: stored,
                     computed_crc: computed,
-                })
+                }))
             }
             opcode::SELECTDB => {
                 self.no_pending(at, "SELECTDB")?;
@@ -1220,30 +1220,30 @@ impl<R: Read> Parser<R> {
                     ));
                 }
                 self.db = db;
-                Ok(Event::SelectDb { db })
+                Ok(Some(Event::SelectDb { db }))
             }
             opcode::RESIZEDB => {
                 self.no_pending(at, "RESIZEDB")?;
                 let keys = self.len("RESIZEDB size")?;
                 let expires = self.len("RESIZEDB expires size")?;
-                Ok(Event::ResizeDb { keys, expires })
+                Ok(Some(Event::ResizeDb { keys, expires }))
             }
             opcode::AUX => {
                 // No check: the servers' loader keeps a key's expiry (and LRU/LFU) across an AUX
                 // record, and KeyDB writes one there.
                 let k = self.read_string(0, "AUX key")?;
                 let v = self.read_string(1, "AUX value")?;
-                Ok(Event::Aux {
+                Ok(Some(Event::Aux {
                     key: self.resolve(k),
                     value: self.resolve(v),
-                })
+                }))
             }
             opcode::FUNCTION2 => {
                 self.no_pending(at, "FUNCTION")?;
                 let s = self.read_string(0, "function library code")?;
-                Ok(Event::Function {
+                Ok(Some(Event::Function {
                     code: self.resolve(s),
-                })
+                }))
             }
             opcode::FUNCTION_PRE_GA => Err(Error::new(
                 at,
@@ -1267,22 +1267,22 @@ impl<R: Read> Parser<R> {
                 }
                 let when = self.len("module aux 'when'")?;
                 self.skip_module_stream()?;
-                Ok(Event::ModuleAux {
+                Ok(Some(Event::ModuleAux {
                     name,
                     version,
                     when,
-                })
+                }))
             }
             opcode::SLOT_INFO => {
                 self.no_pending(at, "SLOT_INFO")?;
                 let slot = self.len("slot id")?;
                 let keys = self.len("slot size")?;
                 let expires = self.len("slot expires size")?;
-                Ok(Event::SlotInfo {
+                Ok(Some(Event::SlotInfo {
                     slot,
                     keys,
                     expires,
-                })
+                }))
             }
             opcode::KEY_META_OR_SLOT_IMPORT if self.is_valkey() => {
                 self.no_pending(at, "SLOT_IMPORT")?;
@@ -1301,10 +1301,10 @@ impl<R: Read> Parser<R> {
                         return Err(Error::corrupt(at, format!("invalid slot range {a}-{b}")));
                     }
                 }
-                Ok(Event::SlotImport {
+                Ok(Some(Event::SlotImport {
                     job: self.resolve(job),
                     ranges,
-                })
+                }))
             }
             _ => self.key_start(at, RdbType(op)),
         }
@@ -1345,7 +1345,7 @@ impl<R: Read> Parser<R> {
         }
     }
 
-    fn key_start(&mut self, at: u64, t: RdbType) -> Result<Event<'_>, Error> {
+    fn key_start(&mut self, at: u64, t: RdbType) -> Result<Option<Event<'_>>, Error> {
         self.skip_values =
             self.skip_all || self.skip_types.get(t.0 as usize).copied().unwrap_or(false);
         let pending = std::mem::take(&mut self.pending);
@@ -1537,9 +1537,9 @@ impl<R: Read> Parser<R> {
                         self.state = State::KeyEnd;
                         let blob = (self.blob_bytes, None);
                         let len = Some(count as u64);
-                        return Ok(
-                            self.key_info(key, t, value_type, encoding, pending, start, len, blob)
-                        );
+                        return Ok(Some(self.key_info(
+                            key, t, value_type, encoding, pending, start, len, blob,
+                        )));
                     }
                 }
                 let (loc, blob_at) = self.load_blob(raw)?;
@@ -1576,7 +1576,9 @@ impl<R: Read> Parser<R> {
         } else {
             (self.blob_bytes, self.max_element)
         };
-        Ok(self.key_info(key, t, value_type, encoding, pending, start, len, blob))
+        Ok(Some(self.key_info(
+            key, t, value_type, encoding, pending, start, len, blob,
+        )))
     }
 
     #[allow(clippy::too_many_arguments)] // the parts of one record, gathered in one place
