@@ -638,7 +638,7 @@ impl<R: Read> Parser<R> {
                         self.item(kind)?;
                         continue;
                     }
-                    return self.item(kind).map(Some);
+                    return self.item(kind);
                 }
                 State::Quicklist { nodes_left, v2 } => {
                     if nodes_left == 0 {
@@ -731,7 +731,7 @@ impl<R: Read> Parser<R> {
                         self.array_element()?;
                         continue;
                     }
-                    return self.array_element().map(Some);
+                    return self.array_element();
                 }
                 State::KeyEnd => {
                     self.state = State::Top;
@@ -742,7 +742,7 @@ impl<R: Read> Parser<R> {
                 // Blob iteration reads nothing new: it borrows what is already buffered.
                 State::Blob { .. } => {
                     self.elements += 1;
-                    return self.blob_next().map(Some);
+                    return self.blob_next();
                 }
                 State::Stream(_) => return self.stream_next().map(Some),
                 State::Done => return Ok(None),
@@ -1774,17 +1774,17 @@ impl<R: Read> Parser<R> {
     }
 
     /// One element of a plain-encoded collection.
-    fn item(&mut self, kind: ItemKind) -> Result<Event<'_>, Error> {
+    fn item(&mut self, kind: ItemKind) -> Result<Option<Event<'_>>, Error> {
         let at = self.input.offset();
         match kind {
             ItemKind::ListElement => {
                 let s = self.read_value("list element")?;
-                Ok(Event::Element(self.resolve(s)))
+                Ok(Some(Event::Element(self.resolve(s))))
             }
             ItemKind::SetMember => {
                 let s = self.read_string(0, "set member")?;
                 self.dup_insert(s, at, "set member")?;
-                Ok(Event::Element(self.resolve(s)))
+                Ok(Some(Event::Element(self.resolve(s))))
             }
             ItemKind::ZsetText | ItemKind::ZsetBinary => {
                 let m = self.read_string(0, "sorted set member")?;
@@ -1809,10 +1809,10 @@ impl<R: Read> Parser<R> {
                 if score.is_nan() {
                     return Err(Error::corrupt(score_at, "sorted set score is NaN"));
                 }
-                Ok(Event::ZMember {
+                Ok(Some(Event::ZMember {
                     member: self.resolve(m),
                     score,
-                })
+                }))
             }
             ItemKind::Hash
             | ItemKind::HashPreGa
@@ -1854,11 +1854,11 @@ impl<R: Read> Parser<R> {
                         ));
                     }
                 }
-                Ok(Event::HashField {
+                Ok(Some(Event::HashField {
                     field: self.resolve(f),
                     value: self.resolve(v),
                     expire_ms,
-                })
+                }))
             }
         }
     }
@@ -1943,7 +1943,7 @@ impl<R: Read> Parser<R> {
     }
 
     /// The next element of the blob being iterated (validated already).
-    fn blob_next(&mut self) -> Result<Event<'_>, Error> {
+    fn blob_next(&mut self) -> Result<Option<Event<'_>>, Error> {
         let State::Blob {
             kind,
             loc,
@@ -2036,10 +2036,10 @@ impl<R: Read> Parser<R> {
             left: left - 1,
             after,
         };
-        Ok(ev)
+        Ok(Some(ev))
     }
 
-    fn array_element(&mut self) -> Result<Event<'_>, Error> {
+    fn array_element(&mut self) -> Result<Option<Event<'_>>, Error> {
         let at = self.input.offset();
         let index = self.len("array index")?;
         if index == u64::MAX {
@@ -2049,10 +2049,10 @@ impl<R: Read> Parser<R> {
         let value = match self.len("array element tag")? {
             0 => {
                 let s = self.read_string(0, "array string")?;
-                return Ok(Event::ArrayElement {
+                return Ok(Some(Event::ArrayElement {
                     index,
                     value: ArrayValue::Str(self.resolve(s)),
-                });
+                }));
             }
             1 => ArrayValue::Int(self.i64_le("array integer")?),
             2 => ArrayValue::Float(f64::from_le_bytes(self.input.array::<8>("array float")?)),
@@ -2065,10 +2065,10 @@ impl<R: Read> Parser<R> {
                         "array small string longer than 7 bytes",
                     ));
                 }
-                return Ok(Event::ArrayElement {
+                return Ok(Some(Event::ArrayElement {
                     index,
                     value: ArrayValue::Str(self.resolve(s)),
-                });
+                }));
             }
             t => {
                 return Err(Error::corrupt(
@@ -2077,7 +2077,7 @@ impl<R: Read> Parser<R> {
                 ))
             }
         };
-        Ok(Event::ArrayElement { index, value })
+        Ok(Some(Event::ArrayElement { index, value }))
     }
 
     fn stream(&mut self) -> &mut StreamState {
