@@ -335,15 +335,20 @@ fn a_key_twice_in_one_database_is_refused() {
             (None, b"a"),
         ]),
     );
-    let o = run(&["check-rdb", &twice, "--json"]);
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
-    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(doc["duplicate_keys"], 1);
-    assert_eq!(doc["error"]["offset"], 9 + 5 + 5);
-    let msg = doc["error"]["message"].as_str().unwrap();
-    assert!(
-        msg.contains("key \"a\" of db 0 repeats the key of the record at offset 9"),
-        "{msg}"
+    // check-rdb refuses `file`: one repeat, at `offset`, its message saying `says`.
+    let refused = |file: &str, offset: u64, says: &str| {
+        let o = run(&["check-rdb", file, "--json"]);
+        assert_eq!(code(&o), 1, "{}", stderr(&o));
+        let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(doc["duplicate_keys"], 1);
+        assert_eq!(doc["error"]["offset"], offset);
+        let msg = doc["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(says), "{msg}");
+    };
+    refused(
+        &twice,
+        9 + 5 + 5,
+        "key \"a\" of db 0 repeats the key of the record at offset 9",
     );
     // The same file stating 2^40 keys (RESIZEDB) before them: the fingerprints go to the
     // spill from the start, and the repeat is found there, named by its offsets.
@@ -357,15 +362,10 @@ fn a_key_twice_in_one_database_is_refused() {
     let crc = rdb_parse::crc64(&hinted);
     hinted.extend_from_slice(&crc.to_le_bytes());
     let hinted = write("hinted.rdb", &hinted);
-    let o = run(&["check-rdb", &hinted, "--json"]);
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
-    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(doc["duplicate_keys"], 1);
-    assert_eq!(doc["error"]["offset"], 20 + 5 + 5);
-    let msg = doc["error"]["message"].as_str().unwrap();
-    assert!(
-        msg.contains("repeats the key of the record at offset 20"),
-        "{msg}"
+    refused(
+        &hinted,
+        20 + 5 + 5,
+        "the key of this record repeats the key of the record at offset 20",
     );
     let out = d.join("out.rdb");
     let o = run(&["convert", &hinted, "-o", out.to_str().unwrap()]);
