@@ -1110,6 +1110,11 @@ impl<R: Read> Parser<R> {
     }
 
     /// Reads one top-level record, with the per-key opcodes before a key.
+    ///
+    /// This and the other readers of one event (`record`, `key_start`, `item`, `blob_next`,
+    /// `array_element`) give `Option<Event>`, always `Some`: the event is then built where
+    /// `next_event` returns it, where wrapping a returned event copied it whole (measured:
+    /// check-rdb of 9.3 million string keys 0.92x).
     fn top(&mut self) -> Result<Option<Event<'_>>, Error> {
         loop {
             let at = self.input.offset();

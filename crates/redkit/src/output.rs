@@ -653,7 +653,8 @@ pub struct ThreadedWriter {
 const THREADED_BUF: usize = 1 << 20;
 /// Buffers queued for the thread at most (memory: this many MiB).
 const QUEUED_BUFS: usize = 32;
-/// Bytes written between two syncs by the thread.
+/// Bytes written between two requests for a sync (to the syncing thread, else made by the
+/// writing thread itself).
 const SYNC_EVERY: usize = 16 << 20;
 
 /// Where a [`ThreadedWriter`] writes.
