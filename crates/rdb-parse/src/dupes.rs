@@ -142,7 +142,7 @@ impl KeySet {
     /// count only chooses which of the two ways does the same work: nothing is sized from it,
     /// and a false one misses no repeat (repeats among spilled keys are named by offset only).
     pub fn expect(&mut self, more: u64) -> io::Result<()> {
-        let room = (self.budget - self.mem.len().min(self.budget)) as u64;
+        let room = self.budget.saturating_sub(self.mem.len()) as u64;
         if self.spill.is_none() && more > room {
             return self.start_spill();
         }
