@@ -11,11 +11,6 @@ fuzz_target!(|data: &[u8]| {
         max_args: 1 << 16,
     };
     let mut r = AofReader::with_limits(data, limits);
-    loop {
-        match r.next_item() {
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => break,
-        }
-    }
+    while let Ok(Some(_)) = r.next_item() {}
     assert!(r.last_good_offset() <= data.len() as u64);
 });

@@ -9,10 +9,20 @@ fuzz_target!(|data: &[u8]| {
         let text = m.to_bytes();
         if let Ok(mut back) = manifest::Manifest::parse(&text) {
             let mut m = m;
-            for f in m.base.iter_mut().chain(m.history.iter_mut()).chain(m.incr.iter_mut()) {
+            for f in m
+                .base
+                .iter_mut()
+                .chain(m.history.iter_mut())
+                .chain(m.incr.iter_mut())
+            {
                 f.line = 0;
             }
-            for f in back.base.iter_mut().chain(back.history.iter_mut()).chain(back.incr.iter_mut()) {
+            for f in back
+                .base
+                .iter_mut()
+                .chain(back.history.iter_mut())
+                .chain(back.incr.iter_mut())
+            {
                 f.line = 0;
             }
             assert_eq!(back, m);

@@ -30,6 +30,9 @@ fuzz_target!(|data: &[u8]| {
     match (&inline, &aside) {
         (None, None) => {}
         (Some(_), Some((_, _, true))) => {}
-        _ => assert_eq!(inline, aside, "the blob thread and the inline check disagree"),
+        _ => assert_eq!(
+            inline, aside,
+            "the blob thread and the inline check disagree"
+        ),
     }
 });

@@ -2,7 +2,8 @@
 //! checksum after them) to RDB 9 to 12, with and without copying the values stored as the
 //! target stores them: whenever the source reads whole and the conversion refuses and drops
 //! nothing, the output must read whole too (its checksum checked) and hold the same dataset,
-//! by `DEBUG DIGEST`'s rules, as the source.
+//! by `DEBUG DIGEST`'s rules, as the source. The engine run through the relay (on a second
+//! thread, as `convert` runs it) must end alike and write the same bytes.
 #![no_main]
 
 use inspect::digest::{DigestSink, Scores};
@@ -60,6 +61,17 @@ fuzz_target!(|data: &[u8]| {
     let Ok(outcome) = transcode::run(input.as_slice(), &opts, &mut sink) else {
         return;
     };
+    // The same with the engine on a second thread, fed through the relay, as `convert` runs:
+    // the same outcome, and the same bytes.
+    let mut relayed = RdbSink::new(Vec::new(), false, 0, None);
+    let again = transcode::run_relayed(input.as_slice(), &opts, &mut relayed)
+        .unwrap_or_else(|e| panic!("the relayed run failed where the inline one did not: {e}"));
+    assert_eq!(
+        outcome.parse_error.as_ref().map(|(e, _)| e.to_string()),
+        again.parse_error.as_ref().map(|(e, _)| e.to_string()),
+        "the relayed run ends otherwise"
+    );
+    assert_eq!((outcome.keys, outcome.copied), (again.keys, again.copied));
     if let Some((e, _)) = &outcome.parse_error {
         // The source read whole: only the conversion's own check of repeated keys (which the
         // digest does not make) may stop it.
@@ -73,6 +85,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let (out, _) = sink.finish().expect("writing to memory");
+    let (out_relayed, _) = relayed.finish().expect("writing to memory");
+    assert!(out == out_relayed, "the relayed run wrote other bytes");
     let after = digest(&out).unwrap_or_else(|| {
         let mut p = Parser::new(out.as_slice());
         panic!(
@@ -80,5 +94,8 @@ fuzz_target!(|data: &[u8]| {
             p.read_to_end().err()
         )
     });
-    assert_eq!(before, after, "the output holds another dataset (copying: {copying})");
+    assert_eq!(
+        before, after,
+        "the output holds another dataset (copying: {copying})"
+    );
 });

@@ -16,7 +16,10 @@ fuzz_target!(|data: &[u8]| {
         let mut events = 0u64;
         while let Ok(Some(_)) = parser.next_event() {
             events += 1;
-            assert!(events <= 4 * input.len() as u64 + 16, "more events than bytes");
+            assert!(
+                events <= 4 * input.len() as u64 + 16,
+                "more events than bytes"
+            );
         }
     }
 });

@@ -7,7 +7,12 @@ use libfuzzer_sys::fuzz_target;
 use std::io::Write;
 
 fuzz_target!(|data: &[u8]| {
-    for header in [b"REDIS0011".as_slice(), b"REDIS0009", b"VALKEY080", b"RED1S0011"] {
+    for header in [
+        b"REDIS0011".as_slice(),
+        b"REDIS0009",
+        b"VALKEY080",
+        b"RED1S0011",
+    ] {
         let input = [header, data].concat();
         let mut f = rdb_parse::scratch::unlinked_file(None, "fuzz").expect("a temporary file");
         f.write_all(&input).expect("written");
