@@ -454,6 +454,11 @@ impl Hasher for IdentityHasher {
 mod tests {
     use super::*;
 
+    /// The (offset, first offset) of each repeat kept.
+    fn repeats_at(d: &Duplicates) -> Vec<(u64, u64)> {
+        d.first.iter().map(|d| (d.offset, d.first_offset)).collect()
+    }
+
     fn keys(set: &mut KeySet, list: &[(u64, &str)]) -> Vec<bool> {
         list.iter()
             .enumerate()
@@ -495,8 +500,7 @@ mod tests {
         s.insert(0, b"k0", 20_003).unwrap();
         let d = s.finish().unwrap();
         assert_eq!(d.count, 3);
-        let at: Vec<(u64, u64)> = d.first.iter().map(|d| (d.offset, d.first_offset)).collect();
-        assert_eq!(at, [(20_000, 9), (20_001, 9998), (20_003, 0)]);
+        assert_eq!(repeats_at(&d), [(20_000, 9), (20_001, 9998), (20_003, 0)]);
         assert!(d.first.iter().all(|d| d.key.is_none()));
     }
 
@@ -528,8 +532,7 @@ mod tests {
         b.insert(0, b"k2", 30_001);
         let d = b.finish().unwrap();
         assert_eq!(d.count, 2);
-        let at: Vec<(u64, u64)> = d.first.iter().map(|d| (d.offset, d.first_offset)).collect();
-        assert_eq!(at, [(30_000, 15), (30_001, 4)]);
+        assert_eq!(repeats_at(&d), [(30_000, 15), (30_001, 4)]);
     }
 
     #[test]
@@ -546,8 +549,7 @@ mod tests {
             s.insert(0, b"before", 501).unwrap();
             let d = s.finish().unwrap();
             assert_eq!(d.count, 2);
-            let at: Vec<(u64, u64)> = d.first.iter().map(|d| (d.offset, d.first_offset)).collect();
-            assert_eq!(at, [(500, 17), (501, 1)]);
+            assert_eq!(repeats_at(&d), [(500, 17), (501, 1)]);
         }
     }
 
