@@ -205,6 +205,7 @@ pub(crate) fn emit_key<S: Sink>(
                 max_deleted_id: Some(s.max_deleted_id),
                 entries_added: Some(s.entries_added),
                 groups: s.groups.len() as u64,
+                stored_nodes: None,
             })?;
             for g in &s.groups {
                 sink.stream_group(

@@ -231,6 +231,20 @@ pub struct StreamMeta {
     pub entries_added: Option<u64>,
     /// Number of consumer groups that follow.
     pub groups: u64,
+    /// Where the stream's nodes lie in the source, when they were checked and not reported
+    /// entry by entry (see
+    /// [`Parser::stream_nodes_as_stored`](crate::Parser::stream_nodes_as_stored)).
+    pub stored_nodes: Option<StoredNodes>,
+}
+
+/// The bytes of a stream's nodes as stored in the source: the node count, then each node's
+/// key and listpack, as the RDB stream types from version 2 on share them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredNodes {
+    /// Offset of the node count.
+    pub offset: u64,
+    /// Bytes from there to the end of the last node.
+    pub len: u64,
 }
 
 /// One event of the parse, in file order.

@@ -48,8 +48,8 @@ mod types;
 
 pub use error::{escape, Error, ErrorKind};
 pub use event::{
-    canonical_int, format_i64, int_len, ArrayValue, Event, KeyInfo, NodeInfo, Str, StreamId,
-    StreamMeta,
+    canonical_int, format_i64, int_len, ArrayValue, Event, KeyInfo, NodeInfo, StoredNodes, Str,
+    StreamId, StreamMeta,
 };
 pub use parser::{Limits, Parser};
 pub use position::{fault_kind, Position};

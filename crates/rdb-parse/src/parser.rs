@@ -3,7 +3,7 @@
 use crate::aside::{Aside, Blob, CheckValue, MAX_BLOB};
 use crate::blob::{self, BlobError, DupCheck};
 use crate::error::{Error, ErrorKind};
-use crate::event::{ArrayValue, Event, KeyInfo, NodeInfo, Str, StreamId, StreamMeta};
+use crate::event::{ArrayValue, Event, KeyInfo, NodeInfo, StoredNodes, Str, StreamId, StreamMeta};
 use crate::input::Input;
 use crate::lzf;
 use crate::types::{
@@ -202,6 +202,9 @@ enum StreamPhase {
 #[derive(Debug)]
 struct StreamState {
     version: u8,
+    /// The offset of the node count, when the nodes are not reported entry by entry (see
+    /// [`Parser::stream_nodes_as_stored`]).
+    stored_at: Option<u64>,
     nodes_left: u64,
     phase: StreamPhase,
     /// Current node.
@@ -259,6 +262,8 @@ pub struct Parser<R> {
     stated_version: Option<u32>,
     skip_all: bool,
     skip_types: [bool; 32],
+    /// (see [`stream_nodes_as_stored`](Parser::stream_nodes_as_stored)).
+    stored_nodes: bool,
     elements: u64,
     volatile_fields: u64,
     /// The current key's last string was stored LZF-compressed.
@@ -338,6 +343,7 @@ impl<R: Read> Parser<R> {
             stated_version: None,
             skip_all: false,
             skip_types: [false; 32],
+            stored_nodes: false,
             elements: 0,
             volatile_fields: 0,
             compressed: false,
@@ -526,6 +532,16 @@ impl<R: Read> Parser<R> {
                 *slot = true;
             }
         }
+    }
+
+    /// Checks the nodes of streams of RDB stream version 2 and 3 (types 19 and 21) as
+    /// [`skip_values`](Parser::skip_values) does, without their `StreamEntry`, `StreamField`
+    /// or `Node` events, and gives where they lie in the source in
+    /// [`StreamMeta::stored_nodes`]: for a writer that copies them as stored under a stream
+    /// type of another version (the nodes' bytes are the same from version 2 on). The
+    /// metadata, groups and consumers are reported as usual.
+    pub fn stream_nodes_as_stored(&mut self, on: bool) {
+        self.stored_nodes = on;
     }
 
     /// Number of elements of the current (or last) key so far: members, fields, list elements,
@@ -1473,6 +1489,7 @@ impl<R: Read> Parser<R> {
                 };
             }
             15 | 19 | 21 | 26 | 27 => {
+                let nodes_at = self.input.offset();
                 let n = self.len("stream listpack count")?;
                 let version = match t.0 {
                     15 => 1,
@@ -1483,6 +1500,7 @@ impl<R: Read> Parser<R> {
                 };
                 self.state = State::Stream(Box::new(StreamState {
                     version,
+                    stored_at: (self.stored_nodes && matches!(version, 2 | 3)).then_some(nodes_at),
                     nodes_left: n,
                     phase: StreamPhase::Nodes { left: n },
                     loc: BlobLoc::Decompressed(0),
@@ -2131,7 +2149,7 @@ impl<R: Read> Parser<R> {
                     st.master_fields = info.master_fields;
                     st.live_seen += info.live;
                     st.nodes_left = left - 1;
-                    st.phase = if self.skip_values {
+                    st.phase = if self.skip_values || st.stored_at.is_some() {
                         self.elements += info.live;
                         StreamPhase::Nodes { left: left - 1 }
                     } else {
@@ -2139,7 +2157,7 @@ impl<R: Read> Parser<R> {
                             node_entries_left: info.entries,
                         }
                     };
-                    if self.report_nodes && !self.skip_values {
+                    if self.report_nodes && !self.skip_values && st.stored_at.is_none() {
                         return Ok(Event::Node(NodeInfo {
                             bytes: b.len() as u64,
                             entries: info.entries,
@@ -2269,6 +2287,11 @@ impl<R: Read> Parser<R> {
                         }
                     }
                     st.phase = StreamPhase::Groups { left: groups };
+                    // The metadata starts where the last node ends.
+                    let stored_nodes = st.stored_at.map(|offset| StoredNodes {
+                        offset,
+                        len: at - offset,
+                    });
                     return Ok(Event::StreamMeta(StreamMeta {
                         length,
                         live_entries,
@@ -2277,6 +2300,7 @@ impl<R: Read> Parser<R> {
                         max_deleted_id,
                         entries_added,
                         groups,
+                        stored_nodes,
                     }));
                 }
                 StreamPhase::Groups { left } => {

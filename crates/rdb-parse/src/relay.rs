@@ -9,7 +9,7 @@
 //! plus one large event (a batch that grew past four times its size is decoded before the
 //! parser goes on).
 
-use crate::event::{ArrayValue, KeyInfo, NodeInfo, Str, StreamId, StreamMeta};
+use crate::event::{ArrayValue, KeyInfo, NodeInfo, StoredNodes, Str, StreamId, StreamMeta};
 use crate::sink::{drive, KeyEnd, Sink, Stop};
 use crate::types::{Encoding, Family, RdbType, ValueType};
 use crate::Parser;
@@ -483,6 +483,10 @@ impl Sink for Encoder {
         self.opt_id(m.max_deleted_id);
         self.opt_u64(m.entries_added);
         self.u64(m.groups);
+        self.opt_u64(m.stored_nodes.map(|n| n.offset));
+        if let Some(n) = m.stored_nodes {
+            self.u64(n.len);
+        }
         self.done()
     }
     fn stream_group(
@@ -713,6 +717,10 @@ fn decode<S: Sink>(batch: &[u8], sink: &mut S) -> Result<(), S::Error> {
                     max_deleted_id: d.opt_id(),
                     entries_added: d.opt_u64(),
                     groups: d.u64(),
+                    stored_nodes: d.opt_u64().map(|offset| StoredNodes {
+                        offset,
+                        len: d.u64(),
+                    }),
                 };
                 sink.stream_meta(&m)?
             }

@@ -696,29 +696,70 @@ impl KeyWriter {
                 meta.length
             )));
         }
-        let sv = self
-            .target
-            .stream_version()
-            .ok_or_else(|| invalid(format!("RDB {} has no streams", self.target.version)))?;
+        let sv = self.stream_version()?;
         if let Some(node) = b.node.take() {
             seal_node(&mut b.nodes, node)?;
         }
-        let ty = match sv {
-            1 => RdbType::STREAM_LISTPACKS,
-            2 => RdbType::STREAM_LISTPACKS_2,
-            _ => RdbType::STREAM_LISTPACKS_3,
-        };
-        self.header(w, ty)?;
+        self.header(w, stream_type(sv))?;
         w.len(b.nodes.count())?;
         self.spilled += b.nodes.spilled();
         b.nodes.drain(|rec| {
             w.blob(&rec[..16])?;
             w.blob(&rec[16..])
         })?;
+        self.stream_tail(w, meta, sv, b.first)
+    }
+
+    /// [`stream_meta`](Self::stream_meta) for a stream whose nodes are copied as stored
+    /// instead of given entry by entry: `nodes` writes them (the node count, then each node's
+    /// key and listpack, as stream versions 2 and later store them). The metadata must give
+    /// the first id, as a source of stream version 2 or later does.
+    pub fn stream_meta_stored<W: Write>(
+        &mut self,
+        w: &mut RdbWriter<W>,
+        meta: &StreamMeta,
+        nodes: impl FnOnce(&mut RdbWriter<W>) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let State::Stream(b) = std::mem::replace(&mut self.state, State::Idle) else {
+            return Err(invalid("stream metadata outside a stream".into()));
+        };
+        if b.entry.is_some() || b.node.is_some() || b.live > 0 {
+            return Err(invalid(
+                "a stream's nodes copied as stored after some of its entries".into(),
+            ));
+        }
+        let sv = self.stream_version()?;
+        if sv < 2 || meta.first_id.is_none() {
+            return Err(invalid(format!(
+                "stream nodes copied as stored need stream version 2 or later on both sides \
+                 (writing version {sv})"
+            )));
+        }
+        self.header(w, stream_type(sv))?;
+        nodes(w)?;
+        self.stream_tail(w, meta, sv, None)
+    }
+
+    /// The stream version of the target.
+    fn stream_version(&self) -> io::Result<u32> {
+        self.target
+            .stream_version()
+            .ok_or_else(|| invalid(format!("RDB {} has no streams", self.target.version)))
+    }
+
+    /// The stream's length, ids and group count, after its nodes; `first` stands for the
+    /// first id when the metadata has none.
+    fn stream_tail<W: Write>(
+        &mut self,
+        w: &mut RdbWriter<W>,
+        meta: &StreamMeta,
+        sv: u32,
+        first: Option<StreamId>,
+    ) -> io::Result<()> {
         w.len(meta.length)?;
         w.stream_id(meta.last_id)?;
         if sv >= 2 {
-            w.stream_id(meta.first_id.unwrap_or(b.first.unwrap_or_default()))?;
+            w.stream_id(meta.first_id.unwrap_or(first.unwrap_or_default()))?;
             w.stream_id(meta.max_deleted_id.unwrap_or_default())?;
             w.len(meta.entries_added.unwrap_or(meta.length))?;
         }
@@ -1058,6 +1099,15 @@ impl StreamBuild {
         self.first.get_or_insert(id);
         self.last = Some(id);
         Ok(())
+    }
+}
+
+/// The type byte of a stream of stream version `sv`.
+fn stream_type(sv: u32) -> RdbType {
+    match sv {
+        1 => RdbType::STREAM_LISTPACKS,
+        2 => RdbType::STREAM_LISTPACKS_2,
+        _ => RdbType::STREAM_LISTPACKS_3,
     }
 }
 

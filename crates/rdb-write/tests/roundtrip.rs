@@ -242,6 +242,7 @@ fn expected_stream(version: u32, s: &Stream) -> Model {
         max_deleted_id: (sv >= 2).then(|| m.max_deleted_id.unwrap_or_default()),
         entries_added: (sv >= 2).then(|| m.entries_added.unwrap_or(m.length)),
         groups: m.groups,
+        stored_nodes: None,
     };
     let groups = s
         .groups
@@ -1124,6 +1125,7 @@ fn build_stream(entries: Vec<Entry>, m: MetaGen, gens: Vec<GroupGen>) -> Stream 
             max_deleted_id: max_deleted.map(|(ms, seq)| StreamId { ms, seq }),
             entries_added: added.map(|a| length + a),
             groups: groups.len() as u64,
+            stored_nodes: None,
         },
         entries,
         groups,
@@ -1344,6 +1346,7 @@ fn long_stream(n: usize, value_len: usize) -> Stream {
             max_deleted_id: None,
             entries_added: None,
             groups: 2,
+            stored_nodes: None,
         },
         entries,
         groups,

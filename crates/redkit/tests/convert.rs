@@ -410,3 +410,81 @@ fn size_hints_follow_the_databases() {
     assert!(!merged.exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The node bytes of each stream of `path` (db, key, nodes as stored), as the parser places
+/// them.
+fn stream_nodes(path: &std::path::Path) -> Vec<(u64, Vec<u8>, Vec<u8>)> {
+    let data = std::fs::read(path).unwrap();
+    let mut p = rdb_parse::Parser::new(&data[..]);
+    p.stream_nodes_as_stored(true);
+    let mut key = (0, Vec::new());
+    let mut found = Vec::new();
+    while let Some(ev) = p.next_event().unwrap() {
+        match ev {
+            rdb_parse::Event::KeyStart(info) => key = (info.db, info.key.to_vec()),
+            rdb_parse::Event::StreamMeta(m) => {
+                let n = m.stored_nodes.expect("nodes placed");
+                let at = n.offset as usize;
+                found.push((key.0, key.1.clone(), data[at..at + n.len as usize].to_vec()));
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+/// A stream whose stream version changes (RDB 10's version 2 to RDB 11's version 3, and
+/// back) keeps its nodes byte for byte, deleted entries and the server's compression
+/// included: they are copied as stored and only the metadata is written anew. (That the
+/// servers load such files with the source's dataset is checked above.)
+#[test]
+fn streams_keep_their_nodes_as_stored_across_stream_versions() {
+    let scratch = std::env::temp_dir().join(format!("redkit-nodes-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).unwrap();
+    let mut streams = 0;
+    for (src, version) in [
+        ("redis-7.0.15/stream_stream.rdb", "11"),
+        ("redis-7.0.15/stream_stream_groups.rdb", "12"),
+        ("valkey-8.1.8/stream_stream.rdb", "10"),
+        ("valkey-8.1.8/stream_stream_groups.rdb", "10"),
+    ] {
+        let src = testdata().join("rdb").join(src);
+        let out = scratch.join(format!("{streams}-{version}.rdb"));
+        let run = redkit(&[
+            "convert",
+            src.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--rdb-version",
+            version,
+            "--lossy",
+            "stream-meta",
+        ]);
+        assert_eq!(
+            run.status.code(),
+            Some(0),
+            "{}: {}",
+            src.display(),
+            String::from_utf8_lossy(&run.stderr)
+        );
+        assert_eq!(rdb_version(&out).to_string(), version);
+        let (want, got) = (stream_nodes(&src), stream_nodes(&out));
+        assert!(!want.is_empty(), "{}", src.display());
+        assert_eq!(got.len(), want.len(), "{}", src.display());
+        for ((db, key, nodes), (wdb, wkey, wnodes)) in got.iter().zip(&want) {
+            assert_eq!((db, key), (wdb, wkey), "{}", src.display());
+            assert!(
+                nodes == wnodes,
+                "{} to RDB {version}: stream {}: {} bytes of nodes written for {} stored",
+                src.display(),
+                String::from_utf8_lossy(key),
+                nodes.len(),
+                wnodes.len()
+            );
+        }
+        streams += want.len();
+    }
+    assert!(streams >= 10, "{streams} streams");
+    let _ = std::fs::remove_dir_all(&scratch);
+}

@@ -513,6 +513,7 @@ impl<'a, S: KeySink> Transcoder<'a, S> {
     ) -> Result<Result<(), rdb_parse::Error>, Error> {
         parser.skip_types(&self.copy_types);
         parser.stream_strings(STRING_PART);
+        parser.stream_nodes_as_stored(self.copies_stream_nodes());
         match drive(parser, self) {
             Ok(()) => Ok(Ok(())),
             Err(Stop::Parse(e)) => Ok(Err(e)),
@@ -530,11 +531,18 @@ impl<'a, S: KeySink> Transcoder<'a, S> {
     {
         parser.skip_types(&self.copy_types);
         parser.stream_strings(STRING_PART);
+        parser.stream_nodes_as_stored(self.copies_stream_nodes());
         match rdb_parse::drive_relayed(parser, self) {
             Ok(()) => Ok(Ok(())),
             Err(Stop::Parse(e)) => Ok(Err(e)),
             Err(Stop::Sink(e)) => Err(e),
         }
+    }
+
+    /// Whether streams that change stream version keep their nodes as stored (the same bytes
+    /// from version 2 on), copied from the source, instead of being rebuilt entry by entry.
+    fn copies_stream_nodes(&self) -> bool {
+        self.opts.raw_source.is_some() && self.stream_sv >= 2 && self.sink.copies_stored_nodes()
     }
 
     /// Records where reading stopped, with the key being read.
@@ -970,6 +978,15 @@ impl<S: KeySink> Sink for Transcoder<'_, S> {
             if meta.entries_added.is_some_and(|n| n != meta.length) {
                 self.key_meta_dropped.push("entries-added");
             }
+        }
+        if meta.stored_nodes.is_some() {
+            if self.live() {
+                let src = self.opts.raw_source.as_ref().ok_or(Error::CannotCopy)?;
+                if let Err(e) = self.sink.stream_meta_stored(src, meta) {
+                    return Err(self.key_error(e));
+                }
+            }
+            return Ok(());
         }
         put!(self, self.sink.stream_meta(meta));
     }

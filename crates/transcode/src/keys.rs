@@ -80,6 +80,19 @@ pub trait KeySink {
     fn raw_record(&mut self, _src: &File, _start: u64, _len: u64) -> io::Result<bool> {
         Ok(false)
     }
+    /// Whether this sink takes a stream's nodes copied as stored
+    /// ([`KeySink::stream_meta_stored`]) in place of its entries.
+    fn copies_stored_nodes(&self) -> bool {
+        false
+    }
+    /// In place of [`KeySink::stream_meta`], for a stream given without entries: its nodes
+    /// are copied from `src` as stored (where [`StreamMeta::stored_nodes`] says), then its
+    /// metadata written. Only called when [`KeySink::copies_stored_nodes`].
+    fn stream_meta_stored(&mut self, _src: &File, _meta: &StreamMeta) -> io::Result<()> {
+        Err(io::Error::other(
+            "this output cannot copy a stream's nodes as stored",
+        ))
+    }
     /// Whether pending entries must name live stream entries (true for commands: XCLAIM
     /// drops an id whose entry was deleted, as after the server's own rewrite).
     fn pel_needs_entries(&self) -> bool {

@@ -15,11 +15,57 @@ pub struct RdbSink<W: Write> {
     aof_base: bool,
     ctime: u64,
     spool_dir: Option<std::path::PathBuf>,
-    window: Vec<u8>,
-    window_start: u64,
-    /// The file the window holds bytes of (several sources are copied from in a merge).
-    window_fd: i32,
+    window: Window,
     source_aux: bool,
+}
+
+/// Bytes of a source read ahead, for the records and stream nodes copied as stored: they
+/// follow each other in the file.
+struct Window {
+    buf: Vec<u8>,
+    start: u64,
+    /// The file the window holds bytes of (several sources are copied from in a merge).
+    fd: i32,
+}
+
+impl Window {
+    /// Writes `len` bytes of `src` at `start` to `w`, as they are.
+    fn copy<W: Write>(
+        &mut self,
+        src: &File,
+        start: u64,
+        len: u64,
+        w: &mut RdbWriter<W>,
+    ) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        if src.as_raw_fd() != self.fd {
+            self.buf.clear();
+            self.fd = src.as_raw_fd();
+        }
+        let mut at = start;
+        let end = start + len;
+        while at < end {
+            let win_end = self.start + self.buf.len() as u64;
+            if at < self.start || at >= win_end {
+                self.buf.resize(WINDOW, 0);
+                let n = read_at_most(src, &mut self.buf, at)?;
+                if n == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the input changed while it was read",
+                    ));
+                }
+                self.buf.truncate(n);
+                self.start = at;
+                continue;
+            }
+            let from = (at - self.start) as usize;
+            let n = ((end - at) as usize).min(self.buf.len() - from);
+            w.raw(&self.buf[from..from + n])?;
+            at += n as u64;
+        }
+        Ok(())
+    }
 }
 
 impl<W: Write> RdbSink<W> {
@@ -34,9 +80,11 @@ impl<W: Write> RdbSink<W> {
             aof_base,
             ctime,
             spool_dir,
-            window: Vec::new(),
-            window_start: 0,
-            window_fd: -1,
+            window: Window {
+                buf: Vec::new(),
+                start: 0,
+                fd: -1,
+            },
             source_aux: false,
         }
     }
@@ -209,35 +257,22 @@ impl<W: Write> KeySink for RdbSink<W> {
         k.end(w)
     }
     fn raw_record(&mut self, src: &File, start: u64, len: u64) -> io::Result<bool> {
-        use std::os::fd::AsRawFd;
-        if src.as_raw_fd() != self.window_fd {
-            self.window.clear();
-            self.window_fd = src.as_raw_fd();
-        }
-        let mut at = start;
-        let end = start + len;
-        while at < end {
-            // Records follow each other: serve them from a window of the file read ahead.
-            let win_end = self.window_start + self.window.len() as u64;
-            if at < self.window_start || at >= win_end {
-                self.window.resize(WINDOW, 0);
-                let n = read_at_most(src, &mut self.window, at)?;
-                if n == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "the input changed while it was read",
-                    ));
-                }
-                self.window.truncate(n);
-                self.window_start = at;
-                continue;
-            }
-            let from = (at - self.window_start) as usize;
-            let n = ((end - at) as usize).min(self.window.len() - from);
-            let chunk = &self.window[from..from + n];
-            self.w.as_mut().expect("started").raw(chunk)?;
-            at += n as u64;
-        }
+        let w = self.w.as_mut().expect("started");
+        self.window.copy(src, start, len, w)?;
         Ok(true)
+    }
+    fn copies_stored_nodes(&self) -> bool {
+        true
+    }
+    fn stream_meta_stored(&mut self, src: &File, meta: &StreamMeta) -> io::Result<()> {
+        let nodes = meta.stored_nodes.ok_or_else(|| {
+            io::Error::other("a stream's nodes copied as stored without their place")
+        })?;
+        let (w, kw, window) = (
+            self.w.as_mut().expect("started"),
+            self.kw.as_mut().expect("started"),
+            &mut self.window,
+        );
+        kw.stream_meta_stored(w, meta, |w| window.copy(src, nodes.offset, nodes.len, w))
     }
 }

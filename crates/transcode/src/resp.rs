@@ -449,6 +449,7 @@ mod tests {
             max_deleted_id: Some(id(5, 1)),
             entries_added: Some(3),
             groups: 1,
+            stored_nodes: None,
         })
         .unwrap();
         s.stream_group(b"g", id(5, 0), None, 0).unwrap();

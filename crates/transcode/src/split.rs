@@ -185,6 +185,12 @@ impl<S: KeySink> KeySink for SplitSink<S> {
         self.current = None;
         r
     }
+    fn copies_stored_nodes(&self) -> bool {
+        self.outs.iter().all(KeySink::copies_stored_nodes)
+    }
+    fn stream_meta_stored(&mut self, src: &File, meta: &StreamMeta) -> io::Result<()> {
+        to_current!(self, o => o.stream_meta_stored(src, meta))
+    }
     fn pel_needs_entries(&self) -> bool {
         self.outs.iter().any(KeySink::pel_needs_entries)
     }
