@@ -163,7 +163,8 @@ fn run(data: &[u8], relay: Option<usize>, fail_at: Option<usize>) -> (Vec<String
     run_with(data, relay, fail_at, false)
 }
 
-/// [`run`], with strings past 20 bytes skipped by length when `skip`.
+/// [`run`], with strings past 20 bytes skipped by length and streams' nodes placed instead of
+/// reported entry by entry when `skip`.
 fn run_with(
     data: &[u8],
     relay: Option<usize>,
@@ -176,6 +177,7 @@ fn run_with(
     p.report_nodes(true);
     if skip {
         p.skip_long_strings(20);
+        p.stream_nodes_as_stored(true);
     }
     let mut r = Recorder {
         calls: Vec::new(),
@@ -196,7 +198,7 @@ fn run_with(
 
 #[test]
 fn a_relayed_sink_gets_the_calls_drive_gives() {
-    let mut calls = 0;
+    let (mut calls, mut placed) = (0, 0);
     for f in files() {
         let data = std::fs::read(&f).unwrap();
         // Whole, and cut short in its middle.
@@ -208,10 +210,12 @@ fn a_relayed_sink_gets_the_calls_drive_gives() {
                     assert_eq!(got, want, "{} batch {batch}", f.display());
                 }
                 calls += want.0.len();
+                placed += want.0.iter().filter(|c| c.contains("stored_nodes: Some")).count();
             }
         }
     }
     assert!(calls > 10_000, "{calls}");
+    assert!(placed > 10, "{placed} streams' nodes placed");
 }
 
 #[test]
