@@ -210,7 +210,11 @@ fn a_relayed_sink_gets_the_calls_drive_gives() {
                     assert_eq!(got, want, "{} batch {batch}", f.display());
                 }
                 calls += want.0.len();
-                placed += want.0.iter().filter(|c| c.contains("stored_nodes: Some")).count();
+                placed += want
+                    .0
+                    .iter()
+                    .filter(|c| c.contains("stored_nodes: Some"))
+                    .count();
             }
         }
     }
