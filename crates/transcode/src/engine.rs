@@ -980,13 +980,8 @@ impl<S: KeySink> Sink for Transcoder<'_, S> {
             }
         }
         if meta.stored_nodes.is_some() {
-            if self.live() {
-                let src = self.opts.raw_source.as_ref().ok_or(Error::CannotCopy)?;
-                if let Err(e) = self.sink.stream_meta_stored(src, meta) {
-                    return Err(self.key_error(e));
-                }
-            }
-            return Ok(());
+            let src = self.opts.raw_source.as_ref().ok_or(Error::CannotCopy)?;
+            put!(self, self.sink.stream_meta_stored(src, meta));
         }
         put!(self, self.sink.stream_meta(meta));
     }
