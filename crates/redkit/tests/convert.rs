@@ -9,7 +9,7 @@
 mod common;
 
 use common::{
-    align_streams, comparable, files_with_suffix, load_many, rdb_version, redkit,
+    align_streams, comparable, files_with_suffix, load_many, rdb_version, redkit, redkit_ok,
     servers_required as required, testdata,
 };
 use serde_json::Value;
@@ -439,9 +439,7 @@ fn stream_nodes(path: &std::path::Path) -> Vec<(u64, Vec<u8>, Vec<u8>)> {
 /// servers load such files with the source's dataset is checked above.)
 #[test]
 fn streams_keep_their_nodes_as_stored_across_stream_versions() {
-    let scratch = std::env::temp_dir().join(format!("redkit-nodes-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&scratch);
-    std::fs::create_dir_all(&scratch).unwrap();
+    let scratch = common::scratch("nodes");
     let mut streams = 0;
     for (src, version) in [
         ("redis-7.0.15/stream_stream.rdb", "11"),
@@ -451,22 +449,18 @@ fn streams_keep_their_nodes_as_stored_across_stream_versions() {
     ] {
         let src = testdata().join("rdb").join(src);
         let out = scratch.join(format!("{streams}-{version}.rdb"));
-        let run = redkit(&[
-            "convert",
-            src.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--rdb-version",
-            version,
-            "--lossy",
-            "stream-meta",
-        ]);
-        assert_eq!(
-            run.status.code(),
-            Some(0),
-            "{}: {}",
-            src.display(),
-            String::from_utf8_lossy(&run.stderr)
+        redkit_ok(
+            &[
+                "convert",
+                src.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+                "--rdb-version",
+                version,
+                "--lossy",
+                "stream-meta",
+            ],
+            &src.display().to_string(),
         );
         assert_eq!(rdb_version(&out).to_string(), version);
         let (want, got) = (stream_nodes(&src), stream_nodes(&out));
@@ -486,5 +480,4 @@ fn streams_keep_their_nodes_as_stored_across_stream_versions() {
         streams += want.len();
     }
     assert!(streams >= 10, "{streams} streams");
-    let _ = std::fs::remove_dir_all(&scratch);
 }
